@@ -1,0 +1,174 @@
+"""Convert the source parquet tables into our gzip'd CSV tables (deterministic, rerunnable).
+
+Per table and (system, backend): rows of the current version, then rows of strictly older
+versions of the same backend for shapes the newer data lack (first version wins per shape).
+Within one version, lanes (``kernel_source``) that measured the same shape are resolved to
+one (pinned lane, else the lane with most rows); repeated measurements of one shape in one
+lane are reduced to their median. Values are written in ms with 6 significant digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import re
+import statistics
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from costmodel.importer.sources import PINNED_LANES, TableSource
+
+ROOT = "aiconfigurator_core/systems/"
+
+
+def version_key(v: str) -> tuple:
+    """Sort key for versions like 1.3.0rc20, 0.5.6.post2, 2.27.3 (rc < final < post)."""
+    m = re.match(r"^(\d+(?:\.\d+)*)(?:\.?(rc|a|b|dev)(\d+))?(?:\.post(\d+))?", v)
+    if not m:
+        return ((0,), 0, 0, 0)
+    nums = tuple(int(x) for x in m.group(1).split("."))
+    nums = nums + (0,) * (4 - len(nums))
+    pre = {"dev": -3, "a": -2, "b": -1, "rc": 0}.get(m.group(2) or "", 1)
+    return (nums, pre, int(m.group(3) or 0), int(m.group(4) or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One parquet file in the wheel, with its checksum."""
+
+    path: str
+    version: str
+    sha256: str
+
+
+class Wheel:
+    """Read-only view of the source wheel (a .whl zip, or an unpacked folder)."""
+
+    def __init__(self, path: str):
+        self._zip = zipfile.ZipFile(path)
+        self.names = sorted(n for n in self._zip.namelist() if n.startswith(ROOT))
+
+    def read(self, name: str) -> bytes:
+        return self._zip.read(name)
+
+    def versions(self, system: str, family: str, backend: str, stem: str) -> list[str]:
+        """Versions (newest first) that hold ``stem`` for this system/family/backend."""
+        prefix = f"{ROOT}data/{system}/{family}/{backend}/"
+        found = set()
+        for n in self.names:
+            if n.startswith(prefix) and n.endswith(f"/{stem}.parquet"):
+                found.add(n[len(prefix):].split("/")[0])
+        return sorted(found, key=version_key, reverse=True)
+
+
+def _read_rows(raw: bytes) -> list[dict]:
+    import pyarrow.parquet as pq  # optional dependency: only the importer reads parquet
+
+    return pq.read_table(io.BytesIO(raw)).to_pylist()
+
+
+def _key_getter(spec: TableSource):
+    def get(row: dict) -> tuple:
+        out = []
+        for src, _ in spec.keys:
+            names = src if isinstance(src, tuple) else (src,)
+            val = next((row[n] for n in names if n in row and row[n] is not None), "")
+            out.append(val)
+        return tuple(out)
+
+    return get
+
+
+def _values(spec: TableSource, row: dict) -> tuple[float, ...]:
+    return tuple(sum(float(row[s]) for s in v.sources) * v.scale for v in spec.values)
+
+
+def resolve_lanes(rows: list[dict], spec: TableSource, pinned: tuple[str, ...]) -> dict[tuple, tuple]:
+    """Map each shape key to (lane, median values), choosing one lane per key."""
+    key_of = _key_getter(spec)
+    by_lane: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_lane[row.get("kernel_source") or "default"][key_of(row)].append(_values(spec, row))
+    order = sorted(by_lane, key=lambda ln: (ln not in pinned, pinned.index(ln) if ln in pinned else 0,
+                                           -sum(len(v) for v in by_lane[ln].values()), ln))
+    out: dict[tuple, tuple] = {}
+    for lane in order:
+        for key, vals in by_lane[lane].items():
+            if key not in out:
+                med = tuple(statistics.median(col) for col in zip(*vals))
+                out[key] = (lane, med)
+    return out
+
+
+def _shape_ok(spec: TableSource, moe_shapes: frozenset[tuple[int, int, int, int]]):
+    cols = [ours for _, ours in spec.keys]
+    idx = {name: cols.index(name) for name in ("hidden", "inter", "topk", "experts") if name in cols}
+    allowed = {tuple(s[i] for i, n in enumerate(("hidden", "inter", "topk", "experts")) if n in idx)
+               for s in moe_shapes}
+    order = [idx[n] for n in ("hidden", "inter", "topk", "experts") if n in idx]
+    return lambda key: tuple(key[i] for i in order) in allowed
+
+
+def convert_table(wheel: Wheel, spec: TableSource, system: str, backend: str, version: str,
+                  sm_version: int, moe_shapes: frozenset) -> tuple[dict, list[dict]] | None:
+    """Merge one table's sources; returns (rows by key, provenance list) or None if absent."""
+    versions = [v for v in wheel.versions(system, spec.family, backend, spec.stem)
+                if version_key(v) <= version_key(version)]
+    if not versions:
+        return None
+    keep = _shape_ok(spec, moe_shapes) if spec.filter_moe_shapes and moe_shapes else (lambda k: True)
+    pinned = PINNED_LANES.get((backend, spec.family, sm_version), ())
+    merged: dict[tuple, tuple] = {}
+    provenance = []
+    for v in versions:
+        path = f"{ROOT}data/{system}/{spec.family}/{backend}/{v}/{spec.stem}.parquet"
+        raw = wheel.read(path)
+        rows = _read_rows(raw)
+        resolved = resolve_lanes(rows, spec, pinned)
+        added = 0
+        for key, val in resolved.items():
+            if keep(key) and key not in merged:
+                merged[key] = val
+                added += 1
+        provenance.append({"path": str(PurePosixPath(path).relative_to(ROOT)), "version": v,
+                           "sha256": hashlib.sha256(raw).hexdigest(), "rows_read": len(rows),
+                           "rows_added": added})
+    return merged, provenance
+
+
+def convert_system_wide(wheel: Wheel, spec: TableSource, system: str, nccl_version: str
+                        ) -> tuple[dict, list[dict]]:
+    """NCCL: the one file the system's NCCL version names, never filled from others."""
+    path = f"{ROOT}data/{system}/{spec.family}/nccl/{nccl_version}/{spec.stem}.parquet"
+    raw = wheel.read(path)
+    rows = _read_rows(raw)
+    merged = resolve_lanes(rows, spec, ())
+    prov = [{"path": str(PurePosixPath(path).relative_to(ROOT)), "version": nccl_version,
+             "sha256": hashlib.sha256(raw).hexdigest(), "rows_read": len(rows),
+             "rows_added": len(merged)}]
+    return merged, prov
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def write_csv_gz(spec: TableSource, merged: dict[tuple, tuple]) -> bytes:
+    """Serialize rows sorted by key; gzip with a zero mtime so reruns are byte-identical."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([ours for _, ours in spec.keys] + ["kernel"] + [v.name for v in spec.values])
+    for key in sorted(merged, key=lambda k: tuple((0, x) if isinstance(x, (int, float)) else (1, str(x))
+                                                  for x in k)):
+        lane, vals = merged[key]
+        w.writerow([_fmt(x) for x in key] + [lane] + [f"{v:.6g}" for v in vals])
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0, filename="") as gz:
+        gz.write(buf.getvalue().encode())
+    return out.getvalue()

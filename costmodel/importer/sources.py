@@ -1,0 +1,180 @@
+"""What the importer converts: the source tables of aiconfigurator-core, and how each maps to ours.
+
+Every table is keyed by named columns (source name → our name) and carries one or more
+value columns in milliseconds. Source quirks handled here: ``moe_a2a`` and the DeepEP
+tables are in microseconds; the all-reduce variant lives in ``implementation`` (trtllm)
+or ``backend`` (vllm, sglang).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOURCE_PACKAGE = "aiconfigurator-core"
+SOURCE_VERSION = "0.12.0"
+SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+BACKENDS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
+
+# Kernel lane pinned per (backend, table family, SM version) where several lanes measured the
+# same shape; elsewhere the lane with the most rows wins (see convert.resolve_lanes).
+PINNED_LANES: dict[tuple[str, str, int], tuple[str, ...]] = {
+    ("sglang", "attention", 90): ("fa3",),
+    ("sglang", "attention", 100): ("triton",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One value column of ours: the sum of source columns times a unit scale (to ms)."""
+
+    name: str
+    sources: tuple[str, ...]
+    scale: float = 1.0
+
+
+MS = (Value("latency_ms", ("latency",)),)
+
+
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    """One of our tables and where its rows come from in the source tree."""
+
+    name: str
+    family: str
+    stem: str
+    keys: tuple[tuple[str | tuple[str, ...], str], ...]
+    values: tuple[Value, ...] = MS
+    system_wide: bool = False  # nccl: one file per system, chosen by the system's NCCL version
+    optional: bool = False  # wide-EP tables: absent for some backends
+    filter_moe_shapes: bool = False
+    notes: str = field(default="")
+
+
+def _k(*pairs: str) -> tuple[tuple[str, str], ...]:
+    """Key pairs written as 'src:ours' or 'same'."""
+    out = []
+    for p in pairs:
+        src, _, ours = p.partition(":")
+        out.append((src, ours or src))
+    return tuple(out)
+
+
+TABLES: tuple[TableSource, ...] = (
+    TableSource("gemm", "gemm", "gemm_perf", _k("gemm_dtype:dtype", "m", "n", "k")),
+    TableSource(
+        "context_attention",
+        "attention",
+        "context_attention_perf",
+        _k("attn_dtype", "kv_cache_dtype:kv_dtype", "window_size:window", "head_dim",
+           "num_heads:heads", "num_key_value_heads:kv_heads", "batch_size:batch", "isl"),
+    ),
+    TableSource(
+        "generation_attention",
+        "attention",
+        "generation_attention_perf",
+        _k("attn_dtype", "kv_cache_dtype:kv_dtype", "window_size:window", "head_dim",
+           "num_heads:heads", "num_key_value_heads:kv_heads", "batch_size:batch", "step"),
+    ),
+    TableSource(
+        "context_mla", "mla", "context_mla_perf",
+        _k("mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads", "batch_size:batch", "isl"),
+        optional=True,
+    ),
+    TableSource(
+        "generation_mla", "mla", "generation_mla_perf",
+        _k("mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads", "batch_size:batch", "step"),
+        optional=True,
+    ),
+    TableSource(
+        "mla_context_module", "mla", "mla_context_module_perf",
+        _k("gemm_type:gemm_dtype", "mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads",
+           "batch_size:batch", "isl"),
+        optional=True,
+    ),
+    TableSource(
+        "mla_generation_module", "mla", "mla_generation_module_perf",
+        _k("gemm_type:gemm_dtype", "mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads",
+           "batch_size:batch", "step"),
+        optional=True,
+    ),
+    TableSource(
+        "mla_bmm", "mla_bmm", "mla_bmm_perf",
+        _k("op_name:op", "bmm_dtype:dtype", "num_heads:heads", "num_tokens:tokens"),
+    ),
+    TableSource(
+        "moe", "moe", "moe_perf",
+        _k("moe_dtype:dtype", "distribution", "hidden_size:hidden", "inter_size:inter", "topk",
+           "num_experts:experts", "moe_tp_size:tp", "moe_ep_size:ep", "num_tokens:tokens"),
+        filter_moe_shapes=True,
+    ),
+    TableSource(
+        "custom_allreduce", "comm", "custom_allreduce_perf",
+        (("allreduce_dtype", "dtype"), (("implementation", "backend"), "variant"),
+         ("num_gpus", "gpus"), ("message_size", "msg")),
+    ),
+    TableSource(
+        "nccl", "comm", "nccl_perf",
+        _k("op_name:op", "nccl_dtype:dtype", "num_gpus:gpus", "message_size:msg"),
+        system_wide=True,
+        notes="message size is an element count",
+    ),
+    TableSource(
+        "moe_a2a", "comm", "moe_a2a_perf",
+        _k("comm_backend", "phase", "comm_dtype", "ep_size:ep", "node_num:nodes", "hidden_size:hidden",
+           "topk", "num_experts:experts", "sms", "num_tokens:tokens"),
+        values=(Value("latency_ms", ("latency",), 1e-3),),
+        optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "wideep_moe", "moe", "wideep_moe_perf",
+        _k("op_name:op", "moe_dtype:dtype", "moe_kernel", "distribution", "simulation_mode",
+           "hidden_size:hidden", "inter_size:inter", "topk", "num_experts:experts", "num_slots:slots",
+           "moe_tp_size:tp", "moe_ep_size:ep", "dp_num_tokens:dp_tokens",
+           "rank0_num_tokens:rank0_tokens", "num_tokens:tokens"),
+        optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "wideep_context_moe", "moe", "wideep_context_moe_perf",
+        _k("moe_dtype:dtype", "distribution", "hidden_size:hidden", "inter_size:inter", "topk",
+           "num_experts:experts", "moe_tp_size:tp", "moe_ep_size:ep", "num_tokens:tokens"),
+        optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "wideep_generation_moe", "moe", "wideep_generation_moe_perf",
+        _k("moe_dtype:dtype", "distribution", "hidden_size:hidden", "inter_size:inter", "topk",
+           "num_experts:experts", "moe_tp_size:tp", "moe_ep_size:ep", "num_tokens:tokens"),
+        optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "wideep_context_mla", "mla", "wideep_context_mla_perf",
+        _k("gemm_type:gemm_dtype", "mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads",
+           "tp_size:tp", "batch_size:batch", "isl"),
+        optional=True,
+    ),
+    TableSource(
+        "wideep_generation_mla", "mla", "wideep_generation_mla_perf",
+        _k("gemm_type:gemm_dtype", "mla_dtype", "kv_cache_dtype:kv_dtype", "num_heads:heads",
+           "tp_size:tp", "batch_size:batch", "step"),
+        optional=True,
+    ),
+    TableSource(
+        "deepep_normal", "comm", "wideep_deepep_normal_perf",
+        _k("node_num:nodes", "hidden_size:hidden", "num_topk:topk", "num_experts:experts",
+           "dispatch_sms", "combine_sms", "num_token:tokens"),
+        values=(
+            Value("dispatch_ms", ("dispatch_transmit_us", "dispatch_notify_us"), 1e-3),
+            Value("combine_ms", ("combine_transmit_us", "combine_notify_us"), 1e-3),
+        ),
+        optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "deepep_ll", "comm", "wideep_deepep_ll_perf",
+        _k("node_num:nodes", "hidden_size:hidden", "num_topk:topk", "num_experts:experts",
+           "num_token:tokens"),
+        values=(
+            Value("dispatch_ms", ("dispatch_avg_t_us",), 1e-3),
+            Value("combine_ms", ("combine_avg_t_us",), 1e-3),
+        ),
+        optional=True, filter_moe_shapes=True,
+    ),
+)

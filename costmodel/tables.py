@@ -1,0 +1,112 @@
+"""Our measured op tables on disk: load one gzip'd CSV into typed numpy columns, on demand.
+
+Layout: ``perf/<system>/<backend>/<version>/<table>.csv.gz`` plus ``manifest.json``
+(rows, keys, sources and SHA-256 of each file); NCCL lives in ``perf/<system>/nccl/<ver>/``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from costmodel.paths import DataNotFoundError, data_dir
+
+
+class CorruptDataError(RuntimeError):
+    """A data file does not match its manifest checksum, or cannot be parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Columns of one table: ints/floats as numpy arrays, strings as object arrays."""
+
+    path: Path
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+
+def perf_dir(system: str, backend: str, version: str) -> Path:
+    """Folder holding one (system, backend, version)'s tables."""
+    return data_dir() / "perf" / system / backend / version
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse(text: str, path: Path) -> dict[str, np.ndarray]:
+    """Numeric columns through numpy's C reader, string columns by one regex pass each.
+
+    The ``kernel`` column (provenance only) is not loaded: no query needs it.
+    """
+    head, _, body = text.rstrip("\n").partition("\n")
+    header = head.split(",")
+    first = body.split("\n", 1)[0].split(",")
+    if len(first) != len(header):
+        raise CorruptDataError(f"data file {path} has rows with the wrong number of fields")
+    numeric = [i for i, v in enumerate(first) if _is_number(v)]
+    cols: dict[str, np.ndarray] = {}
+    try:
+        arr = np.loadtxt(io.StringIO(body), delimiter=",", usecols=numeric, ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise CorruptDataError(f"data file {path} is malformed ({e})") from None
+    for j, i in enumerate(numeric):
+        col = arr[:, j]
+        is_int = col.size and np.all(col == np.round(col)) and np.abs(col).max() < 2**53
+        cols[header[i]] = col.astype(np.int64) if is_int else col
+    for i, name in enumerate(header):
+        if i in numeric or name == "kernel":
+            continue
+        vals = re.findall(r"^(?:[^,\n]*,){%d}([^,\n]*)" % i, body, re.M)
+        if len(vals) != len(arr):
+            raise CorruptDataError(f"data file {path} has rows with the wrong number of fields")
+        cols[name] = np.asarray(vals, dtype=object)
+    return {h: cols[h] for h in header if h in cols}
+
+
+@lru_cache(maxsize=256)
+def load_table(path: Path) -> Table:
+    """Read one csv.gz (cached per process)."""
+    try:
+        text = gzip.decompress(path.read_bytes()).decode()
+    except FileNotFoundError:
+        raise DataNotFoundError(f"data file {path} is missing; reinstall aicsolve or rerun the importer") from None
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise CorruptDataError(f"data file {path} is unreadable ({e}); reinstall or rerun the importer") from None
+    return Table(path, _parse(text, path))
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of one data folder."""
+    try:
+        return json.loads((folder / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise DataNotFoundError(f"no manifest.json in {folder}") from None
+
+
+def verify_folder(folder: Path) -> list[str]:
+    """Check every file in a folder against its manifest SHA-256; return the names checked."""
+    manifest = read_manifest(folder)
+    checked = []
+    for name, entry in sorted(manifest["tables"].items()):
+        f = folder / entry["file"]
+        if not f.exists():
+            raise DataNotFoundError(f"data file {f} listed in the manifest is missing")
+        if hashlib.sha256(f.read_bytes()).hexdigest() != entry["sha256"]:
+            raise CorruptDataError(f"data file {f} does not match its manifest checksum; reinstall or rerun the importer")
+        checked.append(name)
+    return checked

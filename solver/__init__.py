@@ -1,0 +1,1 @@
+"""Solver: spec → cost-model surfaces → CP-SAT model → Pareto set → report/export."""

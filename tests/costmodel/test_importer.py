@@ -1,0 +1,135 @@
+"""Importer on a tiny synthetic wheel: medians, older-version fill, units, byte-identical reruns."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from costmodel.importer.run import import_all  # noqa: E402
+
+ROOT = "aiconfigurator_core/systems/"
+SYS_YAML = """
+gpu: {mem_bw: 4800000000000, mem_capacity: 151397597184, bfloat16_tc_flops: 989000000000000,
+      fp8_tc_flops: 1978000000000000, sm_version: 90}
+node: {num_gpus_per_node: 8, inter_node_bw: 50000000000, intra_node_bw: 450000000000,
+       pcie_bw: 64000000000, p2p_latency: 0.00001}
+misc: {nccl_mem: {1: 0, 2: 358612992}, other_mem: 3758096384, nccl_version: '2.26.2'}
+"""
+IDENT = {"framework": "TRTLLM", "device": "NVIDIA H200"}
+
+
+def _pq(rows: list[dict]) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buf)
+    return buf.getvalue()
+
+
+def _rows(version: str, op: str, kernel: str, **cols) -> list[dict]:
+    keys = list(cols)
+    return [dict(IDENT, version=version, op_name=op, kernel_source=kernel, **dict(zip(keys, vals)))
+            for vals in zip(*cols.values())]
+
+
+def _attn(version: str, stem: str, axis: str) -> list[dict]:
+    return _rows(version, stem, "torch_flow", batch_size=[1, 2], isl=[4096, 1] if axis == "step" else [16, 32],
+                 num_heads=[8, 8], num_key_value_heads=[8, 8], head_dim=[128, 128], window_size=[0, 0],
+                 beam_width=[1, 1], attn_dtype=["bfloat16"] * 2, kv_cache_dtype=["bfloat16"] * 2,
+                 step=[0, 0] if axis == "isl" else [15, 31], latency=[0.1, 0.2])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    d = f"{ROOT}data/h200_sxm/"
+    files = {
+        f"{ROOT}h200_sxm.yaml": SYS_YAML.encode(),
+        # two repeats of (bf16, 1, 32, 32) → median; a second lane measuring the same shape loses (fewer rows)
+        f"{d}gemm/trtllm/1.3.0rc20/gemm_perf.parquet": _pq(
+            _rows("1.3.0rc20", "gemm", "torch_flow", gemm_dtype=["bfloat16"] * 4, m=[1, 1, 1, 2], n=[32] * 4,
+                  k=[32] * 4, latency=[0.010, 0.014, 0.999, 0.02])
+            + _rows("1.3.0rc20", "gemm", "other_lane", gemm_dtype=["bfloat16"], m=[1], n=[32], k=[32], latency=[5.0])),
+        # the older version adds m=4 and must not override m=1
+        f"{d}gemm/trtllm/1.3.0rc10/gemm_perf.parquet": _pq(
+            _rows("1.3.0rc10", "gemm", "torch_flow", gemm_dtype=["bfloat16"] * 2, m=[1, 4], n=[32, 32], k=[32, 32],
+                  latency=[7.0, 0.04])),
+        # a newer version than the current slot is never read
+        f"{d}gemm/trtllm/1.3.0rc23/gemm_perf.parquet": _pq(
+            _rows("1.3.0rc23", "gemm", "torch_flow", gemm_dtype=["bfloat16"], m=[8], n=[32], k=[32], latency=[1.0])),
+        f"{d}attention/trtllm/1.3.0rc20/context_attention_perf.parquet": _pq(_attn("1.3.0rc20", "context_attention", "isl")),
+        f"{d}attention/trtllm/1.3.0rc20/generation_attention_perf.parquet": _pq(_attn("1.3.0rc20", "generation_attention", "step")),
+        f"{d}mla_bmm/trtllm/1.3.0rc20/mla_bmm_perf.parquet": _pq(
+            _rows("1.3.0rc20", "mla_gen_pre", "k", bmm_dtype=["bfloat16"], num_tokens=[1], num_heads=[128], latency=[0.01])),
+        f"{d}moe/trtllm/1.3.0rc20/moe_perf.parquet": _pq(
+            _rows("1.3.0rc20", "moe", "cutlass", moe_dtype=["fp8"] * 2, num_tokens=[1, 1], hidden_size=[4096, 9999],
+                  inter_size=[1536, 1], topk=[8, 1], num_experts=[128, 2], moe_tp_size=[1, 1], moe_ep_size=[8, 1],
+                  distribution=["balanced"] * 2, latency=[0.05, 0.06])),
+        f"{d}comm/trtllm/1.3.0rc20/custom_allreduce_perf.parquet": _pq(
+            _rows("1.3.0rc20", "all_reduce", "TRTLLM", allreduce_dtype=["bfloat16"], num_gpus=[2], message_size=[128],
+                  latency=[0.003], implementation=["trtllm"])),
+        f"{d}comm/trtllm/1.3.0rc20/moe_a2a_perf.parquet": _pq(
+            _rows("1.3.0rc20", "moe_a2a", "deepep", comm_backend=["deepep_ht"], phase=["dispatch"], comm_dtype=["bf16"],
+                  ep_size=[8], node_num=[1], hidden_size=[4096], topk=[8], num_experts=[128], num_tokens=[16],
+                  sms=[20], transmit_us=[50.0], notify_us=[0.0], latency=[50.0])),
+        f"{d}comm/nccl/2.26.2/nccl_perf.parquet": _pq(
+            _rows("2.29.2", "all_gather", "NCCL", nccl_dtype=["half"] * 3, num_gpus=[2] * 3, message_size=[256] * 3,
+                  latency=[0.005, 0.007, 0.006])),
+    }
+    path = tmp_path_factory.mktemp("whl") / "fake-0.12.0.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, blob in sorted(files.items()):
+            z.writestr(name, blob)
+    return path
+
+
+def _run(wheel: Path, out: Path) -> Path:
+    import_all(str(wheel), out, log=lambda m: None, systems=("h200_sxm",), backends={"trtllm": "1.3.0rc20"},
+               shapes=frozenset({(4096, 1536, 8, 128)}))
+    return out
+
+
+def _read(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(gzip.decompress(path.read_bytes()).decode())))
+
+
+def test_rerun_is_byte_identical(wheel, tmp_path):
+    a, b = _run(wheel, tmp_path / "a"), _run(wheel, tmp_path / "b")
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 8
+    for f in files_a:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_median_lane_and_fill(wheel, tmp_path):
+    out = _run(wheel, tmp_path / "d")
+    rows = {int(r["m"]): r for r in _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/gemm.csv.gz")}
+    assert sorted(rows) == [1, 2, 4]  # m=8 came from a newer version: not admitted
+    assert float(rows[1]["latency_ms"]) == pytest.approx(0.014)  # median of 0.010, 0.014, 0.999
+    assert rows[1]["kernel"] == "torch_flow"
+    assert float(rows[4]["latency_ms"]) == pytest.approx(0.04)  # filled from 1.3.0rc10
+    manifest = json.loads((out / "perf/h200_sxm/trtllm/1.3.0rc20/manifest.json").read_text())
+    srcs = manifest["tables"]["gemm"]["sources"]
+    assert [s["version"] for s in srcs] == ["1.3.0rc20", "1.3.0rc10"] and srcs[1]["rows_added"] == 1
+    assert all(len(s["sha256"]) == 64 for s in srcs)
+
+
+def test_units_shapes_and_system(wheel, tmp_path):
+    out = _run(wheel, tmp_path / "e")
+    a2a = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/moe_a2a.csv.gz")
+    assert float(a2a[0]["latency_ms"]) == pytest.approx(0.05)  # 50 µs
+    moe = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/moe.csv.gz")
+    assert [r["hidden"] for r in moe] == ["4096"]  # shapes of models we do not ship are dropped
+    nccl = _read(out / "perf/h200_sxm/nccl/2.26.2/nccl.csv.gz")
+    assert len(nccl) == 1 and float(nccl[0]["latency_ms"]) == pytest.approx(0.006)
+    import yaml
+
+    sysrec = yaml.safe_load((out / "systems/h200_sxm.yaml").read_text())
+    assert sysrec["gpu"]["mem_bw_bytes_per_s"] == 4.8e12 and sysrec["node"]["gpus_per_node"] == 8
