@@ -1,0 +1,299 @@
+"""Model architecture facts for the cost model, read from trimmed HF config.json files.
+
+``data/models/<slug>.json`` holds ``{"hf_id", "aliases", "config"}`` (``config``: the trimmed public
+HF config.json). ``load_model`` also takes a path to any local HF config.json. Nothing loads at import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from costmodel.paths import data_dir
+
+# HF architectures we can describe, and the cost-model family each one maps to.
+_FAMILIES = {
+    "dense": ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"),
+    "moe": ("MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM",
+            "MiniMaxM2ForCausalLM"),
+    "mla_moe": ("DeepseekV3ForCausalLM", "KimiK25ForConditionalGeneration"),
+}
+SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.items() for a in archs}
+
+# Archs whose HF ``intermediate_size`` is the width of one expert, not of a dense FFN.
+_EXPERT_WIDTH_IN_INTERMEDIATE = {"MixtralForCausalLM", "GptOssForCausalLM", "MiniMaxM2ForCausalLM"}
+
+
+class UnknownModelError(ValueError):
+    """The model id or alias is not in the registry and is not a config.json path."""
+
+
+class UnsupportedModelError(ValueError):
+    """A config.json names an architecture (or lacks a field) this module cannot describe."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArch:
+    """Normalised architecture of one checkpoint; counts are per model, not per GPU."""
+
+    name: str
+    family: str  # "dense" | "moe" | "mla_moe"
+    num_layers: int
+    hidden: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate: int  # dense FFN width; 0 when no layer has a dense FFN
+    vocab: int
+    tie_embeddings: bool
+    num_experts: int = 0
+    topk: int = 0
+    moe_intermediate: int = 0
+    num_shared_experts: int = 0
+    shared_intermediate: int = 0
+    num_dense_layers: int = 0
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    mtp_layers: int = 0
+    sliding_window: int = 0
+    num_sliding_layers: int = 0
+    native_weight_dtype: str = "bf16"
+    max_context: int = 0  # max_position_embeddings
+
+    @property
+    def is_moe(self) -> bool:
+        """True when the model routes tokens to experts."""
+        return self.num_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        """True for multi-head latent attention (DeepSeek-V3 style)."""
+        return self.kv_lora_rank > 0
+
+    @property
+    def num_moe_layers(self) -> int:
+        """Decoder layers whose FFN is a mixture of experts."""
+        return self.num_layers - self.num_dense_layers if self.is_moe else 0
+
+    @property
+    def embed_params(self) -> int:
+        """Input embedding table (vocab x hidden); lm_head is the same size unless tied."""
+        return self.vocab * self.hidden
+
+    def attn_params_per_layer(self) -> int:
+        """Attention projection parameters of one layer (MLA's latent norms included; biases not)."""
+        h, n = self.hidden, self.num_heads
+        if self.is_mla:
+            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+            q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * n * qk if self.q_lora_rank else h * n * qk
+            kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+            kv_b = self.kv_lora_rank * n * (self.qk_nope_head_dim + self.v_head_dim)
+            return q + kv_a + kv_b + n * self.v_head_dim * h
+        d = self.head_dim
+        return h * n * d + 2 * h * self.num_kv_heads * d + n * d * h
+
+    def _layer_params(self, moe: bool, experts: int) -> int:
+        ffn = 3 * self.hidden * self.intermediate  # every FFN here is gated: gate, up, down
+        if moe:  # router + routed experts + shared experts
+            shared = self.num_shared_experts * self.shared_intermediate
+            ffn = self.hidden * self.num_experts + 3 * self.hidden * (experts * self.moe_intermediate + shared)
+        return 2 * self.hidden + self.attn_params_per_layer() + ffn
+
+    def _params(self, experts: int, include_mtp: bool) -> int:
+        dense = self.num_layers - self.num_moe_layers
+        total = dense * self._layer_params(False, 0) + self.num_moe_layers * self._layer_params(True, experts)
+        total += self.embed_params * (1 if self.tie_embeddings else 2) + self.hidden
+        if include_mtp and self.mtp_layers:
+            # An MTP module is one decoder layer plus eh_proj (2h -> h) and two norms; it shares
+            # the main model's embedding and lm_head when served, so those are not counted again.
+            one = self._layer_params(self.is_moe, experts) + 2 * self.hidden * self.hidden + 3 * self.hidden
+            total += self.mtp_layers * one
+        return total
+
+    def params_total(self, include_mtp: bool = False) -> int:
+        """All weights (embeddings and lm_head included); MTP modules only with include_mtp."""
+        return self._params(self.num_experts, include_mtp)
+
+    def params_active(self, include_mtp: bool = False) -> int:
+        """Weights one token touches: top-k routed + shared experts, embeddings and lm_head."""
+        return self._params(self.topk, include_mtp)
+
+    def kv_elems_per_layer(self) -> int:
+        """KV-cache elements per token per layer (MLA caches one latent, not per-head K/V)."""
+        return self.kv_lora_rank + self.qk_rope_head_dim if self.is_mla else 2 * self.num_kv_heads * self.head_dim
+
+    def kv_bytes_per_token(self, kv_dtype_bytes: float = 2) -> float:
+        """KV-cache bytes per token for the whole model, window layers counted in full."""
+        return self.num_layers * self.kv_elems_per_layer() * kv_dtype_bytes
+
+    def kv_bytes_per_token_at(self, context_len: int, kv_dtype_bytes: float = 2) -> float:
+        """Mean KV bytes per token of a context_len-long sequence, window layers capped at the window."""
+        if context_len <= 0:
+            raise ValueError(f"context_len must be positive, got {context_len}")
+        if not self.sliding_window or context_len <= self.sliding_window:
+            return self.kv_bytes_per_token(kv_dtype_bytes)
+        layers = self.num_layers - self.num_sliding_layers * (1 - self.sliding_window / context_len)
+        return layers * self.kv_elems_per_layer() * kv_dtype_bytes
+
+
+def _models_dir(base_dir: Path | None) -> Path:
+    base = data_dir() / "models" if base_dir is None else Path(base_dir)
+    return base / "models" if (base / "models").is_dir() else base
+
+
+@lru_cache(maxsize=None)
+def _read_json(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+@lru_cache(maxsize=8)
+def _index(models_dir: str) -> dict[str, tuple[str, str, str]]:
+    """Map lower-cased hf_id and aliases to (file, canonical id, name as spelled)."""
+    index: dict[str, tuple[str, str, str]] = {}
+    for f in sorted(Path(models_dir).glob("*.json")):
+        entry = _read_json(str(f))
+        for key in [entry["hf_id"], *entry.get("aliases", [])]:
+            index[key.lower()] = (str(f), entry["hf_id"], key)
+    return index
+
+
+def list_models(base_dir: Path | None = None) -> list[tuple[str, list[str]]]:
+    """Known models as (canonical HF id, aliases), sorted by id."""
+    entries = [_read_json(str(f)) for f in _models_dir(base_dir).glob("*.json")]
+    return sorted(((e["hf_id"], list(e.get("aliases", []))) for e in entries), key=lambda t: t[0].lower())
+
+
+def _native_dtype(cfg: dict[str, Any]) -> str:
+    q = cfg.get("quantization_config") or {}
+    method = str(q.get("quant_method", "")).lower()
+    algo = str(q.get("quant_algo", "")).upper()
+    if not q:
+        dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16")
+        return {"float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
+    if method == "mxfp4" or "NVFP4" in algo:
+        return "mxfp4" if method == "mxfp4" else "nvfp4"
+    if method == "fp8" or algo.startswith("FP8"):
+        return "fp8_block" if q.get("weight_block_size") or "BLOCK" in algo else "fp8"
+    weights = [(g.get("weights") or {}) for g in (q.get("config_groups") or {}).values()]
+    bits, types = {w.get("num_bits") for w in weights}, {w.get("type") for w in weights}
+    if bits in ({4}, {8}):  # compressed-tensors / modelopt config_groups
+        fp = types == {"float"}
+        return {(4, True): "nvfp4", (4, False): "int4", (8, True): "fp8", (8, False): "int8"}[(bits.pop(), fp)]
+    # awq/gptq are int4; an unknown scheme is named rather than passed off as bf16
+    return "int4" if q.get("bits") == 4 else (method or "bf16")
+
+
+def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Lift a multimodal wrapper's text_config; the wrapper's architectures and quantization win."""
+    text = cfg.get("text_config")
+    if not isinstance(text, dict):
+        return cfg
+    merged = {**cfg, **text}
+    merged.update({k: cfg[k] for k in ("architectures", "quantization_config") if cfg.get(k)})
+    if merged.get("architectures", [None])[0] not in SUPPORTED_ARCHITECTURES and text.get("architectures"):
+        merged["architectures"] = text["architectures"]
+    return merged
+
+
+def _req(cfg: dict[str, Any], key: str, name: str) -> int:
+    if cfg.get(key) is None:
+        raise UnsupportedModelError(f"{name}: config.json lacks '{key}'")
+    return int(cfg[key])
+
+
+def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
+    """Build a ModelArch from a (possibly wrapped) HF config dict."""
+    cfg = _flatten(raw)
+    arch = (cfg.get("architectures") or ["<none>"])[0]
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise UnsupportedModelError(
+            f"{name}: architecture {arch!r} is not supported; supported: {', '.join(sorted(SUPPORTED_ARCHITECTURES))}"
+        )
+    family = SUPPORTED_ARCHITECTURES[arch]
+    g = lambda k, d=0: cfg.get(k) if cfg.get(k) is not None else d  # noqa: E731
+    layers, hidden, heads = (_req(cfg, k, name) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads"))
+    experts = int(g("num_experts") or g("n_routed_experts") or g("num_local_experts"))
+    inter, moe_inter = int(g("intermediate_size")), int(g("moe_intermediate_size"))
+    if arch in _EXPERT_WIDTH_IN_INTERMEDIATE:
+        inter, moe_inter = 0, inter
+    if family == "mla_moe":
+        # DeepSeek: layer i is MoE when i >= first_k_dense_replace and i % moe_layer_freq == 0.
+        k, freq = int(g("first_k_dense_replace")), int(g("moe_layer_freq", 1)) or 1
+        dense = sum(1 for i in range(layers) if i < k or i % freq)
+    elif experts:
+        # Qwen-MoE: mlp_only_layers and decoder_sparse_step pick dense layers.
+        mlp_only, step = set(g("mlp_only_layers", [])), int(g("decoder_sparse_step", 1)) or 1
+        dense = sum(1 for i in range(layers) if i in mlp_only or (i + 1) % step)
+    else:
+        dense = layers
+    shared_n, shared_inter = int(g("n_shared_experts")), int(g("moe_intermediate_size"))
+    if g("shared_expert_intermediate_size") or g("shared_intermediate_size"):
+        shared_n, shared_inter = 1, int(g("shared_expert_intermediate_size") or g("shared_intermediate_size"))
+    window = int(g("sliding_window")) if g("use_sliding_window", True) is not False else 0
+    types = cfg.get("layer_types") or []
+    n_sliding = sum(t == "sliding_attention" for t in types) if types else (layers if window else 0)
+    mtp = int(g("num_nextn_predict_layers"))  # MiniMax names its MTP modules differently:
+    mtp = int(g("num_mtp_modules")) * int(g("mtp_transformer_layers", 1)) if g("use_mtp", False) else mtp
+    mla = family == "mla_moe"
+    lora = {k: int(g(k)) if mla else 0 for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+                                                 "qk_rope_head_dim", "v_head_dim")}
+    head_dim = lora["qk_nope_head_dim"] + lora["qk_rope_head_dim"] if mla else int(g("head_dim") or hidden // heads)
+    return ModelArch(
+        name=name, family=family, num_layers=layers, hidden=hidden, num_heads=heads,
+        num_kv_heads=int(g("num_key_value_heads", heads)), head_dim=head_dim,
+        intermediate=inter if dense else 0, vocab=_req(cfg, "vocab_size", name),
+        tie_embeddings=bool(g("tie_word_embeddings", False)), num_experts=experts,
+        topk=int(g("num_experts_per_tok") or g("experts_per_token")) if experts else 0,
+        moe_intermediate=moe_inter if experts else 0, num_dense_layers=dense if experts else 0,
+        num_shared_experts=shared_n if experts else 0, shared_intermediate=shared_inter if shared_n else 0,
+        **lora, mtp_layers=mtp, sliding_window=window if n_sliding else 0,
+        num_sliding_layers=n_sliding if window else 0,
+        native_weight_dtype=_native_dtype(cfg), max_context=int(g("max_position_embeddings")),
+    )
+
+
+def _load_path(path: Path) -> ModelArch:
+    if path.is_dir():
+        path = path / "config.json"
+    raw = json.loads(path.read_text())
+    if "config" in raw and "hf_id" in raw:  # one of our registry files
+        return _from_config(raw["hf_id"], raw["config"])
+    if "quantization_config" not in raw:
+        # ModelOpt checkpoints keep their quantization in a sibling hf_quant_config.json.
+        side = path.with_name(path.name.replace("config.json", "hf_quant_config.json"))
+        if side != path and side.is_file():
+            q = json.loads(side.read_text()).get("quantization", {})
+            raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
+    return _from_config(str(raw.get("_name_or_path") or path), raw)
+
+
+def load_model(spec: str, base_dir: Path | None = None) -> ModelArch:
+    """Resolve an HF id, an alias (case-insensitive) or a path to a config.json into a ModelArch.
+
+    base_dir: the folder of model JSONs (or a data root holding models/); default data_dir()/models.
+    """
+    index = _index(str(_models_dir(base_dir)))
+    hit = index.get(str(spec).strip().lower())
+    if hit:
+        return _cached_registry_model(hit[0], hit[1])
+    path = Path(spec).expanduser()
+    if path.is_file() or (path.is_dir() and (path / "config.json").is_file()):
+        return _load_path(path)
+    close = difflib.get_close_matches(str(spec).strip().lower(), list(index), n=3, cutoff=0.4)
+    hint = f" Did you mean: {', '.join(index[c][2] for c in close)}?" if close else ""
+    raise UnknownModelError(
+        f"Unknown model {spec!r}.{hint} Known models are listed by list_models(); "
+        "a path to a local HF config.json works too."
+    )
+
+
+@lru_cache(maxsize=None)
+def _cached_registry_model(file: str, hf_id: str) -> ModelArch:
+    return _from_config(hf_id, _read_json(file)["config"])

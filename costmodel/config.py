@@ -1,0 +1,51 @@
+"""Typed inputs of the cost model: quantization, search space, and one surface request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from costmodel.arch import ModelArch
+
+DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
+GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
+KV_DTYPES = ("bfloat16", "fp8")
+MOE_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4", "w4a16_mxfp4", "w4a8_mxfp4_mxfp8", "int4_wo")
+
+
+@dataclass(frozen=True, slots=True)
+class Quant:
+    """Dtype per component, named as in the op tables (bfloat16, fp8, fp8_block, nvfp4, …)."""
+
+    gemm: str = "fp8_block"
+    kv_cache: str = "fp8"
+    attention: str = "bfloat16"
+    moe: str = "fp8_block"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpace:
+    """Worker layouts and batch sizes to evaluate. dp is attention data parallel (MoE models)."""
+
+    tp: tuple[int, ...] = (1, 2, 4, 8)
+    pp: tuple[int, ...] = (1,)
+    dp: tuple[int, ...] = (1,)
+    moe_ep: tuple[int, ...] | None = None  # None: every EP that divides the worker's GPUs
+    max_batch_size: int = 512
+    batch_sizes: tuple[int, ...] | None = None  # None: a geometric grid up to max_batch_size
+    max_gpus_per_worker: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceRequest:
+    """One cost-model evaluation over the whole candidate grid."""
+
+    model: ModelArch
+    system: str
+    backend: str
+    version: str
+    isl: int
+    osl: int
+    quant: Quant
+    search: SearchSpace
+    modes: tuple[str, ...] = ("agg", "disagg")
+    decode_system: str | None = None  # disagg decode on another GPU type

@@ -1,0 +1,106 @@
+"""The cost model's output and the solver's only input: candidate rows per serving role.
+
+A row is one worker layout (parallelism) at one batch size, evaluated with the full cost
+model. Rows that do not fit in memory are never emitted. All arrays of one table have the
+same length; per-row values are floats in the units their names carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Rows of one role: ``agg`` (prefill+decode in one engine), ``prefill`` or ``decode``.
+
+    ``gpus`` = tp * dp * pp GPUs per worker; ``batch`` is the worker's concurrency (agg,
+    decode: requests in flight; prefill: requests per prefill batch). For agg rows ttft/tpot
+    are what a request sees at that concurrency; prefill rows carry the TTFT a request sees
+    (queueing and KV transfer included) and tpot = nan; decode rows carry ttft = nan.
+    ``req_per_s`` is the request rate one worker sustains at this operating point.
+    """
+
+    role: str
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    moe_tp: np.ndarray
+    moe_ep: np.ndarray
+    gpus: np.ndarray
+    batch: np.ndarray
+    ttft_ms: np.ndarray
+    tpot_ms: np.ndarray
+    req_per_s: np.ndarray
+    mem_used_frac: np.ndarray
+    max_num_tokens: np.ndarray  # engine token budget per step the row was modelled with
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def take(self, idx: np.ndarray) -> Candidates:
+        """A subset of rows (e.g. those meeting an SLA)."""
+        vals = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return Candidates(**vals)
+
+    def row(self, i: int) -> dict:
+        """One row as plain Python values."""
+        return {k: (v[i].item() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Surfaces:
+    """Everything the solver needs about one (model, system, backend, workload)."""
+
+    model: str
+    system: str
+    backend: str
+    version: str
+    isl: int
+    osl: int
+    gpus_per_node: int
+    agg: Candidates | None
+    prefill: Candidates | None
+    decode: Candidates | None
+    notes: tuple[str, ...] = field(default=())
+
+
+def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int,
+                   osl: int) -> dict[str, float]:
+    """Full-model figures of x prefill workers (row i) feeding y decode workers (row j).
+
+    The system serves the slower side's request rate; TTFT is the prefill row's, TPOT the
+    decode row's.
+    """
+    req = min(n_prefill * prefill.req_per_s[i], n_decode * decode.req_per_s[j])
+    gpus = n_prefill * prefill.gpus[i] + n_decode * decode.gpus[j]
+    tpot = float(decode.tpot_ms[j])
+    return {
+        "ttft_ms": float(prefill.ttft_ms[i]),
+        "tpot_ms": tpot,
+        "tokens_per_s": float(req * osl),
+        "tokens_per_s_per_gpu": float(req * osl / gpus),
+        "tokens_per_s_per_user": 1000.0 / tpot,
+        "gpus_used": int(gpus),
+        "concurrency": int(n_decode * decode.batch[j]),
+        "req_per_s": float(req),
+    }
+
+
+def agg_metrics(agg: Candidates, i: int, replicas: int, osl: int) -> dict[str, float]:
+    """Full-model figures of ``replicas`` identical agg workers (row i)."""
+    tpot = float(agg.tpot_ms[i])
+    req = replicas * float(agg.req_per_s[i])
+    gpus = replicas * int(agg.gpus[i])
+    return {
+        "ttft_ms": float(agg.ttft_ms[i]),
+        "tpot_ms": tpot,
+        "tokens_per_s": req * osl,
+        "tokens_per_s_per_gpu": req * osl / gpus,
+        "tokens_per_s_per_user": 1000.0 / tpot,
+        "gpus_used": gpus,
+        "concurrency": int(replicas * agg.batch[i]),
+        "req_per_s": req,
+    }
