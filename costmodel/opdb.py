@@ -95,7 +95,7 @@ class OpDB:
         """Distinct values of one categorical key (for error messages and fallbacks)."""
         return sorted(set(self.table(OPS[op].table).columns[cat].tolist()), key=str)
 
-    def grid(self, op: str, **cats) -> Grid:
+    def grid(self, op: str, /, **cats) -> Grid:
         """The interpolation grid for one categorical key (built once)."""
         kind = OPS[op]
         key = (op, *(cats[c] for c in kind.cats))
@@ -124,11 +124,11 @@ class OpDB:
         return build_grid(coords, t.columns[next(c for c in t.columns if c.endswith("_ms"))][mask],
                           kind.floor(self.system, cats))
 
-    def latency_ms(self, op: str, *axes: np.ndarray, **cats) -> np.ndarray:
+    def latency_ms(self, op: str, /, *axes: np.ndarray, **cats) -> np.ndarray:
         """Latency in ms for every shape given by the numeric axes (arrays broadcast together)."""
         return query(self.grid(op, **cats), *axes)
 
-    def floor_ms(self, op: str, *axes: np.ndarray, **cats) -> np.ndarray:
+    def floor_ms(self, op: str, /, *axes: np.ndarray, **cats) -> np.ndarray:
         """The roofline floor the op kind is clamped to."""
         return OPS[op].floor(self.system, cats)(*np.broadcast_arrays(*(np.asarray(a, float) for a in axes)))
 

@@ -1,0 +1,112 @@
+"""Evaluate the full cost model over the candidate grid → ``Surfaces`` (the solver's input).
+
+Layouts × batch sizes are priced in one vectorized pass per role: arrays of shape
+(layouts, batches). Rows whose weights do not fit, or whose concurrency exceeds the KV
+cache, are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel.config import SurfaceRequest
+from costmodel.memory import kv_capacity_tokens
+from costmodel.opdb import open_db
+from costmodel.serving import agg_figures, decode_figures, kv_transfer_ms, prefill_figures
+from costmodel.step import Layout, StepModel
+from costmodel.surface import Candidates, Surfaces
+
+MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
+PREFILL_BATCHES = (1, 2, 4, 8)
+# Disagg prefill pools are planned at this utilisation: TTFT includes its queueing, capacity is derated.
+PREFILL_UTILISATION = 0.7
+
+
+def batch_grid(max_batch: int) -> np.ndarray:
+    """1, 2, 3, 4, 6, 8, 12, 16, … (×1.5 / ×1.33 steps) up to max_batch, max_batch included."""
+    vals, x = {1, 2, 3}, 4
+    while x <= max_batch:
+        vals.update({x, x * 3 // 2})
+        x *= 2
+    return np.array(sorted(v for v in vals | {max_batch} if v <= max_batch))
+
+
+def layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
+    """(tp, pp, dp, moe_tp, moe_ep) worker layouts of the search space."""
+    a, s = req.model, req.search
+    out = []
+    dps = s.dp if a.is_moe else (1,)
+    for tp in s.tp:
+        for pp in s.pp:
+            for dp in dps:
+                g = tp * dp
+                if s.max_gpus_per_worker and g * pp > s.max_gpus_per_worker:
+                    continue
+                if a.num_heads % tp or (dp > 1 and not a.is_moe):
+                    continue
+                if a.num_layers < pp:
+                    continue
+                if not a.is_moe:
+                    out.append((tp, pp, dp, 1, 1))
+                    continue
+                eps = s.moe_ep if s.moe_ep else sorted({1, g} | ({g // 2} if g >= 4 else set()))
+                for ep in eps:
+                    if g % ep or a.num_experts % ep:
+                        continue
+                    out.append((tp, pp, dp, g // ep, ep))
+    return sorted(set(out))
+
+
+def _layout_arrays(lays) -> tuple[Layout, np.ndarray]:
+    arr = np.array(lays, dtype=float).T[:, :, None]  # (5, L, 1)
+    return Layout(*arr), np.array(lays)
+
+
+def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
+    L, B = keep.shape
+    li, bi = np.nonzero(keep)
+    nan = np.full(L * B, np.nan).reshape(L, B)
+    get = lambda k: np.broadcast_to(fig.get(k, nan), (L, B))[li, bi]  # noqa: E731
+    return Candidates(
+        role=role, tp=lays_np[li, 0], pp=lays_np[li, 1], dp=lays_np[li, 2], moe_tp=lays_np[li, 3],
+        moe_ep=lays_np[li, 4], gpus=gpus[li], batch=np.broadcast_to(batch, (L, B))[li, bi].astype(int),
+        ttft_ms=get("ttft_ms"), tpot_ms=get("tpot_ms"), req_per_s=get("req_per_s"),
+        mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi], max_num_tokens=np.full(len(li), mnt),
+    )
+
+
+def build_surfaces(req: SurfaceRequest) -> Surfaces:
+    """Price every (layout, batch) of every requested role with the full cost model."""
+    db = open_db(req.system, req.backend, req.version)
+    step = StepModel(db, req.model, req.quant)
+    step.check()
+    mnt = MAX_NUM_TOKENS.get(req.backend, 8192)
+    lays = layouts(req)
+    lay, lays_np = _layout_arrays(lays)
+    gpus = (lays_np[:, 0] * lays_np[:, 1] * lays_np[:, 2]).astype(int)
+    isl, osl = req.isl, req.osl
+    cap, wfrac = kv_capacity_tokens(db.system, req.model, req.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
+                                    lay.moe_ep, mnt, isl + osl)
+    bgrid = batch_grid(req.search.max_batch_size)[None, :]
+    slots = np.floor(np.maximum(cap, 0) / (isl + osl)) * lay.dp  # requests a worker can hold
+    agg = prefill = decode = None
+    if "agg" in req.modes and lays:
+        f = agg_figures(step, lay, bgrid, isl, osl, mnt, cap)
+        keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
+        agg = _candidates("agg", lays_np, bgrid, gpus, f, keep, wfrac, mnt)
+    if "disagg" in req.modes and lays:
+        pb = np.array(PREFILL_BATCHES)[None, :]
+        fp = prefill_figures(step, lay, pb, isl, PREFILL_UTILISATION)
+        fp = {"ttft_ms": fp["ttft_ms"] + kv_transfer_ms(step, isl, lay.tp),
+              "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
+        cap_p, _ = kv_capacity_tokens(db.system, req.model, req.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
+                                      lay.moe_ep, mnt, isl)
+        keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(mnt, isl))
+        prefill = _candidates("prefill", lays_np, pb, gpus, fp, keep, wfrac, mnt)
+        per_rank = np.maximum(bgrid / lay.dp, 1)
+        fd = decode_figures(step, lay, per_rank, isl, osl)
+        keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
+        decode = _candidates("decode", lays_np, bgrid, gpus, fd, keep, wfrac, mnt)
+    return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
+                    isl=isl, osl=osl, gpus_per_node=db.system.gpus_per_node, agg=agg, prefill=prefill,
+                    decode=decode)

@@ -1,0 +1,194 @@
+"""One engine iteration's latency: the model's op graph priced with measured op timings.
+
+An iteration runs ``nd`` decode sequences (KV length ``ctx``) and ``npf`` prefill
+sequences of ``lpf`` new tokens each, per attention-DP rank. Every argument broadcasts, so
+one call prices a whole grid of layouts × batch sizes. Layout conventions: attention runs
+with tensor parallel ``tp`` on each of ``dp`` data-parallel ranks; MoE experts are split
+``moe_tp`` × ``moe_ep`` over the same tp·dp GPUs; ``pp`` pipeline stages each hold
+layers/pp and work on pp micro-batches in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.arch import ModelArch
+from costmodel.config import Quant
+from costmodel.opdb import MissingDataError, OpDB
+
+# Per-iteration host overhead (scheduling, sampling, launch) by backend, in ms.
+STEP_OVERHEAD_MS = {"trtllm": 0.6, "vllm": 1.2, "sglang": 0.9}
+# Memory passes of hidden-size activations per layer not covered by tables (norms, residual, rope, act).
+ELEMENTWISE_PASSES = 8.0
+ALLREDUCE_VARIANT = {"trtllm": ("trtllm",), "vllm": ("vllm_graph", "vllm_eager"),
+                     "sglang": ("sglang_graph", "trtllm", "sglang_eager")}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Parallel layout arrays (broadcastable)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    moe_tp: np.ndarray
+    moe_ep: np.ndarray
+
+
+class StepModel:
+    """Prices iterations of one model with one quantization on one OpDB."""
+
+    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant):
+        self.db, self.a, self.q = db, arch, quant
+        self.overhead_ms = STEP_OVERHEAD_MS.get(db.backend, 1.0)
+        opts = db.options("custom_allreduce", "variant")
+        self.ar_variant = next((v for v in ALLREDUCE_VARIANT.get(db.backend, ()) if v in opts), opts[0])
+        self.moe_dist = "power_law_1.01"
+        self.mla_module = arch.is_mla and db.has("mla_context_module") and \
+            quant.gemm in db.options("mla_context_module", "gemm_dtype")
+
+    # ---- op helpers: zero where the op has no work ----
+    def _gemm(self, m, n, k, dtype=None):
+        m = np.asarray(m, float)
+        lat = self.db.latency_ms("gemm", np.maximum(m, 1), n, k, dtype=dtype or self.q.gemm)
+        return np.where(m > 0, lat, 0.0)
+
+    def _allreduce(self, gpus, tokens):
+        gpus, tokens = np.broadcast_arrays(np.asarray(gpus, float), np.asarray(tokens, float))
+        msg = np.maximum(tokens * self.a.hidden, 1.0)
+        g = np.clip(gpus, 2, 8)
+        lat = self.db.latency_ms("custom_allreduce", g, msg, dtype="bfloat16", variant=self.ar_variant)
+        # beyond one node: the slower link carries the same ring traffic
+        lat = lat * np.where(gpus > self.db.system.gpus_per_node,
+                             self.db.system.intra_node_bw_bytes_per_s / self.db.system.inter_node_bw_bytes_per_s, 1.0)
+        return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
+
+    def _nccl(self, op, gpus, tokens):
+        gpus, tokens = np.broadcast_arrays(np.asarray(gpus, float), np.asarray(tokens, float))
+        g = np.clip(gpus, 2, 8)
+        lat = self.db.latency_ms("nccl", g, np.maximum(tokens * self.a.hidden, 1.0), op=op, dtype="half")
+        lat = lat * np.where(gpus > self.db.system.gpus_per_node,
+                             self.db.system.intra_node_bw_bytes_per_s / self.db.system.inter_node_bw_bytes_per_s, 1.0)
+        return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
+
+    def _mem_ms(self, nbytes):
+        s = self.db.system
+        return nbytes / (s.mem_bw_bytes_per_s * s.mem_bw_efficiency) * 1e3
+
+    def _attn(self, lay: Layout, nd, ctx, npf, lpf):
+        """Attention core (no projections) for one layer, GQA/MHA, window layers apart."""
+        a, q = self.a, self.q
+        heads = a.num_heads / lay.tp
+        kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
+        out = 0.0
+        windows = [(0, a.num_layers - a.num_sliding_layers)]
+        if a.num_sliding_layers:
+            windows.append((a.sliding_window, a.num_sliding_layers))
+        kv_dt = q.kv_cache if q.kv_cache in self.db.options("generation_attention", "kv_dtype") else "bfloat16"
+        attn_dt = q.attention if q.attention in self.db.options("context_attention", "attn_dtype") else "bfloat16"
+        if attn_dt != "bfloat16":
+            kv_dt = attn_dt
+        per_layer = []
+        for window, n_layers in windows:
+            if n_layers == 0:
+                continue
+            c = dict(kv_dtype=kv_dt, window=self._window(window), head_dim=a.head_dim)
+            ctx_l = self.db.latency_ms("context_attention", heads, kvh, np.maximum(npf, 1), np.maximum(lpf, 1),
+                                       attn_dtype=attn_dt, **c)
+            gen_l = self.db.latency_ms("generation_attention", heads, kvh, np.maximum(nd, 1), np.maximum(ctx, 1),
+                                       attn_dtype="bfloat16", **c)
+            per_layer.append(n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0)))
+        for p in per_layer:
+            out = out + p
+        return out
+
+    def _window(self, w: int) -> int:
+        if w == 0:
+            return 0
+        have = [int(x) for x in self.db.options("context_attention", "window") if int(x) > 0]
+        return min(have, key=lambda h: abs(h - w)) if have else 0
+
+    def _mla(self, lay: Layout, nd, ctx, npf, lpf, t):
+        """MLA attention block (projections included) for one layer."""
+        a, q = self.a, self.q
+        heads = a.num_heads / lay.tp
+        kv_dt = q.kv_cache if q.kv_cache in ("bfloat16", "fp8") else "bfloat16"
+        if self.mla_module:
+            c = dict(gemm_dtype=q.gemm, mla_dtype="bfloat16", kv_dtype=kv_dt)
+            ctx_l = self.db.latency_ms("mla_context_module", heads, np.maximum(npf, 1), np.maximum(lpf, 1), **c)
+            gen_l = self.db.latency_ms("mla_generation_module", heads, np.maximum(nd, 1), np.maximum(ctx, 1), **c)
+            return np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0)
+        tokens_pf = npf * lpf
+        down = self._gemm(t, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.hidden)
+        q_b = self._gemm(t, heads * (a.qk_nope_head_dim + a.qk_rope_head_dim), a.q_lora_rank)
+        kv_b = self._gemm(tokens_pf, heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank)
+        o = self._gemm(t, a.hidden, heads * a.v_head_dim)
+        c = dict(mla_dtype="bfloat16", kv_dtype=kv_dt)
+        ctx_l = self.db.latency_ms("context_mla", heads, np.maximum(npf, 1), np.maximum(lpf, 1), **c)
+        gen_l = self.db.latency_ms("generation_mla", heads, np.maximum(nd, 1), np.maximum(ctx, 1), **c)
+        bmm = sum(self.db.latency_ms("mla_bmm", heads, np.maximum(nd, 1), op=op, dtype="bfloat16")
+                  for op in ("mla_gen_pre", "mla_gen_post"))
+        return down + q_b + kv_b + o + np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l + bmm, 0.0)
+
+    def _moe(self, lay: Layout, t):
+        a, q = self.a, self.q
+        tokens = t * lay.dp  # experts see the tokens of every attention-DP rank
+        c = dict(dtype=q.moe, distribution=self.moe_dist, hidden=a.hidden, inter=a.moe_intermediate,
+                 topk=a.topk, experts=a.num_experts)
+        lat = self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
+        router = self._gemm(t, a.num_experts, a.hidden, "bfloat16")
+        shared = 0.0
+        if a.num_shared_experts:
+            si = a.shared_intermediate or a.moe_intermediate * a.num_shared_experts
+            shared = self._gemm(t, 2 * si / lay.tp, a.hidden) + self._gemm(t, a.hidden, si / lay.tp)
+        return np.where(tokens > 0, lat, 0.0) + router + shared
+
+    def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf) -> np.ndarray:
+        """Latency of one iteration over all layers and stages, in ms."""
+        a = self.a
+        nd, ctx, npf, lpf = (np.asarray(x, float) for x in (nd, ctx, npf, lpf))
+        pp = np.asarray(lay.pp, float)
+        # pp micro-batches in flight: each op sees 1/pp of the tokens, all layers run once per micro-batch
+        nd_m, npf_m = nd / pp, npf / pp
+        t = nd_m + npf_m * lpf
+        heads = a.num_heads / lay.tp
+        kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
+        if a.is_mla:
+            attn = self._mla(lay, nd_m, ctx, npf_m, lpf, t) * a.num_layers
+        else:
+            qkv = self._gemm(t, (heads + 2 * kvh) * a.head_dim, a.hidden)
+            o = self._gemm(t, a.hidden, heads * a.head_dim)
+            attn = (qkv + o) * a.num_layers + self._attn(lay, nd_m, ctx, npf_m, lpf)
+        dense_ffn = 0.0
+        if a.num_dense_layers or not a.is_moe:
+            n_dense = a.num_dense_layers if a.is_moe else a.num_layers
+            inter = a.intermediate / lay.tp
+            dense_ffn = (self._gemm(t, 2 * inter, a.hidden) + self._gemm(t, a.hidden, inter)) * n_dense
+        moe = self._moe(lay, t) * a.num_moe_layers if a.is_moe else 0.0
+        comm = self._allreduce(lay.tp, t) * a.num_layers  # after attention
+        if a.is_moe:
+            group = lay.tp * lay.dp
+            gathered = self._nccl("all_gather", group, t * lay.dp) + self._nccl("reduce_scatter", group, t * lay.dp)
+            comm = comm + np.where(lay.dp > 1, gathered, self._allreduce(lay.tp, t)) * a.num_moe_layers
+            comm = comm + self._allreduce(lay.tp, t) * a.num_dense_layers
+        else:
+            comm = comm + self._allreduce(lay.tp, t) * a.num_layers  # after the FFN
+        elem = self._mem_ms(t * a.hidden * 2.0 * ELEMENTWISE_PASSES) * a.num_layers
+        logits = self._gemm(nd_m + npf_m, a.vocab / lay.tp, a.hidden, "bfloat16")
+        per_micro = attn + dense_ffn + moe + comm + elem + logits
+        p2p = np.where(pp > 1, (pp - 1) * (self.db.system.p2p_latency_s * 1e3 + t * a.hidden * 2.0
+                                           / self.db.system.intra_node_bw_bytes_per_s * 1e3), 0.0)
+        return per_micro * pp + p2p + self.overhead_ms
+
+    def check(self) -> None:
+        """Fail early, naming what is missing, when the backend lacks data this model needs."""
+        q, db = self.q, self.db
+        for name, dt in (("gemm", q.gemm),):
+            if dt not in db.options("gemm", "dtype"):
+                raise MissingDataError(f"{db.system.name}/{db.backend} has no GEMM data for {name} dtype {dt}; "
+                                       f"measured: {', '.join(db.options('gemm', 'dtype'))}")
+        if self.a.is_moe and q.moe not in db.options("moe", "dtype"):
+            raise MissingDataError(f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
+                                   f"measured: {', '.join(db.options('moe', 'dtype'))}")

@@ -1,0 +1,188 @@
+"""Predict measured deployments (rows of silicon_dev.csv format) and score the errors by group."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
+from costmodel.config import DEFAULT_VERSIONS, Quant
+from costmodel.memory import kv_capacity_tokens
+from costmodel.opdb import MissingDataError, open_db
+from costmodel.paths import DataNotFoundError
+from costmodel.serving import BURST_SHARE, agg_figures, decode_figures, kv_transfer_ms, prefill_figures
+from costmodel.step import Layout, StepModel
+from costmodel.system import UnknownSystemError
+
+MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
+REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+class BadCsvError(ValueError):
+    """The file is not a readable measurement CSV."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One row's outcome: predicted figures or why not."""
+
+    row_id: str
+    group: tuple[str, str, str]
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    measured_ttft_ms: float = 0.0
+    measured_tpot_ms: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class GroupScore:
+    """Accuracy of one (system, backend, mode) group."""
+
+    rows: int = 0
+    predicted: int = 0
+    ttft_err: list[float] = field(default_factory=list)
+    tpot_err: list[float] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def summary(self) -> dict:
+        """Plain figures for printing or JSON."""
+        def mdape(e):
+            return round(100 * statistics.median(e), 1) if e else None
+
+        def within(e):
+            return round(100 * sum(x <= 0.2 for x in e) / len(e), 1) if e else None
+
+        return {"rows": self.rows, "predicted": self.predicted, "ttft_mdape": mdape(self.ttft_err),
+                "tpot_mdape": mdape(self.tpot_err), "ttft_within_20": within(self.ttft_err),
+                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items()))}
+
+
+def _int(v: str, default: int = 1) -> int:
+    try:
+        x = int(float(v))
+    except (TypeError, ValueError):
+        return default
+    return x if x > 0 else default
+
+
+def _source_fields(s: str) -> dict[str, str]:
+    return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in s.split(";")) if _}
+
+
+def _quant(row: dict) -> Quant:
+    g = (row.get("gemm_quant_mode") or "").strip()
+    m = (row.get("moe_quant_mode") or "").strip()
+    gemm = {"fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "fp8_block"}.get(g, "bfloat16")
+    moe = {"fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "int4_wo"}.get(m, "bfloat16")
+    kv = "fp8" if g in ("fp8", "fp8_block", "nvfp4") else "bfloat16"
+    return Quant(gemm=gemm, kv_cache=kv, attention="bfloat16", moe=moe)
+
+
+def _layout(row: dict, prefix: str = "") -> Layout:
+    tp, pp = _int(row.get(prefix + "tp_size")), _int(row.get(prefix + "pp_size"))
+    dp = _int(row.get(prefix + "attention_dp_size"))
+    mtp, mep = _int(row.get(prefix + "moe_tp_size")), _int(row.get(prefix + "moe_ep_size"))
+    gpus = max(tp * dp, mtp * mep)
+    attn_tp = max(gpus // dp, 1)
+    return Layout(np.array(attn_tp), np.array(pp), np.array(dp), np.array(mtp), np.array(gpus // mep if mtp * mep != gpus else mep) if False else np.array(mep))
+
+
+def _fix_moe(lay: Layout) -> Layout:
+    """Rows sometimes give moe_tp·moe_ep ≠ tp·dp; keep EP and give TP the rest."""
+    gpus = int(lay.tp * lay.dp)
+    ep = int(min(lay.moe_ep, gpus))
+    return Layout(lay.tp, lay.pp, lay.dp, np.array(max(gpus // ep, 1)), np.array(ep))
+
+
+def predict_row(row: dict) -> Prediction:
+    """Predict one measured row with the full cost model."""
+    group = (row["system"], row["backend"], row["mode"])
+    meas = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
+    base = dict(row_id=row.get("id", ""), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1])
+    try:
+        arch = load_model(row["model_path"])
+        db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
+        q = _quant(row)
+        step = StepModel(db, arch, q)
+        step.check()
+        isl, osl = int(row["isl"]), int(row["osl"])
+        conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),
+                    _int(row.get("batch_size")))
+        mnt = MAX_NUM_TOKENS[row["backend"]]
+        if row["mode"] == "agg":
+            lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
+            cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
+            if cap <= 0:
+                return Prediction(**base, reason="weights do not fit (OOM)")
+            f = agg_figures(step, lay, conc, isl, osl, mnt, cap)
+            return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
+        return _predict_disagg(row, base, step, arch, q, isl, osl, conc)
+    except (UnknownModelError, UnsupportedModelError):
+        return Prediction(**base, reason="unsupported model")
+    except (UnknownSystemError, DataNotFoundError):
+        return Prediction(**base, reason="no data for system/backend")
+    except MissingDataError as e:
+        return Prediction(**base, reason=f"missing data: {str(e).split(':')[1].strip()[:40]}")
+    except KeyError:
+        return Prediction(**base, reason="unsupported backend")
+
+
+def _predict_disagg(row, base, step, arch, q, isl, osl, conc) -> Prediction:
+    lp, ld = _layout(row, "prefill_"), _layout(row, "decode_")
+    if arch.is_moe:
+        lp, ld = _fix_moe(lp), _fix_moe(ld)
+    x, y = _int(row.get("prefill_num_workers")), _int(row.get("decode_num_workers"))
+    bp = _int(row.get("prefill_batch_size"))
+    bd = max(conc / (y * float(ld.dp)), 1.0)
+    db = step.db
+    for lay, n in ((lp, isl), (ld, isl + osl)):
+        cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, 8192, n)
+        if cap <= 0:
+            return Prediction(**base, reason="weights do not fit (OOM)")
+    dec = decode_figures(step, ld, bd, isl, osl)
+    tpot = float(dec["tpot_ms"])
+    pf = prefill_figures(step, lp, bp, isl, 0.0)
+    cap_p = x * float(pf["req_per_s"])
+    ttft = float(pf["ttft_ms"])
+    for _ in range(20):
+        lam = conc / ((ttft + (osl - 1) * tpot) / 1000.0)
+        pf = prefill_figures(step, lp, bp, isl, lam / cap_p)
+        burst = 0.5 * conc / cap_p * 1000.0
+        ttft = float(pf["ttft_ms"]) + BURST_SHARE * burst + float(kv_transfer_ms(step, isl, lp.tp))
+    return Prediction(**base, ttft_ms=ttft, tpot_ms=tpot)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a measurement CSV; a clear error when the file or its columns are wrong."""
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise BadCsvError(f"{path}: missing column(s) {', '.join(missing)}; expected the columns of "
+                                  "silicon_dev.csv (id, backend, model_path, system, mode, isl, osl, …)")
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise BadCsvError(f"{path}: cannot read as CSV ({e})") from None
+
+
+def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]:
+    """Per-group and overall accuracy."""
+    groups: dict[tuple, GroupScore] = defaultdict(GroupScore)
+    total = GroupScore()
+    for p in preds:
+        for g in (groups[p.group], total):
+            g.rows += 1
+            if p.reason:
+                g.reasons[p.reason] += 1
+                continue
+            g.predicted += 1
+            g.ttft_err.append(abs(p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms)
+            g.tpot_err.append(abs(p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms)
+    return dict(sorted(groups.items())), total
