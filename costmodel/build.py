@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import SurfaceRequest
+from costmodel.config import DEFAULT_MTP, SurfaceRequest
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
+from costmodel.quant import resolve_quant
 from costmodel.serving import agg_figures, decode_figures, kv_transfer_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
@@ -78,14 +79,18 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
 def build_surfaces(req: SurfaceRequest) -> Surfaces:
     """Price every (layout, batch) of every requested role with the full cost model."""
     db = open_db(req.system, req.backend, req.version)
-    step = StepModel(db, req.model, req.quant)
+    quant, notes = resolve_quant(db, req.model, req.quant)
+    d_draft, d_accept = DEFAULT_MTP.get(req.backend, (0, 0.0))
+    step = StepModel(db, req.model, quant,
+                     d_draft if req.mtp_draft is None else req.mtp_draft,
+                     d_accept if req.mtp_accept is None else req.mtp_accept)
     step.check()
     mnt = MAX_NUM_TOKENS.get(req.backend, 8192)
     lays = layouts(req)
     lay, lays_np = _layout_arrays(lays)
     gpus = (lays_np[:, 0] * lays_np[:, 1] * lays_np[:, 2]).astype(int)
     isl, osl = req.isl, req.osl
-    cap, wfrac = kv_capacity_tokens(db.system, req.model, req.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
+    cap, wfrac = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
                                     lay.moe_ep, mnt, isl + osl)
     bgrid = batch_grid(req.search.max_batch_size)[None, :]
     slots = np.floor(np.maximum(cap, 0) / (isl + osl)) * lay.dp  # requests a worker can hold
@@ -99,7 +104,7 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
         fp = prefill_figures(step, lay, pb, isl, PREFILL_UTILISATION)
         fp = {"ttft_ms": fp["ttft_ms"] + kv_transfer_ms(step, isl, lay.tp),
               "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
-        cap_p, _ = kv_capacity_tokens(db.system, req.model, req.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
+        cap_p, _ = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
                                       lay.moe_ep, mnt, isl)
         keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(mnt, isl))
         prefill = _candidates("prefill", lays_np, pb, gpus, fp, keep, wfrac, mnt)
@@ -109,4 +114,4 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
         decode = _candidates("decode", lays_np, bgrid, gpus, fd, keep, wfrac, mnt)
     return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
                     isl=isl, osl=osl, gpus_per_node=db.system.gpus_per_node, agg=agg, prefill=prefill,
-                    decode=decode)
+                    decode=decode, notes=notes)

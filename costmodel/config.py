@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from costmodel.arch import ModelArch
 
+# Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token acceptance.
+DEFAULT_MTP = {"trtllm": (3, 0.7), "sglang": (3, 0.7), "vllm": (0, 0.0)}
 DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 KV_DTYPES = ("bfloat16", "fp8")
@@ -49,3 +51,5 @@ class SurfaceRequest:
     search: SearchSpace
     modes: tuple[str, ...] = ("agg", "disagg")
     decode_system: str | None = None  # disagg decode on another GPU type
+    mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
+    mtp_accept: float | None = None

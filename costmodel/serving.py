@@ -36,8 +36,9 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     ctx = isl + osl / 2.0
     chunk = np.minimum(isl, max_num_tokens)
     n_chunks = np.ceil(isl / chunk)
-    t_dec = step.iteration_ms(lay, b, ctx, 0, 0)
-    t_mixed = step.iteration_ms(lay, b, ctx, 1, chunk)
+    per_step = step.tokens_per_decode_step()
+    t_dec = step.iteration_ms(lay, b, ctx, 0, 0) / per_step
+    t_mixed = step.iteration_ms(lay, b, ctx, 1, chunk) / per_step
     delta = np.maximum(t_mixed - t_dec, 1e-6) * n_chunks  # one request's whole prefill
     u = np.zeros_like(t_dec)
     for _ in range(FIXED_ITERATIONS):
@@ -74,7 +75,7 @@ def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> d
     """Decode worker with ``batch`` requests per rank: TPOT and requests/s."""
     dp = np.asarray(lay.dp, float)
     b = np.asarray(batch, float)
-    tpot = step.iteration_ms(lay, b, isl + osl / 2.0, 0, 0)
+    tpot = step.iteration_ms(lay, b, isl + osl / 2.0, 0, 0) / step.tokens_per_decode_step()
     return {"tpot_ms": tpot, "req_per_s": 1000.0 * b * dp / (osl * tpot)}
 
 

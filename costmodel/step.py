@@ -40,8 +40,10 @@ class Layout:
 class StepModel:
     """Prices iterations of one model with one quantization on one OpDB."""
 
-    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant):
+    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0):
         self.db, self.a, self.q = db, arch, quant
+        # multi-token prediction: each decode step verifies mtp_draft drafted tokens per request
+        self.mtp_draft, self.mtp_accept = (mtp_draft, mtp_accept) if arch.mtp_layers else (0, 0.0)
         self.overhead_ms = STEP_OVERHEAD_MS.get(db.backend, 1.0)
         opts = db.options("custom_allreduce", "variant")
         self.ar_variant = next((v for v in ALLREDUCE_VARIANT.get(db.backend, ()) if v in opts), opts[0])
@@ -152,7 +154,7 @@ class StepModel:
         pp = np.asarray(lay.pp, float)
         # pp micro-batches in flight: each op sees 1/pp of the tokens, all layers run once per micro-batch
         nd_m, npf_m = nd / pp, npf / pp
-        t = nd_m + npf_m * lpf
+        t = nd_m * (1 + self.mtp_draft) + npf_m * lpf
         heads = a.num_heads / lay.tp
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
         if a.is_mla:
@@ -178,9 +180,15 @@ class StepModel:
         elem = self._mem_ms(t * a.hidden * 2.0 * ELEMENTWISE_PASSES) * a.num_layers
         logits = self._gemm(nd_m + npf_m, a.vocab / lay.tp, a.hidden, "bfloat16")
         per_micro = attn + dense_ffn + moe + comm + elem + logits
+        if self.mtp_draft:  # the draft module is one more decoder layer run once per drafted token
+            per_micro = per_micro * (1.0 + self.mtp_draft / a.num_layers)
         p2p = np.where(pp > 1, (pp - 1) * (self.db.system.p2p_latency_s * 1e3 + t * a.hidden * 2.0
                                            / self.db.system.intra_node_bw_bytes_per_s * 1e3), 0.0)
         return per_micro * pp + p2p + self.overhead_ms
+
+    def tokens_per_decode_step(self) -> float:
+        """Expected tokens a request gains per decode step (1 without MTP)."""
+        return float(sum(self.mtp_accept ** i for i in range(self.mtp_draft + 1)))
 
     def check(self) -> None:
         """Fail early, naming what is missing, when the backend lacks data this model needs."""

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_VERSIONS, Quant
+from costmodel.config import DEFAULT_MTP, DEFAULT_VERSIONS, Quant
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
+from costmodel.quant import resolve_quant
 from costmodel.serving import BURST_SHARE, agg_figures, decode_figures, kv_transfer_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
@@ -108,8 +109,8 @@ def predict_row(row: dict) -> Prediction:
     try:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
-        q = _quant(row)
-        step = StepModel(db, arch, q)
+        q, _ = resolve_quant(db, arch, _quant(row))
+        step = StepModel(db, arch, q, *DEFAULT_MTP.get(row["backend"], (0, 0.0)))
         step.check()
         isl, osl = int(row["isl"]), int(row["osl"])
         conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),

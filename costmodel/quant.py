@@ -1,0 +1,48 @@
+"""Match a requested quantization to what the backend measured for this model's shapes.
+
+A dtype with no measurements is replaced by the nearest measured one (and the swap is
+reported), e.g. an FP4 checkpoint on Hopper runs its GEMMs in FP8, and gpt-oss's MXFP4
+experts use the backend's MXFP4 kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from costmodel.arch import ModelArch
+from costmodel.config import Quant
+from costmodel.opdb import OpDB
+
+GEMM_FALLBACK = {"nvfp4": ("fp8_block", "fp8", "bfloat16"), "fp8_block": ("fp8", "bfloat16"),
+                 "fp8": ("fp8_block", "bfloat16"), "bfloat16": ()}
+MOE_FALLBACK = {"nvfp4": ("w4a8_mxfp4_mxfp8", "fp8_block", "fp8", "bfloat16"), "fp8": ("fp8_block", "bfloat16"),
+                "fp8_block": ("fp8", "bfloat16"), "int4_wo": ("w4a16_mxfp4", "fp8_block", "bfloat16"),
+                "mxfp4": ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4", "bfloat16"), "bfloat16": ("fp8_block", "fp8")}
+
+
+def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
+    t = db.table("moe").columns
+    sel = (t["hidden"] == a.hidden) & (t["inter"] == a.moe_intermediate) & (t["topk"] == a.topk) & \
+        (t["experts"] == a.num_experts)
+    return set(np.unique(t["dtype"][sel]).tolist())
+
+
+def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, ...]]:
+    """The quantization that will be priced, and notes on every substitution made."""
+    notes = []
+    gemms = set(db.options("gemm", "dtype"))
+    gemm = q.gemm
+    if gemm not in gemms:
+        gemm = next((d for d in GEMM_FALLBACK.get(gemm, ()) if d in gemms), "bfloat16")
+        notes.append(f"gemm {q.gemm} not measured on {db.system.name}/{db.backend}: priced as {gemm}")
+    moe = q.moe
+    if a.is_moe:
+        have = _moe_dtypes(db, a)
+        want = "mxfp4" if a.native_weight_dtype == "mxfp4" and moe in ("nvfp4", "mxfp4", "fp8") else moe
+        if want not in have:
+            moe = next((d for d in MOE_FALLBACK.get(want, ()) if d in have), None) or (sorted(have) or [moe])[0]
+            if want != "mxfp4" or moe not in ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4"):
+                notes.append(f"moe {q.moe} not measured for this model's experts: priced as {moe}")
+    return replace(q, gemm=gemm, moe=moe), tuple(notes)
