@@ -66,9 +66,14 @@ def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) 
     dp = np.asarray(lay.dp, float)
     b = np.asarray(batch, float)
     t = step.iteration_ms(lay, 0, 0, b, isl)
+    return {"latency_ms": t, "ttft_ms": prefill_ttft(t, utilisation), "req_per_s": 1000.0 * b * dp / t}
+
+
+def prefill_ttft(batch_latency_ms, utilisation):
+    """Own batch + M/D/1 wait behind queued batches + half a running batch, at a utilisation."""
     rho = np.clip(utilisation, 0.0, 0.95)
-    ttft = t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
-    return {"latency_ms": t, "ttft_ms": ttft, "req_per_s": 1000.0 * b * dp / t}
+    t = batch_latency_ms
+    return t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
 
 
 def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> dict[str, np.ndarray]:

@@ -16,7 +16,8 @@ from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
 from costmodel.quant import resolve_quant
-from costmodel.serving import BURST_SHARE, agg_figures, decode_figures, kv_transfer_ms, prefill_figures
+from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, kv_transfer_ms, prefill_figures,
+                               prefill_ttft)
 from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
 
@@ -91,7 +92,7 @@ def _layout(row: dict, prefix: str = "") -> Layout:
     mtp, mep = _int(row.get(prefix + "moe_tp_size")), _int(row.get(prefix + "moe_ep_size"))
     gpus = max(tp * dp, mtp * mep)
     attn_tp = max(gpus // dp, 1)
-    return Layout(np.array(attn_tp), np.array(pp), np.array(dp), np.array(mtp), np.array(gpus // mep if mtp * mep != gpus else mep) if False else np.array(mep))
+    return Layout(np.array(attn_tp), np.array(pp), np.array(dp), np.array(mtp), np.array(mep))
 
 
 def _fix_moe(lay: Layout) -> Layout:
@@ -151,11 +152,11 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc) -> Prediction:
     pf = prefill_figures(step, lp, bp, isl, 0.0)
     cap_p = x * float(pf["req_per_s"])
     ttft = float(pf["ttft_ms"])
+    t_batch, xfer = float(pf["latency_ms"]), float(kv_transfer_ms(step, isl, lp.tp))
+    burst = 0.5 * conc / cap_p * 1000.0
     for _ in range(20):
         lam = conc / ((ttft + (osl - 1) * tpot) / 1000.0)
-        pf = prefill_figures(step, lp, bp, isl, lam / cap_p)
-        burst = 0.5 * conc / cap_p * 1000.0
-        ttft = float(pf["ttft_ms"]) + BURST_SHARE * burst + float(kv_transfer_ms(step, isl, lp.tp))
+        ttft = float(prefill_ttft(t_batch, lam / cap_p)) + BURST_SHARE * burst + xfer
     return Prediction(**base, ttft_ms=ttft, tpot_ms=tpot)
 
 
@@ -187,3 +188,31 @@ def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]
             g.ttft_err.append(abs(p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms)
             g.tpot_err.append(abs(p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms)
     return dict(sorted(groups.items())), total
+
+
+def render(groups: dict[tuple, GroupScore], total: GroupScore) -> str:
+    """Per-group table and the closing ``overall:`` line."""
+    from tabulate import tabulate
+
+    rows = []
+    for (system, backend, mode), g in groups.items():
+        d = g.summary()
+        why = "; ".join(f"{k} ({v})" for k, v in d["unpredicted"].items())
+        rows.append([system, backend, mode, d["rows"], d["predicted"], _pct(d["ttft_mdape"]), _pct(d["tpot_mdape"]),
+                     _pct(d["ttft_within_20"]), _pct(d["tpot_within_20"]), why])
+    head = ["system", "backend", "mode", "rows", "predicted", "TTFT MdAPE", "TPOT MdAPE", "TTFT ≤20%", "TPOT ≤20%",
+            "not predicted (why)"]
+    t = total.summary()
+    last = (f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
+            f"tpot_mdape={_pct(t['tpot_mdape'])}")
+    return tabulate(rows, head) + "\n" + last
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1f}%"
+
+
+def as_json(groups: dict[tuple, GroupScore], total: GroupScore) -> dict:
+    """The same figures as a JSON-ready dict."""
+    return {"groups": [{"system": s, "backend": b, "mode": m, **g.summary()} for (s, b, m), g in groups.items()],
+            "overall": total.summary()}

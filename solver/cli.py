@@ -14,14 +14,18 @@ import typer
 from solver.errors import EXIT_INTERNAL
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.")
+                  help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
+                       "Usage: aicsolve SPEC.yaml [--set KEY=VALUE ...] [--json] (same as: aicsolve solve SPEC.yaml), "
+                       "or without a spec: aicsolve --model M --system S --total-gpus N --isl I --osl O --ttft MS "
+                       "--tpot MS. docs/spec.md lists the spec keys.")
 data_app = typer.Typer(no_args_is_help=True, help="Import or check the measured op data.")
 app.add_typer(data_app, name="data")
 
 
 @data_app.command("import")
 def data_import(
-    wheel: Path = typer.Argument(..., help="aiconfigurator_core-0.12.0-*.whl (pip download --no-deps aiconfigurator-core==0.12.0)"),
+    wheel: Path = typer.Argument(..., help="aiconfigurator_core-0.12.0-*.whl "
+                                 "(pip download --no-deps aiconfigurator-core==0.12.0)"),
     out: Optional[Path] = typer.Option(None, help="data folder to write (default: the one aicsolve reads)"),
 ) -> None:
     """Re-import the measured op tables from the aiconfigurator-core wheel (needs the [import] extra)."""
@@ -70,6 +74,94 @@ def systems() -> None:
         typer.echo(f"{s:10s} {'; '.join(have)}")
 
 
+class _Progress:
+    """Prints one stderr line if the step is still running after a second (quick steps stay silent)."""
+
+    def __init__(self, message: str, delay_s: float = 1.0):
+        import threading
+
+        self.timer = threading.Timer(delay_s, lambda: typer.echo(message, err=True))
+        self.timer.daemon = True
+
+    def __enter__(self) -> None:
+        self.timer.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+
+
+def _grid_size(request) -> int:
+    """Candidates the cost model prices: layouts × batch sizes × roles (for the progress line)."""
+    from costmodel.build import batch_grid, layouts
+
+    s = request.search
+    batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
+    roles = ("agg" in request.modes) + 2 * ("disagg" in request.modes)
+    return len(layouts(request)) * batches * roles
+
+
+@app.command("solve")
+def solve_cmd(
+    spec: Optional[Path] = typer.Argument(None, help="spec YAML; omit it to build the spec from the flags below"),
+    set_: list[str] = typer.Option([], "--set", help="override one spec key, e.g. --set sla.ttft_ms=200 "
+                                   "--set search.tp=[1,2] (repeatable; values are YAML)"),
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result on stdout"),
+    top: Optional[int] = typer.Option(None, "--top", help="deployments listed per mode (solver.top_n)"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
+    model: Optional[str] = typer.Option(None, help="HF id, alias or config.json path (spec key model)"),
+    system: Optional[str] = typer.Option(None, help="h100_sxm | h200_sxm | b200_sxm | gb200"),
+    backend: Optional[str] = typer.Option(None, help="trtllm | vllm | sglang"),
+    total_gpus: Optional[int] = typer.Option(None, help="GPUs available"),
+    isl: Optional[int] = typer.Option(None, help="input sequence length (workload.isl)"),
+    osl: Optional[int] = typer.Option(None, help="output sequence length (workload.osl)"),
+    ttft: Optional[float] = typer.Option(None, help="TTFT bound in ms (sla.ttft_ms)"),
+    tpot: Optional[float] = typer.Option(None, help="TPOT bound in ms (sla.tpot_ms)"),
+) -> None:
+    """Find the best deployment for a spec: exit 0 found, 1 nothing meets the SLA, 2 bad input."""
+    import json
+
+    from solver.errors import EXIT_INFEASIBLE
+    from solver.spec import load_spec, to_problem
+
+    flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
+                 tpot=tpot)
+    extra = [f"solver.top_n={top}"] * (top is not None)
+    extra += [f"solver.time_limit_s={time_limit}"] * (time_limit is not None)
+    parsed = load_spec(spec, [*set_, *extra], flags)
+    # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
+    from costmodel.build import build_surfaces
+    from solver.search import solve
+
+    with _Progress(f"evaluating {_grid_size(parsed.request):,} candidates…"):
+        surfaces = build_surfaces(parsed.request)
+    for note in surfaces.notes:
+        typer.echo(f"note: {note}", err=True)
+    rows = sum(len(c) for c in (surfaces.agg, surfaces.prefill, surfaces.decode) if c is not None)
+    with _Progress(f"solving over {rows:,} candidate rows (time limit {parsed.time_limit_s:g} s)…"):
+        result = solve(to_problem(parsed, surfaces))
+    summary = {**parsed.summary(), "notes": list(surfaces.notes)}
+    if json_out:
+        typer.echo(json.dumps({"input": summary, **result.to_dict()}, indent=2))
+    else:
+        from solver.report import render
+
+        typer.echo(render(result, summary, parsed.top_n), nl=False)
+    if result.best() is None:
+        if json_out:  # the report already says why; JSON readers get the reason on stderr
+            from solver.report import infeasible_text
+
+            typer.echo(f"no deployment meets the SLA: {infeasible_text(result)}", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _route(argv: list[str]) -> list[str]:
+    """`aicsolve SPEC.yaml …` and `aicsolve --model … …` mean `aicsolve solve …`."""
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    if argv and argv[0] not in names and argv[0] not in ("--help", "-h"):
+        return ["solve", *argv]
+    return argv
+
+
 def main() -> None:
     """Entry point: maps expected errors to clean messages and exit codes."""
     from solver.errors import user_error_types
@@ -77,16 +169,18 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    sys.argv[1:] = _route(sys.argv[1:])
     try:
-        app(standalone_mode=False)
+        # Without standalone mode typer returns (not raises) the exit code of typer.Exit.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the one place that turns exceptions into exit codes
-        import click
-
-        if isinstance(e, click.ClickException):
+        # Usage errors: click's ClickException, or the copy newer typer versions vendor (typer._click).
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
         if isinstance(e, user_error_types()):

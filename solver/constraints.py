@@ -1,0 +1,303 @@
+"""Constraint kinds: one small function each, registered in KINDS (a new kind = one function + one entry).
+
+A constraint states its rule once, through a ``Scope``: row-local parts with ``keep_rows``
+(a mask over a role's candidate rows) and deployment-level parts with ``require`` over
+``gpus()``, ``whole_nodes()``, ``pick()`` and ``replicas()``. Three scopes read the same
+function: FilterScope drops rows before the model is built, solver.model.ModelScope turns
+``require`` into CP-SAT constraints, and EvalScope checks one concrete deployment (replica
+counts, infeasibility explanations). Deployments are ``replicas`` x a unit of workers; the
+model and the filters use replicas = replicas_min, the least any deployment has.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from costmodel.surface import Candidates
+from solver.errors import UserError
+from solver.problem import Problem, Topology
+
+ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
+Why = Callable[[Candidates], str]
+
+
+class Scope(Protocol):
+    """What a constraint function sees; see the module docstring."""
+
+    problem: Problem
+    mode: str
+    roles: tuple[str, ...]
+
+    def rows(self, role: str) -> Candidates: ...
+    def keep_rows(self, role: str, mask: np.ndarray, why: Why) -> None: ...
+    def gpus(self, role: str | None = None) -> Any: ...
+    def whole_nodes(self, gpus: Any) -> Any: ...
+    def pick(self, role: str, values: np.ndarray) -> Any: ...
+    def replicas(self) -> Any: ...
+    def require(self, cond: Any, why: Callable[[], str]) -> None: ...
+
+
+def topology_of(problem: Problem) -> Topology:
+    """The problem's topology, or the surfaces' node size with no other rule."""
+    return problem.constraints.topology or Topology(gpus_per_node=problem.surfaces.gpus_per_node)
+
+
+def node_budget(problem: Problem) -> int:
+    """Nodes available: max_nodes, else the nodes the GPU budget spans (rounded up)."""
+    t = topology_of(problem)
+    return t.max_nodes if t.max_nodes is not None else -(-problem.total_gpus // t.gpus_per_node)
+
+
+def _min(a: np.ndarray) -> str:
+    return f"{np.nanmin(a):.4g}" if len(a) else "n/a"
+
+
+def fixed(c: Scope) -> None:
+    """Parallelism pinned by the user (e.g. tp=4) for every role."""
+    for name, want in c.problem.constraints.fixed.items():
+        for role in c.roles:
+            r = c.rows(role)
+            if not isinstance(getattr(r, name, None), np.ndarray) or name in ("ttft_ms", "tpot_ms", "req_per_s"):
+                raise UserError(f"constraints.fixed: unknown field {name!r} (use tp, pp, dp, moe_tp, moe_ep, "
+                                f"gpus or batch)")
+            c.keep_rows(role, getattr(r, name) == want, lambda t, n=name, w=want, ro=role: (
+                f"fixed: no {ro} candidate has {n}={w} (available: {sorted(set(getattr(t, n).tolist()))})"))
+
+
+def max_gpus_per_worker(c: Scope) -> None:
+    """No worker larger than max_gpus_per_worker GPUs."""
+    cap = c.problem.constraints.max_gpus_per_worker
+    if cap is None:
+        return
+    for role in c.roles:
+        c.keep_rows(role, c.rows(role).gpus <= cap, lambda t, ro=role: (
+            f"max_gpus_per_worker: the smallest {ro} worker needs {_min(t.gpus)} GPUs > {cap}"))
+
+
+def topology(c: Scope) -> None:
+    """Workers fit a node (or whole nodes); max_nodes caps GPUs; separate prefill/decode nodes."""
+    p, t = c.problem, topology_of(c.problem)
+    gpn, rmin = t.gpus_per_node, p.constraints.replicas_min
+    for role in c.roles:
+        g = c.rows(role).gpus
+        if t.worker_within_node:
+            c.keep_rows(role, g <= gpn, lambda r, ro=role: (
+                f"topology: the smallest {ro} worker needs {_min(r.gpus)} GPUs > {gpn} GPUs per node"))
+        c.keep_rows(role, (g <= gpn) | (g % gpn == 0), lambda r, ro=role: (
+            f"topology: every {ro} worker spans nodes without using whole {gpn}-GPU nodes"))
+        if t.max_nodes is not None:
+            c.keep_rows(role, rmin * g <= t.max_nodes * gpn, lambda r, ro=role: (
+                f"topology: the smallest {ro} worker x {rmin} replicas needs {rmin * np.min(r.gpus)} GPUs > "
+                f"{t.max_nodes} nodes x {gpn}"))
+    if t.max_nodes is not None:
+        cap = t.max_nodes * gpn
+        c.require(c.gpus() <= cap, lambda: f"topology: {c.gpus()} GPUs > {t.max_nodes} nodes x {gpn}")
+    if t.separate_prefill_decode_nodes and c.mode == "disagg":
+        nodes = node_budget(p)
+        for role in c.roles:
+            c.keep_rows(role, -(-rmin * c.rows(role).gpus // gpn) <= nodes - 1, lambda r, ro=role: (
+                f"topology: {ro} on separate nodes leaves no node for the other role ({nodes} nodes)"))
+        c.require(c.whole_nodes(c.gpus("prefill")) + c.whole_nodes(c.gpus("decode")) <= nodes,
+                  lambda: f"topology: prefill and decode on separate nodes need more than {nodes} nodes")
+
+
+def gpu_budget(c: Scope) -> None:
+    """All replicas together use at most total_gpus GPUs."""
+    n, rmin = c.problem.total_gpus, c.problem.constraints.replicas_min
+    for role in c.roles:
+        c.keep_rows(role, rmin * c.rows(role).gpus <= n, lambda r, ro=role: (
+            f"gpus: the smallest {ro} worker needs {_min(r.gpus)} GPUs" + (f" x {rmin} replicas" if rmin > 1 else "")
+            + f" > {n}"))
+    c.require(c.gpus() <= n, lambda: f"gpus: {c.gpus()} GPUs needed > {n}")
+
+
+def role_gpu_budget(c: Scope) -> None:
+    """Per-role caps on the GPUs of all workers of that role."""
+    rmin = c.problem.constraints.replicas_min
+    for role, cap in sorted(c.problem.constraints.role_gpu_budget.items()):
+        if role not in ("agg", "prefill", "decode"):
+            raise UserError(f"constraints.role_gpu_budget: unknown role {role!r} (use agg, prefill or decode)")
+        if role not in c.roles:
+            continue
+        c.keep_rows(role, rmin * c.rows(role).gpus <= cap, lambda r, ro=role, k=cap: (
+            f"role_gpu_budget: the smallest {ro} worker needs {rmin * np.min(r.gpus)} GPUs > {k}"))
+        c.require(c.gpus(role) <= cap, lambda ro=role, k=cap: f"role_gpu_budget: {ro} needs {c.gpus(ro)} GPUs > {k}")
+
+
+def replicas(c: Scope) -> None:
+    """replicas_min <= replicas <= replicas_max (the minimum is built into every scope)."""
+    hi = c.problem.constraints.replicas_max
+    if hi is not None:
+        c.require(c.replicas() <= hi, lambda: f"replicas: {c.replicas()} replicas > replicas_max {hi}")
+
+
+def sla(c: Scope) -> None:
+    """TTFT, TPOT, tokens/s/user and request-latency bounds (float comparisons, as verify does)."""
+    s, osl = c.problem.sla, c.problem.surfaces.osl
+    for role in c.roles:
+        r = c.rows(role)
+        if role != "decode" and s.ttft_ms is not None:
+            c.keep_rows(role, r.ttft_ms <= s.ttft_ms, lambda t: (
+                f"ttft: lowest reachable TTFT is {_min(t.ttft_ms)} ms > {s.ttft_ms:g} ms"))
+        if role != "prefill" and s.tpot_ms is not None:
+            c.keep_rows(role, r.tpot_ms <= s.tpot_ms, lambda t: (
+                f"tpot: lowest reachable TPOT is {_min(t.tpot_ms)} ms > {s.tpot_ms:g} ms"))
+        if role != "prefill" and s.min_tokens_per_s_per_user is not None:
+            c.keep_rows(role, 1000.0 / r.tpot_ms >= s.min_tokens_per_s_per_user, lambda t: (
+                f"tokens/s/user: highest reachable is {1000.0 / np.nanmin(t.tpot_ms):.4g} < "
+                f"{s.min_tokens_per_s_per_user:g}"))
+        if role == "agg" and s.max_request_latency_ms is not None:
+            c.keep_rows(role, r.ttft_ms + (osl - 1) * r.tpot_ms <= s.max_request_latency_ms, lambda t: (
+                f"request latency: lowest reachable is {_min(t.ttft_ms + (osl - 1) * t.tpot_ms)} ms > "
+                f"{s.max_request_latency_ms:g} ms"))
+    if c.mode == "disagg" and s.max_request_latency_ms is not None:
+        _request_latency(c, s.max_request_latency_ms, osl)
+
+
+def _request_latency(c: Scope, limit: float, osl: int) -> None:
+    """ttft(prefill row) + (osl-1) tpot(decode row) <= limit, exactly, as integer ranks.
+
+    Ranks of the distinct decode TPOTs avoid rounding: kmax[i] counts the TPOT levels prefill
+    row i tolerates (the float test is monotone in tpot), so the pair is valid iff rank <= kmax.
+    """
+    p, d = c.rows("prefill"), c.rows("decode")
+    levels = np.unique(d.tpot_ms)
+    kmax = (p.ttft_ms[:, None] + (osl - 1) * levels[None, :] <= limit).sum(axis=1)
+    rank = np.searchsorted(levels, d.tpot_ms) + 1
+    lowest = lambda: float(np.nanmin(p.ttft_ms) + (osl - 1) * np.nanmin(d.tpot_ms)) if len(p) and len(d) else 0.0  # noqa: E731
+    why = lambda t: f"request latency: lowest reachable is {lowest():.4g} ms > {limit:g} ms"  # noqa: E731
+    c.keep_rows("prefill", kmax >= 1, why)
+    c.keep_rows("decode", rank <= (kmax.max() if len(kmax) else 0), why)
+    c.require(c.pick("decode", rank) <= c.pick("prefill", kmax), lambda: why(p))
+
+
+# Filter order matters only for explanations: structural rules first, the SLA last.
+KINDS: dict[str, Callable[[Scope], None]] = {
+    "fixed": fixed,
+    "max_gpus_per_worker": max_gpus_per_worker,
+    "topology": topology,
+    "gpu_budget": gpu_budget,
+    "role_gpu_budget": role_gpu_budget,
+    "replicas": replicas,
+    "sla": sla,
+}
+
+
+def apply_all(scope: Scope) -> None:
+    """Run every registered constraint kind on a scope."""
+    for fn in KINDS.values():
+        fn(scope)
+
+
+class FilterScope:
+    """Drops rows that fail row-local rules; remembers the first rule that emptied a role.
+
+    Masks of one constraint function all index the tables it saw, so they are combined and
+    applied when the function returns (``run``).
+    """
+
+    def __init__(self, problem: Problem, mode: str):
+        self.problem, self.mode, self.roles = problem, mode, ROLES[mode]
+        self.tables: dict[str, Candidates] = {}
+        self.index: dict[str, np.ndarray] = {}
+        self.reason: str | None = None
+        for role in self.roles:
+            t = getattr(problem.surfaces, role)
+            if t is None or len(t) == 0:
+                self.reason = self.reason or f"the cost model produced no {role} candidates"
+                t = _empty(role)
+            self.tables[role], self.index[role] = t, np.arange(len(t))
+        self._pending = {r: np.ones(len(t), bool) for r, t in self.tables.items()}
+        for role, t in self.tables.items():
+            lat = t.tpot_ms if role == "decode" else t.ttft_ms
+            ok = np.isfinite(t.req_per_s) & (t.req_per_s > 0) & (t.gpus >= 1) & np.isfinite(lat) & (lat > 0)
+            if role == "agg":
+                ok &= np.isfinite(t.tpot_ms) & (t.tpot_ms > 0)
+            self.keep_rows(role, ok, lambda r, ro=role: f"no {ro} candidate has a positive request rate")
+        self._commit()
+
+    def run(self) -> FilterScope:
+        """Apply every registered kind's row rules, in registry order."""
+        for fn in KINDS.values():
+            fn(self)
+            self._commit()
+        return self
+
+    def _commit(self) -> None:
+        for role, keep in self._pending.items():
+            ids = np.flatnonzero(keep)
+            self.tables[role], self.index[role] = self.tables[role].take(ids), self.index[role][ids]
+            self._pending[role] = np.ones(len(ids), bool)
+
+    def rows(self, role: str) -> Candidates:
+        return self.tables[role]
+
+    def keep_rows(self, role: str, mask: np.ndarray, why: Why) -> None:
+        before = self._pending[role]
+        self._pending[role] = before & np.asarray(mask, bool)
+        if before.any() and not self._pending[role].any() and self.reason is None:
+            self.reason = why(self.tables[role].take(np.flatnonzero(before)))
+
+    def gpus(self, role: str | None = None) -> int:
+        return 0  # deployment-level rules are the model's and EvalScope's business
+
+    def whole_nodes(self, gpus: Any) -> int:
+        return 0
+
+    def pick(self, role: str, values: np.ndarray) -> int:
+        return 0
+
+    def replicas(self) -> int:
+        return self.problem.constraints.replicas_min
+
+    def require(self, cond: Any, why: Callable[[], str]) -> None:
+        pass
+
+
+class EvalScope:
+    """One concrete deployment: replicas x workers[role] of rows[role]; collects broken rules."""
+
+    def __init__(self, problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int], replicas: int):
+        self.problem, self.mode, self.roles = problem, mode, ROLES[mode]
+        self.tables = {r: getattr(problem.surfaces, r).take(np.array([rows[r]])) for r in self.roles}
+        self.workers, self.n = workers, replicas
+        self.failures: list[str] = []
+
+    def rows(self, role: str) -> Candidates:
+        return self.tables[role]
+
+    def keep_rows(self, role: str, mask: np.ndarray, why: Why) -> None:
+        if not mask[0]:
+            self.failures.append(why(self.tables[role]))
+
+    def gpus(self, role: str | None = None) -> int:
+        roles = self.roles if role is None else (role,)
+        return sum(self.n * self.workers[r] * int(self.tables[r].gpus[0]) for r in roles)
+
+    def whole_nodes(self, gpus: int) -> int:
+        return -(-gpus // topology_of(self.problem).gpus_per_node)
+
+    def pick(self, role: str, values: np.ndarray) -> Any:
+        return values[0]
+
+    def replicas(self) -> int:
+        return self.n
+
+    def require(self, cond: Any, why: Callable[[], str]) -> None:
+        if not cond:
+            self.failures.append(why())
+
+
+def broken_rules(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int], replicas: int) -> list[str]:
+    """Messages of every rule the deployment breaks (empty = feasible)."""
+    s = EvalScope(problem, mode, rows, workers, replicas)
+    apply_all(s)
+    return s.failures
+
+
+def _empty(role: str) -> Candidates:
+    z = np.zeros(0)
+    return Candidates(role, z.astype(int), z.astype(int), z.astype(int), z.astype(int), z.astype(int), z.astype(int),
+                      z.astype(int), z, z, z, z, z.astype(int))

@@ -1,0 +1,176 @@
+"""CP-SAT model of one disagg unit (x prefill workers of row i + y decode workers of row j): build only.
+
+One-hot Booleans pick a row per role; integer shares z[k] <= cap[k]*use[k] with sum z = count
+linearise workers x row. thr <= sum(rate*z) for both roles makes thr the unit's request rate
+(scaled ints, solver.units). Objectives (Dinkelbach steps, tie-breaks) are set by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from costmodel.surface import Candidates
+from solver.constraints import ROLES, apply_all, node_budget, topology_of
+from solver.problem import Problem
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A model-space solution: original row per role, workers per role, scaled rate, GPUs."""
+
+    rows: tuple[int, int]  # (prefill row, decode row) in the Surfaces tables
+    workers: tuple[int, int]
+    thr: int  # min(x * P_i, y * D_j) in scaled units
+    gpus: int  # x * g_i + y * g_j (one replica)
+
+    def beats(self, other: Unit | None) -> bool:
+        """Strictly higher throughput per GPU (exact integer comparison)."""
+        return other is None or self.thr * other.gpus > other.thr * self.gpus
+
+
+@dataclass
+class UnitModel:
+    """The built model and the handles the caller needs."""
+
+    model: cp_model.CpModel
+    index: dict[str, np.ndarray]  # model row k of a role -> row in the Surfaces table
+    tables: dict[str, Candidates]
+    rate: dict[str, np.ndarray]  # scaled request rates per model row
+    use: dict[str, list]
+    count: dict[str, Any]
+    share: dict[str, list]
+    thr: Any
+    gpus: Any  # LinearExpr: GPUs of one replica
+    max_gpus: int
+
+
+class ModelScope:
+    """Constraint kinds as CP-SAT constraints over the unit x replicas_min (see solver.constraints)."""
+
+    def __init__(self, problem: Problem, um: UnitModel):
+        self.problem, self.mode, self.roles, self.um = problem, "disagg", ROLES["disagg"], um
+        self.rmin = problem.constraints.replicas_min
+
+    def rows(self, role: str) -> Candidates:
+        return self.um.tables[role]
+
+    def keep_rows(self, role: str, mask: np.ndarray, why) -> None:
+        for k in np.flatnonzero(~np.asarray(mask, bool)):  # normally none: rows arrive filtered
+            self.um.model.Add(self.um.use[role][k] == 0)
+
+    def gpus(self, role: str | None = None):
+        roles = self.roles if role is None else (role,)
+        g = [int(v) for r in roles for v in self.um.tables[r].gpus]
+        z = [v for r in roles for v in self.um.share[r]]
+        return self.rmin * cp_model.LinearExpr.WeightedSum(z, g)
+
+    def whole_nodes(self, gpus):
+        n = self.um.model.NewIntVar(0, node_budget(self.problem), "nodes")
+        self.um.model.Add(topology_of(self.problem).gpus_per_node * n >= gpus)
+        return n
+
+    def pick(self, role: str, values: np.ndarray):
+        return cp_model.LinearExpr.WeightedSum(self.um.use[role], [int(v) for v in values])
+
+    def replicas(self) -> int:
+        return self.rmin
+
+    def require(self, cond, why) -> None:
+        if isinstance(cond, (bool, np.bool_)):
+            if not cond:
+                self.um.model.AddBoolOr([])  # an empty clause: the model is infeasible
+            return
+        self.um.model.Add(cond)
+
+
+def role_gpu_cap(problem: Problem, role: str) -> int:
+    """GPUs one replica's workers of a role may use (total, role and node budgets / replicas_min)."""
+    k, t = problem.constraints, topology_of(problem)
+    cap = min(problem.total_gpus, k.role_gpu_budget.get(role, problem.total_gpus))
+    if t.max_nodes is not None:
+        cap = min(cap, t.max_nodes * t.gpus_per_node)
+    return cap // k.replicas_min
+
+
+def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.ndarray], scale: float) -> UnitModel:
+    """The disagg unit model over the given (filtered, pruned) rows."""
+    from solver.units import scaled
+
+    m = cp_model.CpModel()
+    max_gpus = problem.total_gpus // problem.constraints.replicas_min
+    um = UnitModel(m, index, tables, {}, {}, {}, {}, None, None, max_gpus)
+    bound = {}
+    for role in ROLES["disagg"]:
+        t = tables[role]
+        caps = role_gpu_cap(problem, role) // t.gpus
+        um.rate[role] = scaled(t.req_per_s, scale)
+        um.use[role] = [m.NewBoolVar(f"{role[0]}{k}") for k in range(len(t))]
+        um.share[role] = [m.NewIntVar(0, int(c), f"z{role[0]}{k}") for k, c in enumerate(caps)]
+        um.count[role] = m.NewIntVar(1, max(int(caps.max(initial=1)), 1), role)
+        m.AddExactlyOne(um.use[role])
+        for z, b, c in zip(um.share[role], um.use[role], caps):
+            m.Add(z <= int(c) * b)
+        m.Add(sum(um.share[role]) == um.count[role])
+        bound[role] = int((caps * um.rate[role]).max(initial=0))
+    # thr = min(prefill rate, decode rate) exactly: a mere thr <= both leaves CP-SAT a huge slack
+    # domain to creep through one unit per improving solution.
+    um.thr = m.NewIntVar(0, min(bound.values()), "thr")
+    sides = []
+    for role in ROLES["disagg"]:
+        side = m.NewIntVar(0, bound[role], f"rate_{role}")
+        m.Add(side == cp_model.LinearExpr.WeightedSum(um.share[role], [int(v) for v in um.rate[role]]))
+        sides.append(side)
+    m.AddMinEquality(um.thr, sides)
+    um.gpus = cp_model.LinearExpr.WeightedSum(
+        um.share["prefill"] + um.share["decode"],
+        [int(v) for v in tables["prefill"].gpus] + [int(v) for v in tables["decode"].gpus])
+    apply_all(ModelScope(problem, um))
+    return um
+
+
+def maximize_ratio_step(um: UnitModel, thr: int, gpus: int) -> None:
+    """Dinkelbach step at lambda = thr/gpus: maximize gpus*T - thr*G (> 0 iff a better ratio exists)."""
+    um.model.Maximize(gpus * um.thr - thr * um.gpus)
+
+
+def require_ratio(um: UnitModel, thr: int, gpus: int) -> None:
+    """Only solutions with T/G >= thr/gpus (exact)."""
+    um.model.Add(gpus * um.thr - thr * um.gpus >= 0)
+
+
+def exclude_pair(um: UnitModel, rows: tuple[int, int]) -> None:
+    """Forbid one (prefill row, decode row) pair, if both rows are in the model."""
+    ks = [np.flatnonzero(um.index[r] == v) for r, v in zip(ROLES["disagg"], rows)]
+    if all(len(k) for k in ks):
+        um.model.AddBoolOr([um.use["prefill"][int(ks[0][0])].Not(), um.use["decode"][int(ks[1][0])].Not()])
+
+
+def minimize_tiebreak(um: UnitModel) -> None:
+    """Lexicographic min of (decode TPOT, GPUs, prefill TTFT) via dense ranks and exact weights."""
+    tr = np.unique(um.tables["decode"].tpot_ms, return_inverse=True)[1]
+    fr = np.unique(um.tables["prefill"].ttft_ms, return_inverse=True)[1]
+    w_gpus = int(fr.max(initial=0)) + 1
+    w_tpot = (um.max_gpus + 1) * w_gpus
+    um.model.Minimize(w_tpot * cp_model.LinearExpr.WeightedSum(um.use["decode"], [int(v) for v in tr])
+                      + w_gpus * um.gpus
+                      + cp_model.LinearExpr.WeightedSum(um.use["prefill"], [int(v) for v in fr]))
+
+
+def add_hint(um: UnitModel, unit: Unit | None) -> None:
+    """Hint a known unit (e.g. the previous Pareto point) if its rows are in the model."""
+    if unit is None:
+        return
+    for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
+        k = np.flatnonzero(um.index[role] == row)
+        if not len(k):
+            return
+    for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
+        k = int(np.flatnonzero(um.index[role] == row)[0])
+        for j, (b, z) in enumerate(zip(um.use[role], um.share[role])):
+            um.model.AddHint(b, j == k)
+            um.model.AddHint(z, w if j == k else 0)
+        um.model.AddHint(um.count[role], w)

@@ -1,0 +1,231 @@
+"""The solver's entry point: ``solve(problem) -> SolveResult``.
+
+Agg comes straight from the rows (replicas of one row keep its per-GPU figure). Disagg
+maximizes the ratio T/G (unit request rate over unit GPUs) with Dinkelbach iterations on
+CP-SAT: each step maximizes G_k*T - T_k*G; a step whose proven optimum is 0 proves T_k/G_k
+optimal. Every lower bound prunes rows whose continuous bound 1/(g_i/P_i + min g_j/D_j)
+falls below it, so the models stay small at any GPU count. A final lexicographic solve
+picks the lowest TPOT, then fewest GPUs, then lowest TTFT among the optimal units.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+
+from solver.constraints import FilterScope, broken_rules
+from solver.model import Unit, add_hint, build, exclude_pair, maximize_ratio_step, minimize_tiebreak, require_ratio
+from solver.pareto import agg_front, agg_order, disagg_front, disagg_top, front_filter, undominated
+from solver.problem import Problem
+from solver.result import Deployment, SolveResult
+from solver.solve import NUM_WORKERS, Outcome, run
+from solver.units import max_rel_error, rate_scale, scaled
+from solver.verify import evaluate, verify
+
+WARM_ROWS = (4, 8)  # cheapest prefill / decode rows of the warm-start model
+BOUND_SLACK = 1e-12  # float slack on row bounds: rows that can tie the bound stay in
+
+
+class DisaggSearch:
+    """Canonical best disagg unit over a subset of decode rows, by CP-SAT (see module docstring)."""
+
+    def __init__(self, problem: Problem, tables: dict, index: dict, scale: float, deadline: float, stats: dict):
+        self.problem, self.tables, self.index, self.scale = problem, tables, index, scale
+        self.deadline, self.stats, self.proven = deadline, stats, True
+        rate = {r: scaled(t.req_per_s, scale) for r, t in tables.items()}
+        self.cost = {r: tables[r].gpus / rate[r].astype(float) for r in tables}  # GPUs per scaled rate unit
+        self.pool: dict[tuple[int, int], Unit] = {}  # best feasible unit seen per row pair
+
+    def decode_tpots(self) -> np.ndarray:
+        return self.tables["decode"].tpot_ms
+
+    def decode_tpot(self, row: int) -> float:
+        return float(self.problem.surfaces.decode.tpot_ms[row])
+
+    def best(self, decode_ok: np.ndarray, excluded: frozenset = frozenset()) -> Unit | None:
+        """Max T/G, then min TPOT, GPUs, TTFT, over decode rows in decode_ok and pairs not excluded."""
+        lower = self._pool_best(decode_ok, excluded)
+        if lower is None:
+            lower = self._dinkelbach(decode_ok, excluded, None, WARM_ROWS)
+        lower = self._dinkelbach(decode_ok, excluded, lower, None)
+        if lower is None:
+            return None
+        um = self._model(decode_ok, excluded, lower, None)
+        require_ratio(um, lower.thr, lower.gpus)
+        minimize_tiebreak(um)
+        out = self._run(um, proof=True)
+        return out.unit if out.unit is not None else lower
+
+    def _pool_best(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
+        allowed = set(self.index["decode"][decode_ok].tolist())
+        best = None
+        for u in self.pool.values():
+            if u.rows[1] in allowed and u.rows not in excluded and u.beats(best):
+                best = u
+        return best
+
+    def _rows(self, decode_ok: np.ndarray, lower: Unit | None, warm: tuple[int, int] | None) -> dict:
+        keep = {"prefill": np.ones(len(self.tables["prefill"]), bool), "decode": decode_ok.copy()}
+        if lower is not None:  # continuous bound: T/G <= 1/(g_i/P_i + g_j/D_j) for any counts
+            lam = lower.thr / lower.gpus * (1 - BOUND_SLACK)
+            cp, cd = self.cost["prefill"], self.cost["decode"]
+            keep["prefill"] &= 1.0 / (cp + cd[keep["decode"]].min(initial=np.inf)) >= lam
+            keep["decode"] &= 1.0 / (cd + cp[keep["prefill"]].min(initial=np.inf)) >= lam
+        if warm is not None:
+            for role, k in zip(("prefill", "decode"), warm):
+                ids = np.flatnonzero(keep[role])
+                keep[role][:] = False
+                keep[role][ids[np.argsort(self.cost[role][ids], kind="stable")[:k]]] = True
+        return keep
+
+    def _model(self, decode_ok, excluded, lower, warm):
+        keep = self._rows(decode_ok, lower, warm)
+        if not all(k.any() for k in keep.values()):
+            return None
+        ids = {r: np.flatnonzero(k) for r, k in keep.items()}
+        um = build(self.problem, {r: self.tables[r].take(i) for r, i in ids.items()},
+                   {r: self.index[r][i] for r, i in ids.items()}, self.scale)
+        for pair in sorted(excluded):
+            exclude_pair(um, pair)
+        add_hint(um, lower)
+        return um
+
+    def _dinkelbach(self, decode_ok, excluded, lower: Unit | None, warm) -> Unit | None:
+        """Dinkelbach iterations from ``lower`` (or from the continuous upper bound when None)."""
+        while True:
+            um = self._model(decode_ok, excluded, lower, warm)
+            if um is None:
+                return lower
+            if lower is not None:
+                maximize_ratio_step(um, lower.thr, lower.gpus)
+            else:  # no feasible unit yet: start from lambda = the best continuous bound
+                cp, cd = self.cost["prefill"], self.cost["decode"][decode_ok]
+                maximize_ratio_step(um, int(np.ceil(1.0 / (cp.min() + cd.min()))) + 1, 1)
+            out = self._run(um, proof=warm is None)
+            if out.unit is None or not out.unit.beats(lower):
+                return lower
+            lower = out.unit
+
+    def _run(self, um, proof: bool) -> Outcome:
+        left = self.deadline - time.perf_counter()
+        out = Outcome("TIME_LIMIT", None, None) if left <= 0 else run(um, left, self.problem.seed)
+        self.stats["solver_status"][out.status] += 1
+        if proof and not out.proven:
+            self.proven = False
+        if out.unit is not None and out.unit.beats(self.pool.get(out.unit.rows)):
+            self.pool[out.unit.rows] = out.unit
+        return out
+
+
+def max_replicas(problem: Problem, mode: str, rows: dict, workers: dict) -> int | None:
+    """Most replicas (>= replicas_min) every rule admits, None if not even replicas_min fits."""
+    lo = problem.constraints.replicas_min
+    if broken_rules(problem, mode, rows, workers, lo):
+        return None
+    unit = sum(w * int(getattr(problem.surfaces, r).gpus[rows[r]]) for r, w in workers.items())
+    hi = max(lo, min(problem.constraints.replicas_max or problem.total_gpus, problem.total_gpus // unit))
+    while lo < hi:  # every rule is an upper bound that grows with replicas: bisect
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if not broken_rules(problem, mode, rows, workers, mid) else (lo, mid - 1)
+    return lo
+
+
+def _agg(problem: Problem, stats: dict) -> tuple:
+    fs = FilterScope(problem, "agg").run()
+    t, idx = fs.tables["agg"], fs.index["agg"]
+    stats["candidates"]["agg"] = {"rows": len(problem.surfaces.agg or ()), "after_filters": len(t)}
+    if fs.reason:
+        return None, (), (), fs.reason
+    # Deployment-level rules see an agg row only through its GPUs, so feasibility is per size.
+    reps = {}
+    for g in np.unique(t.gpus):
+        k = int(idx[np.flatnonzero(t.gpus == g)[0]])
+        reps[int(g)] = max_replicas(problem, "agg", {"agg": k}, {"agg": 1})
+    ok = np.array([reps[int(g)] is not None for g in t.gpus], bool)
+    if not ok.any():
+        k = int(idx[np.argmin(t.gpus)])
+        why = broken_rules(problem, "agg", {"agg": k}, {"agg": 1}, problem.constraints.replicas_min)
+        return None, (), (), "smallest agg deployment: " + why[0]
+    t, idx = t.take(np.flatnonzero(ok)), idx[ok]
+    order = agg_order(t.req_per_s * problem.surfaces.osl / t.gpus, t.tpot_ms, t.gpus, t.ttft_ms)
+    dep = lambda i: evaluate(problem, "agg", {"agg": int(idx[i])}, {"agg": 1}, reps[int(t.gpus[i])])  # noqa: E731
+    undom = undominated(t.gpus, t.req_per_s, t.ttft_ms, t.tpot_ms)
+    top = [dep(i) for i in [i for i in order if undom[i]][:problem.top_n]]
+    return dep(order[0]), front_filter([dep(i) for i in agg_front(order, t.tpot_ms)]), tuple(top), None
+
+
+def _disagg(problem: Problem, deadline: float, stats: dict) -> tuple:
+    fs = FilterScope(problem, "disagg").run()
+    tables, index = fs.tables, fs.index
+    stats["candidates"]["disagg"] = {r: {"rows": len(getattr(problem.surfaces, r) or ()),
+                                         "after_filters": len(tables[r])} for r in tables}
+    if fs.reason:
+        return None, (), (), fs.reason, True, 0.0
+    lat = {"prefill": "ttft_ms", "decode": "tpot_ms"}
+    for r, t in tables.items():
+        keep = np.flatnonzero(undominated(t.gpus, t.req_per_s, getattr(t, lat[r])))
+        tables[r], index[r] = t.take(keep), index[r][keep]
+        stats["candidates"]["disagg"][r]["modelled"] = len(keep)
+    rates = np.concatenate([tables["prefill"].req_per_s, tables["decode"].req_per_s])
+    n = problem.total_gpus // problem.constraints.replicas_min
+    scale = rate_scale(rates, n, n)
+    stats["rate_scale"] = scale
+    search = DisaggSearch(problem, tables, index, scale, deadline, stats)
+    front = disagg_front(search)
+    best = front[0] if front else None
+    top = disagg_top(search, best, problem.top_n)
+    err = max_rel_error(rates, scale)
+    if best is None:
+        return None, (), (), _explain_disagg(problem, tables, index), search.proven, err
+
+    def dep(u: Unit) -> Deployment:
+        rows, workers = dict(zip(("prefill", "decode"), u.rows)), dict(zip(("prefill", "decode"), u.workers))
+        reps = max_replicas(problem, "disagg", rows, workers)
+        assert reps is not None, f"CP-SAT unit {u} breaks a rule at replicas_min"
+        return evaluate(problem, "disagg", rows, workers, reps)
+
+    return dep(best), front_filter([dep(u) for u in front]), tuple(dep(u) for u in top), None, search.proven, err
+
+
+def _explain_disagg(problem: Problem, tables: dict, index: dict) -> str:
+    """Why no unit exists: the rules the smallest prefill+decode pair breaks."""
+    rows = {r: int(index[r][np.lexsort((t.ttft_ms if r == "prefill" else t.tpot_ms, t.gpus))[0]])
+            for r, t in tables.items()}
+    why = broken_rules(problem, "disagg", rows, {"prefill": 1, "decode": 1}, problem.constraints.replicas_min)
+    if why:
+        return "smallest disagg deployment (1 prefill + 1 decode worker): " + why[0]
+    return "no prefill/decode combination meets the GPU, topology, role-budget and latency rules together"
+
+
+def solve(problem: Problem) -> SolveResult:
+    """Best agg and disagg deployments, their Pareto sets and top-N lists, all verified."""
+    t0 = time.perf_counter()
+    stats: dict = {"num_workers": NUM_WORKERS, "seed": problem.seed, "solver_status": Counter(), "candidates": {}}
+    reasons: dict[str, str] = {}
+    best = {"agg": None, "disagg": None}
+    front = {"agg": (), "disagg": ()}
+    top = {"agg": (), "disagg": ()}
+    proven, err = True, 0.0
+    if "agg" in problem.modes:
+        best["agg"], front["agg"], top["agg"], why = _agg(problem, stats)
+        if why:
+            reasons["agg"] = why
+    if "disagg" in problem.modes:
+        best["disagg"], front["disagg"], top["disagg"], why, proven, err = _disagg(
+            problem, t0 + problem.time_limit_s, stats)
+        if why:
+            reasons["disagg"] = why
+    for d in [*best.values(), *front["agg"], *front["disagg"], *top["agg"], *top["disagg"]]:
+        if d is not None:
+            verify(problem, d)
+    stats["solver_status"] = dict(sorted(stats["solver_status"].items()))
+    stats["solves"] = sum(stats["solver_status"].values())
+    if reasons:
+        stats["infeasible"] = "; ".join(f"{m}: {w}" for m, w in sorted(reasons.items()))
+        stats["infeasible_by_mode"] = reasons
+    return SolveResult(best_agg=best["agg"], best_disagg=best["disagg"], pareto_agg=front["agg"],
+                       pareto_disagg=front["disagg"], top_agg=top["agg"], top_disagg=top["disagg"],
+                       proven_optimal=proven, solve_seconds=time.perf_counter() - t0,
+                       linearization_max_rel_error=err, stats=stats)

@@ -1,0 +1,399 @@
+"""The spec YAML. One table of fields (FIELDS) drives validation, defaults and the JSON Schema;
+every mistake becomes a one-paragraph UserError naming the key path and where it was given."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
+from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace, SurfaceRequest
+from solver.errors import UserError
+from solver.problem import Constraints, Problem, Sla, Topology
+
+SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
+MODES = ("agg", "disagg")
+FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
+# CLI flags that build or amend a spec without a file: flag name → key path.
+FLAGS = {"model": "model", "system": "system", "backend": "backend", "total_gpus": "total_gpus",
+         "isl": "workload.isl", "osl": "workload.osl", "ttft": "sla.ttft_ms", "tpot": "sla.tpot_ms"}
+# Default (gemm, moe) dtypes per checkpoint weight dtype; others run bfloat16. KV defaults to fp8.
+NATIVE_QUANT = {"fp8_block": ("fp8_block",) * 2, "fp8": ("fp8",) * 2, "nvfp4": ("nvfp4",) * 2,
+                "mxfp4": ("bfloat16", "w4a16_mxfp4"), "int4": ("bfloat16", "int4_wo")}
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "specs" / "aicsolve.schema.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One spec key. kind: str | int | number | bool | ints | strs | section; a trailing "?" allows null."""
+
+    path: str
+    kind: str
+    doc: str
+    default: Any = None
+    required: bool = False
+    choices: tuple = ()
+    ge: float | None = None  # inclusive lower bound
+    gt: float | None = None  # exclusive lower bound
+    pow2: bool = False
+
+
+F = Field
+_Q = "null picks from the checkpoint's native weights"
+FIELDS: tuple[Field, ...] = (
+    F("model", "str", "HF id, alias or path to a config.json (relative to the spec file)", required=True),
+    F("system", "str", "GPU system (of the prefill workers if decode_system is set)", required=True, choices=SYSTEMS),
+    F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
+    F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
+    F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
+    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1),
+    F("workload", "section", "request shape", required=True),
+    F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1),
+    F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1),
+    F("sla", "section", "bounds every reported deployment meets; null: unbounded"),
+    F("sla.ttft_ms", "number?", "time-to-first-token bound in ms", gt=0),
+    F("sla.tpot_ms", "number?", "time-per-output-token bound in ms", gt=0),
+    F("sla.min_tokens_per_s_per_user", "number?", "per-user decode speed floor in tokens/s", gt=0),
+    F("sla.max_request_latency_ms", "number?", "bound on ttft + (osl - 1) * tpot in ms", gt=0),
+    F("quantization", "section", f"dtype per component; {_Q}"),
+    F("quantization.gemm", "str?", f"dense GEMM dtype; {_Q}", choices=GEMM_DTYPES),
+    F("quantization.kv_cache", "str?", "KV-cache dtype; null: fp8", choices=KV_DTYPES),
+    F("quantization.attention", "str?", "attention compute dtype; null: bfloat16", choices=("bfloat16", "fp8")),
+    F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
+    F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
+    F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
+    F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True),
+    F("search.pp", "ints", "pipeline-parallel sizes", default=[1], ge=1),
+    F("search.dp", "ints?", "attention data-parallel sizes; null: [1, 2, 4, 8] if MoE, else [1]", ge=1, pow2=True),
+    F("search.moe_ep", "ints?", "expert-parallel sizes; null: every EP dividing the worker", ge=1, pow2=True),
+    F("search.max_batch_size", "int", "largest per-worker batch", default=512, ge=1),
+    F("search.batch_sizes", "ints?", "batch grid; null: geometric up to max_batch_size", ge=1),
+    F("search.max_gpus_per_worker", "int?", "largest worker evaluated; null: no cap", ge=1),
+    F("constraints", "section", "custom limits on the deployment"),
+    F("constraints.topology", "section", "node layout; omitted: no node constraints"),
+    F("constraints.topology.gpus_per_node", "int?", "GPUs per node; null: the system's", ge=1),
+    F("constraints.topology.worker_within_node", "bool", "every worker fits in one node", default=False),
+    F("constraints.topology.max_nodes", "int?", "nodes available; null: no cap", ge=1),
+    F("constraints.topology.separate_prefill_decode_nodes", "bool", "no node mixes roles", default=False),
+    F("constraints.replicas", "section", "worker count bounds per role"),
+    F("constraints.replicas.min", "int", "fewest workers per role", default=1, ge=1),
+    F("constraints.replicas.max", "int?", "most workers per role; null: no cap", ge=1),
+    F("constraints.max_gpus_per_worker", "int?", "GPUs one worker may use; null: no cap", ge=1),
+    F("constraints.fixed", "section", "parallelism every role must use"),
+    *(F(f"constraints.fixed.{k}", "int?", f"{k} of every worker", ge=1, pow2=k != "pp") for k in FIXED_KEYS),
+    F("constraints.role_gpu_budget", "section", "most GPUs all workers of one disagg role may use"),
+    *(F(f"constraints.role_gpu_budget.{k}", "int?", f"GPU cap of {k} workers", ge=1) for k in ("prefill", "decode")),
+    F("solver", "section", "CP-SAT settings"),
+    F("solver.time_limit_s", "number", "search time limit in seconds", default=10, gt=0),
+    F("solver.seed", "int", "random seed", default=0, ge=0),
+    F("solver.top_n", "int", "deployments listed per mode", default=5, ge=1),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A validated spec, every default filled in: the cost-model request plus the solver's inputs."""
+
+    model: str  # as resolved: registry id or absolute path of a config.json
+    arch: ModelArch
+    request: SurfaceRequest
+    total_gpus: int
+    sla: Sla
+    constraints: Constraints
+    time_limit_s: float = 10.0
+    seed: int = 0
+    top_n: int = 5
+    source: str = "<flags>"
+
+    def summary(self) -> dict[str, Any]:
+        """The inputs as plain JSON values (for the report and --json)."""
+        r, asdict = self.request, dataclasses.asdict
+        return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
+                "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
+                "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant)}
+
+
+class _Where:
+    # Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"), for messages.
+    def __init__(self, source: str, lines: dict[str, int] | None = None):
+        self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
+
+    def __call__(self, path: str) -> str:
+        path = path.split("[")[0]
+        while path and path not in self.at:  # fall back to the enclosing key's line
+            path = path.rpartition(".")[0]
+        return f"{self.at[path]}: " if path else (f"{self.source}: " if self.source != "<flags>" else "")
+
+
+def _line_map(node: yaml.Node, prefix: str, out: dict[str, int], source: str) -> dict[str, int]:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            path = f"{prefix}.{k.value}" if prefix else str(k.value)
+            if path in out:  # PyYAML silently keeps the last duplicate; say so instead
+                raise UserError(f"{source}, line {k.start_mark.line + 1}: key '{path}' appears twice; keep one.")
+            out[path] = k.start_mark.line + 1
+            _line_map(v, path, out, source)
+    return out
+
+
+def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
+    """Parse a spec file into (raw dict, key path → line number)."""
+    try:  # composing keeps the node marks (line numbers); safe_load builds the plain values
+        node, raw = yaml.compose(text := Path(path).read_text(), Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except OSError as e:
+        raise UserError(f"cannot read spec file {path}: {e.strerror or e}.") from None
+    except yaml.YAMLError as e:
+        line = f", line {e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
+        raise UserError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', None) or e}).") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a spec is a YAML mapping (model: …, system: …); got {_show(raw)}.")
+    return raw, _line_map(node, "", {}, str(path))
+
+
+def _set(raw: dict, key: str, value: Any, label: str) -> None:
+    *parents, leaf = key.split(".")
+    for i, part in enumerate(parents):
+        raw[part] = {} if raw.get(part) is None else raw[part]
+        if not isinstance(raw[part], dict):
+            raise UserError(f"{label}: '{'.'.join(parents[:i + 1])}' is {_show(raw[part])}, not a mapping, so it "
+                            "has no sub-keys.")
+        raw = raw[part]
+    raw[leaf] = value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _Where | None = None) -> dict:
+    """A copy of raw with each "dotted.key=value" applied (values parsed as YAML)."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, eq, text = (part.strip() for part in item.partition("="))
+        if not eq or not key or "" in key.split("."):
+            raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set sla.ttft_ms=200.")
+        try:
+            value = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            raise UserError(f"--set {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
+                            ) from None
+        _set(out, key, value, f"--set {item}")
+        if _where is not None:
+            _where.at[key] = f"--set {item}"
+    return out
+
+
+def _show(v: Any) -> str:
+    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
+    text = repr(v) if isinstance(v, str) else json.dumps(v, default=str)
+    return "null" if v is None else f"{text} ({kind.get(type(v), type(v).__name__)})"
+
+
+def _children(prefix: str) -> dict[str, Field]:
+    return {f.path.rpartition(".")[2]: f for f in FIELDS if f.path.rpartition(".")[0] == prefix}
+
+
+def _expect(f: Field) -> str:
+    kind = f.kind.rstrip("?")
+    bound = (f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else "")
+    bound += ", a power of two" if f.pow2 else ""
+    return {"str": f"one of: {', '.join(f.choices)}" if f.choices else "a string", "bool": "true or false",
+            "int": f"an integer{bound}", "number": f"a number{bound}", "strs": f"a list of: {', '.join(f.choices)}",
+            "ints": f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
+            "section": f"a mapping of: {', '.join(_children(f.path))}"}[kind] + ", or null" * ("?" in f.kind)
+
+
+def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
+    # difflib's ratio ties "modle" between "model" and "modes"; transposed letters should win.
+    score = lambda o: difflib.SequenceMatcher(None, word, o).ratio() + 0.2 * (sorted(word) == sorted(o))  # noqa: E731
+    best = max(options, key=score, default=None)
+    return best if best is not None and score(best) >= 0.5 else None
+
+
+def _ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:  # (valid?, did-you-mean hint) for one scalar
+    numeric = kind in ("int", "number")
+    if not isinstance(v, {"str": str, "bool": bool, "int": int, "number": (int, float)}[kind]) or (
+            numeric and (isinstance(v, bool) or not math.isfinite(v))):
+        return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
+    if f.choices and v not in f.choices:
+        return False, f" Did you mean {near!r}?" if (near := _nearest(str(v), f.choices)) else ""
+    low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) if numeric else True
+    return low and (not f.pow2 or (v & (v - 1)) == 0), ""
+
+
+def _bad(where: _Where, path: str, f: Field, given: Any, extra: str = "") -> UserError:
+    return UserError(f"{where(path)}{f.path} must be {_expect(f)}; got {_show(given)}.{extra} ({f.path}: {f.doc}.)")
+
+
+def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> None:
+    kids = _children(prefix)
+    for key in raw:
+        if str(key) not in kids:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            near = _nearest(str(key), list(kids))
+            hint = f" — did you mean '{prefix + '.' if prefix else ''}{near}'?" if near else "."
+            scope = f"under '{prefix}'" if prefix else "at the top level"
+            raise UserError(f"{where(path)}unknown key '{path}'{hint} Keys allowed {scope}: {', '.join(kids)}.")
+    for name, f in kids.items():
+        v = raw.get(name)
+        if v is None and f.required:
+            flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path), "")
+            raise UserError(f"{where(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).")
+        given |= {f.path} if v is not None else set()
+        if f.kind == "section":
+            if not isinstance(v, (dict, type(None))):
+                raise _bad(where, f.path, f, v)
+            _check(v or {}, f.path, where, values, given)
+        elif v is None:
+            values[f.path] = copy.deepcopy(f.default)
+        else:
+            kind = f.kind.rstrip("?")
+            many = kind in ("ints", "strs")
+            if many and (not isinstance(v, list) or not v):
+                one = v if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
+                raise _bad(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
+            for i, x in enumerate(v if many else [v]):
+                ok, hint = _ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
+                if not ok:
+                    item = f" Offending item: {x!r}." if many else ""
+                    raise _bad(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
+            values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
+
+
+def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+              flags: dict[str, Any] | None = None) -> Spec:
+    """Read a spec file (None: flags only), apply FLAGS (name → value) then --set overrides, validate."""
+    raw, lines = read_yaml(path) if path is not None else ({}, {})
+    where = _Where(str(path) if path is not None else "<flags>", lines)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {value}"
+            _set(raw, FLAGS[name], value, where.at[FLAGS[name]])
+    raw = apply_overrides(raw, overrides, where)
+    base = Path(path).resolve().parent if path is not None else Path.cwd()
+    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
+
+
+def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
+    local = (base / name).expanduser() if base is not None else None
+    target = str(local.resolve()) if local is not None and local.exists() else name
+    try:
+        return target, load_model(target)
+    except (UnknownModelError, UnsupportedModelError, OSError, ValueError) as e:
+        msg = str(e).split(" Known models are listed")[0]  # that tail names a Python API, not the CLI
+        raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones; a path to an HF "
+                        "config.json (relative to the spec file) works too.") from None
+
+
+def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dict[str, str]:
+    """Checks across keys and against the data; narrows the search to fixed values; returns the quantization."""
+    from costmodel.paths import data_dir
+    from costmodel.system import load_system
+
+    for key in filter(lambda k: v[k], ("system", "decode_system")):
+        have = sorted(p.name for p in (data_dir() / "perf" / v[key] / v["backend"]).glob("*"))
+        if v["backend_version"] not in have:
+            raise UserError(f"{where('backend_version')}backend_version: no measured data for {v['backend']} "
+                            f"{v['backend_version']} on {v[key]} ({key}); measured: {', '.join(have) or 'none'}.")
+    if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
+        raise UserError(f"{where('workload')}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
+                        f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
+    gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
+    defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
+    quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
+    for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
+        # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
+        if f"quantization.{comp}" in given and not load_system(sysname).supports(quant[comp]):
+            raise UserError(f"{where('quantization.' + comp)}quantization.{comp}: {quant[comp]} needs FP4 tensor "
+                            f"cores, which {sysname} lacks (native weights of {arch.name}: {arch.native_weight_dtype})"
+                            "; pick fp8_block, fp8 or bfloat16, or a Blackwell system (b200_sxm, gb200).")
+    for key in ("search.dp", "search.moe_ep", "constraints.fixed.dp", "constraints.fixed.moe_ep",
+                "constraints.fixed.moe_tp"):
+        if not arch.is_moe and key in given and v[key] not in ([1], 1):
+            raise UserError(f"{where(key)}{key}: {arch.name} is a dense model, so attention data parallelism and "
+                            f"expert parallelism do not apply; got {v[key]}, use 1 or drop the key.")
+    v["search.dp"] = v["search.dp"] or ([1, 2, 4, 8] if arch.is_moe else [1])
+    for k in ("tp", "pp", "dp", "moe_ep"):  # a fixed value narrows the grid the cost model evaluates
+        fixed = v[f"constraints.fixed.{k}"]
+        if fixed is not None and f"search.{k}" in given and fixed not in v[f"search.{k}"]:
+            raise UserError(f"{where('constraints.fixed.' + k)}constraints.fixed.{k} is {fixed} but search.{k} "
+                            f"{v['search.' + k]} does not include it; add {fixed} to search.{k} or drop one.")
+        v[f"search.{k}"] = [fixed] if fixed is not None else v[f"search.{k}"]
+    if (v["constraints.replicas.max"] or math.inf) < (low := v["constraints.replicas.min"]):
+        raise UserError(f"{where('constraints.replicas')}constraints.replicas: min {low} exceeds max "
+                        f"{v['constraints.replicas.max']}.")
+    return quant
+
+
+def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
+                  _where: _Where | None = None) -> Spec:
+    """Validate a raw spec dict into a Spec (UserError on any mistake)."""
+    from costmodel.system import load_system
+
+    where, v, given = _where or _Where(source), {}, set()
+    _check(raw, "", where, v, given)
+    model, arch = _resolve_model(v["model"], base_dir, where)
+    v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
+    quant = _check_semantics(v, given, arch, where)
+    caps = [c for c in (v["search.max_gpus_per_worker"], v["constraints.max_gpus_per_worker"]) if c]
+    topology = None
+    if "constraints.topology" in given:
+        t = {k: v[f"constraints.topology.{k}"] for k in _children("constraints.topology")}
+        topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
+        caps += [topology.gpus_per_node] if topology.worker_within_node else []  # no bigger worker can be placed
+    tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
+    search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
+                         max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
+                         max_gpus_per_worker=min(caps) if caps else None)
+    sub = lambda sec: {k: v[f"{sec}.{k}"] for k in _children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
+    constraints = Constraints(topology, v["constraints.replicas.min"], v["constraints.replicas.max"],
+                              v["constraints.max_gpus_per_worker"], sub("constraints.fixed"),
+                              sub("constraints.role_gpu_budget"))
+    request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
+                             isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
+                             modes=tuple(v["modes"]), decode_system=v["decode_system"])
+    return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
+                sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
+                time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
+                source=source)
+
+
+def to_request(spec: Spec) -> SurfaceRequest:
+    """The cost-model request for a spec."""
+    return spec.request
+
+
+def to_problem(spec: Spec, surfaces: Any) -> Problem:
+    """The solver's problem for a spec and the surfaces built from to_request(spec)."""
+    return Problem(surfaces=surfaces, total_gpus=spec.total_gpus, sla=spec.sla, constraints=spec.constraints,
+                   modes=spec.request.modes, time_limit_s=spec.time_limit_s, seed=spec.seed, top_n=spec.top_n)
+
+
+def _schema_of(f: Field) -> dict[str, Any]:
+    if f.kind == "section":
+        kids = _children(f.path)
+        req = [k for k, c in kids.items() if c.required]
+        return {"type": "object", "description": f.doc, "additionalProperties": False,
+                "properties": {k: _schema_of(c) for k, c in kids.items()}, **({"required": req} if req else {})}
+    base = f.kind.rstrip("?")
+    kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
+    rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
+    rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
+    s = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
+        {"type": "array", "minItems": 1, "items": {"type": kind, **rules}}
+    s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
+    doc = f.doc + (" (powers of two)" if f.pow2 else "")
+    return {**s, "description": doc, **({"default": f.default} if f.default is not None else {})}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, generated from FIELDS (python -m solver.spec writes specs/aicsolve.schema.json)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "aicsolve.schema.json",
+            "title": "aicsolve spec", **_schema_of(Field("", "section", "model, system, GPUs, workload and SLA"))}
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n")

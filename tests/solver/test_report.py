@@ -1,0 +1,112 @@
+"""The terminal report: summary, best per mode and ratio, ASCII Pareto plot, top-N tables, infeasibility."""
+
+from __future__ import annotations
+
+import pytest
+
+result_mod = pytest.importorskip("solver.result")  # written concurrently; skip until it exists
+from solver.report import MARKS, SLA_MARK, pareto_plot, render, sla_min_speed  # noqa: E402
+
+Deployment, RoleConfig, SolveResult = result_mod.Deployment, result_mod.RoleConfig, result_mod.SolveResult
+
+SUMMARY = {"source": "x.yaml", "model": "Qwen/Qwen3-32B", "system": "h200_sxm", "decode_system": None,
+           "backend": "trtllm", "backend_version": "1.3.0rc20", "total_gpus": 32, "isl": 4000, "osl": 500,
+           "modes": ["agg", "disagg"], "notes": [],
+           "sla": {"ttft_ms": 300.0, "tpot_ms": 10.0, "min_tokens_per_s_per_user": None,
+                   "max_request_latency_ms": None},
+           "quantization": {"gemm": "fp8_block", "kv_cache": "fp8", "attention": "bfloat16", "moe": "bfloat16"}}
+
+
+def role(name: str, workers: int, tp: int, batch: int, dp: int = 1, ep: int = 1) -> RoleConfig:
+    return RoleConfig(role=name, workers=workers, tp=tp, pp=1, dp=dp, moe_tp=tp * dp // ep, moe_ep=ep,
+                      gpus_per_worker=tp * dp, batch=batch, max_num_tokens=8192, row=0)
+
+
+def dep(mode: str, roles: list[RoleConfig], replicas: int, gpus: int, per_gpu: float, per_user: float) -> Deployment:
+    return Deployment(mode=mode, roles=tuple(roles), replicas=replicas, gpus_used=gpus, ttft_ms=250.0,
+                      tpot_ms=1000 / per_user, tokens_per_s=per_gpu * gpus, tokens_per_s_per_gpu=per_gpu,
+                      tokens_per_s_per_user=per_user, concurrency=64 * replicas, req_per_s=per_gpu * gpus / 500)
+
+
+AGG = (dep("agg", [role("agg", 1, 2, 16)], 16, 32, 1000.0, 101.0),
+       dep("agg", [role("agg", 1, 4, 32)], 8, 32, 900.0, 110.0),
+       dep("agg", [role("agg", 1, 8, 64)], 4, 32, 700.0, 140.0))
+DISAGG = (dep("disagg", [role("prefill", 2, 4, 1), role("decode", 3, 8, 128)], 1, 32, 1400.0, 105.0),
+          dep("disagg", [role("prefill", 1, 2, 1), role("decode", 1, 8, 64)], 3, 30, 1100.0, 150.0))
+
+
+def result(proven: bool = True, **kw) -> SolveResult:
+    base = dict(best_agg=AGG[0], best_disagg=DISAGG[0], pareto_agg=AGG, pareto_disagg=DISAGG, top_agg=AGG,
+                top_disagg=DISAGG, proven_optimal=proven, solve_seconds=1.5, linearization_max_rel_error=0.0,
+                stats={})
+    return SolveResult(**{**base, **kw})
+
+
+def test_report_has_summary_best_plot_and_tables():
+    text = render(result(), SUMMARY)
+    assert "Qwen/Qwen3-32B on 32 × h200_sxm (trtllm 1.3.0rc20)" in text
+    assert "TTFT ≤ 300 ms, TPOT ≤ 10 ms" in text and "each user ≥ 100.0 tokens/s" in text
+    assert "agg     1,000.0 tokens/s/GPU at 101.0 tokens/s/user" in text
+    assert "disagg / agg = 1.40× tokens/s/GPU → disagg wins" in text
+    plot = text[text.index("Pareto front"):text.index("Top 3 agg")]
+    assert MARKS["agg"] in plot and MARKS["disagg"] in plot and SLA_MARK in plot
+    assert "tokens/s/user" in plot and "tokens/s/GPU" in plot
+    assert "Top 3 agg" in text and "Top 2 disagg" in text
+    for header in ("workers", "GPUs/", "tp/pp/", "batch", "replicas", "TTFT", "TPOT", "concur-"):
+        assert header in text
+    assert "prefill" in text and "decode" in text and "32/32" in text and "30/32" in text
+    assert "not proven optimal" not in text
+
+
+def test_time_limit_line_and_top_n():
+    text = render(result(proven=False), SUMMARY, top_n=1)
+    assert "not proven optimal (time limit)" in text
+    assert "Top 1 agg" in text and "Top 1 disagg" in text
+
+
+def test_one_mode_missing_says_why():
+    stats = {"infeasible": "agg: ttft: lowest reachable TTFT is 410 ms > 300 ms",
+             "infeasible_by_mode": {"agg": "ttft: lowest reachable TTFT is 410 ms > 300 ms"}}
+    text = render(result(best_agg=None, pareto_agg=(), top_agg=(), stats=stats), SUMMARY)
+    assert "agg     none meets the SLA" in text
+    assert "Why not:\n  agg: ttft: lowest reachable TTFT is 410 ms > 300 ms" in text
+    assert "disagg / agg" not in text
+
+
+def test_nothing_feasible_explains_the_binding_bound():
+    stats = {"infeasible": "agg: tpot: lowest reachable TPOT is 4.5 ms > 3 ms; disagg: tpot: lowest reachable TPOT "
+                           "is 4.3 ms > 3 ms"}
+    empty = result(best_agg=None, best_disagg=None, pareto_agg=(), pareto_disagg=(), top_agg=(), top_disagg=(),
+                   stats=stats)
+    text = render(empty, SUMMARY)
+    assert "No deployment meets the SLA." in text and "lowest reachable TPOT is 4.5 ms > 3 ms" in text
+    assert "Pareto" not in text and "Top" not in text
+    by_mode = {**stats, "infeasible_by_mode": {"agg": "tpot: 4.5 ms > 3 ms", "disagg": "tpot: 4.3 ms > 3 ms"}}
+    text = render(SolveResult(**{**empty.__dict__, "stats": by_mode}), SUMMARY)
+    assert "  agg: tpot: 4.5 ms > 3 ms\n  disagg: tpot: 4.3 ms > 3 ms" in text
+
+
+def test_plot_geometry_and_sla_line():
+    lines = pareto_plot({"agg": [(101.0, 1000.0), (140.0, 700.0)], "disagg": [(105.0, 1400.0)]}, sla_x=100.0)
+    body = [ln for ln in lines if " |" in ln]
+    assert len(body) == 16
+    assert max(len(ln.split(" |", 1)[1]) for ln in body) <= 60
+    sla_cols = {ln.split(" |", 1)[1].find(SLA_MARK) for ln in body if SLA_MARK in ln}
+    assert len(sla_cols) == 1  # one straight vertical line
+    col = sla_cols.pop()
+    for mark in ("o", "x"):  # every point meets the SLA, so every mark is right of the line
+        assert all(ln.split(" |", 1)[1].find(mark) > col for ln in body if mark in ln.split(" |", 1)[1])
+    top = body[0].split(" |", 1)[1]
+    assert "x" in top or "x" in body[1]  # the highest point (disagg, 1400) sits near the top
+    assert pareto_plot({"agg": [], "disagg": []}, 100.0) == []
+
+
+def test_overlapping_points_use_the_both_mark():
+    lines = pareto_plot({"agg": [(120.0, 900.0)], "disagg": [(120.0, 900.0)]}, sla_x=None)
+    assert any("*" in ln.split(" |", 1)[1] for ln in lines if " |" in ln)
+
+
+def test_sla_min_speed():
+    assert sla_min_speed({"tpot_ms": 10.0}) == 100.0
+    assert sla_min_speed({"tpot_ms": 10.0, "min_tokens_per_s_per_user": 150.0}) == 150.0
+    assert sla_min_speed({"tpot_ms": None, "min_tokens_per_s_per_user": None}) is None
