@@ -7,11 +7,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from solver.errors import EXIT_INTERNAL
+
+if TYPE_CHECKING:  # annotations only: importing costmodel at start-up would slow down --help
+    from costmodel.config import SurfaceRequest
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
@@ -90,14 +93,37 @@ class _Progress:
         self.timer.cancel()
 
 
-def _grid_size(request) -> int:
-    """Candidates the cost model prices: layouts × batch sizes × roles (for the progress line)."""
-    from costmodel.build import batch_grid, layouts
-
+def _grid_size(request: SurfaceRequest) -> str:
+    """How many candidates the cost model prices (layouts × batch sizes per role), for the progress line."""
+    try:
+        from costmodel.build import PREFILL_BATCHES, batch_grid, layouts
+    except ImportError:  # the grid helpers moved: say less rather than fail over a progress line
+        return "the candidates"
     s = request.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
-    roles = ("agg" in request.modes) + 2 * ("disagg" in request.modes)
-    return len(layouts(request)) * batches * roles
+    per_layout = batches * (("agg" in request.modes) + ("disagg" in request.modes)) + \
+        len(PREFILL_BATCHES) * ("disagg" in request.modes)
+    return f"{len(layouts(request)) * per_layout:,} candidates"
+
+
+@app.command("validate")
+def validate_cmd(
+    csv_file: Path = typer.Argument(..., help="measured deployments in the columns of silicon_dev.csv"),
+    json_out: bool = typer.Option(False, "--json", help="print the scores as JSON"),
+) -> None:
+    """Predict each measured row's TTFT/TPOT and score the errors per (system, backend, mode)."""
+    import json
+
+    from costmodel.validate import BadCsvError, as_json, predict_row, read_rows, render, score
+    from solver.errors import UserError
+
+    try:
+        rows = read_rows(csv_file)
+    except BadCsvError as e:
+        raise UserError(str(e)) from None
+    with _Progress(f"predicting {len(rows):,} measured deployments…"):
+        groups, total = score([predict_row(r) for r in rows])
+    typer.echo(json.dumps(as_json(groups, total), indent=2) if json_out else render(groups, total))
 
 
 @app.command("solve")
@@ -132,7 +158,7 @@ def solve_cmd(
     from costmodel.build import build_surfaces
     from solver.search import solve
 
-    with _Progress(f"evaluating {_grid_size(parsed.request):,} candidates…"):
+    with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
         surfaces = build_surfaces(parsed.request)
     for note in surfaces.notes:
         typer.echo(f"note: {note}", err=True)

@@ -278,8 +278,8 @@ def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = 
 
 
 def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
-    local = (base / name).expanduser() if base is not None else None
-    target = str(local.resolve()) if local is not None and local.exists() else name
+    local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
+    target = str(local.resolve()) if local.is_file() or (local / "config.json").is_file() else name
     try:
         return target, load_model(target)
     except (UnknownModelError, UnsupportedModelError, OSError, ValueError) as e:

@@ -1,0 +1,82 @@
+"""Serving-model invariants on real data: monotone in batch, bounded by hardware, memory-limited."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel.arch import load_model
+from costmodel.build import build_surfaces
+from costmodel.config import Quant, SearchSpace, SurfaceRequest
+from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
+from costmodel.opdb import open_db
+from costmodel.serving import agg_figures, decode_figures
+from costmodel.step import Layout, StepModel
+from costmodel.surface import disagg_metrics
+
+Q = Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="fp8_block")
+
+
+def _lay(tp=1, dp=1, ep=1):
+    return Layout(np.array(tp), np.array(1), np.array(dp), np.array(tp * dp // ep), np.array(ep))
+
+
+@pytest.fixture(scope="module")
+def dense():
+    return StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("QWEN3_32B"), Q)
+
+
+def test_decode_tpot_grows_with_batch(dense):
+    b = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256])
+    tpot = decode_figures(dense, _lay(2), b, 2000, 500)["tpot_ms"]
+    assert np.all(np.diff(tpot) > 0)
+
+
+def test_agg_tpot_and_ttft_grow_with_concurrency(dense):
+    c = np.array([1, 4, 16, 64, 256])
+    f = agg_figures(dense, _lay(4), c, 4000, 500, 8192, 1e9)
+    assert np.all(np.diff(f["tpot_ms"]) > 0) and np.all(np.diff(f["ttft_ms"]) > 0)
+    # the prefill share slows decode: agg TPOT is above a pure decode step at the same batch
+    assert np.all(f["tpot_ms"] > decode_figures(dense, _lay(4), c, 4000, 500)["tpot_ms"])
+
+
+def test_throughput_per_gpu_below_roofline(dense):
+    """Decode tokens/s/GPU can never beat the GPU's peak FLOP rate at 2 FLOPs per parameter per token."""
+    a, sysm = dense.a, dense.db.system
+    b = np.array([64, 256, 1024])
+    f = decode_figures(dense, _lay(1), b, 1000, 1000)
+    tokens_per_s = f["req_per_s"] * 1000
+    assert np.all(tokens_per_s < sysm.flops("fp8") / (2.0 * a.params_active()))
+
+
+def test_memory_limits():
+    a = load_model("LLAMA3_1_405B")
+    s = open_db("h100_sxm", "trtllm", "1.3.0rc20").system
+    q = Quant(gemm="bfloat16", kv_cache="bfloat16", attention="bfloat16", moe="bfloat16")
+    w1 = weight_bytes_per_gpu(a, q, 1, 1, 1, 1, 1)
+    assert w1 > s.mem_bytes  # 405B in bf16 cannot sit on one 80 GB GPU
+    cap1, _ = kv_capacity_tokens(s, a, q, np.array(1), 1, 1, 1, 1, 8192, 2000)
+    cap8, _ = kv_capacity_tokens(s, a, q, np.array(8), 2, 1, 1, 1, 8192, 2000)
+    assert cap1 < 0 < cap8
+
+
+def test_surfaces_respect_memory_and_disagg_takes_the_slower_side():
+    req = SurfaceRequest(load_model("LLAMA3_1_70B"), "h100_sxm", "trtllm", "1.3.0rc20", 2000, 500,
+                         Quant(gemm="fp8", kv_cache="fp8", attention="bfloat16", moe="fp8"),
+                         SearchSpace(tp=(1, 2, 4, 8), max_batch_size=256))
+    s = build_surfaces(req)
+    assert set(np.unique(s.agg.tp)) <= {1, 2, 4, 8}
+    assert np.all(s.agg.mem_used_frac < 1.0)
+    i, j = 0, len(s.decode) - 1
+    m = disagg_metrics(s.prefill, i, s.decode, j, 3, 2, 500)
+    assert m["req_per_s"] == pytest.approx(min(3 * s.prefill.req_per_s[i], 2 * s.decode.req_per_s[j]))
+    assert m["gpus_used"] == 3 * s.prefill.gpus[i] + 2 * s.decode.gpus[j]
+
+
+def test_mtp_speeds_up_deepseek_decode():
+    db = open_db("h200_sxm", "trtllm", "1.3.0rc20")
+    a = load_model("DEEPSEEK_R1")
+    plain = StepModel(db, a, Q)
+    mtp = StepModel(db, a, Q, mtp_draft=3, mtp_accept=0.7)
+    lay = _lay(tp=8, ep=8)
+    assert decode_figures(mtp, lay, 64, 1000, 1000)["tpot_ms"] < decode_figures(plain, lay, 64, 1000, 1000)["tpot_ms"]

@@ -1,0 +1,67 @@
+"""`aicsolve validate`: rows predicted per group, reasons for the rest, the closing line."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
+
+DEV = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "silicon_dev.csv"
+COLS = ["id", "silicon_data_source", "backend", "backend_version", "model_path", "system", "precision", "mode", "isl",
+        "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size", "tp_size", "pp_size", "attention_dp_size",
+        "moe_tp_size", "moe_ep_size", "prefill_batch_size", "prefill_num_workers", "prefill_tp_size",
+        "prefill_pp_size", "prefill_attention_dp_size", "prefill_moe_tp_size", "prefill_moe_ep_size",
+        "decode_batch_size", "decode_num_workers", "decode_tp_size", "decode_pp_size", "decode_attention_dp_size",
+        "decode_moe_tp_size", "decode_moe_ep_size", "silicon_ttft_ms", "silicon_tpot_ms"]
+
+
+def _row(**kw) -> dict:
+    r = dict.fromkeys(COLS, "")
+    r.update(dict(id="x", silicon_data_source="silicon_concurrency=16", backend="trtllm", model_path="Qwen/Qwen3-32B",
+                  system="h100_sxm", mode="agg", isl="1024", osl="512", gemm_quant_mode="fp8", batch_size="16",
+                  tp_size="2", pp_size="1", silicon_ttft_ms="300", silicon_tpot_ms="12"))
+    r.update({k: str(v) for k, v in kw.items()})
+    return r
+
+
+def test_agg_and_disagg_rows_are_predicted_with_plausible_figures():
+    p = predict_row(_row())
+    assert p.reason is None and 10 < p.ttft_ms < 5000 and 2 < p.tpot_ms < 100
+    d = predict_row(_row(mode="disagg", prefill_tp_size=2, decode_tp_size=2, prefill_num_workers=1,
+                         decode_num_workers=1))
+    assert d.reason is None and d.tpot_ms > 0 and d.ttft_ms > 0
+
+
+def test_unpredictable_rows_carry_a_reason():
+    assert predict_row(_row(model_path="acme/NoSuchModel")).reason == "unsupported model"
+    assert predict_row(_row(system="b300_sxm")).reason == "no data for system/backend"
+    assert "fit" in predict_row(_row(model_path="meta-llama/Llama-3.1-405B", tp_size=1, gemm_quant_mode="")).reason
+
+
+def test_render_last_line(tmp_path):
+    f = tmp_path / "rows.csv"
+    with open(f, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLS)
+        w.writeheader()
+        w.writerows([_row(), _row(id="y", system="b300_sxm")])
+    groups, total = score([predict_row(r) for r in read_rows(f)])
+    last = render(groups, total).splitlines()[-1]
+    assert re.fullmatch(r"overall: rows=2 predicted=1 ttft_mdape=\d+\.\d% tpot_mdape=\d+\.\d%", last)
+
+
+def test_bad_csv(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("a,b\n1,2\n")
+    with pytest.raises(BadCsvError, match="missing column"):
+        read_rows(f)
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared validation set not beside the checkout")
+def test_dev_set_coverage_on_in_scope_systems():
+    rows = [r for r in read_rows(DEV) if r["system"] in ("h100_sxm", "h200_sxm") and r["mode"] == "agg"][::10]
+    preds = [predict_row(r) for r in rows]
+    assert sum(p.reason is None for p in preds) / len(preds) > 0.7
