@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 # floor(*coords) -> ms, each coordinate an array of the same shape
 FloorFn = Callable[..., np.ndarray]
@@ -47,11 +46,29 @@ def build_grid(coords: Sequence[np.ndarray], latency_ms: np.ndarray, floor: Floo
     return Grid(axes, tuple(np.log(a) for a in axes), np.log(values), measured, floor)
 
 
+def _nearest_measured(measured: np.ndarray) -> np.ndarray:
+    """Flat index of a nearest measured cell for every cell (grown one index step per axis per round)."""
+    src = np.where(measured.ravel(), np.arange(measured.size), -1).reshape(measured.shape)
+    while (src < 0).any():
+        before = src.copy()
+        for ax in range(src.ndim):
+            for lo, hi in ((slice(1, None), slice(None, -1)), (slice(None, -1), slice(1, None))):
+                dst = [slice(None)] * src.ndim
+                nb = [slice(None)] * src.ndim
+                dst[ax], nb[ax] = lo, hi
+                d, n = src[tuple(dst)], before[tuple(nb)]
+                fill = (d < 0) & (n >= 0)
+                d[fill] = n[fill]
+        if (src == before).all():
+            break
+    return src
+
+
 def _fill_holes(axes, values, measured, floor) -> np.ndarray:
-    """Give each hole the utilisation of its nearest measured cell (index-space distance)."""
-    _, nearest = ndimage.distance_transform_edt(~measured, return_indices=True)
+    """Give each hole the utilisation of a nearest measured cell (fewest index steps)."""
+    nearest = _nearest_measured(measured)
     holes = np.nonzero(~measured)
-    src = tuple(n[holes] for n in nearest)
+    src = np.unravel_index(nearest[holes], measured.shape)
     hole_coords = [a[h] for a, h in zip(axes, holes)]
     src_coords = [a[s] for a, s in zip(axes, src)]
     out = values.copy()

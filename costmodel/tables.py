@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,16 +79,56 @@ def _parse(text: str, path: Path) -> dict[str, np.ndarray]:
     return {h: cols[h] for h in header if h in cols}
 
 
+def _cache_file(path: Path) -> Path | None:
+    """Where the parsed copy of a data file is kept (keyed by path, size and mtime)."""
+    root = os.environ.get("AICSOLVE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "aicsolve")
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    return Path(root) / f"{key}.npz"
+
+
+def _load_cached(cache: Path | None) -> dict[str, np.ndarray] | None:
+    if cache is None or not cache.exists():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            return {k: (z[k].astype(object) if z[k].dtype.kind == "U" else z[k]) for k in z.files}
+    except (OSError, ValueError):
+        return None
+
+
+def _store_cached(cache: Path | None, cols: dict[str, np.ndarray]) -> None:
+    """Best effort: a read-only home just means parsing again next time."""
+    if cache is None:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **{k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()})
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+
+
 @lru_cache(maxsize=256)
 def load_table(path: Path) -> Table:
-    """Read one csv.gz (cached per process)."""
+    """Read one csv.gz (cached per process, and parsed once per machine in a binary cache)."""
+    cache = _cache_file(path)
+    cols = _load_cached(cache)
+    if cols is not None:
+        return Table(path, cols)
     try:
         text = gzip.decompress(path.read_bytes()).decode()
     except FileNotFoundError:
         raise DataNotFoundError(f"data file {path} is missing; reinstall aicsolve or rerun the importer") from None
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise CorruptDataError(f"data file {path} is unreadable ({e}); reinstall or rerun the importer") from None
-    return Table(path, _parse(text, path))
+    cols = _parse(text, path)
+    _store_cached(cache, cols)
+    return Table(path, cols)
 
 
 def read_manifest(folder: Path) -> dict:

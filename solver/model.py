@@ -60,21 +60,21 @@ class ModelScope:
 
     def keep_rows(self, role: str, mask: np.ndarray, why) -> None:
         for k in np.flatnonzero(~np.asarray(mask, bool)):  # normally none: rows arrive filtered
-            self.um.model.Add(self.um.use[role][k] == 0)
+            self.um.model.add(self.um.use[role][k] == 0)
 
     def gpus(self, role: str | None = None):
         roles = self.roles if role is None else (role,)
         g = [int(v) for r in roles for v in self.um.tables[r].gpus]
         z = [v for r in roles for v in self.um.share[r]]
-        return self.rmin * cp_model.LinearExpr.WeightedSum(z, g)
+        return self.rmin * cp_model.LinearExpr.weighted_sum(z, g)
 
     def whole_nodes(self, gpus):
-        n = self.um.model.NewIntVar(0, node_budget(self.problem), "nodes")
-        self.um.model.Add(topology_of(self.problem).gpus_per_node * n >= gpus)
+        n = self.um.model.new_int_var(0, node_budget(self.problem), "nodes")
+        self.um.model.add(topology_of(self.problem).gpus_per_node * n >= gpus)
         return n
 
     def pick(self, role: str, values: np.ndarray):
-        return cp_model.LinearExpr.WeightedSum(self.um.use[role], [int(v) for v in values])
+        return cp_model.LinearExpr.weighted_sum(self.um.use[role], [int(v) for v in values])
 
     def replicas(self) -> int:
         return self.rmin
@@ -82,9 +82,9 @@ class ModelScope:
     def require(self, cond, why) -> None:
         if isinstance(cond, (bool, np.bool_)):
             if not cond:
-                self.um.model.AddBoolOr([])  # an empty clause: the model is infeasible
+                self.um.model.add_bool_or([])  # an empty clause: the model is infeasible
             return
-        self.um.model.Add(cond)
+        self.um.model.add(cond)
 
 
 def role_gpu_cap(problem: Problem, role: str) -> int:
@@ -108,24 +108,24 @@ def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.n
         t = tables[role]
         caps = role_gpu_cap(problem, role) // t.gpus
         um.rate[role] = scaled(t.req_per_s, scale)
-        um.use[role] = [m.NewBoolVar(f"{role[0]}{k}") for k in range(len(t))]
-        um.share[role] = [m.NewIntVar(0, int(c), f"z{role[0]}{k}") for k, c in enumerate(caps)]
-        um.count[role] = m.NewIntVar(1, max(int(caps.max(initial=1)), 1), role)
-        m.AddExactlyOne(um.use[role])
+        um.use[role] = [m.new_bool_var(f"{role[0]}{k}") for k in range(len(t))]
+        um.share[role] = [m.new_int_var(0, int(c), f"z{role[0]}{k}") for k, c in enumerate(caps)]
+        um.count[role] = m.new_int_var(1, max(int(caps.max(initial=1)), 1), role)
+        m.add_exactly_one(um.use[role])
         for z, b, c in zip(um.share[role], um.use[role], caps):
-            m.Add(z <= int(c) * b)
-        m.Add(sum(um.share[role]) == um.count[role])
+            m.add(z <= int(c) * b)
+        m.add(sum(um.share[role]) == um.count[role])
         bound[role] = int((caps * um.rate[role]).max(initial=0))
     # thr = min(prefill rate, decode rate) exactly: a mere thr <= both leaves CP-SAT a huge slack
     # domain to creep through one unit per improving solution.
-    um.thr = m.NewIntVar(0, min(bound.values()), "thr")
+    um.thr = m.new_int_var(0, min(bound.values()), "thr")
     sides = []
     for role in ROLES["disagg"]:
-        side = m.NewIntVar(0, bound[role], f"rate_{role}")
-        m.Add(side == cp_model.LinearExpr.WeightedSum(um.share[role], [int(v) for v in um.rate[role]]))
+        side = m.new_int_var(0, bound[role], f"rate_{role}")
+        m.add(side == cp_model.LinearExpr.weighted_sum(um.share[role], [int(v) for v in um.rate[role]]))
         sides.append(side)
-    m.AddMinEquality(um.thr, sides)
-    um.gpus = cp_model.LinearExpr.WeightedSum(
+    m.add_min_equality(um.thr, sides)
+    um.gpus = cp_model.LinearExpr.weighted_sum(
         um.share["prefill"] + um.share["decode"],
         [int(v) for v in tables["prefill"].gpus] + [int(v) for v in tables["decode"].gpus])
     apply_all(ModelScope(problem, um))
@@ -134,30 +134,33 @@ def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.n
 
 def maximize_ratio_step(um: UnitModel, thr: int, gpus: int) -> None:
     """Dinkelbach step at lambda = thr/gpus: maximize gpus*T - thr*G (> 0 iff a better ratio exists)."""
-    um.model.Maximize(gpus * um.thr - thr * um.gpus)
-
-
-def require_ratio(um: UnitModel, thr: int, gpus: int) -> None:
-    """Only solutions with T/G >= thr/gpus (exact)."""
-    um.model.Add(gpus * um.thr - thr * um.gpus >= 0)
+    um.model.maximize(gpus * um.thr - thr * um.gpus)
 
 
 def exclude_pair(um: UnitModel, rows: tuple[int, int]) -> None:
     """Forbid one (prefill row, decode row) pair, if both rows are in the model."""
     ks = [np.flatnonzero(um.index[r] == v) for r, v in zip(ROLES["disagg"], rows)]
     if all(len(k) for k in ks):
-        um.model.AddBoolOr([um.use["prefill"][int(ks[0][0])].Not(), um.use["decode"][int(ks[1][0])].Not()])
+        um.model.add_bool_or([um.use["prefill"][int(ks[0][0])].negated(), um.use["decode"][int(ks[1][0])].negated()])
 
 
-def minimize_tiebreak(um: UnitModel) -> None:
-    """Lexicographic min of (decode TPOT, GPUs, prefill TTFT) via dense ranks and exact weights."""
+def settle(um: UnitModel, lower: Unit) -> None:
+    """One solve that either finds a strictly better ratio or proves ``lower``'s ratio optimal and
+    breaks its ties: T/G >= lower's; ``better`` => T/G > lower's; minimize
+    (not better, decode TPOT, GPUs, prefill TTFT) lexicographically (dense ranks, exact weights).
+    """
+    diff = lower.gpus * um.thr - lower.thr * um.gpus
+    um.model.add(diff >= 0)
+    better = um.model.new_bool_var("better")
+    um.model.add(diff >= 1).only_enforce_if(better)
     tr = np.unique(um.tables["decode"].tpot_ms, return_inverse=True)[1]
     fr = np.unique(um.tables["prefill"].ttft_ms, return_inverse=True)[1]
     w_gpus = int(fr.max(initial=0)) + 1
     w_tpot = (um.max_gpus + 1) * w_gpus
-    um.model.Minimize(w_tpot * cp_model.LinearExpr.WeightedSum(um.use["decode"], [int(v) for v in tr])
-                      + w_gpus * um.gpus
-                      + cp_model.LinearExpr.WeightedSum(um.use["prefill"], [int(v) for v in fr]))
+    w_better = (int(tr.max(initial=0)) + 1) * w_tpot
+    um.model.minimize(w_tpot * cp_model.LinearExpr.weighted_sum(um.use["decode"], [int(v) for v in tr])
+                      + w_gpus * um.gpus - w_better * better
+                      + cp_model.LinearExpr.weighted_sum(um.use["prefill"], [int(v) for v in fr]))
 
 
 def add_hint(um: UnitModel, unit: Unit | None) -> None:
@@ -171,6 +174,6 @@ def add_hint(um: UnitModel, unit: Unit | None) -> None:
     for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
         k = int(np.flatnonzero(um.index[role] == row)[0])
         for j, (b, z) in enumerate(zip(um.use[role], um.share[role])):
-            um.model.AddHint(b, j == k)
-            um.model.AddHint(z, w if j == k else 0)
-        um.model.AddHint(um.count[role], w)
+            um.model.add_hint(b, j == k)
+            um.model.add_hint(z, w if j == k else 0)
+        um.model.add_hint(um.count[role], w)

@@ -37,13 +37,13 @@ def run(um: UnitModel, time_limit_s: float, seed: int) -> Outcome:
     # Dual presolve would relax thr == min(rates) to thr <= rates (thr is only maximized); the
     # search then raises that slack one unit per "improving" solution and never finishes.
     p.keep_all_feasible_solutions_in_presolve = True
-    status = solver.Solve(um.model)
-    name = solver.StatusName(status)
+    status = solver.solve(um.model)
+    name = solver.status_name(status)
     if status == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"invalid CP-SAT model: {um.model.Validate()}")
+        raise RuntimeError(f"invalid CP-SAT model: {um.model.validate()}")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Outcome(name, None, None)
-    obj = int(round(solver.ObjectiveValue())) if um.model.HasObjective() else None
+    obj = int(round(solver.objective_value)) if um.model.has_objective() else None
     return Outcome(name, extract(um, solver), obj)
 
 
@@ -51,8 +51,8 @@ def extract(um: UnitModel, solver: cp_model.CpSolver) -> Unit:
     """The chosen rows and worker counts; rate and GPUs recomputed exactly from them."""
     rows, workers, rates, gpus = [], [], [], 0
     for role in ROLES["disagg"]:
-        k = next(i for i, b in enumerate(um.use[role]) if solver.BooleanValue(b))
-        w = int(solver.Value(um.count[role]))
+        k = next(i for i, b in enumerate(um.use[role]) if solver.boolean_value(b))
+        w = int(solver.value(um.count[role]))
         rows.append(int(um.index[role][k]))
         workers.append(w)
         rates.append(w * int(um.rate[role][k]))

@@ -374,10 +374,10 @@ def to_problem(spec: Spec, surfaces: Any) -> Problem:
 
 def _schema_of(f: Field) -> dict[str, Any]:
     if f.kind == "section":
-        kids = _children(f.path)
-        req = [k for k, c in kids.items() if c.required]
-        return {"type": "object", "description": f.doc, "additionalProperties": False,
-                "properties": {k: _schema_of(c) for k, c in kids.items()}, **({"required": req} if req else {})}
+        kids, req = _children(f.path), [k for k, c in _children(f.path).items() if c.required]
+        return {"type": "object" if f.required or not f.path else ["object", "null"], "description": f.doc,
+                "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
+                **({"required": req} if req else {})}
     base = f.kind.rstrip("?")
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
     rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
