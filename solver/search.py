@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 
 from solver.constraints import FilterScope, broken_rules
-from solver.model import Unit, add_hint, build, exclude_pair, maximize_ratio_step, minimize_tiebreak, require_ratio
+from solver.model import Unit, add_hint, build, exclude_pair, maximize_ratio_step, role_gpu_cap, settle
 from solver.pareto import agg_front, agg_order, disagg_front, disagg_top, front_filter, undominated
 from solver.problem import Problem
 from solver.result import Deployment, SolveResult
@@ -25,6 +25,7 @@ from solver.units import max_rel_error, rate_scale, scaled
 from solver.verify import evaluate, verify
 
 WARM_ROWS = (4, 8)  # cheapest prefill / decode rows of the warm-start model
+HEUR_ROWS, HEUR_COUNT, HEUR_CHECKS = (16, 128), 32, 8  # heuristic: rows per role, worker counts, rule checks
 BOUND_SLACK = 1e-12  # float slack on row bounds: rows that can tie the bound stay in
 
 
@@ -34,8 +35,8 @@ class DisaggSearch:
     def __init__(self, problem: Problem, tables: dict, index: dict, scale: float, deadline: float, stats: dict):
         self.problem, self.tables, self.index, self.scale = problem, tables, index, scale
         self.deadline, self.stats, self.proven = deadline, stats, True
-        rate = {r: scaled(t.req_per_s, scale) for r, t in tables.items()}
-        self.cost = {r: tables[r].gpus / rate[r].astype(float) for r in tables}  # GPUs per scaled rate unit
+        self.rate = {r: scaled(t.req_per_s, scale) for r, t in tables.items()}
+        self.cost = {r: tables[r].gpus / self.rate[r].astype(float) for r in tables}  # GPUs per scaled rate unit
         self.pool: dict[tuple[int, int], Unit] = {}  # best feasible unit seen per row pair
 
     def decode_tpots(self) -> np.ndarray:
@@ -47,16 +48,50 @@ class DisaggSearch:
     def best(self, decode_ok: np.ndarray, excluded: frozenset = frozenset()) -> Unit | None:
         """Max T/G, then min TPOT, GPUs, TTFT, over decode rows in decode_ok and pairs not excluded."""
         lower = self._pool_best(decode_ok, excluded)
-        if lower is None:
+        guess = self._heuristic(decode_ok, excluded)
+        lower = guess if guess is not None and guess.beats(lower) else lower
+        if lower is None:  # a small model of the cheapest rows, then the whole one
             lower = self._dinkelbach(decode_ok, excluded, None, WARM_ROWS)
-        lower = self._dinkelbach(decode_ok, excluded, lower, None)
-        if lower is None:
-            return None
-        um = self._model(decode_ok, excluded, lower, None)
-        require_ratio(um, lower.thr, lower.gpus)
-        minimize_tiebreak(um)
-        out = self._run(um, proof=True)
-        return out.unit if out.unit is not None else lower
+            lower = lower or self._dinkelbach(decode_ok, excluded, None, None)
+            if lower is None:
+                return None
+        while True:  # settle: proves lower optimal and breaks ties, or finds a better unit
+            um = self._model(decode_ok, excluded, lower, None)
+            settle(um, lower)
+            out = self._run(um, proof=True)
+            if out.unit is None or not out.unit.beats(lower):
+                return out.unit or lower
+            lower = self._dinkelbach(decode_ok, excluded, out.unit, None)
+
+    def _heuristic(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
+        """A good feasible unit without a solver: cheapest rows, balanced worker counts, checked rules."""
+        ip = np.argsort(self.cost["prefill"], kind="stable")[:HEUR_ROWS[0]]
+        jd = np.flatnonzero(decode_ok)
+        jd = jd[np.argsort(self.cost["decode"][jd], kind="stable")[:HEUR_ROWS[1]]]
+        P, gp = self.rate["prefill"][ip][:, None, None], self.tables["prefill"].gpus[ip][:, None, None]
+        D, gd = self.rate["decode"][jd][None, :, None], self.tables["decode"].gpus[jd][None, :, None]
+        n = np.arange(1, HEUR_COUNT + 1)[None, None, :]
+        cap_p, cap_d = role_gpu_cap(self.problem, "prefill"), role_gpu_cap(self.problem, "decode")
+        best = []
+        for x, y in ((n, np.maximum(n * P // D, 1)), (n, -(-n * P // D)), (np.maximum(n * D // P, 1), n), (-(-n * D // P), n)):
+            x, y = np.broadcast_arrays(x, y)
+            g = x * gp + y * gd
+            ok = (x * gp <= cap_p) & (y * gd <= cap_d) & (g <= self.problem.total_gpus // self.problem.constraints.replicas_min)
+            ratio = np.where(ok, np.minimum(x * P, y * D) / g, -1.0)
+            for flat in np.argsort(-ratio, axis=None, kind="stable")[:HEUR_CHECKS]:
+                a, b, c = np.unravel_index(flat, ratio.shape)
+                if ratio[a, b, c] > 0:
+                    best.append((-ratio[a, b, c], int(ip[a]), int(jd[b]), int(x[a, b, c]), int(y[a, b, c])))
+        for _, i, j, x, y in sorted(best):
+            rows = {"prefill": int(self.index["prefill"][i]), "decode": int(self.index["decode"][j])}
+            if (rows["prefill"], rows["decode"]) in excluded:
+                continue
+            if not broken_rules(self.problem, "disagg", rows, {"prefill": x, "decode": y},
+                                self.problem.constraints.replicas_min):
+                thr = min(x * int(self.rate["prefill"][i]), y * int(self.rate["decode"][j]))
+                gpus = x * int(self.tables["prefill"].gpus[i]) + y * int(self.tables["decode"].gpus[j])
+                return Unit((rows["prefill"], rows["decode"]), (x, y), thr, gpus)
+        return None
 
     def _pool_best(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
         allowed = set(self.index["decode"][decode_ok].tolist())
