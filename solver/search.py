@@ -25,7 +25,8 @@ from solver.units import max_rel_error, rate_scale, scaled
 from solver.verify import evaluate, verify
 
 WARM_ROWS = (4, 8)  # cheapest prefill / decode rows of the warm-start model
-HEUR_ROWS, HEUR_COUNT, HEUR_CHECKS = (16, 128), 32, 8  # heuristic: rows per role, worker counts, rule checks
+# Heuristic lower bound: many row pairs x few worker counts, few pairs x all counts, rule checks.
+HEUR_ROWS, HEUR_COUNT, HEUR_DEEP, HEUR_CHECKS = (16, 128), 16, 8, 12
 BOUND_SLACK = 1e-12  # float slack on row bounds: rows that can tie the bound stay in
 
 
@@ -64,34 +65,55 @@ class DisaggSearch:
             lower = self._dinkelbach(decode_ok, excluded, out.unit, None)
 
     def _heuristic(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
-        """A good feasible unit without a solver: cheapest rows, balanced worker counts, checked rules."""
-        ip = np.argsort(self.cost["prefill"], kind="stable")[:HEUR_ROWS[0]]
+        """A good feasible unit without a solver: cheap rows, balanced worker counts, rules checked.
+
+        Many row pairs with few workers, then the few cheapest pairs with every worker count the
+        budget allows (large budgets reach the continuous bound only with many workers).
+        """
         jd = np.flatnonzero(decode_ok)
-        jd = jd[np.argsort(self.cost["decode"][jd], kind="stable")[:HEUR_ROWS[1]]]
-        P, gp = self.rate["prefill"][ip][:, None, None], self.tables["prefill"].gpus[ip][:, None, None]
-        D, gd = self.rate["decode"][jd][None, :, None], self.tables["decode"].gpus[jd][None, :, None]
-        n = np.arange(1, HEUR_COUNT + 1)[None, None, :]
-        cap_p, cap_d = role_gpu_cap(self.problem, "prefill"), role_gpu_cap(self.problem, "decode")
-        best = []
-        for x, y in ((n, np.maximum(n * P // D, 1)), (n, -(-n * P // D)), (np.maximum(n * D // P, 1), n), (-(-n * D // P), n)):
-            x, y = np.broadcast_arrays(x, y)
-            g = x * gp + y * gd
-            ok = (x * gp <= cap_p) & (y * gd <= cap_d) & (g <= self.problem.total_gpus // self.problem.constraints.replicas_min)
-            ratio = np.where(ok, np.minimum(x * P, y * D) / g, -1.0)
-            for flat in np.argsort(-ratio, axis=None, kind="stable")[:HEUR_CHECKS]:
-                a, b, c = np.unravel_index(flat, ratio.shape)
-                if ratio[a, b, c] > 0:
-                    best.append((-ratio[a, b, c], int(ip[a]), int(jd[b]), int(x[a, b, c]), int(y[a, b, c])))
-        for _, i, j, x, y in sorted(best):
+        ip = np.argsort(self.cost["prefill"], kind="stable")
+        jd = jd[np.argsort(self.cost["decode"][jd], kind="stable")]
+        cands = self._balanced(ip[:HEUR_ROWS[0], None], jd[None, :HEUR_ROWS[1]], HEUR_COUNT)
+        a, b = (x.ravel() for x in np.meshgrid(ip[:HEUR_ROWS[0]], jd[:HEUR_ROWS[1] // 4], indexing="ij"))
+        fresh = [(self.index["prefill"][i], self.index["decode"][j]) not in excluded for i, j in zip(a, b)]
+        a, b = a[fresh], b[fresh]
+        deep = np.argsort(self.cost["prefill"][a] + self.cost["decode"][b], kind="stable")[:HEUR_DEEP]
+        cands += self._balanced(a[deep, None], b[deep, None], self.problem.total_gpus)
+        rmin = self.problem.constraints.replicas_min
+        cands = [c for c in sorted(set(cands))
+                 if (int(self.index["prefill"][c[1]]), int(self.index["decode"][c[2]])) not in excluded]
+        for _, i, j, x, y in cands[:HEUR_CHECKS]:
             rows = {"prefill": int(self.index["prefill"][i]), "decode": int(self.index["decode"][j])}
-            if (rows["prefill"], rows["decode"]) in excluded:
-                continue
-            if not broken_rules(self.problem, "disagg", rows, {"prefill": x, "decode": y},
-                                self.problem.constraints.replicas_min):
+            if not broken_rules(self.problem, "disagg", rows, {"prefill": x, "decode": y}, rmin):
                 thr = min(x * int(self.rate["prefill"][i]), y * int(self.rate["decode"][j]))
                 gpus = x * int(self.tables["prefill"].gpus[i]) + y * int(self.tables["decode"].gpus[j])
                 return Unit((rows["prefill"], rows["decode"]), (x, y), thr, gpus)
         return None
+
+    def _balanced(self, ip: np.ndarray, jd: np.ndarray, count: int) -> list[tuple]:
+        """(-ratio, i, j, x, y) of the best units of row pairs (ip, jd: broadcastable 2-D indices)
+        with x or y = 1..count and the other just enough to keep up."""
+        ip, jd = np.broadcast_arrays(ip, jd)
+        P, gp = self.rate["prefill"][ip][:, :, None], self.tables["prefill"].gpus[ip][:, :, None]
+        D, gd = self.rate["decode"][jd][:, :, None], self.tables["decode"].gpus[jd][:, :, None]
+        cap_p, cap_d = role_gpu_cap(self.problem, "prefill"), role_gpu_cap(self.problem, "decode")
+        top = self.problem.total_gpus // self.problem.constraints.replicas_min
+        n = np.arange(1, max(1, min(count, cap_p // int(gp.min(initial=1)), cap_d // int(gd.min(initial=1)))) + 1)
+        n = n[None, None, :]
+        out = []
+        # x workers and just enough y to keep up (and vice versa): fewer would idle the other side
+        for x, y in ((n, -(-n * P // D)), (-(-n * D // P), n)):
+            x, y = np.broadcast_arrays(x, y)
+            g = x * gp + y * gd
+            ok = (x * gp <= cap_p) & (y * gd <= cap_d) & (g <= top)
+            ratio = np.where(ok, np.minimum(x * P, y * D) / g, -1.0)
+            c = ratio.argmax(axis=2)  # best count per pair, so that the list holds many pairs
+            best = np.take_along_axis(ratio, c[:, :, None], axis=2)[:, :, 0].ravel()
+            for f in np.argsort(-best, kind="stable")[:2 * HEUR_CHECKS]:
+                a, b = np.unravel_index(f, c.shape)
+                if best[f] > 0:
+                    out.append((-float(best[f]), int(ip[a, b]), int(jd[a, b]), int(x[a, b, c[a, b]]), int(y[a, b, c[a, b]])))
+        return out
 
     def _pool_best(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
         allowed = set(self.index["decode"][decode_ok].tolist())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.surface import Candidates, Surfaces
+from solver.problem import Constraints, Problem, Sla, Topology
+from solver.units import tie_key
 
 DENSE_LAYOUTS = [(1, 1, 1, 1, 1), (2, 1, 1, 1, 1), (4, 1, 1, 1, 1), (8, 1, 1, 1, 1), (2, 2, 1, 1, 1),
                  (4, 2, 1, 1, 1)]
@@ -52,3 +54,37 @@ def synthetic(seed: int, moe: bool = False, batches=(1, 2, 4, 8, 16, 32), prefil
             pre.append(dict(lay, batch=b, ttft_ms=rnd(1.6 * t), req_per_s=rnd(1000.0 * b * dp / t * 0.7)))
     return surfaces(candidates("agg", agg), candidates("prefill", pre), candidates("decode", dec), osl=osl, isl=isl,
                     gpus_per_node=gpus_per_node)
+
+
+def tiny() -> Surfaces:
+    """Hand-made: the answers are worked out in test_search.py."""
+    agg = candidates("agg", [dict(tp=1, batch=4, ttft_ms=200.0, tpot_ms=30.0, req_per_s=0.5),
+                             dict(tp=2, batch=8, ttft_ms=300.0, tpot_ms=40.0, req_per_s=1.6),
+                             dict(tp=4, batch=8, ttft_ms=250.0, tpot_ms=50.0, req_per_s=2.0)])
+    pre = candidates("prefill", [dict(tp=1, batch=1, ttft_ms=100.0, req_per_s=2.0),
+                                 dict(tp=2, batch=1, ttft_ms=80.0, req_per_s=5.0)])
+    dec = candidates("decode", [dict(tp=1, batch=8, tpot_ms=10.0, req_per_s=1.0),
+                                dict(tp=2, batch=16, tpot_ms=20.0, req_per_s=3.0)])
+    return surfaces(agg, pre, dec, osl=100, gpus_per_node=8)
+
+
+def make_problem(surfaces: Surfaces, total_gpus: int, sla: Sla | None = None, topology: Topology | None = None,
+                 modes=("agg", "disagg"), **constraints) -> Problem:
+    """A Problem with keyword constraints (replicas_min=2, role_gpu_budget={...}, ...)."""
+    return Problem(surfaces=surfaces, total_gpus=total_gpus, sla=sla or Sla(),
+                   constraints=Constraints(topology=topology, **constraints), modes=modes, time_limit_s=60.0)
+
+
+def sig(d):
+    """What must agree between the solver and brute force (rows may differ only on exact ties)."""
+    if d is None:
+        return None
+    return (tie_key(d.tokens_per_s_per_gpu), d.tpot_ms, d.gpus_used, d.ttft_ms, d.replicas)
+
+
+def assert_same(result, brute) -> None:
+    """Best, Pareto and top-N of both modes agree."""
+    for name in ("best_agg", "best_disagg"):
+        assert sig(getattr(result, name)) == sig(getattr(brute, name)), name
+    for name in ("pareto_agg", "pareto_disagg", "top_agg", "top_disagg"):
+        assert [sig(d) for d in getattr(result, name)] == [sig(d) for d in getattr(brute, name)], name
