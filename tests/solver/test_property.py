@@ -16,7 +16,7 @@ def tiny_problems(draw):
     def rows(role: str, n: int) -> list[dict]:
         out = []
         for _ in range(n):
-            r = dict(tp=draw(st.sampled_from([1, 2, 4])), dp=draw(st.sampled_from([1, 1, 2])),
+            r = dict(tp=draw(st.sampled_from([1, 1, 2, 4])), dp=draw(st.sampled_from([1, 1, 2])),
                      batch=draw(st.integers(1, 8)), req_per_s=draw(st.integers(1, 40)) / 10)
             if role != "decode":
                 r["ttft_ms"] = float(draw(st.integers(10, 60)) * 5)
@@ -28,7 +28,7 @@ def tiny_problems(draw):
     gpn = draw(st.sampled_from([1, 2, 4, 8]))
     s = surfaces(candidates("agg", rows("agg", draw(st.integers(1, 4)))),
                  candidates("prefill", rows("prefill", draw(st.integers(1, 3)))),
-                 candidates("decode", rows("decode", draw(st.integers(1, 3)))),
+                 candidates("decode", rows("decode", draw(st.integers(1, 4)))),
                  osl=draw(st.sampled_from([2, 10, 100])), gpus_per_node=gpn)
     maybe = lambda strat: draw(st.one_of(st.none(), st.none(), strat))  # noqa: E731 (mostly unconstrained)
     sla = Sla(ttft_ms=maybe(st.integers(50, 400).map(float)), tpot_ms=maybe(st.integers(10, 70).map(float)),
