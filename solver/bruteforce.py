@@ -14,9 +14,7 @@ from solver.pareto import MAX_PARETO
 from solver.problem import Problem
 from solver.result import Deployment
 from solver.units import tie_key
-from solver.verify import check, evaluate
-
-ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
+from solver.verify import ROLES, check, evaluate
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,9 @@ def _units(problem: Problem, mode: str) -> list[tuple[tuple, dict, dict]]:
 def _deploy(problem: Problem, mode: str, rows: dict, w: dict) -> Deployment:
     """The unit with as many replicas as every rule allows (linear scan)."""
     k, r = problem.constraints, problem.constraints.replicas_min
-    while (k.replicas_max is None or r < k.replicas_max) and not check(problem, evaluate(problem, mode, rows, w, r + 1)):
+    while k.replicas_max is None or r < k.replicas_max:
+        if check(problem, evaluate(problem, mode, rows, w, r + 1)):
+            break
         r += 1
     return evaluate(problem, mode, rows, w, r)
 

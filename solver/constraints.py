@@ -166,8 +166,10 @@ def _request_latency(c: Scope, limit: float, osl: int) -> None:
     levels = np.unique(d.tpot_ms)
     kmax = (p.ttft_ms[:, None] + (osl - 1) * levels[None, :] <= limit).sum(axis=1)
     rank = np.searchsorted(levels, d.tpot_ms) + 1
-    lowest = lambda: float(np.nanmin(p.ttft_ms) + (osl - 1) * np.nanmin(d.tpot_ms)) if len(p) and len(d) else 0.0  # noqa: E731
-    why = lambda t: f"request latency: lowest reachable is {lowest():.4g} ms > {limit:g} ms"  # noqa: E731
+    def why(_t: Candidates) -> str:
+        low = float(np.min(p.ttft_ms) + (osl - 1) * np.min(d.tpot_ms)) if len(p) and len(d) else float("nan")
+        return f"request latency: lowest reachable is {low:.4g} ms > {limit:g} ms"
+
     c.keep_rows("prefill", kmax >= 1, why)
     c.keep_rows("decode", rank <= (kmax.max() if len(kmax) else 0), why)
     c.require(c.pick("decode", rank) <= c.pick("prefill", kmax), lambda: why(p))
@@ -240,20 +242,8 @@ class FilterScope:
         if before.any() and not self._pending[role].any() and self.reason is None:
             self.reason = why(self.tables[role].take(np.flatnonzero(before)))
 
-    def gpus(self, role: str | None = None) -> int:
-        return 0  # deployment-level rules are the model's and EvalScope's business
-
-    def whole_nodes(self, gpus: Any) -> int:
-        return 0
-
-    def pick(self, role: str, values: np.ndarray) -> int:
-        return 0
-
-    def replicas(self) -> int:
-        return self.problem.constraints.replicas_min
-
-    def require(self, cond: Any, why: Callable[[], str]) -> None:
-        pass
+    # Deployment-level rules are the model's and EvalScope's business: neutral values, no checks.
+    gpus = whole_nodes = pick = replicas = require = lambda self, *args: 0
 
 
 class EvalScope:
@@ -290,7 +280,8 @@ class EvalScope:
             self.failures.append(why())
 
 
-def broken_rules(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int], replicas: int) -> list[str]:
+def broken_rules(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int],
+                 replicas: int) -> list[str]:
     """Messages of every rule the deployment breaks (empty = feasible)."""
     s = EvalScope(problem, mode, rows, workers, replicas)
     apply_all(s)
@@ -298,6 +289,5 @@ def broken_rules(problem: Problem, mode: str, rows: dict[str, int], workers: dic
 
 
 def _empty(role: str) -> Candidates:
-    z = np.zeros(0)
-    return Candidates(role, z.astype(int), z.astype(int), z.astype(int), z.astype(int), z.astype(int), z.astype(int),
-                      z.astype(int), z, z, z, z, z.astype(int))
+    i, f = np.zeros(0, int), np.zeros(0)
+    return Candidates(role, i, i, i, i, i, i, i, f, f, f, f, i)

@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 from costmodel.surface import Candidates
 from solver.constraints import ROLES, apply_all, node_budget, topology_of
 from solver.problem import Problem
+from solver.units import scaled
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,6 @@ def role_gpu_cap(problem: Problem, role: str) -> int:
 
 def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.ndarray], scale: float) -> UnitModel:
     """The disagg unit model over the given (filtered, pruned) rows."""
-    from solver.units import scaled
-
     m = cp_model.CpModel()
     max_gpus = problem.total_gpus // problem.constraints.replicas_min
     um = UnitModel(m, index, tables, {}, {}, {}, {}, None, None, max_gpus)

@@ -65,7 +65,7 @@ def disagg_front(search: RatioSearch, cap: int = MAX_PARETO) -> list[Unit]:
 
 def disagg_top(search: RatioSearch, first: Unit | None, n: int) -> list[Unit]:
     """The best units of the n best distinct (prefill row, decode row) pairs."""
-    if first is None:
+    if first is None or n <= 0:
         return []
     out, ok = [first], np.ones(len(search.decode_tpots()), bool)
     while len(out) < n:

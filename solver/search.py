@@ -98,8 +98,8 @@ class DisaggSearch:
         D, gd = self.rate["decode"][jd][:, :, None], self.tables["decode"].gpus[jd][:, :, None]
         cap_p, cap_d = role_gpu_cap(self.problem, "prefill"), role_gpu_cap(self.problem, "decode")
         top = self.problem.total_gpus // self.problem.constraints.replicas_min
-        n = np.arange(1, max(1, min(count, cap_p // int(gp.min(initial=1)), cap_d // int(gd.min(initial=1)))) + 1)
-        n = n[None, None, :]
+        most = max(cap_p // int(gp.min(initial=1)), cap_d // int(gd.min(initial=1)))
+        n = np.arange(1, max(1, min(count, most)) + 1)[None, None, :]
         out = []
         # x workers and just enough y to keep up (and vice versa): fewer would idle the other side
         for x, y in ((n, -(-n * P // D)), (-(-n * D // P), n)):
@@ -112,7 +112,8 @@ class DisaggSearch:
             for f in np.argsort(-best, kind="stable")[:2 * HEUR_CHECKS]:
                 a, b = np.unravel_index(f, c.shape)
                 if best[f] > 0:
-                    out.append((-float(best[f]), int(ip[a, b]), int(jd[a, b]), int(x[a, b, c[a, b]]), int(y[a, b, c[a, b]])))
+                    k = c[a, b]
+                    out.append((-float(best[f]), int(ip[a, b]), int(jd[a, b]), int(x[a, b, k]), int(y[a, b, k])))
         return out
 
     def _pool_best(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:

@@ -21,7 +21,8 @@ def candidates(role: str, rows: list[dict]) -> Candidates:
     gpus = np.array([r.get("gpus", r.get("tp", 1) * r.get("pp", 1) * r.get("dp", 1)) for r in rows], dtype=int)
     return Candidates(role=role, tp=tp, pp=pp, dp=dp, moe_tp=col("moe_tp", 1, int), moe_ep=col("moe_ep", 1, int),
                       gpus=gpus, batch=col("batch", 1, int), ttft_ms=col("ttft_ms"), tpot_ms=col("tpot_ms"),
-                      req_per_s=col("req_per_s"), mem_used_frac=col("mem", 0.5), max_num_tokens=col("mnt", 8192, int))
+                      req_per_s=col("req_per_s"), mem_used_frac=col("mem", 0.5),
+                      max_num_tokens=col("mnt", 8192, int))
 
 
 def surfaces(agg, prefill, decode, osl: int = 100, isl: int = 1000, gpus_per_node: int = 8) -> Surfaces:
@@ -31,11 +32,11 @@ def surfaces(agg, prefill, decode, osl: int = 100, isl: int = 1000, gpus_per_nod
 
 
 def synthetic(seed: int, moe: bool = False, batches=(1, 2, 4, 8, 16, 32), prefill_batches=(1, 2, 4),
-              layouts=None, osl: int = 200, isl: int = 2000, gpus_per_node: int = 8, decimals: int | None = None) -> Surfaces:
+              layouts=None, osl: int = 200, isl: int = 2000, gpus_per_node: int = 8) -> Surfaces:
     """Random but physically shaped surfaces: rates and latencies grow with batch, scale with GPUs."""
     rng = np.random.default_rng(seed)
     lays = layouts or (MOE_LAYOUTS if moe else DENSE_LAYOUTS)
-    rnd = (lambda v: float(np.round(v, decimals))) if decimals is not None else float
+    rnd = float
     agg, pre, dec = [], [], []
     for tp, pp, dp, mtp, mep in lays:
         g = tp * pp * dp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -20,7 +21,8 @@ def test_tiny_hand_checked():
     # disagg: 1 prefill (tp2, 5 req/s) + 1 decode (tp2, 3 req/s) = 3 req/s on 4 GPUs = 75 tokens/s/GPU; it ties
     # with 2 x prefill row 0 + 1 x decode row 1 (same GPUs and TPOT) but has the lower TTFT (80 vs 100 ms)
     d = r.best_disagg
-    assert (d.role("prefill").row, d.role("prefill").workers, d.role("decode").row, d.role("decode").workers) == (1, 1, 1, 1)
+    pre, dec = d.role("prefill"), d.role("decode")
+    assert (pre.row, pre.workers, dec.row, dec.workers) == (1, 1, 1, 1)
     assert (d.tokens_per_s_per_gpu, d.ttft_ms, d.tpot_ms, d.gpus_used) == (pytest.approx(75.0), 80.0, 20.0, 4)
     # Pareto: lower TPOT (10 ms) only with decode row 0: 1 prefill row 0 + 2 decode = 2 req/s on 3 GPUs
     assert [(round(p.tokens_per_s_per_gpu, 3), p.tokens_per_s_per_user) for p in r.pareto_disagg] == [
@@ -39,7 +41,8 @@ CASES = {
     "request_latency": lambda: make_problem(synthetic(4), 8, Sla(max_request_latency_ms=2400.0)),
     "user_rate": lambda: make_problem(synthetic(5), 8, Sla(min_tokens_per_s_per_user=90.0)),
     "max_nodes": lambda: make_problem(synthetic(6, gpus_per_node=4), 16, topology=Topology(4, max_nodes=2)),
-    "within_node": lambda: make_problem(synthetic(6, gpus_per_node=4), 12, topology=Topology(4, worker_within_node=True)),
+    "within_node": lambda: make_problem(synthetic(6, gpus_per_node=4), 12,
+                                        topology=Topology(4, worker_within_node=True)),
     "separate_nodes": lambda: make_problem(synthetic(8, gpus_per_node=2), 8,
                                            topology=Topology(2, separate_prefill_decode_nodes=True)),
     "role_budget": lambda: make_problem(synthetic(9), 10, role_gpu_budget={"prefill": 2, "decode": 6, "agg": 4}),
@@ -94,3 +97,22 @@ def test_pareto_is_capped_and_deployments_fill_the_budget():
     for d in r.pareto_disagg:  # as many replicas as fit: one more would exceed the budget
         unit = d.gpus_used // d.replicas
         assert d.gpus_used + unit > 64
+
+
+@pytest.mark.parametrize("case", ["dense", "moe", "request_latency", "separate_nodes", "role_budget"])
+def test_without_the_heuristic_lower_bound(case, monkeypatch):
+    """Dinkelbach from the continuous upper bound (warm-start model, then the full one) finds the same."""
+    from solver.search import DisaggSearch
+
+    monkeypatch.setattr(DisaggSearch, "_heuristic", lambda self, ok, excluded: None)
+    p = CASES[case]()
+    r = solve(p)
+    assert r.proven_optimal
+    assert_same(r, brute_force(p))
+
+
+def test_time_limit_gives_verified_but_unproven_points():
+    r = solve(dataclasses.replace(make_problem(synthetic(1), 8), time_limit_s=0.0))
+    assert not r.proven_optimal
+    assert r.best_disagg is not None  # the heuristic's unit, verified like every reported point
+    assert r.stats["solver_status"].get("TIME_LIMIT", 0) > 0
