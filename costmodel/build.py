@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MTP, SurfaceRequest
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, SurfaceRequest
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
@@ -17,7 +17,6 @@ from costmodel.serving import agg_figures, decode_figures, kv_transfer_ms, prefi
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
 
-MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
 PREFILL_BATCHES = (1, 2, 4, 8)
 # Disagg prefill pools are planned at this utilisation: TTFT includes its queueing, capacity is derated.
 PREFILL_UTILISATION = 0.7
@@ -85,7 +84,7 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
                      d_draft if req.mtp_draft is None else req.mtp_draft,
                      d_accept if req.mtp_accept is None else req.mtp_accept)
     step.check()
-    mnt = MAX_NUM_TOKENS.get(req.backend, 8192)
+    mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
     lays = layouts(req)
     lay, lays_np = _layout_arrays(lays)
     gpus = (lays_np[:, 0] * lays_np[:, 1] * lays_np[:, 2]).astype(int)

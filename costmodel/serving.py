@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.step import Layout, StepModel
+from costmodel.system import DTYPE_BYTES
 
 BURST_SHARE = 0.15
 FIXED_ITERATIONS = 40  # fixed-point iterations for the agg utilisation (converges monotonically)
@@ -87,8 +88,6 @@ def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> d
 def kv_transfer_ms(step: StepModel, isl: int, tp_prefill) -> np.ndarray:
     """Moving one request's KV cache from a prefill to a decode worker over the inter-node link."""
     s = step.db.system
-    from costmodel.system import DTYPE_BYTES
-
     nbytes = step.a.kv_bytes_per_token(DTYPE_BYTES.get(step.q.kv_cache, 2.0)) * isl
     bw = s.inter_node_bw_bytes_per_s * np.asarray(tp_prefill, float)  # each prefill GPU sends its shard
     return nbytes / bw * 1e3 + s.p2p_latency_s * 1e3

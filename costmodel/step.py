@@ -57,23 +57,21 @@ class StepModel:
         lat = self.db.latency_ms("gemm", np.maximum(m, 1), n, k, dtype=dtype or self.q.gemm)
         return np.where(m > 0, lat, 0.0)
 
-    def _allreduce(self, gpus, tokens):
+    def _collective(self, kind: str, gpus, tokens, **cats):
+        """A TP/EP collective over hidden-size token vectors; groups beyond one node use the slower link."""
         gpus, tokens = np.broadcast_arrays(np.asarray(gpus, float), np.asarray(tokens, float))
         msg = np.maximum(tokens * self.a.hidden, 1.0)
-        g = np.clip(gpus, 2, 8)
-        lat = self.db.latency_ms("custom_allreduce", g, msg, dtype="bfloat16", variant=self.ar_variant)
+        lat = self.db.latency_ms(kind, np.clip(gpus, 2, 8), msg, **cats)
+        s = self.db.system
         # beyond one node: the slower link carries the same ring traffic
-        lat = lat * np.where(gpus > self.db.system.gpus_per_node,
-                             self.db.system.intra_node_bw_bytes_per_s / self.db.system.inter_node_bw_bytes_per_s, 1.0)
+        lat = lat * np.where(gpus > s.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s, 1.0)
         return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
 
+    def _allreduce(self, gpus, tokens):
+        return self._collective("custom_allreduce", gpus, tokens, dtype="bfloat16", variant=self.ar_variant)
+
     def _nccl(self, op, gpus, tokens):
-        gpus, tokens = np.broadcast_arrays(np.asarray(gpus, float), np.asarray(tokens, float))
-        g = np.clip(gpus, 2, 8)
-        lat = self.db.latency_ms("nccl", g, np.maximum(tokens * self.a.hidden, 1.0), op=op, dtype="half")
-        lat = lat * np.where(gpus > self.db.system.gpus_per_node,
-                             self.db.system.intra_node_bw_bytes_per_s / self.db.system.inter_node_bw_bytes_per_s, 1.0)
-        return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
+        return self._collective("nccl", gpus, tokens, op=op, dtype="half")
 
     def _mem_ms(self, nbytes):
         s = self.db.system
@@ -84,7 +82,6 @@ class StepModel:
         a, q = self.a, self.q
         heads = a.num_heads / lay.tp
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
-        out = 0.0
         windows = [(0, a.num_layers - a.num_sliding_layers)]
         if a.num_sliding_layers:
             windows.append((a.sliding_window, a.num_sliding_layers))
@@ -92,7 +89,7 @@ class StepModel:
         attn_dt = q.attention if q.attention in self.db.options("context_attention", "attn_dtype") else "bfloat16"
         if attn_dt != "bfloat16":
             kv_dt = attn_dt
-        per_layer = []
+        out = 0.0
         for window, n_layers in windows:
             if n_layers == 0:
                 continue
@@ -101,9 +98,7 @@ class StepModel:
                                        attn_dtype=attn_dt, **c)
             gen_l = self.db.latency_ms("generation_attention", heads, kvh, np.maximum(nd, 1), np.maximum(ctx, 1),
                                        attn_dtype="bfloat16", **c)
-            per_layer.append(n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0)))
-        for p in per_layer:
-            out = out + p
+            out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
 
     def _window(self, w: int) -> int:
@@ -169,14 +164,14 @@ class StepModel:
             inter = a.intermediate / lay.tp
             dense_ffn = (self._gemm(t, 2 * inter, a.hidden) + self._gemm(t, a.hidden, inter)) * n_dense
         moe = self._moe(lay, t) * a.num_moe_layers if a.is_moe else 0.0
-        comm = self._allreduce(lay.tp, t) * a.num_layers  # after attention
+        ar = self._allreduce(lay.tp, t)
+        comm = ar * a.num_layers  # after attention
         if a.is_moe:
             group = lay.tp * lay.dp
             gathered = self._nccl("all_gather", group, t * lay.dp) + self._nccl("reduce_scatter", group, t * lay.dp)
-            comm = comm + np.where(lay.dp > 1, gathered, self._allreduce(lay.tp, t)) * a.num_moe_layers
-            comm = comm + self._allreduce(lay.tp, t) * a.num_dense_layers
+            comm = comm + np.where(lay.dp > 1, gathered, ar) * a.num_moe_layers + ar * a.num_dense_layers
         else:
-            comm = comm + self._allreduce(lay.tp, t) * a.num_layers  # after the FFN
+            comm = comm + ar * a.num_layers  # after the FFN
         elem = self._mem_ms(t * a.hidden * 2.0 * ELEMENTWISE_PASSES) * a.num_layers
         logits = self._gemm(nd_m + npf_m, a.vocab / lay.tp, a.hidden, "bfloat16")
         per_micro = attn + dense_ffn + moe + comm + elem + logits
@@ -193,10 +188,9 @@ class StepModel:
     def check(self) -> None:
         """Fail early, naming what is missing, when the backend lacks data this model needs."""
         q, db = self.q, self.db
-        for name, dt in (("gemm", q.gemm),):
-            if dt not in db.options("gemm", "dtype"):
-                raise MissingDataError(f"{db.system.name}/{db.backend} has no GEMM data for {name} dtype {dt}; "
-                                       f"measured: {', '.join(db.options('gemm', 'dtype'))}")
+        if q.gemm not in db.options("gemm", "dtype"):
+            raise MissingDataError(f"{db.system.name}/{db.backend} has no GEMM data for gemm dtype {q.gemm}; "
+                                   f"measured: {', '.join(db.options('gemm', 'dtype'))}")
         if self.a.is_moe and q.moe not in db.options("moe", "dtype"):
             raise MissingDataError(f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
                                    f"measured: {', '.join(db.options('moe', 'dtype'))}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_MTP, DEFAULT_VERSIONS, Quant
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, Quant
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
@@ -21,7 +21,6 @@ from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, kv_tran
 from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
 
-MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
 REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 
 
@@ -74,7 +73,7 @@ def _int(v: str, default: int = 1) -> int:
 
 
 def _source_fields(s: str) -> dict[str, str]:
-    return {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in s.split(";")) if _}
+    return {k.strip(): v.strip() for k, sep, v in (p.partition("=") for p in s.split(";")) if sep}
 
 
 def _quant(row: dict) -> Quant:
@@ -116,7 +115,7 @@ def predict_row(row: dict) -> Prediction:
         isl, osl = int(row["isl"]), int(row["osl"])
         conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),
                     _int(row.get("batch_size")))
-        mnt = MAX_NUM_TOKENS[row["backend"]]
+        mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
             cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
@@ -124,7 +123,7 @@ def predict_row(row: dict) -> Prediction:
                 return Prediction(**base, reason="weights do not fit (OOM)")
             f = agg_figures(step, lay, conc, isl, osl, mnt, cap)
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
-        return _predict_disagg(row, base, step, arch, q, isl, osl, conc)
+        return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
         return Prediction(**base, reason="unsupported model")
     except (UnknownSystemError, DataNotFoundError):
@@ -135,7 +134,7 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason="unsupported backend")
 
 
-def _predict_disagg(row, base, step, arch, q, isl, osl, conc) -> Prediction:
+def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction:
     lp, ld = _layout(row, "prefill_"), _layout(row, "decode_")
     if arch.is_moe:
         lp, ld = _fix_moe(lp), _fix_moe(ld)
@@ -144,7 +143,7 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc) -> Prediction:
     bd = max(conc / (y * float(ld.dp)), 1.0)
     db = step.db
     for lay, n in ((lp, isl), (ld, isl + osl)):
-        cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, 8192, n)
+        cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, n)
         if cap <= 0:
             return Prediction(**base, reason="weights do not fit (OOM)")
     dec = decode_figures(step, ld, bd, isl, osl)
