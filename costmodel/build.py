@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, SurfaceRequest
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, mtp_settings
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
@@ -79,10 +79,7 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     """Price every (layout, batch) of every requested role with the full cost model."""
     db = open_db(req.system, req.backend, req.version)
     quant, notes = resolve_quant(db, req.model, req.quant)
-    d_draft, d_accept = DEFAULT_MTP.get(req.backend, (0, 0.0))
-    step = StepModel(db, req.model, quant,
-                     d_draft if req.mtp_draft is None else req.mtp_draft,
-                     d_accept if req.mtp_accept is None else req.mtp_accept)
+    step = StepModel(db, req.model, quant, *mtp_settings(req))
     step.check()
     mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
     lays = layouts(req)

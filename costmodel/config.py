@@ -55,3 +55,12 @@ class SurfaceRequest:
     decode_system: str | None = None  # disagg decode on another GPU type
     mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
     mtp_accept: float | None = None
+
+
+def mtp_settings(req: SurfaceRequest) -> tuple[int, float]:
+    """(drafted tokens per step, acceptance) that will be priced: the request's, else the backend recipe; 0 without MTP layers."""
+    if not req.model.mtp_layers:
+        return 0, 0.0
+    draft, accept = DEFAULT_MTP.get(req.backend, (0, 0.0))
+    return (draft if req.mtp_draft is None else req.mtp_draft,
+            accept if req.mtp_accept is None else req.mtp_accept)

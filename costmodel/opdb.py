@@ -74,6 +74,7 @@ class OpDB:
                 + (f"; available versions: {', '.join(have)}" if have else "")
             )
         self._grids: dict[tuple, Grid] = {}
+        self._options: dict[tuple[str, str], list] = {}
 
     def table(self, name: str) -> Table:
         """The raw table (read on first use)."""
@@ -92,8 +93,11 @@ class OpDB:
         return kind.system_wide or (self.folder / f"{kind.table}.csv.gz").exists()
 
     def options(self, op: str, cat: str) -> list:
-        """Distinct values of one categorical key (for error messages and fallbacks)."""
-        return sorted(set(self.table(OPS[op].table).columns[cat].tolist()), key=str)
+        """Distinct values of one categorical key (for error messages and fallbacks); computed once."""
+        key = (op, cat)
+        if key not in self._options:
+            self._options[key] = sorted(np.unique(self.table(OPS[op].table).columns[cat]).tolist(), key=str)
+        return self._options[key]
 
     def grid(self, op: str, /, **cats) -> Grid:
         """The interpolation grid for one categorical key (built once)."""

@@ -35,7 +35,10 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
     return [
         f"{s['model']} on {s['total_gpus']} × {s['system']}{decode} ({s['backend']} {s['backend_version']})",
         f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens; modes: {', '.join(s['modes'])}",
-        f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}, moe {q['moe']}",
+        f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
+        + (f", moe {q['moe']}" if s.get("moe", True) else "")
+        + (f"; MTP {s['mtp']['draft_tokens']} drafted tokens/step at {s['mtp']['acceptance']:g} acceptance"
+           if s.get("mtp", {}).get("draft_tokens") else ""),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace, SurfaceRequest
+from costmodel.config import (DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace, SurfaceRequest,
+                              mtp_settings)
 from solver.errors import UserError
 from solver.problem import Constraints, Problem, Sla, Topology
 
@@ -42,6 +43,7 @@ class Field:
     choices: tuple = ()
     ge: float | None = None  # inclusive lower bound
     gt: float | None = None  # exclusive lower bound
+    le: float | None = None  # inclusive upper bound
     pow2: bool = False
 
 
@@ -67,6 +69,11 @@ FIELDS: tuple[Field, ...] = (
     F("quantization.kv_cache", "str?", "KV-cache dtype; null: fp8", choices=KV_DTYPES),
     F("quantization.attention", "str?", "attention compute dtype; null: bfloat16", choices=("bfloat16", "fp8")),
     F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
+    F("speculative", "section", "multi-token prediction (MTP) for models with MTP layers, e.g. DeepSeek-V3/R1"),
+    F("speculative.mtp_draft_tokens", "int?", "tokens drafted per decode step; null: the backend recipe "
+      "(trtllm, sglang: 3; vllm: 0)", ge=0, le=8),
+    F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
+      "recipe (0.7)", ge=0, le=1),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
     F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
     F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True),
@@ -117,7 +124,8 @@ class Spec:
         r, asdict = self.request, dataclasses.asdict
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
-                "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant)}
+                "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
+                "mtp": dict(zip(("draft_tokens", "acceptance"), mtp_settings(r))), "moe": self.arch.is_moe}
 
 
 class _Where:
@@ -199,6 +207,7 @@ def _children(prefix: str) -> dict[str, Field]:
 def _expect(f: Field) -> str:
     kind = f.kind.rstrip("?")
     bound = (f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else "")
+    bound += f" and ≤ {f.le:g}" if f.le is not None else ""
     bound += ", a power of two" if f.pow2 else ""
     return {"str": f"one of: {', '.join(f.choices)}" if f.choices else "a string", "bool": "true or false",
             "int": f"an integer{bound}", "number": f"a number{bound}", "strs": f"a list of: {', '.join(f.choices)}",
@@ -220,7 +229,8 @@ def _ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:  # (valid?, did-you-me
         return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
     if f.choices and v not in f.choices:
         return False, f" Did you mean {near!r}?" if (near := _nearest(str(v), f.choices)) else ""
-    low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) if numeric else True
+    low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) \
+        if numeric else True
     return low and (not f.pow2 or (v & (v - 1)) == 0), ""
 
 
@@ -354,11 +364,16 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                               sub("constraints.role_gpu_budget"))
     request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
                              isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
-                             modes=tuple(v["modes"]), decode_system=v["decode_system"])
+                             modes=tuple(v["modes"]), decode_system=v["decode_system"],
+                             mtp_draft=v["speculative.mtp_draft_tokens"], mtp_accept=_float(v["speculative.mtp_acceptance"]))
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source)
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None else float(x)
 
 
 def to_request(spec: Spec) -> SurfaceRequest:
@@ -382,6 +397,7 @@ def _schema_of(f: Field) -> dict[str, Any]:
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
     rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
     rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
+    rules |= {"maximum": f.le} if f.le is not None else {}
     s = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
         {"type": "array", "minItems": 1, "items": {"type": kind, **rules}}
     s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
