@@ -4,12 +4,11 @@ Aggregated in-flight batching. ``c`` requests per attention-DP rank are in fligh
 loop: each finished request is replaced). Up to the KV-cache capacity they run together;
 the rest wait for a slot. Each iteration decodes every running request and mixes in the
 prefill of newly arrived ones (chunked to the engine's token budget), so with ``u`` the
-share of iteration time spent on prefill,
+share of time spent on prefill,
     TPOT = t_decode / (1 − u),    u = λ · Δ,    λ = b / (TTFT + (OSL − 1) · TPOT)
-where Δ is the extra iteration time one request's prefill costs. TTFT is the wait for the
-running iteration, the own prefill, the M/D/1 wait behind other prefills at utilisation u,
-and the start-up burst in which all c requests arrive at once (weighted by BURST_SHARE, the
-share of a benchmark's requests that belong to the first wave).
+where Δ is the extra iteration time one request's prefill costs (solved by bisection). TTFT
+is the wait for the running iteration, the own prefill, the M/D/1 wait behind other prefills
+at utilisation u, and the wait behind the prefills of the request's own wave (WAVE_SYNC).
 
 Disaggregated. A prefill worker runs batches of ``batch`` prompts; a decode worker holds
 ``batch`` requests per rank. TTFT on the prefill side adds the M/D/1 wait at the load the
@@ -23,8 +22,14 @@ import numpy as np
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
-BURST_SHARE = 0.15
-FIXED_ITERATIONS = 40  # fixed-point iterations for the agg utilisation (converges monotonically)
+BURST_SHARE = 0.15  # disagg: share of requests that meet the start-up burst
+# Agg: the wait behind the other prefills of a request's closed-loop wave, scale · (b^exponent − 1) · Δ.
+# With fixed ISL/OSL, requests that start together finish together and come back together. SGLang
+# runs a waiting wave's prefills as whole batches before decoding again, so a request waits behind
+# half its wave (linear in b); TRT-LLM and vLLM mix chunked prefills into decode steps and the waves
+# fray, so measured TTFTs grow like √b prefills.
+WAVE = {"trtllm": (1.0, 0.5), "vllm": (1.0, 0.5), "sglang": (0.5, 1.0)}
+BISECTION_STEPS = 48
 
 
 def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, max_num_tokens,
@@ -41,25 +46,32 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     t_dec = step.iteration_ms(lay, b, ctx, 0, 0) / per_step
     t_mixed = step.iteration_ms(lay, b, ctx, 1, chunk) / per_step
     delta = np.maximum(t_mixed - t_dec, 1e-6) * n_chunks  # one request's whole prefill
-    u = np.zeros_like(t_dec)
-    for _ in range(FIXED_ITERATIONS):
-        tpot = t_dec / (1.0 - u)
-        ttft = _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl, max_num_tokens, isl)
-        lam = b / (ttft + (osl - 1) * tpot)
-        u = np.minimum(lam * delta, 0.95)
+    wave = WAVE.get(step.db.backend, (1.0, 0.5))
+
+    def ttft_at(u):
+        return _agg_ttft(t_dec, delta, t_dec / (1.0 - u), u, n_chunks, c, b, osl, wave)
+
+    # u = b·Δ / (TTFT(u) + (OSL − 1)·TPOT(u)): the left side rises and the right falls in u, so bisect.
+    lo, hi = np.zeros_like(t_dec), np.full_like(t_dec, 0.999)
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        over = mid * (ttft_at(mid) + (osl - 1) * t_dec / (1.0 - mid)) > b * delta
+        hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
+    u = 0.5 * (lo + hi)
     tpot = t_dec / (1.0 - u)
-    ttft = _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl, max_num_tokens, isl)
+    ttft = ttft_at(u)
     req_per_s = 1000.0 * b * dp / (ttft + (osl - 1) * tpot)
     return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_s": req_per_s, "running": b * dp}
 
 
-def _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl, max_num_tokens, isl):
+def _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl, wave):
     own = 0.5 * tpot + delta + (n_chunks - 1) * t_dec
     queue = u / (2.0 * (1.0 - u)) * delta
-    burst = np.ceil(b * isl / max_num_tokens) * 0.5 * (t_dec + delta * np.minimum(max_num_tokens / isl, b))
+    scale, exponent = wave
+    behind = scale * (b ** exponent - 1.0) * delta
     # requests beyond the KV capacity wait for a running one to finish
     waiting = np.maximum(c - b, 0.0) / np.maximum(b, 1.0) * (own + (osl - 1) * tpot)
-    return own + queue + BURST_SHARE * burst + waiting
+    return own + queue + behind + waiting
 
 
 def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) -> dict[str, np.ndarray]:
