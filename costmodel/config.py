@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from costmodel.arch import ModelArch
 
 # Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token acceptance.
-DEFAULT_MTP = {"trtllm": (3, 0.7), "sglang": (3, 0.7), "vllm": (0, 0.0)}
+# TRT-LLM recipes draft 3 tokens; the SGLang and vLLM measurements match plain decoding.
+DEFAULT_MTP = {"trtllm": (3, 0.7), "sglang": (0, 0.0), "vllm": (0, 0.0)}
 # Engine token budget per iteration (prefill chunk size), as the engines ship it and as exported.
 DEFAULT_MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
 DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}

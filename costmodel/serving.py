@@ -8,7 +8,7 @@ share of time spent on prefill,
     TPOT = t_decode / (1 − u),    u = λ · Δ,    λ = b / (TTFT + (OSL − 1) · TPOT)
 where Δ is the extra iteration time one request's prefill costs (solved by bisection). TTFT
 is the wait for the running iteration, the own prefill, the M/D/1 wait behind other prefills
-at utilisation u, and the wait behind the prefills of the request's own wave (WAVE_SYNC).
+at utilisation u, and the wait behind the prefills of the request's own wave (WAVE_EXPONENT).
 
 Disaggregated. A prefill worker runs batches of ``batch`` prompts; a decode worker holds
 ``batch`` requests per rank. TTFT on the prefill side adds the M/D/1 wait at the load the
@@ -23,12 +23,10 @@ from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
 BURST_SHARE = 0.15  # disagg: share of requests that meet the start-up burst
-# Agg: the wait behind the other prefills of a request's closed-loop wave, scale · (b^exponent − 1) · Δ.
-# With fixed ISL/OSL, requests that start together finish together and come back together. SGLang
-# runs a waiting wave's prefills as whole batches before decoding again, so a request waits behind
-# half its wave (linear in b); TRT-LLM and vLLM mix chunked prefills into decode steps and the waves
-# fray, so measured TTFTs grow like √b prefills.
-WAVE = {"trtllm": (1.0, 0.5), "vllm": (1.0, 0.5), "sglang": (0.5, 1.0)}
+# Agg: a request also waits behind the other prefills of its closed-loop wave. With fixed ISL/OSL,
+# requests that start together finish together and come back together, yet measured TTFTs grow like
+# √b prefills rather than b/2: arrival jitter and chunked, mixed batching fray the waves.
+WAVE_EXPONENT = 0.5
 BISECTION_STEPS = 48
 
 
@@ -42,14 +40,12 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     ctx = isl + osl / 2.0
     chunk = np.minimum(isl, max_num_tokens)
     n_chunks = np.ceil(isl / chunk)
-    per_step = step.tokens_per_decode_step()
-    t_dec = step.iteration_ms(lay, b, ctx, 0, 0) / per_step
-    t_mixed = step.iteration_ms(lay, b, ctx, 1, chunk) / per_step
-    delta = np.maximum(t_mixed - t_dec, 1e-6) * n_chunks  # one request's whole prefill
-    wave = WAVE.get(step.db.backend, (1.0, 0.5))
-
+    raw_dec = step.iteration_ms(lay, b, ctx, 0, 0)
+    t_dec = raw_dec / step.tokens_per_decode_step()  # per generated token: MTP yields several per step
+    # one request's whole prefill; drafting does not shorten it
+    delta = np.maximum(step.iteration_ms(lay, b, ctx, 1, chunk) - raw_dec, 1e-6) * n_chunks
     def ttft_at(u):
-        return _agg_ttft(t_dec, delta, t_dec / (1.0 - u), u, n_chunks, c, b, osl, wave)
+        return _agg_ttft(t_dec, delta, t_dec / (1.0 - u), u, n_chunks, c, b, osl)
 
     # u = b·Δ / (TTFT(u) + (OSL − 1)·TPOT(u)): the left side rises and the right falls in u, so bisect.
     lo, hi = np.zeros_like(t_dec), np.full_like(t_dec, 0.999)
@@ -64,11 +60,10 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_s": req_per_s, "running": b * dp}
 
 
-def _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl, wave):
+def _agg_ttft(t_dec, delta, tpot, u, n_chunks, c, b, osl):
     own = 0.5 * tpot + delta + (n_chunks - 1) * t_dec
     queue = u / (2.0 * (1.0 - u)) * delta
-    scale, exponent = wave
-    behind = scale * (b ** exponent - 1.0) * delta
+    behind = (b ** WAVE_EXPONENT - 1.0) * delta
     # requests beyond the KV capacity wait for a running one to finish
     waiting = np.maximum(c - b, 0.0) / np.maximum(b, 1.0) * (own + (osl - 1) * tpot)
     return own + queue + behind + waiting

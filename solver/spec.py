@@ -71,7 +71,7 @@ FIELDS: tuple[Field, ...] = (
     F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
     F("speculative", "section", "multi-token prediction (MTP) for models with MTP layers, e.g. DeepSeek-V3/R1"),
     F("speculative.mtp_draft_tokens", "int?", "tokens drafted per decode step; null: the backend recipe "
-      "(trtllm, sglang: 3; vllm: 0)", ge=0, le=8),
+      "(trtllm: 3; sglang, vllm: 0)", ge=0, le=8),
     F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
       "recipe (0.7)", ge=0, le=1),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
