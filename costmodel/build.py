@@ -79,7 +79,8 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     """Price every (layout, batch) of every requested role with the full cost model."""
     db = open_db(req.system, req.backend, req.version)
     quant, notes = resolve_quant(db, req.model, req.quant)
-    step = StepModel(db, req.model, quant, *mtp_settings(req))
+    step = StepModel(db, req.model, quant, *mtp_settings(req, "agg"))
+    disagg_step = StepModel(db, req.model, quant, *mtp_settings(req, "disagg"))
     step.check()
     mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
     lays = layouts(req)
@@ -97,15 +98,15 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
         agg = _candidates("agg", lays_np, bgrid, gpus, f, keep, wfrac, mnt)
     if "disagg" in req.modes and lays:
         pb = np.array(PREFILL_BATCHES)[None, :]
-        fp = prefill_figures(step, lay, pb, isl, PREFILL_UTILISATION)
-        fp = {"ttft_ms": fp["ttft_ms"] + kv_transfer_ms(step, isl, lay.tp),
+        fp = prefill_figures(disagg_step, lay, pb, isl, PREFILL_UTILISATION)
+        fp = {"ttft_ms": fp["ttft_ms"] + kv_transfer_ms(disagg_step, isl, lay.tp),
               "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
         cap_p, _ = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
                                       lay.moe_ep, mnt, isl)
         keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(mnt, isl))
         prefill = _candidates("prefill", lays_np, pb, gpus, fp, keep, wfrac, mnt)
         per_rank = np.maximum(bgrid / lay.dp, 1)
-        fd = decode_figures(step, lay, per_rank, isl, osl)
+        fd = decode_figures(disagg_step, lay, per_rank, isl, osl)
         keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
         decode = _candidates("decode", lays_np, bgrid, gpus, fd, keep, wfrac, mnt)
     return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from costmodel.arch import ModelArch
 
-# Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token acceptance.
-# TRT-LLM recipes draft 3 tokens; the SGLang and vLLM measurements match plain decoding.
-DEFAULT_MTP = {"trtllm": (3, 0.7), "sglang": (0, 0.0), "vllm": (0, 0.0)}
+# Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token
+# acceptance (3 drafts at 0.8 ≈ 2.95 tokens per step, the accepted length reported for DeepSeek-R1).
+# TRT-LLM recipes draft in both modes; SGLang's disaggregated recipes draft, its aggregated ones do not.
+DEFAULT_MTP = {"trtllm": (3, 0.8), "sglang": (0, 0.0), "vllm": (0, 0.0)}
+DISAGG_MTP = {"trtllm": (3, 0.8), "sglang": (3, 0.8), "vllm": (0, 0.0)}
 # Engine token budget per iteration (prefill chunk size), as the engines ship it and as exported.
 DEFAULT_MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
 DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
@@ -58,10 +60,10 @@ class SurfaceRequest:
     mtp_accept: float | None = None
 
 
-def mtp_settings(req: SurfaceRequest) -> tuple[int, float]:
-    """(drafted tokens per step, acceptance) that will be priced: the request's, else the backend recipe; 0 without MTP layers."""
+def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:
+    """(drafted tokens per step, acceptance) priced for a mode: the request's, else the backend recipe; 0 without MTP."""
     if not req.model.mtp_layers:
         return 0, 0.0
-    draft, accept = DEFAULT_MTP.get(req.backend, (0, 0.0))
+    draft, accept = (DISAGG_MTP if mode == "disagg" else DEFAULT_MTP).get(req.backend, (0, 0.0))
     return (draft if req.mtp_draft is None else req.mtp_draft,
             accept if req.mtp_accept is None else req.mtp_accept)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, Quant
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
@@ -110,7 +110,8 @@ def predict_row(row: dict) -> Prediction:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
         q, _ = resolve_quant(db, arch, _quant(row))
-        step = StepModel(db, arch, q, *DEFAULT_MTP.get(row["backend"], (0, 0.0)))
+        recipes = DISAGG_MTP if row["mode"] == "disagg" else DEFAULT_MTP
+        step = StepModel(db, arch, q, *recipes.get(row["backend"], (0, 0.0)))
         step.check()
         isl, osl = int(row["isl"]), int(row["osl"])
         conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),

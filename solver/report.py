@@ -37,8 +37,8 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens; modes: {', '.join(s['modes'])}",
         f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
         + (f", moe {q['moe']}" if s.get("moe", True) else "")
-        + (f"; MTP {s['mtp']['draft_tokens']} drafted tokens/step at {s['mtp']['acceptance']:g} acceptance"
-           if s.get("mtp", {}).get("draft_tokens") else ""),
+        + "".join(f"; MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
+                  for mode, m in s.get("mtp", {}).items() if m["draft_tokens"]),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]

@@ -71,9 +71,9 @@ FIELDS: tuple[Field, ...] = (
     F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
     F("speculative", "section", "multi-token prediction (MTP) for models with MTP layers, e.g. DeepSeek-V3/R1"),
     F("speculative.mtp_draft_tokens", "int?", "tokens drafted per decode step; null: the backend recipe "
-      "(trtllm: 3; sglang, vllm: 0)", ge=0, le=8),
+      "(trtllm: 3; sglang: 3 when disaggregated; vllm: 0)", ge=0, le=8),
     F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
-      "recipe (0.7)", ge=0, le=1),
+      "recipe (0.8)", ge=0, le=1),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
     F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
     F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True),
@@ -125,7 +125,7 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
-                "mtp": dict(zip(("draft_tokens", "acceptance"), mtp_settings(r))), "moe": self.arch.is_moe}
+                "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes}, "moe": self.arch.is_moe}
 
 
 class _Where:

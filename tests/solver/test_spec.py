@@ -234,12 +234,14 @@ def test_speculative_keys_reach_the_cost_model():
     ds = load_spec(None, ["speculative.mtp_draft_tokens=2", "speculative.mtp_acceptance=0.5"],
                    dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
     assert (ds.request.mtp_draft, ds.request.mtp_accept) == (2, 0.5)
-    assert ds.summary()["mtp"] == {"draft_tokens": 2, "acceptance": 0.5}
+    assert ds.summary()["mtp"]["agg"] == ds.summary()["mtp"]["disagg"] == {"draft_tokens": 2, "acceptance": 0.5}
     default = load_spec(None, [], dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
-    assert default.summary()["mtp"] == {"draft_tokens": 3, "acceptance": 0.7}  # trtllm recipe
+    assert default.summary()["mtp"]["agg"] == {"draft_tokens": 3, "acceptance": 0.8}  # trtllm recipe
+    sg = load_spec(None, ["backend=sglang"], dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
+    assert sg.summary()["mtp"]["agg"]["draft_tokens"] == 0 and sg.summary()["mtp"]["disagg"]["draft_tokens"] == 3
     dense = load_spec(None, ["speculative.mtp_draft_tokens=3"],
                       dict(model="QWEN3_32B", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
-    assert dense.summary()["mtp"]["draft_tokens"] == 0  # no MTP layers: nothing to draft with
+    assert dense.summary()["mtp"]["agg"]["draft_tokens"] == 0  # no MTP layers: nothing to draft with
     with pytest.raises(UserError, match=r"speculative.mtp_acceptance must be a number ≥ 0 and ≤ 1"):
         load_spec(None, ["speculative.mtp_acceptance=1.5"],
                   dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
