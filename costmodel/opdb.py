@@ -96,7 +96,7 @@ class OpDB:
         """Distinct values of one categorical key (for error messages and fallbacks); computed once."""
         key = (op, cat)
         if key not in self._options:
-            self._options[key] = sorted(np.unique(self.table(OPS[op].table).columns[cat]).tolist(), key=str)
+            self._options[key] = sorted(set(self.table(OPS[op].table).columns[cat].tolist()), key=str)
         return self._options[key]
 
     def grid(self, op: str, /, **cats) -> Grid:

@@ -26,7 +26,7 @@ def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
     t = db.table("moe").columns
     sel = (t["hidden"] == a.hidden) & (t["inter"] == a.moe_intermediate) & (t["topk"] == a.topk) & \
         (t["experts"] == a.num_experts)
-    return set(np.unique(t["dtype"][sel]).tolist())
+    return set(t["dtype"][sel].tolist())
 
 
 def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, ...]]:
