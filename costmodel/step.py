@@ -48,6 +48,7 @@ class StepModel:
         opts = db.options("custom_allreduce", "variant")
         self.ar_variant = next((v for v in ALLREDUCE_VARIANT.get(db.backend, ()) if v in opts), opts[0])
         self.moe_dist = "power_law_1.01"
+        self.attn_dtypes = ("bfloat16", "bfloat16") if arch.is_mla else self._attention_dtypes()
         self.mla_module = arch.is_mla and db.has("mla_context_module") and \
             quant.gemm in db.options("mla_context_module", "gemm_dtype")
 
@@ -85,10 +86,7 @@ class StepModel:
         windows = [(0, a.num_layers - a.num_sliding_layers)]
         if a.num_sliding_layers:
             windows.append((a.sliding_window, a.num_sliding_layers))
-        kv_dt = q.kv_cache if q.kv_cache in self.db.options("generation_attention", "kv_dtype") else "bfloat16"
-        attn_dt = q.attention if q.attention in self.db.options("context_attention", "attn_dtype") else "bfloat16"
-        if attn_dt != "bfloat16":
-            kv_dt = attn_dt
+        attn_dt, kv_dt = self.attn_dtypes
         out = 0.0
         for window, n_layers in windows:
             if n_layers == 0:
@@ -100,6 +98,17 @@ class StepModel:
                                        attn_dtype="bfloat16", **c)
             out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
+
+    def _attention_dtypes(self) -> tuple[str, str]:
+        """(attention, KV) dtypes with prefill measurements for this head size: the requested pair if
+        measured, else the fp8 kernel that reads an fp8 cache, else bf16 throughout."""
+        q, t = self.q, self.db.table("context_attention").columns
+        wanted = [(q.attention, q.kv_cache), (q.kv_cache, q.kv_cache), ("bfloat16", "bfloat16")]
+        hd = t["head_dim"] == self.a.head_dim
+        for attn, kv in wanted:
+            if ((t["attn_dtype"] == attn) & (t["kv_dtype"] == kv) & hd).any():
+                return attn, kv
+        return "bfloat16", "bfloat16"
 
     def _window(self, w: int) -> int:
         if w == 0:
