@@ -135,7 +135,7 @@ def solve_cmd(
     top: Optional[int] = typer.Option(None, "--top", help="deployments listed per mode (solver.top_n)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
     model: Optional[str] = typer.Option(None, help="HF id, alias or config.json path (spec key model)"),
-    system: Optional[str] = typer.Option(None, help="h100_sxm | h200_sxm | b200_sxm | gb200"),
+    system: Optional[str] = typer.Option(None, help="h100_sxm | h200_sxm | b200_sxm | gb200 | b300_sxm | gb300"),
     backend: Optional[str] = typer.Option(None, help="trtllm | vllm | sglang"),
     total_gpus: Optional[int] = typer.Option(None, help="GPUs available"),
     isl: Optional[int] = typer.Option(None, help="input sequence length (workload.isl)"),

@@ -16,10 +16,10 @@ import yaml
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel.config import (DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace, SurfaceRequest,
                               mtp_settings)
+from costmodel.importer.sources import SYSTEMS  # the systems whose data ships
 from solver.errors import UserError
 from solver.problem import Constraints, Problem, Sla, Topology
 
-SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200")
 MODES = ("agg", "disagg")
 FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
 # CLI flags that build or amend a spec without a file: flag name → key path.
