@@ -38,7 +38,7 @@ def test_agg_and_disagg_rows_are_predicted_with_plausible_figures():
 
 def test_unpredictable_rows_carry_a_reason():
     assert predict_row(_row(model_path="acme/NoSuchModel")).reason == "unsupported model"
-    assert predict_row(_row(system="b300_sxm")).reason == "no data for system/backend"
+    assert predict_row(_row(system="a100_sxm")).reason == "no data for system/backend"
     assert "fit" in predict_row(_row(model_path="meta-llama/Llama-3.1-405B", tp_size=1, gemm_quant_mode="")).reason
 
 
@@ -47,7 +47,7 @@ def test_render_last_line(tmp_path):
     with open(f, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLS)
         w.writeheader()
-        w.writerows([_row(), _row(id="y", system="b300_sxm")])
+        w.writerows([_row(), _row(id="y", system="a100_sxm")])
     groups, total = score([predict_row(r) for r in read_rows(f)])
     last = render(groups, total).splitlines()[-1]
     assert re.fullmatch(r"overall: rows=2 predicted=1 ttft_mdape=\d+\.\d% tpot_mdape=\d+\.\d%", last)

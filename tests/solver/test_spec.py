@@ -95,7 +95,7 @@ def test_wrong_type_and_bad_values(tmp_path):
 
 def test_unknown_system_backend_and_dtype():
     assert error_of(None, ["system=h200", "model=QWEN3_32B", "total_gpus=8", "workload={isl: 1, osl: 1}"]) == (
-        "--set system=h200: system must be one of: h100_sxm, h200_sxm, b200_sxm, gb200; got 'h200' (a string). "
+        "--set system=h200: system must be one of: h100_sxm, h200_sxm, b200_sxm, gb200, b300_sxm, gb300; got 'h200' (a string). "
         "Did you mean 'h200_sxm'? (system: GPU system (of the prefill workers if decode_system is set).)")
     base = [f"{k}={json.dumps(v)}" for k, v in BASE.items()]
     msg = error_of(None, [*base, "backend=trt"])
