@@ -13,7 +13,7 @@ from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, mtp_setting
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
-from costmodel.serving import agg_figures, decode_figures, kv_transfer_ms, prefill_figures
+from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
 
@@ -99,7 +99,7 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     if "disagg" in req.modes and lays:
         pb = np.array(PREFILL_BATCHES)[None, :]
         fp = prefill_figures(disagg_step, lay, pb, isl, PREFILL_UTILISATION)
-        fp = {"ttft_ms": fp["ttft_ms"] + kv_transfer_ms(disagg_step, isl, lay.tp),
+        fp = {"ttft_ms": fp["ttft_ms"] + handoff_ms(disagg_step, isl, lay.tp),
               "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
         cap_p, _ = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
                                       lay.moe_ep, mnt, isl)

@@ -16,7 +16,7 @@ from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
 from costmodel.quant import resolve_quant
-from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, kv_transfer_ms, prefill_figures,
+from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, handoff_ms, prefill_figures,
                                prefill_ttft)
 from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
@@ -152,7 +152,7 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     pf = prefill_figures(step, lp, bp, isl, 0.0)
     cap_p = x * float(pf["req_per_s"])
     ttft = float(pf["ttft_ms"])
-    t_batch, xfer = float(pf["latency_ms"]), float(kv_transfer_ms(step, isl, lp.tp))
+    t_batch, xfer = float(pf["latency_ms"]), float(handoff_ms(step, isl, lp.tp))
     burst = 0.5 * conc / cap_p * 1000.0
     for _ in range(20):
         lam = conc / ((ttft + (osl - 1) * tpot) / 1000.0)
