@@ -94,6 +94,10 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     agg = prefill = decode = None
     if "agg" in req.modes and lays:
         f = agg_figures(step, lay, bgrid, isl, osl, mnt, cap)
+        if req.calibration is not None:  # scale both latencies; the request rate follows from them
+            k = req.calibration.factor(req.system, req.backend, "agg")
+            f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
+            f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
         keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
         agg = _candidates("agg", lays_np, bgrid, gpus, f, keep, wfrac, mnt)
     if "disagg" in req.modes and lays:
@@ -107,6 +111,10 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
         prefill = _candidates("prefill", lays_np, pb, gpus, fp, keep, wfrac, mnt)
         per_rank = np.maximum(bgrid / lay.dp, 1)
         fd = decode_figures(disagg_step, lay, per_rank, isl, osl)
+        if req.calibration is not None:
+            k = req.calibration.factor(req.system, req.backend, "disagg")
+            fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
+            fd = {"tpot_ms": fd["tpot_ms"] * k.tpot, "req_per_s": fd["req_per_s"] / k.tpot}
         keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
         decode = _candidates("decode", lays_np, bgrid, gpus, fd, keep, wfrac, mnt)
     return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,

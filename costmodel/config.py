@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from costmodel.arch import ModelArch
+
+if TYPE_CHECKING:
+    from costmodel.calibrate import Calibration
 
 # Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token
 # acceptance (3 drafts at 0.8 ≈ 2.95 tokens per step, the accepted length reported for DeepSeek-R1).
@@ -58,6 +63,7 @@ class SurfaceRequest:
     decode_system: str | None = None  # disagg decode on another GPU type
     mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
     mtp_accept: float | None = None
+    calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)
 
 
 def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:

@@ -126,6 +126,39 @@ def validate_cmd(
     typer.echo(json.dumps(as_json(groups, total), indent=2) if json_out else render(groups, total))
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    csv_file: Path = typer.Argument(..., help="your measured deployments, in the columns of silicon_dev.csv"),
+    out: Path = typer.Option(Path("calibration.yaml"), "--out", help="where to write the factors"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
+) -> None:
+    """Fit TTFT/TPOT correction factors per (system, backend, mode); show the error before and after."""
+    from costmodel.calibrate import apply, fit, held_out
+    from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
+    from solver.errors import UserError
+
+    if out.exists() and not force:
+        raise UserError(f"--out {out} exists; pass --force to overwrite it, or name another file")
+    try:
+        rows = read_rows(csv_file)
+    except BadCsvError as e:
+        raise UserError(str(e)) from None
+    with _Progress(f"predicting {len(rows):,} measured deployments…"):
+        preds = [predict_row(r) for r in rows]
+    cal = fit(preds)
+    if not cal.factors:
+        raise UserError(f"{csv_file}: no (system, backend, mode) group has the 3 predictable rows a fit needs")
+    hold = [p for p in preds if held_out(p.row_id)]
+    typer.echo(f"held-out rows ({len(hold)} of {len(preds)}), before calibration:")
+    typer.echo(render(*score(hold)))
+    typer.echo("\nafter calibration:")
+    typer.echo(render(*score(apply(cal, hold))))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(cal.to_yaml())
+    tmp.replace(out)
+    typer.echo(f"\nwrote {len(cal.factors)} group factor(s) to {out}; use it with `calibration: {out}` in a spec")
+
+
 @app.command("solve")
 def solve_cmd(
     spec: Optional[Path] = typer.Argument(None, help="spec YAML; omit it to build the spec from the flags below"),

@@ -33,7 +33,8 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
               f"request latency ≤ {sla['max_request_latency_ms']:g} ms" if sla.get("max_request_latency_ms") else ""]
     speed = sla_min_speed(sla)
     return [
-        f"{s['model']} on {s['total_gpus']} × {s['system']}{decode} ({s['backend']} {s['backend_version']})",
+        f"{s['model']} on {s['total_gpus']} × {s['system']}{decode} ({s['backend']} {s['backend_version']})"
+        + ("; latencies calibrated with measured factors" if s.get("calibrated") else ""),
         f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens; modes: {', '.join(s['modes'])}",
         f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
         + (f", moe {q['moe']}" if s.get("moe", True) else "")

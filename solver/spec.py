@@ -74,6 +74,8 @@ FIELDS: tuple[Field, ...] = (
       "(trtllm: 3; sglang: 3 when disaggregated; vllm: 0)", ge=0, le=8),
     F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
       "recipe (0.8)", ge=0, le=1),
+    F("calibration", "str?", "file of TTFT/TPOT correction factors written by `aicsolve calibrate` "
+      "(relative to the spec file); null: the cost model as is"),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
     F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
     F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True),
@@ -125,7 +127,8 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
-                "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes}, "moe": self.arch.is_moe}
+                "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes}, "moe": self.arch.is_moe,
+                "calibrated": r.calibration is not None}
 
 
 class _Where:
@@ -338,6 +341,18 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     return quant
 
 
+def _load_calibration(name: str | None, base: Path | None, where: _Where):
+    from costmodel.calibrate import BadCalibrationError, load
+
+    if name is None:
+        return None
+    try:
+        return load((base or Path.cwd()) / Path(name).expanduser())
+    except BadCalibrationError as e:
+        raise UserError(f"{where('calibration')}calibration: {e}. Write one with `aicsolve calibrate "
+                        "MEASUREMENTS.csv --out FILE`.") from None
+
+
 def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
                   _where: _Where | None = None) -> Spec:
     """Validate a raw spec dict into a Spec (UserError on any mistake)."""
@@ -365,7 +380,8 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
                              isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
-                             mtp_draft=v["speculative.mtp_draft_tokens"], mtp_accept=_float(v["speculative.mtp_acceptance"]))
+                             mtp_draft=v["speculative.mtp_draft_tokens"], mtp_accept=_float(v["speculative.mtp_acceptance"]),
+                             calibration=_load_calibration(v["calibration"], base_dir, where))
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],

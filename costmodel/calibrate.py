@@ -1,0 +1,99 @@
+"""Correction factors fitted from a user's own measurements (same CSV format as `validate`).
+
+One multiplicative factor for TTFT and one for TPOT per (system, backend, mode): the
+geometric median of measured / predicted over that group's rows. A deterministic share
+of rows (by a hash of the row id) is held out of the fit to show the error before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from costmodel.validate import Prediction
+
+MIN_ROWS = 3  # fewer rows than this leave a group uncorrected
+HOLDOUT_SHARE = 0.25
+
+
+class BadCalibrationError(ValueError):
+    """A calibration file that cannot be read or has the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """Multipliers for one (system, backend, mode) group and how many rows set them."""
+
+    ttft: float
+    tpot: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Factors per (system, backend, mode); groups without one are left as modelled."""
+
+    factors: dict[tuple[str, str, str], Factor]
+
+    def factor(self, system: str, backend: str, mode: str) -> Factor:
+        """The group's factors (1.0 when the group was not fitted)."""
+        return self.factors.get((system, backend, mode), Factor(1.0, 1.0, 0))
+
+    def to_yaml(self) -> str:
+        """The file form a spec's `calibration:` key points to."""
+        rows = [{"system": s, "backend": b, "mode": m, "ttft_factor": round(f.ttft, 4),
+                 "tpot_factor": round(f.tpot, 4), "rows": f.rows} for (s, b, m), f in sorted(self.factors.items())]
+        return yaml.safe_dump({"aicsolve_calibration": 1, "factors": rows}, sort_keys=False)
+
+
+def held_out(row_id: str) -> bool:
+    """Whether a row is kept out of the fit (stable across runs and machines)."""
+    h = int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16)
+    return h / 0xFFFFFFFF < HOLDOUT_SHARE
+
+
+def fit(preds: list[Prediction]) -> Calibration:
+    """Fit factors on the predicted rows that are not held out."""
+    groups: dict[tuple, list[Prediction]] = {}
+    for p in preds:
+        if p.reason is None and p.ttft_ms and p.tpot_ms and not held_out(p.row_id):
+            groups.setdefault(p.group, []).append(p)
+    factors = {}
+    for g, ps in groups.items():
+        if len(ps) >= MIN_ROWS:
+            ttft = math.exp(statistics.median(math.log(p.measured_ttft_ms / p.ttft_ms) for p in ps))
+            tpot = math.exp(statistics.median(math.log(p.measured_tpot_ms / p.tpot_ms) for p in ps))
+            factors[g] = Factor(ttft, tpot, len(ps))
+    return Calibration(factors)
+
+
+def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
+    """The same predictions with the factors applied."""
+    out = []
+    for p in preds:
+        if p.reason is None:
+            f = cal.factor(*p.group)
+            p = Prediction(p.row_id, p.group, p.ttft_ms * f.ttft, p.tpot_ms * f.tpot, p.measured_ttft_ms,
+                           p.measured_tpot_ms, None)
+        out.append(p)
+    return out
+
+
+def load(path: Path) -> Calibration:
+    """Read a calibration file written by `aicsolve calibrate`."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+        rows = raw["factors"]
+        factors = {(r["system"], r["backend"], r["mode"]): Factor(float(r["ttft_factor"]), float(r["tpot_factor"]),
+                                                                  int(r.get("rows", 0))) for r in rows}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as e:
+        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` ({e})") from None
+    for key, f in factors.items():
+        if not (0.05 <= f.ttft <= 20 and 0.05 <= f.tpot <= 20):
+            raise BadCalibrationError(f"{path}: factors for {'/'.join(key)} are outside 0.05–20 ({f.ttft}, {f.tpot})")
+    return Calibration(factors)

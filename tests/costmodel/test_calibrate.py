@@ -1,0 +1,67 @@
+"""Calibration: factors fitted on a group's rows, held-out rows scored before and after, file round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from costmodel.calibrate import BadCalibrationError, apply, fit, held_out, load
+from costmodel.validate import Prediction, score
+
+
+def _preds(n=200, ttft_bias=2.0, tpot_bias=0.5):
+    g = ("h200_sxm", "trtllm", "agg")
+    return [Prediction(f"row{i}", g, 100.0 + i, 10.0 + i / 10, (100.0 + i) * ttft_bias * (1 + 0.1 * ((i % 5) - 2) / 2),
+                       (10.0 + i / 10) * tpot_bias) for i in range(n)]
+
+
+def test_fit_recovers_a_systematic_bias_and_helps_held_out_rows():
+    preds = _preds()
+    cal = fit(preds)
+    f = cal.factor("h200_sxm", "trtllm", "agg")
+    assert f.ttft == pytest.approx(2.0, rel=0.06) and f.tpot == pytest.approx(0.5, rel=1e-9)
+    hold = [p for p in preds if held_out(p.row_id)]
+    assert 20 < len(hold) < 80  # about a quarter, chosen by row id
+    _, before = score(hold)
+    _, after = score(apply(cal, hold))
+    assert after.summary()["ttft_mdape"] < before.summary()["ttft_mdape"] / 5
+    assert after.summary()["tpot_mdape"] == 0.0
+    assert cal.factor("b200_sxm", "vllm", "agg").ttft == 1.0  # unfitted group stays as modelled
+
+
+def test_file_round_trip_and_bad_files(tmp_path):
+    cal = fit(_preds())
+    path = tmp_path / "cal.yaml"
+    path.write_text(cal.to_yaml())
+    back = load(path)
+    assert back.factor("h200_sxm", "trtllm", "agg").tpot == pytest.approx(0.5)
+    path.write_text("factors: [{system: x, backend: y, mode: agg, ttft_factor: 500, tpot_factor: 1}]")
+    with pytest.raises(BadCalibrationError, match="outside"):
+        load(path)
+    path.write_text("[1, 2")
+    with pytest.raises(BadCalibrationError, match="not a calibration file"):
+        load(path)
+
+
+def test_spec_calibration_scales_the_surfaces(tmp_path):
+    from costmodel.build import build_surfaces
+    from costmodel.calibrate import Calibration, Factor
+    from solver.errors import UserError
+    from solver.spec import load_spec
+
+    cal = Calibration({("h200_sxm", "trtllm", "agg"): Factor(2.0, 1.5, 10), ("h200_sxm", "trtllm", "disagg"): Factor(1.0, 2.0, 10)})
+    (tmp_path / "cal.yaml").write_text(cal.to_yaml())
+    text = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
+            "search: {tp: [2], max_batch_size: 16}\n")
+    (tmp_path / "plain.yaml").write_text(text)
+    (tmp_path / "cal_spec.yaml").write_text(text + "calibration: cal.yaml\n")  # relative to the spec file
+    plain = build_surfaces(load_spec(tmp_path / "plain.yaml", [], {}).request)
+    spec = load_spec(tmp_path / "cal_spec.yaml", [], {})
+    assert spec.summary()["calibrated"]
+    scaled = build_surfaces(spec.request)
+    assert scaled.agg.ttft_ms == pytest.approx(plain.agg.ttft_ms * 2.0)
+    assert scaled.agg.tpot_ms == pytest.approx(plain.agg.tpot_ms * 1.5)
+    assert (scaled.agg.req_per_s < plain.agg.req_per_s).all()
+    assert scaled.decode.req_per_s == pytest.approx(plain.decode.req_per_s / 2.0)
+    (tmp_path / "bad.yaml").write_text(text + "calibration: missing.yaml\n")
+    with pytest.raises(UserError, match="calibration: .*missing.yaml"):
+        load_spec(tmp_path / "bad.yaml", [], {})
