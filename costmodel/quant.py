@@ -33,10 +33,15 @@ def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, .
     """The quantization that will be priced, and notes on every substitution made."""
     notes = []
     gemms = set(db.options("gemm", "dtype"))
-    gemm = q.gemm
+    # MXFP4 (gpt-oss) and INT4 (Kimi-K2.5) checkpoints quantize only the experts: attention stays bf16
+    experts_only = a.native_weight_dtype in ("mxfp4", "int4")
+    gemm = "bfloat16" if experts_only else q.gemm
     if gemm not in gemms:
         gemm = next((d for d in GEMM_FALLBACK.get(gemm, ()) if d in gemms), "bfloat16")
-        notes.append(f"gemm {q.gemm} not measured on {db.system.name}/{db.backend}: priced as {gemm}")
+    if gemm != q.gemm:
+        why = "the checkpoint keeps attention in bf16" if experts_only else \
+            f"not measured on {db.system.name}/{db.backend}"
+        notes.append(f"gemm {q.gemm}: {why}; priced as {gemm}")
     moe = q.moe
     if a.is_moe:
         have = _moe_dtypes(db, a)
