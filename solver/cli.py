@@ -175,8 +175,15 @@ def solve_cmd(
     osl: Optional[int] = typer.Option(None, help="output sequence length (workload.osl)"),
     ttft: Optional[float] = typer.Option(None, help="TTFT bound in ms (sla.ttft_ms)"),
     tpot: Optional[float] = typer.Option(None, help="TPOT bound in ms (sla.tpot_ms)"),
+    save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="write the NVIDIA Dynamo bundle of the best "
+                                            "agg and disagg deployments to this folder"),
+    export_top: int = typer.Option(1, "--export-top", min=1, help="deployments exported per mode with --save-dir"),
+    force: bool = typer.Option(False, "--force", help="replace a non-empty --save-dir"),
+    image: Optional[str] = typer.Option(None, "--image", help="container image of the exported manifests "
+                                        "(default: the backend's Dynamo runtime image)"),
 ) -> None:
     """Find the best deployment for a spec: exit 0 found, 1 nothing meets the SLA, 2 bad input."""
+    import dataclasses
     import json
 
     from solver.errors import EXIT_INFEASIBLE
@@ -187,6 +194,11 @@ def solve_cmd(
     extra = [f"solver.top_n={top}"] * (top is not None)
     extra += [f"solver.time_limit_s={time_limit}"] * (time_limit is not None)
     parsed = load_spec(spec, [*set_, *extra], flags)
+    if save_dir is not None:  # fail before the solve, not after it
+        from solver.export import check_target
+
+        check_target(save_dir, force, image)
+        parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
     # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
     from costmodel.build import build_surfaces
     from solver.search import solve
@@ -205,7 +217,14 @@ def solve_cmd(
         from solver.report import render
 
         typer.echo(render(result, summary, parsed.top_n), nl=False)
+    if save_dir is not None and result.best() is not None:
+        from solver.export import export_bundle
+
+        paths = export_bundle(result, parsed, save_dir, export_top, force, image, surfaces.notes)
+        typer.echo(f"wrote {len(paths)} files to {save_dir}", err=True)
     if result.best() is None:
+        if save_dir is not None:
+            typer.echo(f"nothing written to {save_dir}", err=True)
         if json_out:  # the report already says why; JSON readers get the reason on stderr
             from solver.report import infeasible_text
 

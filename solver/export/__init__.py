@@ -1,0 +1,195 @@
+"""NVIDIA Dynamo bundles, written all at once or not at all: README.md, result.json, pareto.csv, top.csv,
+pareto.svg, and per exported deployment (agg_1/, disagg_1/, …) k8s/, engine/, launch/, bench/ and README.md."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from costmodel.config import mtp_settings
+from solver.errors import InfeasibleError, UserError
+from solver.export.placement import gpus_per_node, place, separate_roles
+from solver.export.plot import pareto_svg, sla_bound
+from solver.export.render import deployment_files, render
+from solver.export.schema import DGD_SCHEMA, validate
+from solver.result import Deployment, SolveResult
+
+__all__ = ["export_bundle", "check_target", "chosen"]
+ROLES = ("agg", "prefill", "decode")
+ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
+FIGURES = ("tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
+           "tokens_per_s", "req_per_s", "replicas")
+
+
+def check_target(out_dir: str | Path, force: bool, image: str | None = None) -> None:
+    """UserError unless out_dir may be written (absent, empty, or any folder with force) and image is one word."""
+    if image is not None and (not image or any(c.isspace() for c in image)):
+        raise UserError(f"--image {image!r}: an image reference is one word without spaces, e.g. "
+                        "nvcr.io/nvidia/ai-dynamo/vllm-runtime:TAG.")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--save-dir {out} is a file, not a folder; name a folder (it is created when missing).")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UserError(f"--save-dir {out} exists and is not empty; pass --force to replace it (the old folder is "
+                        "removed only once the new bundle is complete) or name another folder.")
+    anc = out.absolute().parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write --save-dir {out}: {anc} is not a writable folder; pick a folder you can "
+                        "write to.")
+
+
+def chosen(result: SolveResult, top_n: int) -> list[tuple[str, Deployment]]:
+    """(folder, deployment) to export: per mode the best, then the next of the top list, top_n in all."""
+    out = []
+    for mode, best, top in (("agg", result.best_agg, result.top_agg), ("disagg", result.best_disagg,
+                                                                       result.top_disagg)):
+        picks = ([best] if best is not None else []) + [d for d in top if best is None or d.key() != best.key()]
+        out += [(f"{mode}_{k}", d) for k, d in enumerate(picks[:top_n], 1)]
+    return out
+
+
+def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: int = 1, force: bool = False,
+                  image: str | None = None, notes: Sequence[str] = ()) -> list[Path]:
+    """Write the bundle of the best (and up to top_n per mode) deployments to out_dir; return the files."""
+    out = Path(out_dir)
+    if top_n < 1:
+        raise UserError(f"--export-top must be at least 1; got {top_n}.")
+    check_target(out, force, image)
+    picks = chosen(result, top_n)
+    if not picks:
+        raise InfeasibleError(f"no deployment meets the SLA, so nothing was written to {out}.")
+    files = bundle_files(result, spec, picks, image, notes)
+    _write_atomically(out, files)
+    return [out / rel for rel in sorted(files)]
+
+
+def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployment]], image: str | None,
+                 notes: Sequence[str] = ()) -> dict[str, str]:
+    """Every file of the bundle, rendered in memory: relative path -> text."""
+    gpn, apart = gpus_per_node(spec), separate_roles(spec)
+    files: dict[str, str] = {}
+    for folder, dep in picks:
+        placement = place(dep, gpn, apart)
+        extra = dict(why=_why(result, spec, folder, dep), sla_text=_sla_text(spec), mtp_text=_mtp_text(spec, dep))
+        for rel, text in deployment_files(dep, folder, spec, image, placement, extra).items():
+            files[f"{folder}/{rel}"] = text
+        _self_check(files[f"{folder}/k8s/deploy.yaml"], dep, placement.gpus_used())
+    summary = {**spec.summary(), "notes": list(notes)}
+    files["result.json"] = json.dumps({"input": summary, **result.to_dict()}, indent=2) + "\n"
+    label = {d.key(): f for f, d in picks}
+    files["pareto.csv"] = _csv([(d, k) for ds in (result.pareto_agg, result.pareto_disagg)
+                                for k, d in enumerate(ds, 1)], label)
+    files["top.csv"] = _csv([(d, k) for ds in (result.top_agg, result.top_disagg) for k, d in enumerate(ds, 1)], label)
+    title = f"{spec.arch.name} on {spec.total_gpus} x {spec.request.system} ({spec.request.backend})"
+    files["pareto.svg"] = pareto_svg({"agg": result.pareto_agg, "disagg": result.pareto_disagg}, picks,
+                                     sla_bound(spec.sla), title)
+    files["README.md"] = render("common/index.md.j2", picks=picks, spec=spec, req=spec.request, title=title,
+                                sla_text=_sla_text(spec), best=result.best())
+    return files
+
+
+def _csv(rows: list[tuple[Deployment, int]], label: dict) -> str:
+    cols = ["mode", "rank", "exported", *FIGURES, *(f"{r}_{c}" for r in ROLES for c in ROLE_COLUMNS)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, lineterminator="\n")
+    w.writeheader()
+    for d, k in rows:
+        row = {"mode": d.mode, "rank": k, "exported": label.get(d.key(), ""), **{f: getattr(d, f) for f in FIGURES}}
+        for r in d.roles:
+            row |= {f"{r.role}_{c}": v for c, v in r.to_dict().items() if c in ROLE_COLUMNS}
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def _sla_text(spec: Any) -> str:
+    s = spec.sla
+    parts = [f"TTFT <= {s.ttft_ms:g} ms" if s.ttft_ms else "", f"TPOT <= {s.tpot_ms:g} ms" if s.tpot_ms else "",
+             f">= {s.min_tokens_per_s_per_user:g} tokens/s/user" if s.min_tokens_per_s_per_user else "",
+             f"request latency <= {s.max_request_latency_ms:g} ms" if s.max_request_latency_ms else ""]
+    return "SLA " + ", ".join(p for p in parts if p) if any(parts) else "no SLA"
+
+
+def _mtp_text(spec: Any, dep: Deployment) -> str:
+    draft, accept = mtp_settings(spec.request, dep.mode)
+    return (f"MTP: {draft} drafted tokens per decode step, acceptance {accept:g} assumed in the prediction."
+            if draft else "No speculative decoding (MTP).")
+
+
+def _why(result: SolveResult, spec: Any, folder: str, dep: Deployment) -> str:
+    mode, k = folder.rsplit("_", 1)
+    head = (f"The highest tokens/s/GPU among the {mode} deployments meeting the SLA" if k == "1" else
+            f"Number {k} by tokens/s/GPU among the {mode} deployments meeting the SLA (exported with --export-top)")
+    other = "disagg" if mode == "agg" else "agg"
+    rival = result.best_disagg if mode == "agg" else result.best_agg
+    if rival is not None:
+        gain = dep.tokens_per_s_per_gpu / rival.tokens_per_s_per_gpu - 1.0
+        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu:.1f} tokens/s/GPU, so this one "
+                f"is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
+    elif other in spec.request.modes:
+        tail = f"; no {other} deployment meets the SLA."
+    else:
+        tail = f"; {other} was not searched (modes: {', '.join(spec.request.modes)})."
+    best = " This is the overall best." if dep is result.best() else ""
+    return head + tail + best
+
+
+def _self_check(manifest: str, dep: Deployment, placed: int) -> None:
+    # A bundle that contradicts the configuration is a bug: stop before anything is written.
+    docs = [d for d in yaml.safe_load_all(manifest) if d and d.get("kind") == "DynamoGraphDeployment"]
+    errs = [e for d in docs for e in validate(d, DGD_SCHEMA)] if len(docs) == 1 else ["not one DGD document"]
+    if not errs:
+        svc = docs[0]["spec"]["services"].values()
+        gpus = sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) * s.get("multinode", {}).get("nodeCount", 1)
+                   for s in svc if s["componentType"] == "worker")
+        errs += [f"manifest GPUs {gpus} / placed {placed} != gpus_used {dep.gpus_used}"] * (
+            gpus != dep.gpus_used or placed != dep.gpus_used)
+    if errs:
+        raise RuntimeError("exported manifest is inconsistent: " + "; ".join(errs))
+
+
+def _write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if path.suffix == ".sh":
+        path.chmod(0o755)
+
+
+def _write_atomically(out: Path, files: dict[str, str]) -> None:
+    """Write into a temporary folder beside out, then swap it in; on any failure nothing changes."""
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    except OSError as e:
+        raise UserError(f"cannot write --save-dir {out}: {e.strerror or e}; pick a folder you can write to.") from None
+    old = tmp.with_name(tmp.name + ".old")
+    try:
+        for rel, text in files.items():
+            _write_file(tmp / rel, text)
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        if out.exists():  # --force (or an empty folder): keep the old one until the new one is in place
+            out.rename(old)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            if old.exists():
+                old.rename(out)
+            raise
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"cannot write --save-dir {out}: {e.strerror or e}; nothing was written.") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

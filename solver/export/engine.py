@@ -1,0 +1,166 @@
+"""Engine settings of one role as data (TRT-LLM engine-YAML values, vLLM/SGLang flags), from the Deployment and
+the spec only; per-backend names live in templates/<backend>/backend.yaml."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from costmodel.config import mtp_settings
+from costmodel.memory import KV_MEMORY_FRACTION
+from solver.result import Deployment, RoleConfig
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# max_seq_len = isl + osl + this, rounded up to SEQ_ROUND: room for chat-template tokens and MTP drafts.
+SEQ_MARGIN, SEQ_ROUND = 256, 256
+
+
+def backend_data(backend: str, version: str) -> dict[str, Any]:
+    """templates/<backend>/backend.yaml: its defaults with the engine version's overrides applied."""
+    raw = yaml.safe_load((TEMPLATES / backend / "backend.yaml").read_text())
+    return {**copy.deepcopy(raw["defaults"]), **((raw.get("versions") or {}).get(version) or {})}
+
+
+@dataclass(frozen=True)
+class RoleEngine:
+    """How the workers of one role start: module, engine values, flags and what the backend cannot express."""
+
+    role: str  # agg | prefill | decode
+    service: str  # DynamoGraphDeployment service name
+    module: str  # python3 -m <module>
+    model_flag: str
+    count: int  # workers of this role in the whole deployment
+    gpus_per_worker: int
+    engine_file: bool  # True: `config` is written to an --extra-engine-args YAML
+    config: dict  # trtllm: engine YAML values; vllm/sglang: flag -> value (True: bare flag)
+    flags: dict  # flags beside the engine file (disaggregation mode)
+    port_flags: tuple[str, ...]  # port flags offset per worker sharing a node
+    port_env: dict  # env var -> base port, offset per worker sharing a node
+    notes: tuple[str, ...]
+
+    def args(self, config_path: Any, port_offset: int = 0) -> list:
+        """Worker arguments after the model flags; config_path names the engine YAML where it is used."""
+        out: list = ["--extra-engine-args", config_path] if self.engine_file else []
+        items = [*(() if self.engine_file else self.config.items()), *self.flags.items()]
+        for k, v in items:
+            if v is True:
+                out.append(f"--{k}")
+            elif v is not False and v is not None:
+                out += [f"--{k}", str(v + port_offset if k in self.port_flags else v)]
+        return out
+
+    def env(self, port_offset: int = 0) -> dict[str, str]:
+        """Environment one worker needs (distinct ports for workers sharing a node)."""
+        return {k: str(base + port_offset) for k, base in self.port_env.items()}
+
+
+def max_seq_len(spec: Any) -> int:
+    """Longest sequence the engines admit: isl + osl with margin, within the model's context window."""
+    req = spec.request
+    n = -(-(req.isl + req.osl + SEQ_MARGIN) // SEQ_ROUND) * SEQ_ROUND
+    return min(n, spec.arch.max_context) if spec.arch.max_context > 0 else n
+
+
+def cuda_graph_sizes(batch: int) -> list[int]:
+    """Powers of two below the batch, then the batch itself."""
+    return [*(1 << k for k in range(batch.bit_length()) if 1 << k < batch), batch]
+
+
+def attention_ranks(backend: str, r: RoleConfig) -> int:
+    """Schedulers one worker runs: TRT-LLM's attention DP spans the worker's whole TP group."""
+    if backend == "trtllm":
+        return r.tp * r.dp if r.dp > 1 else 1
+    return r.dp
+
+
+def engine_batch(backend: str, data: dict, r: RoleConfig) -> int:
+    """The engine's batch cap, per scheduler rank or per worker as the backend counts it."""
+    # The cost model's agg/decode batch is the worker's concurrency; its prefill batch is per DP rank.
+    total = r.batch * r.dp if r.role == "prefill" else r.batch
+    return -(-total // attention_ranks(backend, r)) if data["batch_per"] == "rank" else total
+
+
+def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
+    """One RoleEngine per role of the deployment, in the deployment's role order."""
+    req = spec.request
+    data = backend_data(req.backend, req.version)
+    build = {"trtllm": _trtllm, "vllm": _vllm, "sglang": _sglang}[req.backend]
+    out = []
+    for r in dep.roles:
+        draft, _ = mtp_settings(req, "agg" if r.role == "agg" else "disagg")
+        config, notes = build(r, spec, data, draft)
+        flags = {} if r.role == "agg" else {k: str(v).replace("{role}", r.role)
+                                           for k, v in data["disagg_flags"].items()}
+        if not data["engine_file"]:  # vLLM/SGLang: every setting is a flag
+            config, flags = {**config, **flags, **(data.get("prefill_flags", {}) if r.role == "prefill" else {})}, {}
+        out.append(RoleEngine(
+            role=r.role, service=data["services"][r.role], module=data["module"], model_flag=data["model_flag"],
+            count=r.workers * dep.replicas, gpus_per_worker=r.gpus_per_worker, engine_file=data["engine_file"],
+            config=config, flags=flags, port_flags=tuple(data.get("worker_port_flags") or ()),
+            port_env=dict(data.get("worker_port_env") or {}), notes=tuple(notes)))
+    return out
+
+
+def _kv_dtype(spec: Any, data: dict) -> str:
+    return data["kv_cache_dtype"].get(spec.request.quant.kv_cache, "auto")
+
+
+def _trtllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
+    batch, seq = engine_batch("trtllm", data, r), max_seq_len(spec)
+    notes = []
+    if r.tp > 1 and r.dp > 1:
+        notes.append(f"TRT-LLM's attention DP spans the whole tensor-parallel group: the modelled attention TP "
+                     f"{r.tp} x DP {r.dp} of the {r.role} workers runs as attention DP {r.tp * r.dp}.")
+    cfg: dict[str, Any] = {"tensor_parallel_size": r.tp * r.dp, "pipeline_parallel_size": r.pp}
+    if spec.arch.is_moe:  # TRT-LLM requires moe_tp x moe_ep == tensor_parallel_size; dense models set neither
+        cfg |= {"moe_expert_parallel_size": r.moe_ep, "moe_tensor_parallel_size": r.moe_tp}
+    cfg |= {"enable_attention_dp": r.dp > 1, "max_batch_size": batch, "max_num_tokens": r.max_num_tokens,
+            "max_seq_len": seq,
+            # the overlap scheduler is not supported by prefill-only workers (Dynamo's prefill.yaml)
+            "disable_overlap_scheduler": r.role == "prefill",
+            "kv_cache_config": {"free_gpu_memory_fraction": KV_MEMORY_FRACTION, "dtype": _kv_dtype(spec, data),
+                                "tokens_per_block": data["tokens_per_block"]},
+            "cuda_graph_config": {"enable_padding": True, "batch_sizes": cuda_graph_sizes(batch)}}
+    if r.role != "agg":  # the buffer must hold a whole prompt's KV and be a multiple of the block size
+        cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
+    if draft > 0:
+        cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": draft}
+    return cfg, notes
+
+
+def _common_flags(r: RoleConfig, spec: Any, data: dict, batch_flag: str, tokens_flag: str) -> dict[str, Any]:
+    return {"pipeline-parallel-size": r.pp, "data-parallel-size": r.dp,
+            batch_flag: engine_batch(spec.request.backend, data, r), tokens_flag: r.max_num_tokens,
+            "kv-cache-dtype": _kv_dtype(spec, data)}
+
+
+def _vllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
+    notes = []
+    if r.moe_tp > 1 and r.moe_ep > 1:
+        notes.append(f"vLLM runs the experts either tensor-parallel or expert-parallel across the worker: the "
+                     f"modelled MoE TP {r.moe_tp} x EP {r.moe_ep} of the {r.role} workers runs as EP "
+                     f"{r.tp * r.dp} (--enable-expert-parallel).")
+    flags = {"tensor-parallel-size": r.tp, **_common_flags(r, spec, data, "max-num-seqs", "max-num-batched-tokens"),
+             "enable-expert-parallel": spec.arch.is_moe and r.moe_ep > 1, "max-model-len": max_seq_len(spec),
+             "gpu-memory-utilization": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    if draft > 0:
+        flags["speculative-config"] = json.dumps({"method": data["mtp_method"], "num_speculative_tokens": draft},
+                                                 separators=(",", ":"))
+    return flags, notes
+
+
+def _sglang(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
+    # SGLang's --tp is the worker's world size; with --enable-dp-attention attention runs TP tp/dp x DP dp.
+    flags = {"tensor-parallel-size": r.tp * r.dp,
+             **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
+             "enable-dp-attention": r.dp > 1, "expert-parallel-size": r.moe_ep, "context-length": max_seq_len(spec),
+             "mem-fraction-static": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    if draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path
+        flags |= {"speculative-algorithm": "EAGLE", "speculative-num-steps": draft, "speculative-eagle-topk": 1,
+                  "speculative-num-draft-tokens": draft + 1}
+    return flags, []
