@@ -12,6 +12,8 @@ import io
 import json
 import os
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,7 +98,7 @@ def _load_cached(cache: Path | None) -> dict[str, np.ndarray] | None:
     try:
         with np.load(cache, allow_pickle=False) as z:
             return {k: (z[k].astype(object) if z[k].dtype.kind == "U" else z[k]) for k in z.files}
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # a broken cache entry: parse again
         return None
 
 
@@ -124,9 +126,12 @@ def load_table(path: Path) -> Table:
         text = gzip.decompress(path.read_bytes()).decode()
     except FileNotFoundError:
         raise DataNotFoundError(f"data file {path} is missing; reinstall aicsolve or rerun the importer") from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # truncated or bit-flipped gzip
         raise CorruptDataError(f"data file {path} is unreadable ({e}); reinstall or rerun the importer") from None
-    cols = _parse(text, path)
+    try:
+        cols = _parse(text, path)
+    except (ValueError, IndexError) as e:  # garbage that still decompresses
+        raise CorruptDataError(f"data file {path} is malformed ({e}); reinstall or rerun the importer") from None
     _store_cached(cache, cols)
     return Table(path, cols)
 
@@ -134,9 +139,16 @@ def load_table(path: Path) -> Table:
 def read_manifest(folder: Path) -> dict:
     """The manifest of one data folder."""
     try:
-        return json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text())
     except FileNotFoundError:
         raise DataNotFoundError(f"no manifest.json in {folder}") from None
+    except (OSError, ValueError) as e:  # ValueError: bad JSON or bad UTF-8
+        raise CorruptDataError(f"data file {folder / 'manifest.json'} is unreadable ({e}); reinstall or rerun the "
+                               "importer") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+        raise CorruptDataError(f"data file {folder / 'manifest.json'} has no 'tables' mapping; reinstall or rerun "
+                               "the importer")
+    return manifest
 
 
 def verify_folder(folder: Path) -> list[str]:
@@ -144,6 +156,8 @@ def verify_folder(folder: Path) -> list[str]:
     manifest = read_manifest(folder)
     checked = []
     for name, entry in sorted(manifest["tables"].items()):
+        if not isinstance(entry, dict) or not {"file", "sha256"} <= entry.keys():
+            raise CorruptDataError(f"data file {folder / 'manifest.json'}: entry {name!r} lacks file or sha256")
         f = folder / entry["file"]
         if not f.exists():
             raise DataNotFoundError(f"data file {f} listed in the manifest is missing")

@@ -68,7 +68,7 @@ class GroupScore:
 def _int(v: str, default: int = 1) -> int:
     try:
         x = int(float(v))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # blank, text, nan, inf
         return default
     return x if x > 0 else default
 
@@ -102,11 +102,56 @@ def _fix_moe(lay: Layout) -> Layout:
     return Layout(lay.tp, lay.pp, lay.dp, np.array(max(gpus // ep, 1)), np.array(ep))
 
 
+# Past these a row is a typo, and pricing it would only extrapolate far off the measured grid.
+MAX_TOKENS, MAX_PARALLEL = 10_000_000, 1_024
+
+
+def _text(row: dict, key: str) -> str:
+    """A cell as stripped text ('' when absent; DictReader gives None for cells missing from short rows)."""
+    v = row.get(key)
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _malformed(row: dict) -> str | None:
+    """The first cell that makes a row unpredictable, as 'malformed row: <column>'."""
+    for key in ("isl", "osl"):
+        try:
+            n = int(_text(row, key))
+        except ValueError:
+            return f"malformed row: {key}"
+        if not 0 < n <= MAX_TOKENS:
+            return f"malformed row: {key}"
+    for key in ("silicon_ttft_ms", "silicon_tpot_ms"):  # scores divide by these
+        try:
+            x = float(_text(row, key))
+        except ValueError:
+            return f"malformed row: {key}"
+        if not (math.isfinite(x) and x > 0):
+            return f"malformed row: {key}"
+    for pre in ("", "prefill_", "decode_"):
+        for key in ("tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"):
+            if _int(row.get(pre + key)) > MAX_PARALLEL:
+                return f"malformed row: {pre}{key}"
+    if _text(row, "mode") not in ("agg", "disagg"):
+        return "malformed row: mode"
+    return None
+
+
+def _float(row: dict, key: str) -> float:
+    try:
+        return float(_text(row, key))
+    except ValueError:
+        return math.nan
+
+
 def predict_row(row: dict) -> Prediction:
-    """Predict one measured row with the full cost model."""
-    group = (row["system"], row["backend"], row["mode"])
-    meas = float(row["silicon_ttft_ms"]), float(row["silicon_tpot_ms"])
-    base = dict(row_id=row.get("id", ""), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1])
+    """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
+    group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
+    meas = _float(row, "silicon_ttft_ms"), _float(row, "silicon_tpot_ms")
+    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1])
+    if (bad := _malformed(row)) is not None:
+        return Prediction(**base, reason=bad)
+    row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
@@ -131,7 +176,7 @@ def predict_row(row: dict) -> Prediction:
     except (UnknownSystemError, DataNotFoundError):
         return Prediction(**base, reason="no data for system/backend")
     except MissingDataError as e:
-        return Prediction(**base, reason=f"missing data: {str(e).split(':')[1].strip()[:40]}")
+        return Prediction(**base, reason=f"missing data: {str(e).split(':', 1)[-1].strip()[:40]}")
     except KeyError:
         return Prediction(**base, reason="unsupported backend")
 
@@ -186,16 +231,20 @@ def _decode_workers(row: dict, conc: int, dp: float) -> int:
 
 def read_rows(path: Path) -> list[dict]:
     """Rows of a measurement CSV; a clear error when the file or its columns are wrong."""
-    try:
-        with open(path, newline="") as fh:
+    try:  # utf-8-sig: a spreadsheet's byte-order mark would otherwise rename the first column
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            names = [n.strip() for n in reader.fieldnames or []]
+            missing = [c for c in REQUIRED if c not in names]
             if missing:
                 raise BadCsvError(f"{path}: missing column(s) {', '.join(missing)}; expected the columns of "
                                   "silicon_dev.csv (id, backend, model_path, system, mode, isl, osl, …)")
+            reader.fieldnames = names
             return list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise BadCsvError(f"{path}: cannot read as CSV ({e})") from None
+    except UnicodeDecodeError as e:
+        raise BadCsvError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8 CSV") from None
+    except (OSError, csv.Error) as e:
+        raise BadCsvError(f"{path}: cannot read as CSV ({getattr(e, 'strerror', None) or e})") from None
 
 
 def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]:

@@ -18,13 +18,17 @@ from costmodel.config import (DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYP
                               mtp_settings)
 from costmodel.importer.sources import SYSTEMS  # the systems whose data ships
 from solver.errors import UserError
+from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
+from solver.specyaml import Loader, read_yaml  # Loader is also this module's API (solver.web reads with it)
+from solver.specyaml import show as _show
 
 MODES = ("agg", "disagg")
 FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
 # CLI flags that build or amend a spec without a file: flag name → key path.
 FLAGS = {"model": "model", "system": "system", "backend": "backend", "total_gpus": "total_gpus",
-         "isl": "workload.isl", "osl": "workload.osl", "ttft": "sla.ttft_ms", "tpot": "sla.tpot_ms"}
+         "isl": "workload.isl", "osl": "workload.osl", "ttft": "sla.ttft_ms", "tpot": "sla.tpot_ms",
+         "top": "solver.top_n", "time_limit": "solver.time_limit_s"}
 # Default (gemm, moe) dtypes per checkpoint weight dtype; others run bfloat16. KV defaults to fp8.
 NATIVE_QUANT = {"fp8_block": ("fp8_block",) * 2, "fp8": ("fp8",) * 2, "nvfp4": ("nvfp4",) * 2,
                 "mxfp4": ("bfloat16", "w4a16_mxfp4"), "int4": ("bfloat16", "int4_wo")}
@@ -45,9 +49,11 @@ class Field:
     gt: float | None = None  # exclusive lower bound
     le: float | None = None  # inclusive upper bound
     pow2: bool = False
+    cap: float | None = None  # sanity ceiling (past it numbers overflow or nothing finishes); named only when hit
 
 
 F = Field
+_BIG, _PAR = 1_000_000, 1_024  # sanity ceilings: GPU/batch/replica counts, and one parallelism degree
 _Q = "null picks from the checkpoint's native weights"
 FIELDS: tuple[Field, ...] = (
     F("model", "str", "HF id, alias or path to a config.json (relative to the spec file)", required=True),
@@ -55,10 +61,10 @@ FIELDS: tuple[Field, ...] = (
     F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
     F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
     F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
-    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1),
+    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1, cap=_BIG),
     F("workload", "section", "request shape", required=True),
-    F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1),
-    F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1),
+    F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
+    F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
     F("sla", "section", "bounds every reported deployment meets; null: unbounded"),
     F("sla.ttft_ms", "number?", "time-to-first-token bound in ms", gt=0),
     F("sla.tpot_ms", "number?", "time-per-output-token bound in ms", gt=0),
@@ -78,31 +84,33 @@ FIELDS: tuple[Field, ...] = (
       "(relative to the spec file); null: the cost model as is"),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
     F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
-    F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True),
-    F("search.pp", "ints", "pipeline-parallel sizes", default=[1], ge=1),
-    F("search.dp", "ints?", "attention data-parallel sizes; null: [1, 2, 4, 8] if MoE, else [1]", ge=1, pow2=True),
-    F("search.moe_ep", "ints?", "expert-parallel sizes; null: every EP dividing the worker", ge=1, pow2=True),
-    F("search.max_batch_size", "int", "largest per-worker batch", default=512, ge=1),
-    F("search.batch_sizes", "ints?", "batch grid; null: geometric up to max_batch_size", ge=1),
-    F("search.max_gpus_per_worker", "int?", "largest worker evaluated; null: no cap", ge=1),
+    F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True, cap=_PAR),
+    F("search.pp", "ints", "pipeline-parallel sizes", default=[1], ge=1, cap=_PAR),
+    F("search.dp", "ints?", "attention data-parallel sizes; null: [1, 2, 4, 8] if MoE, else [1]", ge=1, pow2=True,
+      cap=_PAR),
+    F("search.moe_ep", "ints?", "expert-parallel sizes; null: every EP dividing the worker", ge=1, pow2=True, cap=_PAR),
+    F("search.max_batch_size", "int", "largest per-worker batch", default=512, ge=1, cap=_BIG),
+    F("search.batch_sizes", "ints?", "batch grid; null: geometric up to max_batch_size", ge=1, cap=_BIG),
+    F("search.max_gpus_per_worker", "int?", "largest worker evaluated; null: no cap", ge=1, cap=_BIG),
     F("constraints", "section", "custom limits on the deployment"),
     F("constraints.topology", "section", "node layout; omitted: no node constraints"),
-    F("constraints.topology.gpus_per_node", "int?", "GPUs per node; null: the system's", ge=1),
+    F("constraints.topology.gpus_per_node", "int?", "GPUs per node; null: the system's", ge=1, cap=_PAR),
     F("constraints.topology.worker_within_node", "bool", "every worker fits in one node", default=False),
-    F("constraints.topology.max_nodes", "int?", "nodes available; null: no cap", ge=1),
+    F("constraints.topology.max_nodes", "int?", "nodes available; null: no cap", ge=1, cap=_BIG),
     F("constraints.topology.separate_prefill_decode_nodes", "bool", "no node mixes roles", default=False),
     F("constraints.replicas", "section", "worker count bounds per role"),
-    F("constraints.replicas.min", "int", "fewest workers per role", default=1, ge=1),
-    F("constraints.replicas.max", "int?", "most workers per role; null: no cap", ge=1),
-    F("constraints.max_gpus_per_worker", "int?", "GPUs one worker may use; null: no cap", ge=1),
+    F("constraints.replicas.min", "int", "fewest workers per role", default=1, ge=1, cap=_BIG),
+    F("constraints.replicas.max", "int?", "most workers per role; null: no cap", ge=1, cap=_BIG),
+    F("constraints.max_gpus_per_worker", "int?", "GPUs one worker may use; null: no cap", ge=1, cap=_BIG),
     F("constraints.fixed", "section", "parallelism every role must use"),
-    *(F(f"constraints.fixed.{k}", "int?", f"{k} of every worker", ge=1, pow2=k != "pp") for k in FIXED_KEYS),
+    *(F(f"constraints.fixed.{k}", "int?", f"{k} of every worker", ge=1, pow2=k != "pp", cap=_PAR) for k in FIXED_KEYS),
     F("constraints.role_gpu_budget", "section", "most GPUs all workers of one disagg role may use"),
-    *(F(f"constraints.role_gpu_budget.{k}", "int?", f"GPU cap of {k} workers", ge=1) for k in ("prefill", "decode")),
+    *(F(f"constraints.role_gpu_budget.{k}", "int?", f"GPU cap of {k} workers", ge=1, cap=_BIG)
+      for k in ("prefill", "decode")),
     F("solver", "section", "CP-SAT settings"),
-    F("solver.time_limit_s", "number", "search time limit in seconds", default=10, gt=0),
-    F("solver.seed", "int", "random seed", default=0, ge=0),
-    F("solver.top_n", "int", "deployments listed per mode", default=5, ge=1),
+    F("solver.time_limit_s", "number", "search time limit in seconds", default=10, gt=0, cap=86_400),
+    F("solver.seed", "int", "random seed", default=0, ge=0, cap=2**31 - 1),  # CP-SAT takes a 32-bit seed
+    F("solver.top_n", "int", "deployments listed per mode", default=5, ge=1, cap=1_000),
 )
 
 
@@ -143,31 +151,6 @@ class _Where:
         return f"{self.at[path]}: " if path else (f"{self.source}: " if self.source != "<flags>" else "")
 
 
-def _line_map(node: yaml.Node, prefix: str, out: dict[str, int], source: str) -> dict[str, int]:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            path = f"{prefix}.{k.value}" if prefix else str(k.value)
-            if path in out:  # PyYAML silently keeps the last duplicate; say so instead
-                raise UserError(f"{source}, line {k.start_mark.line + 1}: key '{path}' appears twice; keep one.")
-            out[path] = k.start_mark.line + 1
-            _line_map(v, path, out, source)
-    return out
-
-
-def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
-    """Parse a spec file into (raw dict, key path → line number)."""
-    try:  # composing keeps the node marks (line numbers); safe_load builds the plain values
-        node, raw = yaml.compose(text := Path(path).read_text(), Loader=yaml.SafeLoader), yaml.safe_load(text)
-    except OSError as e:
-        raise UserError(f"cannot read spec file {path}: {e.strerror or e}.") from None
-    except yaml.YAMLError as e:
-        line = f", line {e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
-        raise UserError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', None) or e}).") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: a spec is a YAML mapping (model: …, system: …); got {_show(raw)}.")
-    return raw, _line_map(node, "", {}, str(path))
-
-
 def _set(raw: dict, key: str, value: Any, label: str) -> None:
     *parents, leaf = key.split(".")
     for i, part in enumerate(parents):
@@ -187,20 +170,14 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _
         if not eq or not key or "" in key.split("."):
             raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set sla.ttft_ms=200.")
         try:
-            value = yaml.safe_load(text) if text else None
-        except yaml.YAMLError:
+            value = yaml.load(text, Loader=Loader) if text else None
+        except (yaml.YAMLError, RecursionError):
             raise UserError(f"--set {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
                             ) from None
         _set(out, key, value, f"--set {item}")
         if _where is not None:
             _where.at[key] = f"--set {item}"
     return out
-
-
-def _show(v: Any) -> str:
-    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
-    text = repr(v) if isinstance(v, str) else json.dumps(v, default=str)
-    return "null" if v is None else f"{text} ({kind.get(type(v), type(v).__name__)})"
 
 
 def _children(prefix: str) -> dict[str, Field]:
@@ -212,10 +189,12 @@ def _expect(f: Field) -> str:
     bound = (f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else "")
     bound += f" and ≤ {f.le:g}" if f.le is not None else ""
     bound += ", a power of two" if f.pow2 else ""
-    return {"str": f"one of: {', '.join(f.choices)}" if f.choices else "a string", "bool": "true or false",
-            "int": f"an integer{bound}", "number": f"a number{bound}", "strs": f"a list of: {', '.join(f.choices)}",
-            "ints": f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
-            "section": f"a mapping of: {', '.join(_children(f.path))}"}[kind] + ", or null" * ("?" in f.kind)
+    # Lambdas: only the kind asked for is formatted (a scalar default would break the "ints" example).
+    return {"str": lambda: f"one of: {', '.join(f.choices)}" if f.choices else "a string",
+            "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
+            "strs": lambda: f"a list of: {', '.join(f.choices)}",
+            "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
+            "section": lambda: f"a mapping of: {', '.join(_children(f.path))}"}[kind]() + ", or null" * ("?" in f.kind)
 
 
 def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
@@ -229,7 +208,11 @@ def _ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:  # (valid?, did-you-me
     numeric = kind in ("int", "number")
     if not isinstance(v, {"str": str, "bool": bool, "int": int, "number": (int, float)}[kind]) or (
             numeric and (isinstance(v, bool) or not math.isfinite(v))):
+        if kind == "int" and isinstance(v, float) and v.is_integer() and abs(v) < 1e18:  # 1e6 reads as a float
+            return False, f" Write it as a whole number: {int(v)}."
         return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
+    if numeric and f.cap is not None and v > f.cap:
+        return False, f" The most accepted is {f.cap:,}."
     if f.choices and v not in f.choices:
         return False, f" Did you mean {near!r}?" if (near := _nearest(str(v), f.choices)) else ""
     low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) \
@@ -363,16 +346,17 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     model, arch = _resolve_model(v["model"], base_dir, where)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
     quant = _check_semantics(v, given, arch, where)
-    caps = [c for c in (v["search.max_gpus_per_worker"], v["constraints.max_gpus_per_worker"]) if c]
+    caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
     topology = None
     if "constraints.topology" in given:
         t = {k: v[f"constraints.topology.{k}"] for k in _children("constraints.topology")}
         topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
-        caps += [topology.gpus_per_node] if topology.worker_within_node else []  # no bigger worker can be placed
+        if topology.worker_within_node:  # no bigger worker can be placed
+            caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
     tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
     search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
                          max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
-                         max_gpus_per_worker=min(caps) if caps else None)
+                         max_gpus_per_worker=min(caps.values()) if caps else None)
     sub = lambda sec: {k: v[f"{sec}.{k}"] for k in _children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
     constraints = Constraints(topology, v["constraints.replicas.min"], v["constraints.replicas.max"],
                               v["constraints.max_gpus_per_worker"], sub("constraints.fixed"),
@@ -382,6 +366,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
                              mtp_draft=v["speculative.mtp_draft_tokens"], mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where))
+    check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
@@ -413,7 +398,7 @@ def _schema_of(f: Field) -> dict[str, Any]:
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
     rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
     rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
-    rules |= {"maximum": f.le} if f.le is not None else {}
+    rules |= {"maximum": min(x for x in (f.le, f.cap) if x is not None)} if (f.le, f.cap) != (None, None) else {}
     s = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
         {"type": "array", "minItems": 1, "items": {"type": kind, **rules}}
     s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
