@@ -84,12 +84,15 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     step.check()
     mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
     lays = layouts(req)
+    if not lays:
+        raise ValueError("the search space holds no worker layout for this model")  # the spec check says why
     lay, lays_np = _layout_arrays(lays)
     gpus = (lays_np[:, 0] * lays_np[:, 1] * lays_np[:, 2]).astype(int)
     isl, osl = req.isl, req.osl
     cap, wfrac = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
                                     lay.moe_ep, mnt, isl + osl)
-    bgrid = batch_grid(req.search.max_batch_size)[None, :]
+    sizes = req.search.batch_sizes
+    bgrid = (np.array(sorted(set(sizes))) if sizes else batch_grid(req.search.max_batch_size))[None, :]
     slots = np.floor(np.maximum(cap, 0) / (isl + osl)) * lay.dp  # requests a worker can hold
     agg = prefill = decode = None
     if "agg" in req.modes and lays:

@@ -190,10 +190,8 @@ def solve_cmd(
     from solver.spec import load_spec, to_problem
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
-                 tpot=tpot)
-    extra = [f"solver.top_n={top}"] * (top is not None)
-    extra += [f"solver.time_limit_s={time_limit}"] * (time_limit is not None)
-    parsed = load_spec(spec, [*set_, *extra], flags)
+                 tpot=tpot, top=top, time_limit=time_limit)
+    parsed = load_spec(spec, set_, flags)
     if save_dir is not None:  # fail before the solve, not after it
         from solver.export import check_target
 
@@ -230,6 +228,17 @@ def solve_cmd(
 
             typer.echo(f"no deployment meets the SLA: {infeasible_text(result)}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command("webapp")
+def webapp_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback only by default)"),
+    port: int = typer.Option(7860, "--port", min=0, max=65535, help="port to listen on"),
+) -> None:
+    """Serve a local web page: pick model, system and SLA, see the Pareto plot, download the Dynamo bundle."""
+    from solver.web import serve  # imported here: starlette/uvicorn load only for this command
+
+    serve(host, port)
 
 
 def _route(argv: list[str]) -> list[str]:
