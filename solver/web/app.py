@@ -1,0 +1,176 @@
+"""The Starlette app: the page (static/) and a JSON API whose solve result is the document `aicsolve --json` prints.
+
+GET /api/models, GET /api/systems, POST /api/solve, POST /api/bundle (application/zip). Errors: {"error": message}.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from solver.errors import InfeasibleError, UserError, user_error_types
+from solver.web import service
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 256 * 1024  # bytes; a spec is a few hundred
+WALL_LIMIT_S = 120.0  # a solve (cost model + CP-SAT, capped at 30 s) that runs longer is abandoned with a 504
+MAX_PARALLEL_SOLVES = 2
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                                      "base-uri 'none'; frame-ancestors 'none'"}
+
+
+class HttpError(Exception):
+    """An error answered with this status and {"error": message}."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+async def _read_json(request: Request) -> Any:
+    """The JSON body, refused past MAX_BODY bytes (413) or when not JSON (415 / 400)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise HttpError(415, "send the request body as JSON (Content-Type: application/json).")
+    too_big = HttpError(413, f"request body over {MAX_BODY // 1024} KB; a spec is a few hundred bytes.")
+    try:
+        if int(request.headers.get("content-length", 0)) > MAX_BODY:
+            raise too_big
+    except ValueError:
+        raise HttpError(400, "Content-Length is not a number.") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_big
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError) as e:
+        raise HttpError(400, f"the request body is not valid JSON ({e}).") from None
+
+
+_limiter: anyio.CapacityLimiter | None = None
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run fn in a worker thread (the server stays responsive), at most MAX_PARALLEL_SOLVES at once."""
+    global _limiter
+    _limiter = _limiter or anyio.CapacityLimiter(MAX_PARALLEL_SOLVES)
+    try:
+        with anyio.fail_after(WALL_LIMIT_S):
+            return await anyio.to_thread.run_sync(fn, *args, limiter=_limiter, abandon_on_cancel=True)
+    except TimeoutError:
+        raise HttpError(504, f"the solve ran past {WALL_LIMIT_S:g} s; narrow the search (fewer GPUs, search.tp, "
+                             "search.max_batch_size) or run the CLI.") from None
+
+
+def _api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """Map errors to JSON: UserError 400 (infeasible 422), HttpError its status, anything else 500."""
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HttpError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        except InfeasibleError as e:
+            return JSONResponse({"error": str(e)}, status_code=422)
+        except user_error_types() as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        except Exception as e:  # noqa: BLE001 - worded as the CLI words an internal error
+            return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}. This is a bug in aicsolve; "
+                                          "please report it."}, status_code=500)
+    return wrapped
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html")
+
+
+@_api
+async def api_models(request: Request) -> Response:
+    return JSONResponse(await anyio.to_thread.run_sync(service.models))
+
+
+@_api
+async def api_systems(request: Request) -> Response:
+    return JSONResponse(await anyio.to_thread.run_sync(service.systems))
+
+
+@_api
+async def api_solve(request: Request) -> Response:
+    solved = await _in_thread(service.solve, await _read_json(request))
+    return JSONResponse(solved.doc)
+
+
+@_api
+async def api_bundle(request: Request) -> Response:
+    body = await _read_json(request)
+    if not service.bundle_available():
+        raise HttpError(501, "this aicsolve has no bundle export (solver.export is missing).")
+    name, data = await _in_thread(service.bundle, body)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+class _SecurityHeaders:
+    """Adds HEADERS to every response (the page loads nothing from elsewhere)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], *((k.lower().encode(), v.encode())
+                                                              for k, v in HEADERS.items())]
+            await send(message)
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
+    """The ASGI app; allowed_hosts (Host header check against DNS rebinding) when served on loopback."""
+    routes = [Route("/", index), Route("/api/models", api_models), Route("/api/systems", api_systems),
+              Route("/api/solve", api_solve, methods=["POST"]), Route("/api/bundle", api_bundle, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    middleware = [Middleware(_SecurityHeaders)]
+    if allowed_hosts:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    return Starlette(routes=routes, middleware=middleware)
+
+
+app = create_app()
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, echo: Callable[[str], Any] = print) -> None:
+    """Listen on host:port until Ctrl+C (UserError if the address is taken)."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port or --host.") from None
+    loopback = host.strip("[]") in ("127.0.0.1", "localhost", "::1")
+    shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
+    echo(f"aicsolve web app on http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops it)")
+    if not loopback:
+        echo(f"note: listening on {host}: anyone who can reach it can run solves here.")
+    app_ = create_app(list(LOOPBACK) if loopback else None)
+    uvicorn.Server(uvicorn.Config(app_, log_level="warning", timeout_graceful_shutdown=3)).run(sockets=[sock])

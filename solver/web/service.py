@@ -1,0 +1,229 @@
+"""The web API's work, free of HTTP: a request body → a validated Spec → the CLI's `--json` document or a
+bundle zip. Every mistake is a UserError worded as the CLI words it."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import json
+import os
+import re
+import tempfile
+import threading
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from solver.errors import UserError
+
+MAX_TIME_LIMIT_S = 30.0  # solver.time_limit_s is capped at this from the web
+MAX_OVERRIDES, MAX_EXPORT_TOP = 100, 10
+BODY_KEYS = ("spec_yaml", "spec", "overrides", "filename", "export_top", "image")
+_SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
+          'or {"spec": {<spec keys>}, "overrides": [...]}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Solved:
+    """One solve: the spec, the solver's result, the cost-model notes and the `--json` document."""
+
+    spec: Any
+    result: Any
+    notes: tuple[str, ...]
+    doc: dict
+
+
+class _Named(os.PathLike):
+    """A file path that prints as the name the user gave it, so messages read like the CLI's."""
+
+    def __init__(self, real: Path, name: str):
+        self.real, self.name = real, name
+
+    def __fspath__(self) -> str:
+        return str(self.real)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def models() -> dict:
+    """The bundled models: {"models": [{"id", "aliases"}]}."""
+    from costmodel.arch import list_models
+
+    return {"models": [{"id": hf_id, "aliases": aliases} for hf_id, aliases in list_models()]}
+
+
+def systems() -> dict:
+    """Systems with their measured backends and versions, the default versions and the dtype choices."""
+    from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+    from costmodel.paths import data_dir
+    from costmodel.system import list_systems, load_system
+
+    out = []
+    for name in list_systems():
+        backends: dict[str, list[str]] = {}
+        for p in sorted((data_dir() / "perf" / name).glob("*/*")):
+            if p.is_dir() and p.parent.name != "nccl":
+                backends.setdefault(p.parent.name, []).append(p.name)
+        try:
+            gpn = load_system(name).gpus_per_node
+        except Exception:  # noqa: BLE001 - a hint for the form, not worth failing the list over
+            gpn = None
+        out.append({"name": name, "gpus_per_node": gpn, "backends": backends})
+    return {"systems": out, "default_versions": dict(DEFAULT_VERSIONS),
+            "quantization": {"gemm": list(GEMM_DTYPES), "kv_cache": list(KV_DTYPES),
+                             "attention": ["bfloat16", "fp8"], "moe": list(MOE_DTYPES)}}
+
+
+def parse_body(body: Any) -> tuple[str | dict, list[str], str]:
+    """(spec YAML text or spec dict, overrides, source name) of a request body; UserError if malformed."""
+    if not isinstance(body, dict):
+        raise UserError(f"{_SHAPE}.")
+    unknown = sorted(set(body) - set(BODY_KEYS))
+    if unknown:
+        raise UserError(f"unknown request key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(BODY_KEYS)}.")
+    if ("spec_yaml" in body) == ("spec" in body):
+        raise UserError(f"give exactly one of spec_yaml and spec: {_SHAPE}.")
+    overrides = body.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise UserError('overrides must be a list of "key=value" strings, e.g. ["sla.ttft_ms=200"].')
+    if len(overrides) > MAX_OVERRIDES:
+        raise UserError(f"at most {MAX_OVERRIDES} overrides; got {len(overrides)}.")
+    if "spec" in body:
+        if not isinstance(body["spec"], dict):
+            raise UserError("spec must be a JSON object of spec keys (model, system, total_gpus, workload, ...).")
+        return body["spec"], overrides, "<flags>"
+    if not isinstance(body["spec_yaml"], str):
+        raise UserError("spec_yaml must be a string holding the spec YAML.")
+    name = body.get("filename")
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(name))[:100] if isinstance(name, str) else ""
+    return body["spec_yaml"], overrides, name or "spec.yaml"
+
+
+def _looks_like_path(model: str) -> bool:
+    from costmodel.arch import list_models
+
+    s = model.strip()
+    if s.lower() in {k.lower() for hf_id, aliases in list_models() for k in (hf_id, *aliases)}:
+        return False
+    return (s.lower().endswith((".json", ".yaml", ".yml")) or "\\" in s or s.startswith(("/", "~", ".")) or ".." in s
+            or s.count("/") > 1 or os.path.isabs(s))
+
+
+def _reject_paths(raw: Any, overrides: list[str]) -> None:
+    """The web app reads no local files: a model given as a path, or a calibration file, is refused."""
+    from solver.spec import Loader
+
+    seen: dict[str, list] = {"model": [], "calibration": []}
+    for key in seen:
+        if isinstance(raw, dict) and key in raw:
+            seen[key].append(raw[key])
+    for item in overrides:
+        key, eq, text = (part.strip() for part in item.partition("="))
+        if eq and key in seen:
+            try:
+                seen[key].append(yaml.load(text, Loader=Loader) if text else None)
+            except Exception:  # noqa: BLE001 - load_spec words the YAML error
+                pass
+    for m in seen["model"]:
+        if isinstance(m, str) and _looks_like_path(m):
+            raise UserError(f"model: {m!r} looks like a path; the web app accepts only model ids and aliases "
+                            "(GET /api/models, or `aicsolve models`). For a local config.json run the CLI: "
+                            "aicsolve SPEC.yaml.")
+    if any(c is not None for c in seen["calibration"]):
+        raise UserError("calibration: the web app reads no calibration files; run the CLI (aicsolve SPEC.yaml) "
+                        "to apply one.")
+
+
+def load(body: Any):
+    """The validated Spec of a request body, its solver time limit capped at MAX_TIME_LIMIT_S."""
+    from solver.spec import Loader, apply_overrides, load_spec, spec_from_raw
+
+    spec_in, overrides, name = parse_body(body)
+    if isinstance(spec_in, dict):
+        _reject_paths(spec_in, overrides)
+        with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as empty:  # relative paths resolve to nothing
+            spec = spec_from_raw(apply_overrides(spec_in, overrides), source=name, base_dir=Path(empty))
+    else:
+        try:
+            raw = yaml.load(spec_in, Loader=Loader)
+        except Exception:  # noqa: BLE001 - load_spec words the YAML error
+            raw = None
+        _reject_paths(raw, overrides)
+        with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
+            real = Path(d) / "spec.yaml"
+            try:
+                real.write_text(spec_in, encoding="utf-8")
+            except UnicodeEncodeError:
+                raise UserError(f"{name}: not UTF-8 text; save the spec as UTF-8 YAML.") from None
+            spec = load_spec(_Named(real, name), overrides)
+    if os.path.isabs(spec.model) or spec.request.calibration is not None:  # never expected after the checks above
+        raise UserError("the web app accepts only model ids and aliases, and no calibration file.")
+    return dataclasses.replace(spec, time_limit_s=min(spec.time_limit_s, MAX_TIME_LIMIT_S))
+
+
+_CACHE: OrderedDict[str, Solved] = OrderedDict()
+_CACHE_SIZE = 16
+_LOCK = threading.Lock()
+
+
+def solve(body: Any) -> Solved:
+    """Solve a request body as `aicsolve SPEC --json` does (the last few solves are remembered for /api/bundle)."""
+    from costmodel.build import build_surfaces
+    from solver.search import solve as run_solver
+    from solver.spec import to_problem
+
+    key = json.dumps({k: body.get(k) for k in ("spec_yaml", "spec", "overrides", "filename")}, sort_keys=True) \
+        if isinstance(body, dict) else ""
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    spec = load(body)
+    surfaces = build_surfaces(spec.request)
+    result = run_solver(to_problem(spec, surfaces))
+    doc = {"input": {**spec.summary(), "notes": list(surfaces.notes)}, **result.to_dict()}
+    solved = Solved(spec, result, tuple(surfaces.notes), doc)
+    with _LOCK:
+        _CACHE[key] = solved
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return solved
+
+
+def bundle_available() -> bool:
+    """Whether solver.export (the Dynamo bundle writer) is installed."""
+    try:
+        from solver.export import export_bundle  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bundle(body: Any) -> tuple[str, bytes]:
+    """(file name, zip bytes) of the Dynamo bundle that `--save-dir` writes for a request body."""
+    from solver.export import export_bundle
+
+    top = body.get("export_top", 1) if isinstance(body, dict) else 1
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= MAX_EXPORT_TOP:
+        raise UserError(f"export_top must be a whole number from 1 to {MAX_EXPORT_TOP}; got {top!r}.")
+    image = body.get("image") or None
+    if image is not None and not isinstance(image, str):
+        raise UserError(f"image must be a string (a container image reference); got {image!r}.")
+    s = solve(body)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"aicsolve-{s.spec.arch.name}-{s.spec.request.system}-"
+                  f"{s.spec.total_gpus}gpu").strip("-")
+    extra = {"notes": s.notes} if "notes" in inspect.signature(export_bundle).parameters else {}
+    with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
+        out = Path(d) / "bundle"
+        export_bundle(s.result, s.spec, out, top, False, image, **extra)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(out.rglob("*")):
+                if p.is_file():  # ZipFile.write keeps the mode bits: launch scripts stay executable
+                    zf.write(p, f"{stem}/{p.relative_to(out).as_posix()}")
+    return f"{stem}.zip", buf.getvalue()
