@@ -22,6 +22,12 @@ from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, handoff
 from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
 
+# The columns of the measurement CSV format (silicon_dev.csv); REQUIRED ⊂ COLUMNS must be present.
+COLUMNS = ("id", "silicon_data_source", "backend", "backend_version", "model_path", "system", "precision", "mode",
+           "isl", "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size", "tp_size", "pp_size", "attention_dp_size",
+           "moe_tp_size", "moe_ep_size", *(f"{role}_{k}" for role in ("prefill", "decode") for k in (
+               "batch_size", "num_workers", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")),
+           "silicon_ttft_ms", "silicon_tpot_ms")
 REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 
 

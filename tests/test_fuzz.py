@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import solver.cli as cli
-from costmodel.validate import REQUIRED, BadCsvError, Prediction, as_json, predict_row, read_rows, render, score
+from costmodel.validate import COLUMNS, REQUIRED, BadCsvError, Prediction, as_json, predict_row, read_rows, render, score
 from solver.errors import UserError
 from solver.spec import FIELDS, apply_overrides, load_spec
 
@@ -169,12 +169,7 @@ def test_cli_real_cost_model(name, extra):
 
 
 # ---- measurement CSVs for `aicsolve validate` ----
-COLS = ["id", "silicon_data_source", "backend", "backend_version", "model_path", "system", "precision", "mode", "isl",
-        "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size", "tp_size", "pp_size", "attention_dp_size",
-        "moe_tp_size", "moe_ep_size", "prefill_batch_size", "prefill_num_workers", "prefill_tp_size",
-        "prefill_pp_size", "prefill_attention_dp_size", "prefill_moe_tp_size", "prefill_moe_ep_size",
-        "decode_batch_size", "decode_num_workers", "decode_tp_size", "decode_pp_size", "decode_attention_dp_size",
-        "decode_moe_tp_size", "decode_moe_ep_size", "silicon_ttft_ms", "silicon_tpot_ms"]
+COLS = list(COLUMNS)
 ROWS = [dict(id="a", silicon_data_source="silicon_concurrency=16", backend="trtllm", model_path="Qwen/Qwen3-32B",
              system="h100_sxm", mode="agg", isl="1024", osl="512", gemm_quant_mode="fp8", batch_size="16",
              tp_size="2", pp_size="1", silicon_ttft_ms="300", silicon_tpot_ms="12"),
