@@ -76,50 +76,87 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
 
 
 def build_surfaces(req: SurfaceRequest) -> Surfaces:
-    """Price every (layout, batch) of every requested role with the full cost model."""
-    db = open_db(req.system, req.backend, req.version)
-    quant, notes = resolve_quant(db, req.model, req.quant)
-    step = StepModel(db, req.model, quant, *mtp_settings(req, "agg"))
-    disagg_step = StepModel(db, req.model, quant, *mtp_settings(req, "disagg"))
-    step.check()
-    mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
-    lays = layouts(req)
-    if not lays:
-        raise ValueError("the search space holds no worker layout for this model")  # the spec check says why
-    lay, lays_np = _layout_arrays(lays)
-    gpus = (lays_np[:, 0] * lays_np[:, 1] * lays_np[:, 2]).astype(int)
-    isl, osl = req.isl, req.osl
-    cap, wfrac = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
-                                    lay.moe_ep, mnt, isl + osl)
-    sizes = req.search.batch_sizes
-    bgrid = (np.array(sorted(set(sizes))) if sizes else batch_grid(req.search.max_batch_size))[None, :]
-    slots = np.floor(np.maximum(cap, 0) / (isl + osl)) * lay.dp  # requests a worker can hold
+    """Price every (layout, batch) of every requested role with the full cost model.
+
+    With ``req.decode_system`` set, disagg decode workers are priced on that system and the
+    prefill side's KV hand-off crosses the slower of the two systems' inter-node links.
+    """
+    home = _Engine(req, req.system)
+    far = home if req.decode_system in (None, req.system) else _Engine(req, req.decode_system)
     agg = prefill = decode = None
-    if "agg" in req.modes and lays:
-        f = agg_figures(step, lay, bgrid, isl, osl, mnt, cap)
-        if req.calibration is not None:  # scale both latencies; the request rate follows from them
-            k = req.calibration.factor(req.system, req.backend, "agg")
+    if "agg" in req.modes:
+        agg = home.agg()
+    if "disagg" in req.modes:
+        prefill, decode = home.prefill(far), far.decode()
+    notes = tuple(dict.fromkeys(home.notes + far.notes))
+    return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
+                    isl=req.isl, osl=req.osl, gpus_per_node=home.db.system.gpus_per_node, agg=agg, prefill=prefill,
+                    decode=decode, notes=notes, decode_system=None if far is home else far.system,
+                    decode_gpus_per_node=far.db.system.gpus_per_node)
+
+
+class _Engine:
+    """One system's op data, step models and worker layouts for a request; prices one role at a time."""
+
+    def __init__(self, req: SurfaceRequest, system: str):
+        self.req, self.system = req, system
+        self.db = open_db(system, req.backend, req.version)
+        self.quant, self.notes = resolve_quant(self.db, req.model, req.quant)
+        self.step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "agg"))
+        self.disagg_step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "disagg"))
+        self.step.check()
+        self.mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
+        lays = layouts(req)
+        if not lays:
+            raise ValueError("the search space holds no worker layout for this model")  # the spec check says why
+        self.lay, self.lays_np = _layout_arrays(lays)
+        self.gpus = (self.lays_np[:, 0] * self.lays_np[:, 1] * self.lays_np[:, 2]).astype(int)
+        self.cap, self.wfrac = self._kv(req.isl + req.osl)
+        sizes = req.search.batch_sizes
+        self.bgrid = (np.array(sorted(set(sizes))) if sizes else batch_grid(req.search.max_batch_size))[None, :]
+        self.slots = np.floor(np.maximum(self.cap, 0) / (req.isl + req.osl)) * self.lay.dp  # requests a worker holds
+
+    def _kv(self, tokens: int):
+        lay = self.lay
+        return kv_capacity_tokens(self.db.system, self.req.model, self.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
+                                  lay.moe_ep, self.mnt, tokens)
+
+    def _factor(self, mode: str):
+        cal = self.req.calibration
+        return None if cal is None else cal.factor(self.system, self.req.backend, mode)
+
+    def _rows(self, role: str, batch, fig, keep) -> Candidates:
+        return _candidates(role, self.lays_np, batch, self.gpus, fig, keep, self.wfrac, self.mnt)
+
+    def agg(self) -> Candidates:
+        lay, isl, osl = self.lay, self.req.isl, self.req.osl
+        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap)
+        if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
             f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
-        keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
-        agg = _candidates("agg", lays_np, bgrid, gpus, f, keep, wfrac, mnt)
-    if "disagg" in req.modes and lays:
+        keep = (self.cap > 0) & (self.bgrid <= self.slots) & (self.bgrid >= lay.dp)
+        return self._rows("agg", self.bgrid, f, keep)
+
+    def prefill(self, to: _Engine) -> Candidates:
+        """Prefill rows whose KV cache goes to decode workers on ``to``'s system."""
+        lay, isl = self.lay, self.req.isl
         pb = np.array(PREFILL_BATCHES)[None, :]
-        fp = prefill_figures(disagg_step, lay, pb, isl, PREFILL_UTILISATION)
-        fp = {"ttft_ms": fp["ttft_ms"] + handoff_ms(disagg_step, isl, lay.tp),
+        fp = prefill_figures(self.disagg_step, lay, pb, isl, PREFILL_UTILISATION)
+        # The hand-off runs at the slower end's inter-node bandwidth.
+        link = min((self, to), key=lambda e: e.db.system.inter_node_bw_bytes_per_s)
+        fp = {"ttft_ms": fp["ttft_ms"] + handoff_ms(link.disagg_step, isl, lay.tp),
               "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
-        cap_p, _ = kv_capacity_tokens(db.system, req.model, quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
-                                      lay.moe_ep, mnt, isl)
-        keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(mnt, isl))
-        prefill = _candidates("prefill", lays_np, pb, gpus, fp, keep, wfrac, mnt)
-        per_rank = np.maximum(bgrid / lay.dp, 1)
-        fd = decode_figures(disagg_step, lay, per_rank, isl, osl)
-        if req.calibration is not None:
-            k = req.calibration.factor(req.system, req.backend, "disagg")
+        if (k := self._factor("disagg")) is not None:
             fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
+        cap_p, _ = self._kv(isl)
+        keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(self.mnt, isl))
+        return self._rows("prefill", pb, fp, keep)
+
+    def decode(self) -> Candidates:
+        lay = self.lay
+        per_rank = np.maximum(self.bgrid / lay.dp, 1)
+        fd = decode_figures(self.disagg_step, lay, per_rank, self.req.isl, self.req.osl)
+        if (k := self._factor("disagg")) is not None:
             fd = {"tpot_ms": fd["tpot_ms"] * k.tpot, "req_per_s": fd["req_per_s"] / k.tpot}
-        keep = (cap > 0) & (bgrid <= slots) & (bgrid >= lay.dp)
-        decode = _candidates("decode", lays_np, bgrid, gpus, fd, keep, wfrac, mnt)
-    return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
-                    isl=isl, osl=osl, gpus_per_node=db.system.gpus_per_node, agg=agg, prefill=prefill,
-                    decode=decode, notes=notes)
+        keep = (self.cap > 0) & (self.bgrid <= self.slots) & (self.bgrid >= lay.dp)
+        return self._rows("decode", self.bgrid, fd, keep)

@@ -65,6 +65,8 @@ class Surfaces:
     prefill: Candidates | None
     decode: Candidates | None
     notes: tuple[str, ...] = field(default=())
+    decode_system: str | None = None  # disagg decode priced on another system (None: system)
+    decode_gpus_per_node: int | None = None  # that system's node size (None: gpus_per_node)
 
 
 def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int,
