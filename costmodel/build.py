@@ -83,15 +83,29 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     """
     home = _Engine(req, req.system)
     far = home if req.decode_system in (None, req.system) else _Engine(req, req.decode_system)
-    agg = prefill = decode = None
-    if "agg" in req.modes:
-        agg = home.agg()
-    if "disagg" in req.modes:
-        prefill, decode = home.prefill(far), far.decode()
-    notes = tuple(dict.fromkeys(home.notes + far.notes))
-    return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
+    disagg = "disagg" in req.modes
+    return _surfaces(req, home, far, home.agg() if "agg" in req.modes else None,
+                     home.prefill(far) if disagg else None, far.decode() if disagg else None)
+
+
+def build_pair_surfaces(req: SurfaceRequest, systems: tuple[str, ...]) -> dict[tuple[str, str], Surfaces]:
+    """Surfaces per (agg or prefill system, decode system) pair of a mixed cluster; agg only on equal pairs.
+
+    Each system's data and each decode table are loaded and priced once.
+    """
+    eng = {s: _Engine(req, s) for s in systems}
+    disagg = "disagg" in req.modes
+    decode = {s: e.decode() for s, e in eng.items()} if disagg else {}
+    return {(a, b): _surfaces(req, eng[a], eng[b], eng[a].agg() if a == b and "agg" in req.modes else None,
+                              eng[a].prefill(eng[b]) if disagg else None, decode.get(b))
+            for a in systems for b in systems}
+
+
+def _surfaces(req: SurfaceRequest, home: _Engine, far: _Engine, agg, prefill, decode) -> Surfaces:
+    return Surfaces(model=req.model.name, system=home.system, backend=req.backend, version=req.version,
                     isl=req.isl, osl=req.osl, gpus_per_node=home.db.system.gpus_per_node, agg=agg, prefill=prefill,
-                    decode=decode, notes=notes, decode_system=None if far is home else far.system,
+                    decode=decode, notes=tuple(dict.fromkeys(home.notes + far.notes)),
+                    decode_system=None if far is home else far.system,
                     decode_gpus_per_node=far.db.system.gpus_per_node)
 
 

@@ -61,7 +61,25 @@ FIELDS: tuple[Field, ...] = (
     F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
     F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
     F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
-    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1, cap=_BIG),
+    F("total_gpus", "int", "GPUs available; a deployment may use fewer", ge=1, cap=_BIG),  # or demand / pools
+    F("demand", "section", "load to serve: the solver then sizes the deployment (fewest GPUs, or least cost) "
+      "instead of filling total_gpus"),
+    F("demand.requests_per_s", "number?", "requests per second to serve", gt=0, cap=_BIG),
+    F("demand.tokens_per_s", "number?", "output tokens per second to serve (requests/s = tokens_per_s / osl)", gt=0,
+      cap=1000 * _BIG),
+    F("weight", "number?", "value of one output token/s of this model, for deployments without demand that share "
+      "the GPUs left over; null: 1", gt=0, cap=_BIG),
+    F("name", "str?", "deployment name (bundle folder, report); null: from the model"),
+    F("pools", "section", "GPUs per system of the cluster (a null count: as many as needed); replaces system and "
+      "total_gpus"),
+    *(F(f"pools.{k}", "int?", f"{k} GPUs available", ge=1, cap=_BIG) for k in SYSTEMS),
+    F("cost", "section", "price per GPU-hour per system: with demand, the solver minimizes the cost"),
+    *(F(f"cost.{k}", "number?", f"price of one {k} GPU-hour", gt=0, cap=_BIG) for k in SYSTEMS),
+    F("objective", "str", "cluster objective; auto: least cost (or fewest GPUs) when every deployment has a demand, "
+      "else most weighted tokens/s after every demand is met", default="auto",
+      choices=("auto", "min_cost", "min_gpus", "max_goodput")),
+    F("deployments", "list?", "several models on one cluster: each item is a spec of its own (model, workload, sla, "
+      "demand or weight, …) and the top-level keys are its defaults"),
     F("workload", "section", "request shape", required=True),
     F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
     F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
@@ -128,6 +146,9 @@ class Spec:
     seed: int = 0
     top_n: int = 5
     source: str = "<flags>"
+    demand_rps: float | None = None  # requests/s to serve (demand.*); None: fill total_gpus
+    weight: float = 1.0
+    name: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
@@ -192,7 +213,7 @@ def _expect(f: Field) -> str:
     # Lambdas: only the kind asked for is formatted (a scalar default would break the "ints" example).
     return {"str": lambda: f"one of: {', '.join(f.choices)}" if f.choices else "a string",
             "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
-            "strs": lambda: f"a list of: {', '.join(f.choices)}",
+            "strs": lambda: f"a list of: {', '.join(f.choices)}", "list": lambda: "a non-empty list of mappings",
             "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
             "section": lambda: f"a mapping of: {', '.join(_children(f.path))}"}[kind]() + ", or null" * ("?" in f.kind)
 
@@ -245,6 +266,10 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
             _check(v or {}, f.path, where, values, given)
         elif v is None:
             values[f.path] = copy.deepcopy(f.default)
+        elif f.kind.rstrip("?") == "list":  # its items are specs of their own: solver.cluster.spec checks them
+            if not isinstance(v, list) or not v or not all(isinstance(x, dict) for x in v):
+                raise _bad(where, f.path, f, v, " Write one mapping per item, e.g. - {model: …, workload: …}.")
+            values[f.path] = v
         else:
             kind = f.kind.rstrip("?")
             many = kind in ("ints", "strs")
@@ -259,9 +284,10 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
             values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
 
 
-def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-              flags: dict[str, Any] | None = None) -> Spec:
-    """Read a spec file (None: flags only), apply FLAGS (name → value) then --set overrides, validate."""
+def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+             flags: dict[str, Any] | None = None) -> tuple[dict, _Where, Path]:
+    """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:
+    (raw dict, where each key came from, folder that relative paths start from)."""
     raw, lines = read_yaml(path) if path is not None else ({}, {})
     where = _Where(str(path) if path is not None else "<flags>", lines)
     for name, value in (flags or {}).items():
@@ -269,7 +295,13 @@ def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = 
             where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {value}"
             _set(raw, FLAGS[name], value, where.at[FLAGS[name]])
     raw = apply_overrides(raw, overrides, where)
-    base = Path(path).resolve().parent if path is not None else Path.cwd()
+    return raw, where, Path(path).resolve().parent if path is not None else Path.cwd()
+
+
+def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+              flags: dict[str, Any] | None = None) -> Spec:
+    """Read a one-model spec file (None: flags only), apply FLAGS then --set overrides, validate."""
+    raw, where, base = read_raw(path, overrides, flags)
     return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
 
 
@@ -353,6 +385,11 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
         topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
+    demand = _demand(v, where)
+    if v["total_gpus"] is None and demand is None and "pools" not in given:
+        raise UserError(f"{where('')}missing required key 'total_gpus' (or pass --total-gpus): an integer ≥ 1 (GPUs "
+                        "available; a deployment may use fewer). To size the deployment to a load instead, give "
+                        "demand.requests_per_s or demand.tokens_per_s.")
     tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
     search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
                          max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
@@ -370,7 +407,16 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
-                source=source)
+                source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"])
+
+
+def _demand(v: dict, where: _Where) -> float | None:
+    """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
+    rps, tps = v["demand.requests_per_s"], v["demand.tokens_per_s"]
+    if rps is not None and tps is not None:
+        raise UserError(f"{where('demand')}demand: give requests_per_s or tokens_per_s, not both "
+                        f"(got {rps:g} requests/s and {tps:g} tokens/s).")
+    return float(rps) if rps is not None else None if tps is None else float(tps) / v["workload.osl"]
 
 
 def _float(x: Any) -> float | None:
@@ -395,6 +441,8 @@ def _schema_of(f: Field) -> dict[str, Any]:
                 "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
                 **({"required": req} if req else {})}
     base = f.kind.rstrip("?")
+    if base == "list":  # each item is a spec of its own; the top-level keys are its defaults
+        return {"type": ["array", "null"], "minItems": 1, "items": {"type": "object"}, "description": f.doc}
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
     rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
     rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
@@ -408,8 +456,11 @@ def _schema_of(f: Field) -> dict[str, Any]:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema of the spec, generated from FIELDS (python -m solver.spec writes specs/aicsolve.schema.json)."""
+    root = _schema_of(Field("", "section", "model, system, GPUs, workload and SLA"))
+    # A cluster spec names its models under deployments: (their items carry model and workload).
+    root["anyOf"] = [{"required": root.pop("required")}, {"required": ["deployments"]}]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "aicsolve.schema.json",
-            "title": "aicsolve spec", **_schema_of(Field("", "section", "model, system, GPUs, workload and SLA"))}
+            "title": "aicsolve spec", **root}
 
 
 if __name__ == "__main__":

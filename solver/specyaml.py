@@ -35,6 +35,11 @@ def _line_map(node: yaml.Node, prefix: str, out: dict[str, int], source: str, se
                 raise UserError(f"{source}, line {k.start_mark.line + 1}: key '{path}' appears twice; keep one.")
             out[path] = k.start_mark.line + 1
             _line_map(v, path, out, source, seen)
+    elif isinstance(node, yaml.SequenceNode) and id(node) not in seen:
+        seen.add(id(node))
+        for i, v in enumerate(node.value):  # items of `deployments:` are specs of their own
+            out[f"{prefix}[{i}]"] = v.start_mark.line + 1
+            _line_map(v, f"{prefix}[{i}]", out, source, seen)
     return out
 
 

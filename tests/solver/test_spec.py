@@ -183,7 +183,7 @@ def test_flags_only_spec():
     assert (spec.total_gpus, spec.request.isl, spec.sla.tpot_ms) == (32, 4000, 10.0)
     assert error_of(None, flags={**flags, "total_gpus": None}) == (
         "missing required key 'total_gpus' (or pass --total-gpus): an integer ≥ 1 (GPUs available; a deployment may "
-        "use fewer).")
+        "use fewer). To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s.")
     assert error_of(None, flags={**flags, "total_gpus": 0}).startswith("--total-gpus 0: total_gpus must be")
 
 

@@ -1,0 +1,126 @@
+"""Each model's possible configurations on the cluster: one ``Combo`` per (mode, systems), with its rows.
+
+A combo is a one-model Problem over the surfaces of its system pair, filtered by the same
+constraint functions as a one-model solve (solver.constraints), then pruned to rows that can
+be optimal: for a model sized to a demand the rows on the (GPUs needed, latency) Pareto
+front, for a model that takes what is left the rows undominated within their worker size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.surface import Candidates, Surfaces
+from solver.cluster.problem import Cluster, Member
+from solver.constraints import ROLES, FilterScope
+from solver.pareto import undominated
+from solver.problem import Constraints, Problem, Topology
+
+LAT = {"agg": "tpot_ms", "prefill": "ttft_ms", "decode": "tpot_ms"}
+_OPEN = 1_000_000  # GPUs of an uncounted pool, as far as the one-model filters are concerned
+
+
+@dataclass(frozen=True)
+class Combo:
+    """One configuration family of a member: mode, system per role, and the rows the model may pick."""
+
+    member: int
+    mode: str
+    systems: tuple[str, ...]  # per role of ROLES[mode]
+    problem: Problem  # the one-model problem these rows index (evaluate / verify read it)
+    rows: dict[str, np.ndarray]  # kept row ids per role, into problem.surfaces tables
+    workers: dict[str, np.ndarray] | None  # demand members: workers each kept row needs; else None
+
+    @property
+    def label(self) -> str:
+        """e.g. "agg on h200_sxm" or "disagg h100_sxm→h200_sxm"."""
+        return f"agg on {self.systems[0]}" if self.mode == "agg" else f"disagg {self.systems[0]}→{self.systems[1]}"
+
+    def table(self, role: str) -> Candidates:
+        """The kept rows of a role."""
+        return getattr(self.problem.surfaces, role).take(self.rows[role])
+
+
+def workers_for(demand: float, rate: np.ndarray) -> np.ndarray:
+    """Fewest workers of each row that serve ``demand`` requests/s (exact in floats: n * rate >= demand)."""
+    n = np.maximum(np.ceil(demand / rate), 1.0)
+    return (n + (n * rate < demand)).astype(np.int64)
+
+
+def _front(cost: np.ndarray, *lat: np.ndarray) -> np.ndarray:
+    """Ids on the front of (cost, lat[0]) ascending; ties broken by the later latencies, then id."""
+    order = np.lexsort((np.arange(len(cost)), *reversed(lat), cost))
+    best, keep = np.inf, []
+    for i in order:
+        if lat[0][i] < best:
+            best = lat[0][i]
+            keep.append(i)
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surfaces) -> Problem:
+    pools = {name: c.pool(name).gpus or _OPEN for name in systems}
+    total = sum(pools.values()) if len(pools) > 1 else next(iter(pools.values()))
+    k = m.spec.constraints
+    within = bool(k.topology and k.topology.worker_within_node)
+    budget = dict(zip(ROLES[mode], (pools[name] for name in systems))) if len(pools) > 1 else {}
+    cons = Constraints(topology=Topology(gpus_per_node=s.gpus_per_node, worker_within_node=within),
+                       max_gpus_per_worker=k.max_gpus_per_worker, fixed=k.fixed, role_gpu_budget=budget)
+    return Problem(surfaces=s, total_gpus=min(total, m.max_gpus or total), sla=m.spec.sla, constraints=cons,
+                   modes=(mode,), time_limit_s=c.time_limit_s, seed=c.seed)
+
+
+def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces) -> tuple[Combo | None, str | None]:
+    m = c.members[i]
+    p = _problem(c, m, mode, systems, s)
+    fs = FilterScope(p, mode).run()
+    if fs.reason:
+        return None, fs.reason
+    rows, workers = {}, {}
+    for role, system in zip(ROLES[mode], systems):
+        t, idx = fs.tables[role], fs.index[role]
+        gpn = c.pool(system).gpus_per_node
+        # Worker sizes that divide a node or fill whole nodes pack into nodes exactly, so a pool's GPU
+        # count is its only capacity constraint.
+        ok = (gpn % t.gpus == 0) | (t.gpus % gpn == 0)
+        if m.spec.constraints.topology and m.spec.constraints.topology.worker_within_node:
+            ok &= t.gpus <= gpn
+        t, idx = t.take(np.flatnonzero(ok)), idx[ok]
+        if not len(t):
+            return None, f"no {role} worker size packs into {gpn}-GPU {system} nodes"
+        lat = [getattr(t, LAT[role])] + ([t.ttft_ms] if role == "agg" else [])
+        if m.demand_rps is not None:
+            n = workers_for(m.demand_rps, t.req_per_s)
+            need = n * t.gpus
+            cap = c.pool(system).gpus or _OPEN
+            fits = need <= min(cap, m.max_gpus or cap)
+            if not fits.any():
+                return None, (f"{role} workers need at least {int(need.min())} {system} GPUs for "
+                              f"{m.demand_rps:.4g} requests/s > {min(cap, m.max_gpus or cap)}")
+            keep = np.flatnonzero(fits)[_front(need[fits], *(x[fits] for x in lat))]
+            workers[role] = n[keep]
+        else:
+            keep = np.flatnonzero(undominated(t.gpus, t.req_per_s, *lat))
+        rows[role] = idx[keep]
+    return Combo(i, mode, systems, p, rows, workers if m.demand_rps is not None else None), None
+
+
+def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]]) -> tuple[list[Combo], dict[str, list]]:
+    """Every member's combos (surfaces[i]: member i's surfaces per system pair) and, per member, why
+    each missing combo has no rows."""
+    combos, why = [], {}
+    for i, m in enumerate(c.members):
+        why[m.name] = []
+        for (a, b), s in surfaces[i].items():
+            for mode in m.spec.request.modes:
+                if mode == "agg" and a != b:
+                    continue
+                systems = (a,) if mode == "agg" else (a, b)
+                combo, reason = _combo(c, i, mode, systems, s)
+                if combo is None:
+                    why[m.name].append((f"{mode} on {'→'.join(systems)}", reason))
+                else:
+                    combos.append(combo)
+    return combos, why

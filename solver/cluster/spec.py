@@ -1,0 +1,179 @@
+"""Cluster specs: `deployments:` (several models), `pools:` (GPU types and counts), `demand:`, `cost:`.
+
+Every item of `deployments:` is validated as a one-model spec of its own (solver.spec), with
+the top-level keys as its defaults; a one-model spec with `demand:` or `pools:` is a cluster of one.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from solver.cluster.problem import Cluster, Member, Pool
+from solver.errors import UserError
+from solver.spec import FIELDS, Spec, _bad, _check, _ok, _Where, spec_from_raw
+
+CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
+_BIG = 1_000_000  # stands in for total_gpus while a member is validated against an unbounded pool
+
+
+def is_cluster(raw: dict) -> bool:
+    """True when the spec asks for sizing or placement rather than one model on total_gpus."""
+    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand"))
+
+
+def _field(path: str):
+    return next(f for f in FIELDS if f.path == path)
+
+
+def _merge(base: dict, item: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in item.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _member_where(where: _Where, i: int | None) -> _Where:
+    """Where-lookup for item i: its own lines, else the top-level default's."""
+    w = _Where(where.source)
+    tag = f"deployments[{i}]"
+    for p, at in where.at.items():
+        if i is not None and p.startswith(tag + "."):
+            w.at[p[len(tag) + 1:]] = at
+        elif not p.startswith("deployments") and p not in w.at:
+            w.at[p] = at
+    return w
+
+
+def _section(raw: dict, key: str, where: _Where) -> dict[str, Any]:
+    """A pools/cost mapping, checked key by key, in the order written (null values kept)."""
+    v = raw.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _bad(where, key, _field(key), v)
+    _check(v, key, where, {}, set())
+    return dict(v)
+
+
+def _objective(raw: dict, where: _Where) -> str:
+    f, v = _field("objective"), raw.get("objective", "auto")
+    ok, hint = _ok("str", f, v)
+    if not ok:
+        raise _bad(where, "objective", f, v, hint)
+    return v
+
+
+def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
+    """Validate a cluster spec (UserError naming the key on any mistake)."""
+    if raw.get("deployments") is not None:
+        items = raw["deployments"]
+        if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
+            raise _bad(where, "deployments", _field("deployments"), items,
+                       " Write one mapping per item, e.g. - {model: Qwen/Qwen3-32B, workload: {isl: 1000, osl: 200}}.")
+        for i, item in enumerate(items):
+            for k in CLUSTER_KEYS:
+                if k in item:
+                    raise UserError(f"{where(f'deployments[{i}].{k}')}deployments[{i}].{k}: {k} is a cluster-wide key; "
+                                    "write it at the top level of the spec.")
+    else:
+        items = [{}]
+    top = {k: v for k, v in raw.items() if k not in CLUSTER_KEYS}
+    pools_raw, cost = _section(raw, "pools", where), _section(raw, "cost", where)
+    for k in ("total_gpus", "decode_system"):
+        if pools_raw and top.get(k) is not None:
+            raise UserError(f"{where(k)}{k}: with pools: the pools say which GPUs exist and where each role runs; "
+                            f"drop {k} (a deployment's own total_gpus caps the GPUs it takes).")
+    if not pools_raw:
+        if top.get("system") is None:
+            raise UserError(f"{where('')}missing key 'system' (or pools): name the GPU system, e.g. system: h200_sxm, "
+                            "or give pools: {h100_sxm: 16, h200_sxm: 16} for a mixed cluster.")
+        pools_raw = {str(top["system"]): top.get("total_gpus")}
+        top = {k: v for k, v in top.items() if k != "total_gpus"}
+    for name in cost:
+        if name not in pools_raw:
+            raise UserError(f"{where('cost.' + name)}cost.{name}: {name} is not one of the pools "
+                            f"({', '.join(pools_raw)}); price only the systems the cluster has.")
+    members = [_member(top, item, i if raw.get("deployments") is not None else None, pools_raw, where, base)
+               for i, item in enumerate(items)]
+    members = _unique_names(members)
+    pools = tuple(_pool(name, n, cost.get(name)) for name, n in pools_raw.items())
+    first = members[0].spec
+    return Cluster(members=tuple(members), pools=pools, objective=_resolve_objective(
+        _objective(raw, where), members, pools, where), time_limit_s=first.time_limit_s, seed=first.seed,
+        source=where.source)
+
+
+def _pool(system: str, gpus: int | None, price: float | None) -> Pool:
+    from costmodel.system import load_system
+
+    return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
+                gpus_per_node=load_system(system).gpus_per_node)
+
+
+def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, base: Path) -> Member:
+    from costmodel.paths import data_dir
+
+    mraw, mwhere = _merge(top, item), _member_where(where, i)
+    label = "" if i is None else f"deployments[{i}]: "
+    own_system = item.get("system") if i is not None else None
+    if own_system is not None and own_system not in pools:
+        raise UserError(f"{mwhere('system')}{label}system {own_system!r} is not one of the pools "
+                        f"({', '.join(pools)}); drop it to let the solver pick, or add that pool.")
+    cap = item.get("total_gpus") if i is not None else None
+    mraw["system"] = own_system or next(iter(pools))
+    mraw["total_gpus"] = cap if cap is not None else min(sum(n or _BIG for n in pools.values()), _BIG)
+    try:
+        spec = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
+    except UserError as e:
+        raise type(e)(f"{label}{e}" if label and not str(e).startswith(where.source) else str(e)) from None
+    r = spec.request
+    systems = tuple(s for s in ([own_system] if own_system else pools)
+                    if (data_dir() / "perf" / s / r.backend / r.version).is_dir())
+    if not systems:
+        raise UserError(f"{mwhere('backend')}{label}no pool has measured {r.backend} {r.version} data for "
+                        f"{spec.arch.name} (pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
+    return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
+                  weight=spec.weight, systems=systems, max_gpus=cap)
+
+
+def _unique_names(members: list[Member]) -> list[Member]:
+    import dataclasses
+
+    seen: dict[str, int] = {}
+    out = []
+    for m in members:
+        n = seen[m.name] = seen.get(m.name, 0) + 1
+        out.append(m if n == 1 else dataclasses.replace(m, name=f"{m.name}-{n}"))
+    return out
+
+
+def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool, ...], where: _Where) -> str:
+    unmet = [m.name for m in members if m.demand_rps is None]
+    if objective == "auto":
+        objective = "max_goodput" if unmet else "min_cost" if all(p.price for p in pools) else "min_gpus"
+    if objective in ("min_cost", "min_gpus") and unmet:
+        raise UserError(f"{where('objective')}objective {objective}: every deployment needs a demand to be sized "
+                        f"to; {', '.join(unmet)} has none. Give it demand.requests_per_s, or use max_goodput.")
+    if objective == "min_cost" and not all(p.price for p in pools):
+        missing = [p.system for p in pools if not p.price]
+        raise UserError(f"{where('cost')}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
+                        "(per GPU-hour), or use min_gpus.")
+    if objective == "max_goodput":
+        open_pools = [p.system for p in pools if p.gpus is None]
+        if open_pools and unmet:
+            raise UserError(f"{where('pools')}{', '.join(unmet)} has no demand, so it would grow without bound on the "
+                            f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
+                            "deployment a demand to size the cluster to it.")
+    return objective
+
+
+def spec_or_cluster(path, overrides=(), flags=None) -> Spec | Cluster:
+    """Read a spec file: a one-model Spec, or a Cluster when it has deployments, pools or a demand."""
+    from solver.spec import read_raw
+
+    raw, where, base = read_raw(path, overrides, flags)
+    if is_cluster(raw):
+        return cluster_from_raw(raw, where, base)
+    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
