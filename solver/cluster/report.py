@@ -1,0 +1,82 @@
+"""The terminal report of a cluster solve: per model its placement and load, per pool its use, the totals."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from solver.cluster.problem import Cluster
+from solver.cluster.result import ClusterResult, Placement
+from solver.result import RoleConfig
+
+GOALS = {"min_cost": "least cost per hour that serves every demand",
+         "min_gpus": "fewest GPUs that serve every demand",
+         "max_goodput": "most weighted output tokens/s once every demand is met"}
+
+
+def _workers(r: RoleConfig, system: str) -> str:
+    par = f"tp{r.tp}" + (f" pp{r.pp}" if r.pp > 1 else "") + (f" dp{r.dp}" if r.dp > 1 else "") + \
+        (f" ep{r.moe_ep}" if r.moe_ep > 1 else "")
+    return f"{r.workers} × {par} b{r.batch} {system}"
+
+
+def _row(p: Placement) -> list:
+    d = p.deployment
+    roles = {r.role: _workers(r, p.systems[r.role]) for r in d.roles}
+    margin = "" if p.margin is None else f"{100 * p.margin:+.1f}%"
+    return [p.name, d.mode, roles.get("agg", roles.get("prefill", "")), roles.get("decode", ""), d.gpus_used,
+            "" if p.demand_rps is None else f"{p.demand_rps:,.3g}", f"{d.req_per_s:,.3g}", margin,
+            f"{d.ttft_ms:,.1f}", f"{d.tpot_ms:,.2f}", f"{d.tokens_per_s:,.0f}",
+            "" if p.cost_per_hour is None else f"{p.cost_per_hour:,.2f}"]
+
+
+def _pool_line(c: Cluster) -> str:
+    return " + ".join(f"{p.gpus if p.gpus is not None else 'any number of'} × {p.system}"
+                      + (f" (${p.price:g}/GPU-h)" if p.price else "") for p in c.pools)
+
+
+def render(c: Cluster, r: ClusterResult) -> str:
+    """The report as text (ends with a newline)."""
+    out = [f"{len(c.members)} deployment{'s' * (len(c.members) > 1)} on {_pool_line(c)}",
+           f"  objective     {GOALS[c.objective]}"]
+    for m in c.members:
+        s, q = m.spec, m.spec.request
+        load = f"{m.demand_rps:,.4g} requests/s" if m.demand_rps is not None else f"weight {m.weight:g}"
+        sla = ", ".join(x for x in (f"TTFT ≤ {s.sla.ttft_ms:g} ms" if s.sla.ttft_ms else "",
+                                    f"TPOT ≤ {s.sla.tpot_ms:g} ms" if s.sla.tpot_ms else "") if x) or "no SLA"
+        out.append(f"  {m.name:13s} {s.arch.name} ({q.backend} {q.version}), ISL {q.isl:,} / OSL {q.osl:,}, "
+                   f"{sla}; {load}")
+    out.append("")
+    if r.infeasible:
+        return "\n".join(out + [f"No placement: {r.infeasible}", ""])
+    head = ["deployment", "mode", "agg / prefill workers", "decode workers", "GPUs", "demand\nreq/s",
+            "capacity\nreq/s", "margin", "TTFT\nms", "TPOT\nms", "tokens/s", "$/hour"]
+    out += [tabulate([_row(p) for p in r.placements], head, disable_numparse=True,
+                     colalign=("left", "left", "left", "left") + ("right",) * 8), ""]
+    pools = [[p.system, f"{p.used}" + (f" / {p.available}" if p.available is not None else ""),
+              "" if p.price is None else f"{p.used * p.price:,.2f}"] for p in r.pools]
+    out += [tabulate(pools, ["pool", "GPUs used", "$/hour"], disable_numparse=True,
+                     colalign=("left", "right", "right")), ""]
+    total = f"total: {r.gpus_used} GPUs"
+    if r.cost_per_hour is not None and r.cost_per_hour > 0:
+        tokens = sum(p.deployment.tokens_per_s for p in r.placements)
+        total += f", ${r.cost_per_hour:,.2f}/hour, ${r.cost_per_hour / (tokens * 3600) * 1e6:,.3f} per million " \
+                 "output tokens at capacity"
+    if c.objective == "max_goodput":
+        total += f", {r.weighted_tokens_per_s:,.0f} weighted output tokens/s"
+    out.append(total)
+    out.append("figures: the full cost model at each worker's planned batch; a margin is spare capacity over the "
+               "demand")
+    proof = "proven optimal" if r.proven_optimal else \
+        f"NOT proven optimal: the time limit ({c.time_limit_s:g} s) ended the search; raise solver.time_limit_s"
+    out.append(f"{proof}; solved in {r.solve_seconds:.1f} s")
+    return "\n".join(out) + "\n"
+
+
+def summary(c: Cluster) -> dict:
+    """The cluster's inputs as plain JSON values (the `input` of --json)."""
+    return {"source": c.source, "objective": c.objective, "time_limit_s": c.time_limit_s, "seed": c.seed,
+            "pools": [{"system": p.system, "gpus": p.gpus, "price": p.price, "gpus_per_node": p.gpus_per_node}
+                      for p in c.pools],
+            "deployments": [{"name": m.name, "demand_rps": m.demand_rps, "weight": m.weight,
+                             "systems": list(m.systems), "max_gpus": m.max_gpus, **m.spec.summary()}
+                            for m in c.members]}
