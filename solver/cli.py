@@ -128,26 +128,46 @@ def validate_cmd(
 
 @app.command("calibrate")
 def calibrate_cmd(
-    csv_file: Path = typer.Argument(..., help="your measured deployments, in the columns of silicon_dev.csv"),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="measurement CSVs in the columns of "
+                                       "silicon_dev.csv, and/or bundles written by --save-dir (or one deployment or "
+                                       "bench/artifacts folder of one) holding the aiperf results of their "
+                                       "bench/run_aiperf.sh"),
     out: Path = typer.Option(Path("calibration.yaml"), "--out", help="where to write the factors"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Fit TTFT/TPOT correction factors per (system, backend, mode); show the error before and after."""
-    from costmodel.calibrate import apply, fit, held_out
+    from costmodel.calibrate import MIN_ROWS, apply, fit, held_out
     from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
     from solver.errors import UserError
+    from solver.export.artifacts import is_artifacts_path, read_artifact_rows
 
     if out.exists() and not force:
         raise UserError(f"--out {out} exists; pass --force to overwrite it, or name another file")
-    try:
-        rows = read_rows(csv_file)
-    except BadCsvError as e:
-        raise UserError(str(e)) from None
+    rows: list[dict] = []
+    for path in dict.fromkeys(paths):  # a path named twice counts once
+        if is_artifacts_path(path):
+            got, notes = read_artifact_rows(path)
+            for note in notes:
+                typer.echo(f"note: {note}", err=True)
+            typer.echo(f"{path}: {len(got)} aiperf run(s)", err=True)
+            rows += got
+            continue
+        try:
+            rows += read_rows(path)
+        except BadCsvError as e:
+            raise UserError(str(e)) from None
     with _Progress(f"predicting {len(rows):,} measured deployments…"):
         preds = [predict_row(r) for r in rows]
     cal = fit(preds)
     if not cal.factors:
-        raise UserError(f"{csv_file}: no (system, backend, mode) group has the 3 predictable rows a fit needs")
+        ok = [p for p in preds if p.reason is None]
+        why = "; ".join(sorted({p.reason for p in preds if p.reason}))
+        raise UserError(f"{', '.join(map(str, dict.fromkeys(paths)))}: no (system, backend, mode) group has the "
+                        f"{MIN_ROWS} predictable rows a fit needs outside the quarter held out to score it "
+                        f"({len(preds)} row(s) read, {len(ok)} predicted{f' (not predicted: {why})' if why else ''}, "
+                        f"{sum(held_out(p.row_id) for p in ok)} of those held out); measure more concurrencies or "
+                        "deployments (a bundle's bench/run_aiperf.sh runs 3 concurrencies per deployment: add `run` "
+                        "lines to it, or export more deployments with --export-top)")
     hold = [p for p in preds if held_out(p.row_id)]
     typer.echo(f"held-out rows ({len(hold)} of {len(preds)}), before calibration:")
     typer.echo(render(*score(hold)))
