@@ -206,12 +206,16 @@ def solve_cmd(
     import dataclasses
     import json
 
+    from solver.cluster.problem import Cluster
+    from solver.cluster.spec import spec_or_cluster
     from solver.errors import EXIT_INFEASIBLE
-    from solver.spec import load_spec, to_problem
+    from solver.spec import to_problem
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
                  tpot=tpot, top=top, time_limit=time_limit)
-    parsed = load_spec(spec, set_, flags)
+    parsed = spec_or_cluster(spec, set_, flags)
+    if isinstance(parsed, Cluster):
+        return _solve_cluster(parsed, json_out, save_dir, force, image)
     if save_dir is not None:  # fail before the solve, not after it
         from solver.export import check_target
 
@@ -248,6 +252,44 @@ def solve_cmd(
 
             typer.echo(f"no deployment meets the SLA: {infeasible_text(result)}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _solve_cluster(cluster, json_out: bool, save_dir: Optional[Path], force: bool, image: Optional[str]) -> None:
+    """The cluster path of `solve`: several models and/or demand sizing over GPU pools."""
+    import json
+
+    from solver.cluster.solve import price_members, solve_cluster
+    from solver.errors import EXIT_INFEASIBLE
+
+    if save_dir is not None:
+        from solver.export import check_target
+
+        check_target(save_dir, force, image)
+    with _Progress(f"pricing {len(cluster.members)} model(s) on {len(cluster.pools)} system(s)…"):
+        surfaces = price_members(cluster)
+    for note in sorted({n for per in surfaces for s in per.values() for n in s.notes}):
+        typer.echo(f"note: {note}", err=True)
+    with _Progress(f"placing {len(cluster.members)} model(s) (time limit {cluster.time_limit_s:g} s)…"):
+        result = solve_cluster(cluster, surfaces)
+    if json_out:
+        from solver.cluster.report import summary
+
+        typer.echo(json.dumps({"input": summary(cluster), **result.to_dict()}, indent=2))
+    else:
+        from solver.cluster.report import render
+
+        typer.echo(render(cluster, result), nl=False)
+    if result.infeasible:
+        if save_dir is not None:
+            typer.echo(f"nothing written to {save_dir}", err=True)
+        if json_out:
+            typer.echo(f"no placement: {result.infeasible}", err=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if save_dir is not None:
+        from solver.cluster.export import export_cluster
+
+        paths = export_cluster(cluster, result, save_dir, force, image)
+        typer.echo(f"wrote {len(paths)} files to {save_dir}", err=True)
 
 
 @app.command("webapp")

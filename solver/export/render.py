@@ -81,9 +81,10 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
     name = slug(f"{slug(served.rsplit('/', 1)[-1], 24)}-{req.backend}-{folder.replace('_', '-')}", 50)
     ctx = dict(dep=dep, folder=folder, spec=spec, req=req, engines=engines, data=data, image=image or data["image"],
                model=model, served=served, name=name, placement=placement, port=FRONTEND_PORT, **extra)
-    files = {f"engine/{e.role}.yaml": render(f"{req.backend}/engine.yaml.j2", e=e, **ctx) for e in engines}
+    files = {f"engine/{e.role}.yaml": render(f"{req.backend}/engine.yaml.j2", e=e, role_system=role_system(req, e.role),
+                                             **ctx) for e in engines}
     ctx["engine_texts"] = {f"{e.role}.yaml": files[f"engine/{e.role}.yaml"] for e in engines if e.engine_file}
-    ctx["services"] = [_service(e, placement, model, served) for e in engines]
+    ctx["services"] = [_service(e, placement, model, served, _product(req, e.role)) for e in engines]
     files["k8s/deploy.yaml"] = render("common/deploy.yaml.j2", **ctx)
     for i, node in enumerate(placement.nodes):
         procs, addrs = _node_procs(i, node, engines, data, placement.gpus_per_node)
@@ -97,9 +98,26 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
     return files
 
 
-def _service(e: RoleEngine, placement: Placement, model: str, served: str) -> dict:
+# GPU feature discovery's nvidia.com/gpu.product node label per system (check yours with
+# `kubectl get nodes -L nvidia.com/gpu.product`); written only where one deployment spans two GPU types.
+GPU_PRODUCT = {"h100_sxm": "NVIDIA-H100-80GB-HBM3", "h200_sxm": "NVIDIA-H200", "b200_sxm": "NVIDIA-B200",
+               "gb200": "NVIDIA-GB200", "b300_sxm": "NVIDIA-B300-SXM6-AC", "gb300": "NVIDIA-GB300"}
+
+
+def role_system(req: Any, role: str) -> str:
+    """The system a role's workers run on (decode may run on req.decode_system)."""
+    return req.decode_system if role == "decode" and req.decode_system else req.system
+
+
+def _product(req: Any, role: str) -> str | None:
+    if req.decode_system in (None, req.system):
+        return None
+    return GPU_PRODUCT.get(role_system(req, role))
+
+
+def _service(e: RoleEngine, placement: Placement, model: str, served: str, product: str | None = None) -> dict:
     nodes = placement.node_count(e.role)
-    return dict(name=e.service, role=e.role, replicas=e.count, nodes=nodes,
+    return dict(name=e.service, role=e.role, replicas=e.count, nodes=nodes, product=product,
                 gpu=placement.gpus_per_node if nodes > 1 else e.gpus_per_worker, module=e.module,
                 args=[e.model_flag, model, "--served-model-name", served,
                       *e.args(f"{K8S_ENGINE_DIR}/{e.role}.yaml")])

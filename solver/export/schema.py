@@ -33,7 +33,9 @@ _SERVICE = {
                       "properties": {"nodeCount": {"type": "integer", "minimum": 2}}},
         "sharedMemory": {"type": "object", "required": ["size"], "properties": {"size": {"type": "string"}}},
         "extraPodSpec": {"type": "object", "required": ["mainContainer"], "additionalProperties": False,
-                         "properties": {"mainContainer": _CONTAINER, "volumes": {"type": "array", "items": {
+                         "properties": {"mainContainer": _CONTAINER,
+                                        "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
+                                        "volumes": {"type": "array", "items": {
                              "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
     },
 }
