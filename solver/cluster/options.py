@@ -3,7 +3,9 @@
 A combo is a one-model Problem over the surfaces of its system pair, filtered by the same
 constraint functions as a one-model solve (solver.constraints), then pruned to rows that can
 be optimal: for a model sized to a demand the rows on the (GPUs needed, latency) Pareto
-front, for a model that takes what is left the rows undominated within their worker size.
+front; for a model that takes what is left the fastest row of each worker size (rows of one
+size are interchangeable one for one), or the (rate, latency) front of each size when a
+request-latency bound ties its prefill and decode rows together.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surf
                    modes=(mode,), time_limit_s=c.time_limit_s, seed=c.seed)
 
 
-def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces) -> tuple[Combo | None, str | None]:
+def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces,
+           prune: bool = True) -> tuple[Combo | None, str | None]:
     m = c.members[i]
     p = _problem(c, m, mode, systems, s)
     fs = FilterScope(p, mode).run()
@@ -99,17 +102,24 @@ def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces)
             if not fits.any():
                 return None, (f"{role} workers need at least {int(need.min())} {system} GPUs for "
                               f"{m.demand_rps:.4g} requests/s > {min(cap, m.max_gpus or cap)}")
-            keep = np.flatnonzero(fits)[_front(need[fits], *(x[fits] for x in lat))]
+            keep = np.flatnonzero(fits)
+            keep = keep[_front(need[fits], *(x[fits] for x in lat))] if prune else keep
             workers[role] = n[keep]
-        else:
-            keep = np.flatnonzero(undominated(t.gpus, t.req_per_s, *lat))
+        elif not prune:
+            keep = np.arange(len(t))
+        elif mode == "disagg" and m.spec.sla.max_request_latency_ms is not None:
+            keep = np.flatnonzero(undominated(t.gpus, t.req_per_s, *lat))  # latency pairs prefill with decode
+        else:  # workers of one size are interchangeable: only the fastest row of each size can be optimal
+            best = {g: t.req_per_s[t.gpus == g].max() for g in np.unique(t.gpus)}
+            keep = np.flatnonzero(t.req_per_s >= np.array([best[g] for g in t.gpus]))
         rows[role] = idx[keep]
     return Combo(i, mode, systems, p, rows, workers if m.demand_rps is not None else None), None
 
 
-def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]]) -> tuple[list[Combo], dict[str, list]]:
+def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]],
+                 prune: bool = True) -> tuple[list[Combo], dict[str, list]]:
     """Every member's combos (surfaces[i]: member i's surfaces per system pair) and, per member, why
-    each missing combo has no rows."""
+    each missing combo has no rows; prune=False keeps every row the rules allow (for enumeration)."""
     combos, why = [], {}
     for i, m in enumerate(c.members):
         why[m.name] = []
@@ -118,7 +128,7 @@ def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]]) ->
                 if mode == "agg" and a != b:
                     continue
                 systems = (a,) if mode == "agg" else (a, b)
-                combo, reason = _combo(c, i, mode, systems, s)
+                combo, reason = _combo(c, i, mode, systems, s, prune)
                 if combo is None:
                     why[m.name].append((f"{mode} on {'→'.join(systems)}", reason))
                 else:

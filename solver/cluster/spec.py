@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from solver.cluster.problem import Cluster, Member, Pool
-from solver.errors import UserError
+from solver.errors import InfeasibleError, UserError
 from solver.spec import FIELDS, Spec, _bad, _check, _ok, _Where, spec_from_raw
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
@@ -122,18 +122,27 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
         raise UserError(f"{mwhere('system')}{label}system {own_system!r} is not one of the pools "
                         f"({', '.join(pools)}); drop it to let the solver pick, or add that pool.")
     cap = item.get("total_gpus") if i is not None else None
-    mraw["system"] = own_system or next(iter(pools))
     mraw["total_gpus"] = cap if cap is not None else min(sum(n or _BIG for n in pools.values()), _BIG)
-    try:
-        spec = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
-    except UserError as e:
-        raise type(e)(f"{label}{e}" if label and not str(e).startswith(where.source) else str(e)) from None
-    r = spec.request
-    systems = tuple(s for s in ([own_system] if own_system else pools)
-                    if (data_dir() / "perf" / s / r.backend / r.version).is_dir())
-    if not systems:
-        raise UserError(f"{mwhere('backend')}{label}no pool has measured {r.backend} {r.version} data for "
-                        f"{spec.arch.name} (pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
+    spec, systems, first_error = None, [], None
+    for system in [own_system] if own_system else list(pools):
+        mraw["system"] = system
+        try:  # a model whose weights fit no worker of one pool may still fit another's
+            one = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
+        except InfeasibleError as e:
+            first_error = first_error or e
+            continue
+        except UserError as e:
+            raise type(e)(f"{label}{e}" if label and not str(e).startswith(where.source) else str(e)) from None
+        r = one.request
+        if (data_dir() / "perf" / system / r.backend / r.version).is_dir():
+            spec = spec or one
+            systems.append(system)
+    if spec is None and first_error is not None:
+        raise InfeasibleError(f"{label}{first_error}") from None
+    if spec is None:
+        raise UserError(f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
+                        f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
+    systems = tuple(systems)
     return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
                   weight=spec.weight, systems=systems, max_gpus=cap)
 
