@@ -50,6 +50,7 @@ class Field:
     le: float | None = None  # inclusive upper bound
     pow2: bool = False
     cap: float | None = None  # sanity ceiling (past it numbers overflow or nothing finishes); named only when hit
+    unless: tuple[str, ...] = ()  # a required key may be left out when one of these sibling keys is given
 
 
 F = Field
@@ -61,7 +62,8 @@ FIELDS: tuple[Field, ...] = (
     F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
     F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
     F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
-    F("total_gpus", "int", "GPUs available; a deployment may use fewer", ge=1, cap=_BIG),  # or demand / pools
+    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1, cap=_BIG,
+      unless=("demand", "pools")),
     F("demand", "section", "load to serve: the solver then sizes the deployment (fewest GPUs, or least cost) "
       "instead of filling total_gpus"),
     F("demand.requests_per_s", "number?", "requests per second to serve", gt=0, cap=_BIG),
@@ -256,9 +258,11 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
             raise UserError(f"{where(path)}unknown key '{path}'{hint} Keys allowed {scope}: {', '.join(kids)}.")
     for name, f in kids.items():
         v = raw.get(name)
-        if v is None and f.required:
+        if v is None and f.required and not any(raw.get(k) is not None for k in f.unless):
             flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path), "")
-            raise UserError(f"{where(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).")
+            alt = " To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s." \
+                if f.unless else ""
+            raise UserError(f"{where(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).{alt}")
         given |= {f.path} if v is not None else set()
         if f.kind == "section":
             if not isinstance(v, (dict, type(None))):
@@ -386,10 +390,6 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
     demand = _demand(v, where)
-    if v["total_gpus"] is None and demand is None and "pools" not in given:
-        raise UserError(f"{where('')}missing required key 'total_gpus' (or pass --total-gpus): an integer ≥ 1 (GPUs "
-                        "available; a deployment may use fewer). To size the deployment to a load instead, give "
-                        "demand.requests_per_s or demand.tokens_per_s.")
     tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
     search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
                          max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
@@ -436,7 +436,7 @@ def to_problem(spec: Spec, surfaces: Any) -> Problem:
 
 def _schema_of(f: Field) -> dict[str, Any]:
     if f.kind == "section":
-        kids, req = _children(f.path), [k for k, c in _children(f.path).items() if c.required]
+        kids, req = _children(f.path), [k for k, c in _children(f.path).items() if c.required and not c.unless]
         return {"type": "object" if f.required or not f.path else ["object", "null"], "description": f.doc,
                 "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
                 **({"required": req} if req else {})}

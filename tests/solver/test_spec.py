@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from costmodel.arch import load_model
 from costmodel.paths import data_dir
 from solver.errors import UserError
-from solver.spec import FIELDS, SCHEMA_PATH, apply_overrides, load_spec, schema, spec_from_raw, to_problem, to_request
+from solver.spec import FIELDS, SCHEMA_PATH, Spec, apply_overrides, load_spec, schema, spec_from_raw, to_problem, to_request
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -37,8 +37,12 @@ def error_of(*args, **kwargs) -> str:
 def test_examples_load():
     assert {p.name for p in SPECS} >= {"qwen3-32b_h200x32.yaml", "deepseek-r1_h200x64.yaml",
                                         "llama3.1-70b_h100x16_topology.yaml"}
-    for path in SPECS:
-        load_spec(path)
+    from solver.cluster.problem import Cluster
+    from solver.cluster.spec import spec_or_cluster
+
+    kinds = {path.name: type(spec_or_cluster(path)) for path in SPECS}
+    assert kinds.pop("cluster_3models_h100x64_h200x64.yaml") is Cluster
+    assert set(kinds.values()) == {Spec}
     qwen = load_spec(ROOT / "specs/qwen3-32b_h200x32.yaml")
     assert (qwen.total_gpus, qwen.request.isl, qwen.request.osl) == (32, 4000, 500)
     assert (qwen.sla.ttft_ms, qwen.sla.tpot_ms) == (300.0, 10.0)
