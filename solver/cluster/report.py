@@ -78,5 +78,10 @@ def summary(c: Cluster) -> dict:
             "pools": [{"system": p.system, "gpus": p.gpus, "price": p.price, "gpus_per_node": p.gpus_per_node}
                       for p in c.pools],
             "deployments": [{"name": m.name, "demand_rps": m.demand_rps, "weight": m.weight,
-                             "systems": list(m.systems), "max_gpus": m.max_gpus, **m.spec.summary()}
+                             "systems": list(m.systems), "max_gpus": m.max_gpus, **_member_inputs(m.spec.summary())}
                             for m in c.members]}
+
+
+def _member_inputs(s: dict) -> dict:
+    # The pools say where a member may run and how many GPUs exist; its validation-time stand-ins would mislead.
+    return {k: v for k, v in s.items() if k not in ("system", "decode_system", "total_gpus", "source")}
