@@ -102,6 +102,8 @@ def test_bad_spec_is_400_with_the_cli_message(client, tmp_path, text, args):
     ({"spec": SMALL, "extra": 1}, 400, "unknown request key"),
     ({"spec": "model: x"}, 400, "JSON object of spec keys"),
     ({"spec": SMALL, "overrides": "a=1"}, 400, "list of"),
+    ({"spec": SMALL, "overrides": ["demand.requests_per_s=5"]}, 400, "cluster spec"),
+    ({"spec_yaml": "pools: {h200_sxm: 8}\ndeployments: [{model: Qwen/Qwen3-8B}]\n"}, 400, "aicsolve SPEC.yaml"),
 ])
 def test_malformed_requests(client, body, status, words):
     r = client.post("/api/solve", json=body)
