@@ -30,7 +30,7 @@ def _row(p: Placement) -> list:
 
 
 def _pool_line(c: Cluster) -> str:
-    return " + ".join(f"{p.gpus if p.gpus is not None else 'any number of'} × {p.system}"
+    return " + ".join((f"{p.gpus} × {p.system}" if p.gpus is not None else f"{p.system} (as many as needed)")
                       + (f" (${p.price:g}/GPU-h)" if p.price else "") for p in c.pools)
 
 

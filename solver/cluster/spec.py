@@ -7,6 +7,7 @@ the top-level keys as its defaults; a one-model spec with `demand:` or `pools:` 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,19 +133,44 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
             first_error = first_error or e
             continue
         except UserError as e:
-            raise type(e)(f"{label}{e}" if label and not str(e).startswith(where.source) else str(e)) from None
+            raise type(e)(_labelled(str(e), label, where.source)) from None
         r = one.request
         if (data_dir() / "perf" / system / r.backend / r.version).is_dir():
             spec = spec or one
             systems.append(system)
     if spec is None and first_error is not None:
-        raise InfeasibleError(f"{label}{first_error}") from None
+        raise InfeasibleError(_labelled(str(first_error), label, where.source)) from None
+    _unused_keys(spec, mwhere, label)
     if spec is None:
         raise UserError(f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
                         f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
     systems = tuple(systems)
     return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
                   weight=spec.weight, systems=systems, max_gpus=cap)
+
+
+def _labelled(msg: str, label: str, source: str) -> str:
+    """A member's validation message with "deployments[i]: " after its location prefix."""
+    if not label:
+        return msg
+    at = re.match(re.escape(source) + r"(, line \d+)?: ", msg)
+    cut = at.end() if at else 0
+    return msg[:cut] + label + msg[cut:]
+
+
+def _unused_keys(spec: Spec, where: _Where, label: str) -> None:
+    """Constraint keys a cluster does not model: an error, never silently ignored."""
+    k, t = spec.constraints, spec.constraints.topology
+    given = [("constraints.topology.max_nodes", t is not None and t.max_nodes is not None),
+             ("constraints.topology.separate_prefill_decode_nodes", t is not None and t.separate_prefill_decode_nodes),
+             ("constraints.role_gpu_budget", bool(k.role_gpu_budget)),
+             ("constraints.replicas", k.replicas_min != 1 or k.replicas_max is not None),
+             ("decode_system", spec.request.decode_system is not None)]
+    for key, on in given:
+        if on:
+            raise UserError(f"{where(key)}{label}{key}: not used in a cluster spec (demand, pools or deployments): "
+                            "pools give the GPUs and nodes, the solver places prefill and decode; drop the key, "
+                            "or a deployment's own total_gpus caps its GPUs.")
 
 
 def _unique_names(members: list[Member]) -> list[Member]:

@@ -131,6 +131,12 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
     ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "pools": {"h100_sxm": 8}}]}, "cluster-wide key"),
     ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "system": "b200_sxm", "weight": 1}]},
      "system 'b200_sxm' is not one of the pools"),
+    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1}, {"model": "Qwen/Qwen3-8B"}]},
+     "deployments[1]: missing required key 'workload'"),
+    ({"system": "h100_sxm", **Q8, "demand": {"requests_per_s": 1}, "constraints": {"topology": {"max_nodes": 1}}},
+     "constraints.topology.max_nodes: not used in a cluster spec"),
+    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1, "constraints": {"replicas": {"min": 2}}}]},
+     "deployments[0]: constraints.replicas: not used"),
 ])
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
