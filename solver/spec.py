@@ -168,7 +168,8 @@ class _Where:
         self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
 
     def __call__(self, path: str) -> str:
-        path = path.split("[")[0]
+        if path not in self.at:  # "search.tp[3]" has no line of its own; "deployments[0].pools" has
+            path = path.split("[")[0]
         while path and path not in self.at:  # fall back to the enclosing key's line
             path = path.rpartition(".")[0]
         return f"{self.at[path]}: " if path else (f"{self.source}: " if self.source != "<flags>" else "")

@@ -46,6 +46,18 @@ CASES = [  # (class, spec text, extra argv, exit code, start of the message afte
     ("no worker holds the weights", R1 + "constraints: {topology: {gpus_per_node: 2, worker_within_node: true}}\n",
      [], 1, ", line 5: no worker of the search space holds deepseek-ai/DeepSeek-R1's weights on h200_sxm"),
     ("bad calibration", BASE + "calibration: nope.yaml\n", [], 2, ", line 5: calibration: "),
+    ("cluster: key it does not model", BASE.replace("total_gpus: 8", "demand: {requests_per_s: 1}")
+     + "constraints: {topology: {max_nodes: 1}}\n", [], 2,
+     ", line 5: constraints.topology.max_nodes: not used in a cluster spec (demand, pools or deployments)"),
+    ("cluster: key in the wrong place", "pools: {h100_sxm: 8}\ndeployments:\n  - model: Qwen/Qwen3-8B\n"
+     "    pools: {h100_sxm: 8}\n", [], 2,
+     ", line 4: deployments[0].pools: pools is a cluster-wide key; write it at the top level of the spec."),
+    ("cluster: objective without prices", "pools: {h100_sxm: 8}\nobjective: min_cost\n" + BASE.split("\n", 1)[0]
+     + "\nworkload: {isl: 1000, osl: 100}\ndemand: {requests_per_s: 1}\n", [], 2,
+     ", line 2: objective min_cost: no price for h100_sxm; give cost.h100_sxm (per GPU-hour), or use min_gpus."),
+    ("cluster: leftover on an uncounted pool", "pools: {h100_sxm: null}\n" + BASE.split("\n", 1)[0]
+     + "\nworkload: {isl: 1000, osl: 100}\nweight: 1\n", [], 2,
+     ", line 1: Qwen3-32B has no demand, so it would grow without bound on the uncounted pool h100_sxm"),
 ]
 
 
