@@ -29,11 +29,19 @@ def price_members(c: Cluster) -> list[dict[tuple[str, str], Surfaces]]:
     return [build_pair_surfaces(m.spec.request, m.systems) for m in c.members]
 
 
-def _run(cm: ClusterModel, c: Cluster, deadline: float, stats: dict) -> tuple[cp_model.CpSolver, str]:
+# The latency tie-break may stop early: deterministic time (not wall time) keeps its answer the same on any
+# machine, and the objective stages before it are proven (or reported as not) on their own.
+TIE_BREAK_DET_TIME = 0.25
+
+
+def _run(cm: ClusterModel, c: Cluster, deadline: float, stats: dict,
+         det_limit: float | None = None) -> tuple[cp_model.CpSolver, str]:
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.num_workers, p.random_seed = NUM_WORKERS, c.seed
     p.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
+    if det_limit is not None:
+        p.max_deterministic_time = det_limit
     status = solver.solve(cm.model)
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"invalid CP-SAT model: {cm.model.validate()}")
@@ -97,15 +105,20 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
         (cm.model.maximize if sense > 0 else cm.model.minimize)(expr)
         if prev is not None:
             _hint(cm, *prev)
-        solver, status = _run(cm, c, deadline, stats)
+        tie_break = name == "latency"
+        solver, status = _run(cm, c, deadline, stats, TIE_BREAK_DET_TIME if tie_break else None)
+        if tie_break:
+            stats["tie_break"] = {"OPTIMAL": "complete", "FEASIBLE": "stopped at its deterministic time limit"}.get(
+                status, "no better tie found within its deterministic time limit")
         if status not in ("OPTIMAL", "FEASIBLE"):
             if last is None:
                 return _infeasible(c, t0, stats, _explain(c, combos) if status == "INFEASIBLE" else
                                    f"no placement found within the time limit ({c.time_limit_s:g} s); raise "
                                    "solver.time_limit_s")
-            proven = False  # a later stage ran out of time: keep the earlier stage's solution
+            proven &= tie_break  # a later stage ran out of time: keep the earlier stage's solution
             break
-        proven &= status == "OPTIMAL"
+        if not tie_break:
+            proven &= status == "OPTIMAL"
         last, prev = (solver, cm), (solver, cm)
         fixed.append((name, int(round(solver.objective_value)), sense))
     placements = _extract(c, *last)
