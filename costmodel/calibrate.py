@@ -2,7 +2,9 @@
 
 One multiplicative factor for TTFT and one for TPOT per (system, backend, mode): the
 geometric median of measured / predicted over that group's rows. A deterministic share
-of rows (by a hash of the row id) is held out of the fit to show the error before and after.
+of rows (by a hash of the row id) is held out of the fit to show the error before and after;
+a group too small to lose rows to that check (fewer than MIN_ROWS left) is fitted on all its
+rows and flagged in-sample, so that a few benchmark runs of one deployment still calibrate.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Factor:
     ttft: float
     tpot: float
     rows: int
+    in_sample: bool = False  # fitted on every row: too few to hold any out
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Calibration:
     def to_yaml(self) -> str:
         """The file form a spec's `calibration:` key points to."""
         rows = [{"system": s, "backend": b, "mode": m, "ttft_factor": round(f.ttft, 4),
-                 "tpot_factor": round(f.tpot, 4), "rows": f.rows} for (s, b, m), f in sorted(self.factors.items())]
+                 "tpot_factor": round(f.tpot, 4), "rows": f.rows, **({"in_sample": True} if f.in_sample else {})}
+                for (s, b, m), f in sorted(self.factors.items())]
         return yaml.safe_dump({"aicsolve_calibration": 1, "factors": rows}, sort_keys=False)
 
 
@@ -58,18 +62,28 @@ def held_out(row_id: str) -> bool:
 
 
 def fit(preds: list[Prediction]) -> Calibration:
-    """Fit factors on the predicted rows that are not held out."""
+    """Fit factors on the predicted rows that are not held out (all rows of a group too small for that)."""
     groups: dict[tuple, list[Prediction]] = {}
     for p in preds:
-        if p.reason is None and p.ttft_ms and p.tpot_ms and not held_out(p.row_id):
+        if p.reason is None and p.ttft_ms and p.tpot_ms:
             groups.setdefault(p.group, []).append(p)
     factors = {}
-    for g, ps in groups.items():
+    for g, every in groups.items():
+        ps = [p for p in every if not held_out(p.row_id)]
+        small = len(ps) < MIN_ROWS
+        ps = every if small else ps
         if len(ps) >= MIN_ROWS:
             ttft = math.exp(statistics.median(math.log(p.measured_ttft_ms / p.ttft_ms) for p in ps))
             tpot = math.exp(statistics.median(math.log(p.measured_tpot_ms / p.tpot_ms) for p in ps))
-            factors[g] = Factor(ttft, tpot, len(ps))
+            factors[g] = Factor(ttft, tpot, len(ps), small)
     return Calibration(factors)
+
+
+def scored_rows(cal: Calibration, preds: list[Prediction]) -> tuple[list[Prediction], list[Prediction]]:
+    """(held-out rows of the groups fitted without them, every row of the in-sample groups)."""
+    inside = {g for g, f in cal.factors.items() if f.in_sample}
+    return ([p for p in preds if held_out(p.row_id) and p.group not in inside],
+            [p for p in preds if p.group in inside])
 
 
 def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
@@ -90,7 +104,8 @@ def load(path: Path) -> Calibration:
         raw = yaml.safe_load(path.read_text())
         rows = raw["factors"]
         factors = {(r["system"], r["backend"], r["mode"]): Factor(float(r["ttft_factor"]), float(r["tpot_factor"]),
-                                                                  int(r.get("rows", 0))) for r in rows}
+                                                                  int(r.get("rows", 0)), bool(r.get("in_sample")))
+                   for r in rows}
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as e:
         raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` ({e})") from None
     for key, f in factors.items():

@@ -136,7 +136,7 @@ def calibrate_cmd(
     force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Fit TTFT/TPOT correction factors per (system, backend, mode); show the error before and after."""
-    from costmodel.calibrate import MIN_ROWS, apply, fit, held_out
+    from costmodel.calibrate import MIN_ROWS, apply, fit, scored_rows
     from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
     from solver.errors import UserError
     from solver.export.artifacts import is_artifacts_path, read_artifact_rows
@@ -163,20 +163,23 @@ def calibrate_cmd(
         ok = [p for p in preds if p.reason is None]
         why = "; ".join(sorted({p.reason for p in preds if p.reason}))
         raise UserError(f"{', '.join(map(str, dict.fromkeys(paths)))}: no (system, backend, mode) group has the "
-                        f"{MIN_ROWS} predictable rows a fit needs outside the quarter held out to score it "
-                        f"({len(preds)} row(s) read, {len(ok)} predicted{f' (not predicted: {why})' if why else ''}, "
-                        f"{sum(held_out(p.row_id) for p in ok)} of those held out); measure more concurrencies or "
-                        "deployments (a bundle's bench/run_aiperf.sh runs 3 concurrencies per deployment: add `run` "
-                        "lines to it, or export more deployments with --export-top)")
-    hold = [p for p in preds if held_out(p.row_id)]
-    typer.echo(f"held-out rows ({len(hold)} of {len(preds)}), before calibration:")
-    typer.echo(render(*score(hold)))
-    typer.echo("\nafter calibration:")
-    typer.echo(render(*score(apply(cal, hold))))
+                        f"{MIN_ROWS} predictable rows a fit needs ({len(preds)} row(s) read, {len(ok)} predicted"
+                        f"{f' (not predicted: {why})' if why else ''}); measure more concurrencies or deployments "
+                        "(a bundle's bench/run_aiperf.sh runs 3 concurrencies per deployment: add `run` lines to it, "
+                        "or export more deployments with --export-top)")
+    hold, inside = scored_rows(cal, preds)
+    for label, part in ((f"held-out rows ({len(hold)} of {len(preds)})", hold),
+                        (f"in-sample rows ({len(inside)}: groups with too few rows to hold a quarter out, fitted on "
+                         "all of them, so the error after is not a held-out check)", inside)):
+        if part:
+            typer.echo(f"{label}, before calibration:")
+            typer.echo(render(*score(part)))
+            typer.echo("\nafter calibration:")
+            typer.echo(render(*score(apply(cal, part))) + "\n")
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(cal.to_yaml())
     tmp.replace(out)
-    typer.echo(f"\nwrote {len(cal.factors)} group factor(s) to {out}; use it with `calibration: {out}` in a spec")
+    typer.echo(f"wrote {len(cal.factors)} group factor(s) to {out}; use it with `calibration: {out}` in a spec")
 
 
 @app.command("solve")

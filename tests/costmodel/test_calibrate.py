@@ -28,6 +28,22 @@ def test_fit_recovers_a_systematic_bias_and_helps_held_out_rows():
     assert cal.factor("b200_sxm", "vllm", "agg").ttft == 1.0  # unfitted group stays as modelled
 
 
+def test_a_group_too_small_to_hold_rows_out_is_fitted_in_sample(tmp_path):
+    import dataclasses
+
+    ids = [f"b{i}" for i in range(100)]
+    pick = [i for i in ids if held_out(i)][:1] + [i for i in ids if not held_out(i)][:2]  # one of three held out
+    small = [dataclasses.replace(p, row_id=i, group=("b200_sxm", "trtllm", "agg")) for p, i in zip(_preds(3), pick)]
+    cal = fit(small + _preds())
+    assert not cal.factor("h200_sxm", "trtllm", "agg").in_sample  # the big group keeps its held-out check
+    g = cal.factor("b200_sxm", "trtllm", "agg")
+    assert g.in_sample and g.rows == 3 and g.tpot == pytest.approx(0.5)
+    path = tmp_path / "cal.yaml"
+    path.write_text(cal.to_yaml())
+    assert load(path).factor("b200_sxm", "trtllm", "agg").in_sample
+    assert not fit(small[:2]).factors  # two rows fit nothing
+
+
 def test_file_round_trip_and_bad_files(tmp_path):
     cal = fit(_preds())
     path = tmp_path / "cal.yaml"

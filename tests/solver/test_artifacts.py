@@ -292,15 +292,21 @@ def test_corrupt_and_misplaced_inputs(bundle, tmp_path, monkeypatch, capsys):
                                         "above it;")
 
 
-def test_too_few_runs_for_a_fit_says_what_to_do(measured, tmp_path, monkeypatch, capsys):
-    from costmodel.calibrate import held_out
+def test_one_deployment_calibrates_in_sample_and_fewer_runs_say_what_to_do(measured, tmp_path, monkeypatch,
+                                                                          capsys):
+    from costmodel.calibrate import held_out, load
 
-    # row ids decide the held-out quarter: a deployment that loses one of its three runs to it cannot be fitted
+    # row ids decide the held-out quarter: a deployment that loses one of its three runs to it is fitted in-sample
     short = [d for d in ("agg_1", "agg_2", "disagg_1", "disagg_2")
              if any(held_out(r["id"]) for r in read_artifact_rows(measured / d)[0])]
     assert short, "no deployment has a held-out run"
-    code, _, err = run(monkeypatch, capsys, "calibrate", str(measured / short[0]), "--out", str(tmp_path / "c.yaml"))
+    code, out, err = run(monkeypatch, capsys, "calibrate", str(measured / short[0]), "--out", str(tmp_path / "c.yaml"))
+    assert code == 0, err
+    assert "in-sample rows (3: groups with too few rows to hold a quarter out" in out and "held-out rows" not in out
+    (f,) = load(tmp_path / "c.yaml").factors.values()
+    assert f.in_sample and f.rows == 3 and f.ttft == pytest.approx(1.6, rel=0.08)
+    one = next((measured / short[0] / "bench" / "artifacts").iterdir())
+    code, _, err = run(monkeypatch, capsys, "calibrate", str(one), "--out", str(tmp_path / "d.yaml"))
     assert code == 2 and "Traceback" not in err
-    assert ("no (system, backend, mode) group has the 3 predictable rows a fit needs outside the quarter held out "
-            "to score it (3 row(s) read, 3 predicted, ") in err
+    assert "no (system, backend, mode) group has the 3 predictable rows a fit needs (1 row(s) read, 1 predicted)" in err
     assert "add `run` lines to it, or export more deployments with --export-top" in err
