@@ -13,7 +13,8 @@ from typing import Any
 
 from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
-from solver.spec import FIELDS, Spec, _bad, _check, _ok, _Where, spec_from_raw
+from solver.spec import Spec, _bad, _check, _ok, _Where, spec_from_raw
+from solver.specfields import FIELDS
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
 _BIG = 1_000_000  # stands in for total_gpus while a member is validated against an unbounded pool

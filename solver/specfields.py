@@ -1,0 +1,156 @@
+"""The spec's keys: one table (FIELDS) that drives validation (solver.spec), defaults, docs and the JSON Schema.
+
+`python -m solver.spec` writes the schema to specs/aicsolve.schema.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+from costmodel.importer.sources import SYSTEMS  # the systems whose data ships
+
+MODES = ("agg", "disagg")
+FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
+# CLI flags that build or amend a spec without a file: flag name → key path.
+FLAGS = {"model": "model", "system": "system", "backend": "backend", "total_gpus": "total_gpus",
+         "isl": "workload.isl", "osl": "workload.osl", "ttft": "sla.ttft_ms", "tpot": "sla.tpot_ms",
+         "top": "solver.top_n", "time_limit": "solver.time_limit_s"}
+# Default (gemm, moe) dtypes per checkpoint weight dtype; others run bfloat16. KV defaults to fp8.
+NATIVE_QUANT = {"fp8_block": ("fp8_block",) * 2, "fp8": ("fp8",) * 2, "nvfp4": ("nvfp4",) * 2,
+                "mxfp4": ("bfloat16", "w4a16_mxfp4"), "int4": ("bfloat16", "int4_wo")}
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "specs" / "aicsolve.schema.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One spec key. kind: str | int | number | bool | ints | strs | section; a trailing "?" allows null."""
+
+    path: str
+    kind: str
+    doc: str
+    default: Any = None
+    required: bool = False
+    choices: tuple = ()
+    ge: float | None = None  # inclusive lower bound
+    gt: float | None = None  # exclusive lower bound
+    le: float | None = None  # inclusive upper bound
+    pow2: bool = False
+    cap: float | None = None  # sanity ceiling (past it numbers overflow or nothing finishes); named only when hit
+    unless: tuple[str, ...] = ()  # a required key may be left out when one of these sibling keys is given
+
+
+F = Field
+_BIG, _PAR = 1_000_000, 1_024  # sanity ceilings: GPU/batch/replica counts, and one parallelism degree
+_Q = "null picks from the checkpoint's native weights"
+FIELDS: tuple[Field, ...] = (
+    F("model", "str", "HF id, alias or path to a config.json (relative to the spec file)", required=True),
+    F("system", "str", "GPU system (of the prefill workers if decode_system is set)", required=True, choices=SYSTEMS),
+    F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
+    F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
+    F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
+    F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1, cap=_BIG,
+      unless=("demand", "pools")),
+    F("demand", "section", "load to serve: the solver then sizes the deployment (fewest GPUs, or least cost) "
+      "instead of filling total_gpus"),
+    F("demand.requests_per_s", "number?", "requests per second to serve", gt=0, cap=_BIG),
+    F("demand.tokens_per_s", "number?", "output tokens per second to serve (requests/s = tokens_per_s / osl)", gt=0,
+      cap=1000 * _BIG),
+    F("weight", "number?", "value of one output token/s of this model, for deployments without demand that share "
+      "the GPUs left over; null: 1", gt=0, cap=_BIG),
+    F("name", "str?", "deployment name (bundle folder, report); null: from the model"),
+    F("pools", "section", "GPUs per system of the cluster (a null count: as many as needed); replaces system and "
+      "total_gpus"),
+    *(F(f"pools.{k}", "int?", f"{k} GPUs available", ge=1, cap=_BIG) for k in SYSTEMS),
+    F("cost", "section", "price per GPU-hour per system: with demand, the solver minimizes the cost"),
+    *(F(f"cost.{k}", "number?", f"price of one {k} GPU-hour", gt=0, cap=_BIG) for k in SYSTEMS),
+    F("objective", "str", "cluster objective; auto: least cost (or fewest GPUs) when every deployment has a demand, "
+      "else most weighted tokens/s after every demand is met", default="auto",
+      choices=("auto", "min_cost", "min_gpus", "max_goodput")),
+    F("deployments", "list?", "several models on one cluster: each item is a spec of its own (model, workload, sla, "
+      "demand or weight, …) and the top-level keys are its defaults"),
+    F("workload", "section", "request shape", required=True),
+    F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
+    F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
+    F("sla", "section", "bounds every reported deployment meets; null: unbounded"),
+    F("sla.ttft_ms", "number?", "time-to-first-token bound in ms", gt=0),
+    F("sla.tpot_ms", "number?", "time-per-output-token bound in ms", gt=0),
+    F("sla.min_tokens_per_s_per_user", "number?", "per-user decode speed floor in tokens/s", gt=0),
+    F("sla.max_request_latency_ms", "number?", "bound on ttft + (osl - 1) * tpot in ms", gt=0),
+    F("quantization", "section", f"dtype per component; {_Q}"),
+    F("quantization.gemm", "str?", f"dense GEMM dtype; {_Q}", choices=GEMM_DTYPES),
+    F("quantization.kv_cache", "str?", "KV-cache dtype; null: fp8", choices=KV_DTYPES),
+    F("quantization.attention", "str?", "attention compute dtype; null: bfloat16", choices=("bfloat16", "fp8")),
+    F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
+    F("speculative", "section", "multi-token prediction (MTP) for models with MTP layers, e.g. DeepSeek-V3/R1"),
+    F("speculative.mtp_draft_tokens", "int?", "tokens drafted per decode step; null: the backend recipe "
+      "(trtllm: 3; sglang: 3 when disaggregated; vllm: 0)", ge=0, le=8),
+    F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
+      "recipe (0.8)", ge=0, le=1),
+    F("calibration", "str?", "file of TTFT/TPOT correction factors written by `aicsolve calibrate` "
+      "(relative to the spec file); null: the cost model as is"),
+    F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),
+    F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
+    F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True, cap=_PAR),
+    F("search.pp", "ints", "pipeline-parallel sizes", default=[1], ge=1, cap=_PAR),
+    F("search.dp", "ints?", "attention data-parallel sizes; null: [1, 2, 4, 8] if MoE, else [1]", ge=1, pow2=True,
+      cap=_PAR),
+    F("search.moe_ep", "ints?", "expert-parallel sizes; null: every EP dividing the worker", ge=1, pow2=True, cap=_PAR),
+    F("search.max_batch_size", "int", "largest per-worker batch", default=512, ge=1, cap=_BIG),
+    F("search.batch_sizes", "ints?", "batch grid; null: geometric up to max_batch_size", ge=1, cap=_BIG),
+    F("search.max_gpus_per_worker", "int?", "largest worker evaluated; null: no cap", ge=1, cap=_BIG),
+    F("constraints", "section", "custom limits on the deployment"),
+    F("constraints.topology", "section", "node layout; omitted: no node constraints"),
+    F("constraints.topology.gpus_per_node", "int?", "GPUs per node; null: the system's", ge=1, cap=_PAR),
+    F("constraints.topology.worker_within_node", "bool", "every worker fits in one node", default=False),
+    F("constraints.topology.max_nodes", "int?", "nodes available; null: no cap", ge=1, cap=_BIG),
+    F("constraints.topology.separate_prefill_decode_nodes", "bool", "no node mixes roles", default=False),
+    F("constraints.replicas", "section", "worker count bounds per role"),
+    F("constraints.replicas.min", "int", "fewest workers per role", default=1, ge=1, cap=_BIG),
+    F("constraints.replicas.max", "int?", "most workers per role; null: no cap", ge=1, cap=_BIG),
+    F("constraints.max_gpus_per_worker", "int?", "GPUs one worker may use; null: no cap", ge=1, cap=_BIG),
+    F("constraints.fixed", "section", "parallelism every role must use"),
+    *(F(f"constraints.fixed.{k}", "int?", f"{k} of every worker", ge=1, pow2=k != "pp", cap=_PAR) for k in FIXED_KEYS),
+    F("constraints.role_gpu_budget", "section", "most GPUs all workers of one disagg role may use"),
+    *(F(f"constraints.role_gpu_budget.{k}", "int?", f"GPU cap of {k} workers", ge=1, cap=_BIG)
+      for k in ("prefill", "decode")),
+    F("solver", "section", "CP-SAT settings"),
+    F("solver.time_limit_s", "number", "search time limit in seconds", default=10, gt=0, cap=86_400),
+    F("solver.seed", "int", "random seed", default=0, ge=0, cap=2**31 - 1),  # CP-SAT takes a 32-bit seed
+    F("solver.top_n", "int", "deployments listed per mode", default=5, ge=1, cap=1_000),
+)
+
+
+def _children(prefix: str) -> dict[str, Field]:
+    return {f.path.rpartition(".")[2]: f for f in FIELDS if f.path.rpartition(".")[0] == prefix}
+
+
+def _schema_of(f: Field) -> dict[str, Any]:
+    if f.kind == "section":
+        kids, req = _children(f.path), [k for k, c in _children(f.path).items() if c.required and not c.unless]
+        return {"type": "object" if f.required or not f.path else ["object", "null"], "description": f.doc,
+                "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
+                **({"required": req} if req else {})}
+    base = f.kind.rstrip("?")
+    if base == "list":  # each item is a spec of its own; the top-level keys are its defaults
+        return {"type": ["array", "null"], "minItems": 1, "items": {"type": "object"}, "description": f.doc}
+    kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
+    rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
+    rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
+    rules |= {"maximum": min(x for x in (f.le, f.cap) if x is not None)} if (f.le, f.cap) != (None, None) else {}
+    s = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
+        {"type": "array", "minItems": 1, "items": {"type": kind, **rules}}
+    s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
+    doc = f.doc + (" (powers of two)" if f.pow2 else "")
+    return {**s, "description": doc, **({"default": f.default} if f.default is not None else {})}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, generated from FIELDS (python -m solver.spec writes specs/aicsolve.schema.json)."""
+    root = _schema_of(Field("", "section", "model, system, GPUs, workload and SLA"))
+    # A cluster spec names its models under deployments: (their items carry model and workload).
+    root["anyOf"] = [{"required": root.pop("required")}, {"required": ["deployments"]}]
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "aicsolve.schema.json",
+            "title": "aicsolve spec", **root}
