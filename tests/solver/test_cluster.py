@@ -189,3 +189,22 @@ def test_cli_infeasible_exits_1(tmp_path):
     path.write_text(yaml.safe_dump({**SMALL, "pools": {"h200_sxm": 1}, **Q8, "demand": {"requests_per_s": 50}}))
     r = run_cli(str(path))
     assert r.returncode == 1 and "No placement" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_bundled_128_gpu_example_is_proven_and_every_placement_checks_out():
+    from solver.cluster.verify import check_cluster
+    from solver.verify import check
+
+    root = Path(__file__).resolve().parents[2]
+    c = spec_or_cluster(root / "specs" / "cluster_3models_h100x64_h200x64.yaml")
+    surfaces = price_members(c)
+    r = solve_cluster(c, surfaces)
+    assert r.proven_optimal and r.infeasible is None and check_cluster(c, r) == []
+    from solver.cluster.options import build_combos
+
+    combos, _ = build_combos(c, surfaces)
+    for p in r.placements:  # re-check each against its own one-model rules with the full cost model
+        combo = next(x for x in combos if x.member == p.member and dict(zip(("agg",) if x.mode == "agg" else
+                                                                            ("prefill", "decode"), x.systems))
+                     == p.systems and x.mode == p.deployment.mode)
+        assert check(combo.problem, p.deployment) == []
