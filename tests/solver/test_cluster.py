@@ -208,3 +208,28 @@ def test_bundled_128_gpu_example_is_proven_and_every_placement_checks_out():
                                                                             ("prefill", "decode"), x.systems))
                      == p.systems and x.mode == p.deployment.mode)
         assert check(combo.problem, p.deployment) == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_small_clusters_equal_brute_force(tmp_path, seed):
+    import random
+
+    rng = random.Random(seed)
+    pools = {s: rng.choice([4, 8, 12]) for s in rng.sample(["h100_sxm", "h200_sxm", "b200_sxm"], 2)}
+    cost = {s: rng.choice([1.0, 2.5, 4.0]) for s in pools} if rng.random() < 0.5 else {}
+    first = {**Q8, "demand": {"requests_per_s": round(rng.uniform(1, 8), 2)}}
+    if rng.random() < 0.5:
+        second = {**L8, "demand": {"requests_per_s": round(rng.uniform(1, 8), 2)}}
+    else:
+        second = {**L8, "weight": rng.choice([0.5, 1, 2]), "modes": ["agg"]}
+    spec = {**SMALL, "pools": pools, "deployments": [first, second], **({"cost": cost} if cost else {})}
+    c = cluster(tmp_path, spec)
+    surfaces = price_members(c)
+    r = solve_cluster(c, surfaces)
+    want = brute_force(c, surfaces)
+    if want is None:
+        assert r.infeasible
+        return
+    assert r.infeasible is None and r.proven_optimal
+    got = key_of(c, r)
+    assert got[0] == pytest.approx(want[0], rel=1e-6), (spec, got, want)
