@@ -58,7 +58,7 @@ def build(c: Cluster, combos: list[Combo], scale: float) -> ClusterModel:
     terms: dict[str, list] = {p.system: [] for p in c.pools}
     member_terms: dict[int, list] = {i: [] for i in range(len(c.members))}
     sides: dict[int, dict[int, list]] = {}  # free member -> side (0: agg/prefill, 1: agg/decode) -> rate terms
-    caps: dict[int, dict[str, list]] = {}
+    caps: dict[int, dict[int, list]] = {}  # demand member -> side -> capacity terms (MILLI x capacity / demand)
     bounds: dict[int, int] = {}  # free member -> upper bound of its scaled rate
     for ci, combo in enumerate(combos):
         on = m.new_bool_var(f"on{ci}")
@@ -75,8 +75,9 @@ def build(c: Cluster, combos: list[Combo], scale: float) -> ClusterModel:
                 need = combo.workers[role] * t.gpus
                 expr = cp_model.LinearExpr.weighted_sum(use, [int(v) for v in need])
                 cap_milli = np.floor(MILLI * combo.workers[role] * t.req_per_s / c.members[combo.member].demand_rps)
-                caps.setdefault(combo.member, {}).setdefault(role if combo.mode == "disagg" else "agg", []).append(
-                    cp_model.LinearExpr.weighted_sum(use, [int(v) for v in cap_milli]))
+                cap = cp_model.LinearExpr.weighted_sum(use, [int(v) for v in cap_milli])
+                for s in ((0, 1) if combo.mode == "agg" else (side,)):  # as for thr: agg rows feed both sides
+                    caps.setdefault(combo.member, {0: [], 1: []})[s].append(cap)
             else:
                 limit = min(pool or 10**6, c.members[combo.member].max_gpus or 10**6)
                 hi = [int(limit // g) for g in t.gpus]

@@ -2,8 +2,8 @@
 
 A combo is a one-model Problem over the surfaces of its system pair, filtered by the same
 constraint functions as a one-model solve (solver.constraints), then pruned to rows that can
-be optimal: for a model sized to a demand the rows on the (GPUs needed, latency) Pareto
-front; for a model that takes what is left the fastest row of each worker size (rows of one
+be optimal: for a model sized to a demand the rows on the (GPUs needed, capacity, latency)
+Pareto front; for a model that takes what is left the fastest row of each worker size (rows of one
 size are interchangeable one for one), or the (rate, latency) front of each size when a
 request-latency bound ties its prefill and decode rows together.
 """
@@ -51,15 +51,18 @@ def workers_for(demand: float, rate: np.ndarray) -> np.ndarray:
     return (n + (n * rate < demand)).astype(np.int64)
 
 
-def _front(cost: np.ndarray, *lat: np.ndarray) -> np.ndarray:
-    """Ids on the front of (cost, lat[0]) ascending; ties broken by the later latencies, then id."""
-    order = np.lexsort((np.arange(len(cost)), *reversed(lat), cost))
-    best, keep = np.inf, []
-    for i in order:
-        if lat[0][i] < best:
-            best = lat[0][i]
-            keep.append(i)
-    return np.array(sorted(keep), dtype=np.int64)
+def _front(need: np.ndarray, capacity: np.ndarray, *lat: np.ndarray) -> np.ndarray:
+    """Ids not dominated in (GPUs needed, capacity, latencies): every objective and tie-break a demand
+    member's row enters (fewer GPUs, more spare capacity, lower latency). Exact duplicates keep the lowest id."""
+    better = [need, -capacity, *lat]  # lower is better in each
+    le = np.ones((len(need),) * 2, bool)
+    lt = np.zeros_like(le)
+    for x in better:
+        le &= x[:, None] <= x[None, :]  # [j, i]: j at least as good as i
+        lt |= x[:, None] < x[None, :]
+    ids = np.arange(len(need))
+    dominated = (le & (lt | (ids[:, None] < ids[None, :]))).any(axis=0)
+    return np.flatnonzero(~dominated)
 
 
 def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surfaces) -> Problem:
@@ -103,7 +106,7 @@ def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces,
                 return None, (f"{role} workers need at least {int(need.min())} {system} GPUs for "
                               f"{m.demand_rps:.4g} requests/s > {min(cap, m.max_gpus or cap)}")
             keep = np.flatnonzero(fits)
-            keep = keep[_front(need[fits], *(x[fits] for x in lat))] if prune else keep
+            keep = keep[_front(need[fits], (n * t.req_per_s)[fits], *(x[fits] for x in lat))] if prune else keep
             workers[role] = n[keep]
         elif not prune:
             keep = np.arange(len(t))

@@ -6,6 +6,7 @@ Every member: every combo, every row per role (unpruned) and, without demand, ev
 from __future__ import annotations
 
 import itertools
+import math
 
 from solver.cluster.options import build_combos
 from solver.cluster.problem import Cluster
@@ -23,8 +24,10 @@ def _choices(c: Cluster, combo) -> list[dict]:
             counts = [int(combo.workers[role][k])] if combo.workers is not None else \
                 range(1, min(pool, m.max_gpus or pool) // int(t.gpus[k]) + 1)
             for n in counts:
+                # capacity over demand in thousandths, rounded down: the tie-break of demand-only objectives
+                milli = math.floor(1000 * n * float(t.req_per_s[k]) / m.demand_rps) if m.demand_rps else 0
                 opts.append((role, system, k, n, n * int(t.gpus[k]), n * float(t.req_per_s[k]),
-                             float(t.ttft_ms[k]), float(t.tpot_ms[k])))
+                             float(t.ttft_ms[k]), float(t.tpot_ms[k]), milli))
         per_role.append(opts)
     out = []
     limit = m.spec.sla.max_request_latency_ms
@@ -37,12 +40,16 @@ def _choices(c: Cluster, combo) -> list[dict]:
             usage[x[1]] = usage.get(x[1], 0) + x[4]
         if m.max_gpus is not None and sum(usage.values()) > m.max_gpus:
             continue
-        out.append({"usage": usage, "req": min(x[5] for x in pick), "member": combo.member})
+        out.append({"usage": usage, "req": min(x[5] for x in pick), "member": combo.member,
+                    "milli": min(x[8] for x in pick)})
     return out
 
 
 def brute_force(c: Cluster, surfaces) -> tuple | None:
-    """Best objective tuple (larger is better) over every feasible placement, None when none exists."""
+    """Best (objective, tie-break) tuple, larger is better, over every feasible placement; None when none exists.
+
+    Tie-breaks: spare capacity over the demands for min_gpus/min_cost, cost for max_goodput.
+    """
     combos, _ = build_combos(c, surfaces, prune=False)
     per_member = [[o for x in combos if x.member == i for o in _choices(c, x)] for i in range(len(c.members))]
     best = None
@@ -57,6 +64,7 @@ def brute_force(c: Cluster, surfaces) -> tuple | None:
         cost = sum(usage.get(p.system, 0) * (p.price or 0.0) for p in c.pools)
         good = sum(c.members[o["member"]].weight * c.members[o["member"]].spec.request.osl * o["req"]
                    for o in pick if c.members[o["member"]].demand_rps is None)
-        key = {"min_gpus": (-gpus,), "min_cost": (-cost,), "max_goodput": (good, -cost)}[c.objective]
+        spare = sum(o["milli"] for o in pick)
+        key = {"min_gpus": (-gpus, spare), "min_cost": (-cost, spare), "max_goodput": (good, -cost)}[c.objective]
         best = key if best is None or key > best else best
     return best
