@@ -100,18 +100,35 @@ def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
     members = [_member(top, item, i if raw.get("deployments") is not None else None, pools_raw, where, base)
                for i, item in enumerate(items)]
     members = _unique_names(members)
-    pools = tuple(_pool(name, n, cost.get(name)) for name, n in pools_raw.items())
+    gpn = _node_size(raw, items, pools_raw, where)
+    pools = tuple(_pool(name, n, cost.get(name), gpn) for name, n in pools_raw.items())
     first = members[0].spec
     return Cluster(members=tuple(members), pools=pools, objective=_resolve_objective(
         _objective(raw, where), members, pools, where), time_limit_s=first.time_limit_s, seed=first.seed,
         source=where.source)
 
 
-def _pool(system: str, gpus: int | None, price: float | None) -> Pool:
+def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:
     from costmodel.system import load_system
 
     return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
-                gpus_per_node=load_system(system).gpus_per_node)
+                gpus_per_node=gpus_per_node or load_system(system).gpus_per_node)
+
+
+def _node_size(raw: dict, items: list[dict], pools: dict, where: _Where) -> int | None:
+    """constraints.topology.gpus_per_node: a property of the one pool (None: each system's own)."""
+    for i, item in enumerate(items):
+        if ((item.get("constraints") or {}).get("topology") or {}).get("gpus_per_node") is not None and \
+                raw.get("deployments") is not None:
+            key = f"deployments[{i}].constraints.topology.gpus_per_node"
+            raise UserError(f"{where(key)}{key}: the node size belongs to the pool, not to one deployment; set "
+                            "constraints.topology.gpus_per_node at the top level (one pool only).")
+    gpn = ((raw.get("constraints") or {}).get("topology") or {}).get("gpus_per_node")
+    if gpn is not None and len(pools) > 1:
+        key = "constraints.topology.gpus_per_node"
+        raise UserError(f"{where(key)}{key}: with several pools each system keeps its own node size "
+                        f"({', '.join(pools)}); drop the key.")
+    return gpn  # validated as an integer with the deployments' own keys
 
 
 def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, base: Path) -> Member:

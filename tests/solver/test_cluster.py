@@ -147,7 +147,18 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
      "constraints.topology.max_nodes: not used in a cluster spec"),
     ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1, "constraints": {"replicas": {"min": 2}}}]},
      "deployments[0]: constraints.replicas: not used"),
+    ({"pools": {"h100_sxm": 8, "h200_sxm": 8}, **Q8, "demand": {"requests_per_s": 1},
+      "constraints": {"topology": {"gpus_per_node": 4}}}, "each system keeps its own node size"),
 ])
+
+
+def test_one_pool_takes_the_topology_node_size(tmp_path):
+    spec = {**SMALL, "system": "h200_sxm", **Q8, "demand": {"requests_per_s": 20},
+            "constraints": {"topology": {"gpus_per_node": 2, "worker_within_node": True}}}
+    c = cluster(tmp_path, spec)
+    assert c.pools[0].gpus_per_node == 2
+    r = solve_cluster(c)
+    assert all(role.gpus_per_worker <= 2 for p in r.placements for role in p.deployment.roles)
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
         cluster(tmp_path, spec)
