@@ -151,6 +151,11 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
       "constraints": {"topology": {"gpus_per_node": 4}}}, "each system keeps its own node size"),
 ])
 
+def test_spec_errors_name_the_key(tmp_path, spec, words):
+    with pytest.raises(UserError) as e:
+        cluster(tmp_path, spec)
+    assert words in str(e.value)
+
 
 def test_one_pool_takes_the_topology_node_size(tmp_path):
     spec = {**SMALL, "system": "h200_sxm", **Q8, "demand": {"requests_per_s": 20},
@@ -159,10 +164,6 @@ def test_one_pool_takes_the_topology_node_size(tmp_path):
     assert c.pools[0].gpus_per_node == 2
     r = solve_cluster(c)
     assert all(role.gpus_per_worker <= 2 for p in r.placements for role in p.deployment.roles)
-def test_spec_errors_name_the_key(tmp_path, spec, words):
-    with pytest.raises(UserError) as e:
-        cluster(tmp_path, spec)
-    assert words in str(e.value)
 
 
 def test_weights_that_fit_no_pool_is_infeasible(tmp_path):
