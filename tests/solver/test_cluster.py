@@ -150,7 +150,6 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
     ({"pools": {"h100_sxm": 8, "h200_sxm": 8}, **Q8, "demand": {"requests_per_s": 1},
       "constraints": {"topology": {"gpus_per_node": 4}}}, "each system keeps its own node size"),
 ])
-
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
         cluster(tmp_path, spec)
