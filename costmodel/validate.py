@@ -168,8 +168,7 @@ def predict_row(row: dict) -> Prediction:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
         q, _ = resolve_quant(db, arch, _quant(row))
-        recipes = DISAGG_MTP if row["mode"] == "disagg" else DEFAULT_MTP
-        step = StepModel(db, arch, q, *recipes.get(row["backend"], (0, 0.0)))
+        step = StepModel(db, arch, q, *_measured_mtp(row))
         step.check()
         isl, osl = int(row["isl"]), int(row["osl"])
         conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),
@@ -191,6 +190,25 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason=f"missing data: {str(e).split(':', 1)[-1].strip()[:40]}")
     except KeyError:
         return Prediction(**base, reason="unsupported backend")
+
+
+# The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token
+# prompts, on which drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per
+# step with 3 drafts) fits the TRT-LLM DeepSeek rows (0.8 under-predicted their TPOT by ~25 %).
+# Disaggregated rows that name their decode workers show SGLang decoding without MTP, and TRT-LLM's
+# attention-DP (max-throughput) decode workers too: with MTP their TPOT came out ~2.3× too low, without
+# it within ~10 % (30 rows). Rows that leave the decode workers blank mix both recipes (their twins
+# with full columns show it); they keep the backend's recipe.
+MEASURED_MTP_ACCEPTANCE = 0.6
+
+
+def _measured_mtp(row: dict) -> tuple[int, float]:
+    disagg = row["mode"] == "disagg"
+    draft, _ = (DISAGG_MTP if disagg else DEFAULT_MTP).get(row["backend"], (0, 0.0))
+    named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
+    if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
+        draft = 0
+    return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
 
 
 # Per-rank decode batch assumed where a disagg row gives neither decode workers nor decode batch.
