@@ -84,7 +84,9 @@ class OpDB:
         else:
             path = self.folder / f"{name}.csv.gz"
         if not path.exists():
-            raise MissingDataError(f"{self.system.name}/{self.backend} {self.version} has no {name} table")
+            raise MissingDataError(f"{self.system.name}/{self.backend} {self.version} has no {name} table (looked for "
+                                   f"{path}); `aicsolve systems` lists what is measured, `aicsolve data verify` checks "
+                                   "the installed data")
         return load_table(path)
 
     def has(self, op: str) -> bool:
