@@ -208,7 +208,11 @@ class FilterScope:
         for role in self.roles:
             t = getattr(problem.surfaces, role)
             if t is None or len(t) == 0:
-                self.reason = self.reason or f"the cost model produced no {role} candidates"
+                s = problem.surfaces
+                self.reason = self.reason or (
+                    f"no {role} worker of the search space has memory for the weights plus its requests' KV cache "
+                    f"(ISL {s.isl:,}, OSL {s.osl:,}) on {s.system}; allow larger workers (search.tp, search.pp, "
+                    "search.dp, max_gpus_per_worker) or shorten the workload")
                 t = _empty(role)
             self.tables[role], self.index[role] = t, np.arange(len(t))
         self._pending = {r: np.ones(len(t), bool) for r, t in self.tables.items()}
