@@ -80,3 +80,38 @@ def test_mtp_speeds_up_deepseek_decode():
     mtp = StepModel(db, a, Q, mtp_draft=3, mtp_accept=0.7)
     lay = _lay(tp=8, ep=8)
     assert decode_figures(mtp, lay, 64, 1000, 1000)["tpot_ms"] < decode_figures(plain, lay, 64, 1000, 1000)["tpot_ms"]
+
+
+def test_clumped_prompts_share_one_prefill(dense, monkeypatch):
+    """Prompts that arrive together and fit one token budget prefill as a clump: each sees the clump's time."""
+    import costmodel.serving as serving
+
+    c = np.array([4])
+    clumped = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
+    monkeypatch.setitem(serving.CLUMPED_PREFILL, "trtllm", False)
+    single = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
+    assert clumped > 1.5 * (single - serving.REQUEST_OVERHEAD_MS["trtllm"])
+    # a prompt longer than the budget cannot clump: both readings agree
+    monkeypatch.setitem(serving.CLUMPED_PREFILL, "trtllm", True)
+    long_c = agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"]
+    monkeypatch.setitem(serving.CLUMPED_PREFILL, "trtllm", False)
+    assert agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"] == pytest.approx(long_c)
+
+
+@pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang"])
+def test_burst_wait_grows_with_concurrency_for_every_backend(backend):
+    versions = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
+    step = StepModel(open_db("h200_sxm", backend, versions[backend]), load_model("QWEN3_32B"), Q)
+    c = np.array([1, 8, 32, 128])
+    ttft = agg_figures(step, _lay(4), c, 8000, 1000, 8192, 1e9)["ttft_ms"]
+    assert np.all(np.diff(ttft) > 0)
+
+
+def test_trtllm_quantized_gemm_drops_the_eager_quantize_kernel():
+    db = open_db("h200_sxm", "trtllm", "1.3.0rc20")
+    step = StepModel(db, load_model("LLAMA3_1_70B"), Quant(gemm="fp8", kv_cache="fp8", attention="bfloat16", moe="fp8"))
+    m = np.array([1, 64, 4096])
+    table = db.latency_ms("gemm", m, 8192, 8192, dtype="fp8")
+    priced = step._gemm(m, 8192, 8192)
+    assert np.all(priced < table) and np.all(priced >= 0.5 * table)
+    assert step._gemm(m, 8192, 8192, "bfloat16") == pytest.approx(db.latency_ms("gemm", m, 8192, 8192, dtype="bfloat16"))

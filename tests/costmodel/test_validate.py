@@ -60,3 +60,33 @@ def test_dev_set_coverage_on_in_scope_systems():
     rows = [r for r in read_rows(DEV) if r["system"] in ("h100_sxm", "h200_sxm") and r["mode"] == "agg"][::10]
     preds = [predict_row(r) for r in rows]
     assert sum(p.reason is None for p in preds) / len(preds) > 0.7
+
+
+def test_layout_reads_n_squared_tp_ep_rows_as_n_gpus():
+    from costmodel.validate import _layout
+
+    row = {"tp_size": "64", "pp_size": "1", "attention_dp_size": "1", "moe_tp_size": "8", "moe_ep_size": "8"}
+    lay = _layout(row)
+    assert (int(lay.tp), int(lay.dp), int(lay.moe_tp), int(lay.moe_ep)) == (8, 1, 1, 8)
+    row = {**row, "tp_size": "1", "attention_dp_size": "64"}
+    lay = _layout(row)
+    assert (int(lay.tp), int(lay.dp), int(lay.moe_ep)) == (1, 8, 8)
+    # a genuine 4-GPU moe_tp 2 × moe_ep 2 layout, and every disagg pool, keep their reading
+    small = {"tp_size": "4", "pp_size": "1", "attention_dp_size": "1", "moe_tp_size": "2", "moe_ep_size": "2"}
+    assert int(_layout(small).tp) == 4
+    pool = {"decode_tp_size": "16", "decode_attention_dp_size": "1", "decode_moe_tp_size": "4", "decode_moe_ep_size": "4"}
+    assert int(_layout(pool, "decode_").tp) == 16
+
+
+def test_measured_mtp_recipes():
+    from costmodel.validate import MEASURED_MTP_ACCEPTANCE, _measured_mtp
+
+    agg = {"mode": "agg", "backend": "trtllm"}
+    assert _measured_mtp(agg) == (3, MEASURED_MTP_ACCEPTANCE)
+    assert _measured_mtp({**agg, "backend": "sglang"}) == (0, 0.0)
+    dis = {"mode": "disagg", "backend": "trtllm", "decode_attention_dp_size": "8", "decode_num_workers": "1"}
+    assert _measured_mtp(dis) == (0, 0.0)  # attention-DP decode: the max-throughput recipe
+    assert _measured_mtp({**dis, "decode_attention_dp_size": "1"})[0] == 3
+    sgl = {"mode": "disagg", "backend": "sglang", "decode_attention_dp_size": "1"}
+    assert _measured_mtp({**sgl, "decode_num_workers": "2"}) == (0, 0.0)
+    assert _measured_mtp(sgl)[0] == 3  # blank decode columns: the backend's recipe
