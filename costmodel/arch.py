@@ -17,9 +17,10 @@ from costmodel.paths import data_dir
 
 # HF architectures we can describe, and the cost-model family each one maps to.
 _FAMILIES = {
-    "dense": ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"),
+    "dense": ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+              "Qwen3_5ForConditionalGeneration", "Qwen3_5ForCausalLM"),
     "moe": ("MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM",
-            "MiniMaxM2ForCausalLM"),
+            "MiniMaxM2ForCausalLM", "Qwen3_5MoeForConditionalGeneration", "Qwen3_5MoeForCausalLM"),
     "mla_moe": ("DeepseekV3ForCausalLM", "KimiK25ForConditionalGeneration"),
 }
 SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.items() for a in archs}
@@ -66,6 +67,16 @@ class ModelArch:
     num_sliding_layers: int = 0
     native_weight_dtype: str = "bf16"
     max_context: int = 0  # max_position_embeddings
+    # Hybrid models (Qwen3.5): layers whose layer_type is "linear_attention" run gated delta-net (GDN)
+    # linear attention with a fixed-size recurrent state per request instead of a growing KV cache.
+    num_linear_layers: int = 0
+    linear_k_heads: int = 0
+    linear_v_heads: int = 0
+    linear_k_dim: int = 0
+    linear_v_dim: int = 0
+    linear_conv_kernel: int = 0
+    linear_state_dtype_bytes: float = 4.0  # recurrent state dtype (mamba_ssm_dtype, float32)
+    attn_output_gate: bool = False  # full attention's q_proj also emits a sigmoid output gate
 
     @property
     def is_moe(self) -> bool:
@@ -83,6 +94,16 @@ class ModelArch:
         return self.num_layers - self.num_dense_layers if self.is_moe else 0
 
     @property
+    def num_full_attn_layers(self) -> int:
+        """Layers with softmax attention and a KV cache (all but the linear-attention ones)."""
+        return self.num_layers - self.num_linear_layers
+
+    @property
+    def linear_conv_dim(self) -> int:
+        """Channels of a GDN layer's short causal convolution (q, k and v)."""
+        return 2 * self.linear_k_heads * self.linear_k_dim + self.linear_v_heads * self.linear_v_dim
+
+    @property
     def embed_params(self) -> int:
         """Input embedding table (vocab x hidden); lm_head is the same size unless tied."""
         return self.vocab * self.hidden
@@ -97,7 +118,25 @@ class ModelArch:
             kv_b = self.kv_lora_rank * n * (self.qk_nope_head_dim + self.v_head_dim)
             return q + kv_a + kv_b + n * self.v_head_dim * h
         d = self.head_dim
-        return h * n * d + 2 * h * self.num_kv_heads * d + n * d * h
+        gate = 2 if self.attn_output_gate else 1
+        return gate * h * n * d + 2 * h * self.num_kv_heads * d + n * d * h
+
+    def linear_attn_params_per_layer(self) -> int:
+        """GDN layer parameters: in_proj_qkvz, in_proj_ba, conv1d, A/dt, gated norm, out_proj."""
+        h, vh, vd = self.hidden, self.linear_v_heads, self.linear_v_dim
+        qkvz = h * (self.linear_conv_dim + vh * vd)
+        return qkvz + h * 2 * vh + self.linear_conv_dim * self.linear_conv_kernel + 2 * vh + vd + vh * vd * h
+
+    def attn_params_all_layers(self) -> int:
+        """Attention (full and linear) parameters of every decoder layer."""
+        return (self.num_full_attn_layers * self.attn_params_per_layer()
+                + self.num_linear_layers * self.linear_attn_params_per_layer())
+
+    def linear_state_bytes_per_request(self, conv_dtype_bytes: float = 2) -> float:
+        """Fixed GDN state one request holds over the whole model: conv window + recurrent state."""
+        conv = self.linear_conv_dim * max(self.linear_conv_kernel - 1, 0) * conv_dtype_bytes
+        rec = self.linear_v_heads * self.linear_k_dim * self.linear_v_dim * self.linear_state_dtype_bytes
+        return self.num_linear_layers * (conv + rec)
 
     def _layer_params(self, moe: bool, experts: int) -> int:
         ffn = 3 * self.hidden * self.intermediate  # every FFN here is gated: gate, up, down
@@ -109,6 +148,7 @@ class ModelArch:
     def _params(self, experts: int, include_mtp: bool) -> int:
         dense = self.num_layers - self.num_moe_layers
         total = dense * self._layer_params(False, 0) + self.num_moe_layers * self._layer_params(True, experts)
+        total += self.num_linear_layers * (self.linear_attn_params_per_layer() - self.attn_params_per_layer())
         total += self.embed_params * (1 if self.tie_embeddings else 2) + self.hidden
         if include_mtp and self.mtp_layers:
             # An MTP module is one decoder layer plus eh_proj (2h -> h) and two norms; it shares
@@ -130,8 +170,8 @@ class ModelArch:
         return self.kv_lora_rank + self.qk_rope_head_dim if self.is_mla else 2 * self.num_kv_heads * self.head_dim
 
     def kv_bytes_per_token(self, kv_dtype_bytes: float = 2) -> float:
-        """KV-cache bytes per token for the whole model, window layers counted in full."""
-        return self.num_layers * self.kv_elems_per_layer() * kv_dtype_bytes
+        """KV-cache bytes per token for the whole model, window layers counted in full (no linear layers)."""
+        return self.num_full_attn_layers * self.kv_elems_per_layer() * kv_dtype_bytes
 
     def kv_bytes_per_token_at(self, context_len: int, kv_dtype_bytes: float = 2) -> float:
         """Mean KV bytes per token of a context_len-long sequence, window layers capped at the window."""
@@ -139,7 +179,7 @@ class ModelArch:
             raise ValueError(f"context_len must be positive, got {context_len}")
         if not self.sliding_window or context_len <= self.sliding_window:
             return self.kv_bytes_per_token(kv_dtype_bytes)
-        layers = self.num_layers - self.num_sliding_layers * (1 - self.sliding_window / context_len)
+        layers = self.num_full_attn_layers - self.num_sliding_layers * (1 - self.sliding_window / context_len)
         return layers * self.kv_elems_per_layer() * kv_dtype_bytes
 
 
@@ -242,6 +282,13 @@ def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
     mtp = int(g("num_nextn_predict_layers"))  # MiniMax names its MTP modules differently:
     mtp = int(g("num_mtp_modules")) * int(g("mtp_transformer_layers", 1)) if g("use_mtp", False) else mtp
     mla = family == "mla_moe"
+    n_linear = sum(t == "linear_attention" for t in types)
+    linear = dict(num_linear_layers=n_linear, linear_k_heads=int(g("linear_num_key_heads")),
+                  linear_v_heads=int(g("linear_num_value_heads")), linear_k_dim=int(g("linear_key_head_dim")),
+                  linear_v_dim=int(g("linear_value_head_dim")), linear_conv_kernel=int(g("linear_conv_kernel_dim")),
+                  linear_state_dtype_bytes={"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}.get(
+                      str(g("mamba_ssm_dtype", "float32")), 4.0)) if n_linear else {}
+    mtp = mtp or int(g("mtp_num_hidden_layers"))  # Qwen3.5's name for its MTP layers
     lora = {k: int(g(k)) if mla else 0 for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
                                                  "qk_rope_head_dim", "v_head_dim")}
     head_dim = lora["qk_nope_head_dim"] + lora["qk_rope_head_dim"] if mla else int(g("head_dim") or hidden // heads)
@@ -256,6 +303,7 @@ def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
         **lora, mtp_layers=mtp, sliding_window=window if n_sliding else 0,
         num_sliding_layers=n_sliding if window else 0,
         native_weight_dtype=_native_dtype(cfg), max_context=int(g("max_position_embeddings")),
+        attn_output_gate=bool(g("attn_output_gate", False)), **linear,
     )
 
 

@@ -182,7 +182,9 @@ def test_model_files_are_trimmed() -> None:
         "moe_layer_freq", "decoder_sparse_step", "mlp_only_layers", "q_lora_rank", "kv_lora_rank",
         "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "num_nextn_predict_layers", "use_mtp",
         "num_mtp_modules", "mtp_transformer_layers", "sliding_window", "use_sliding_window", "layer_types",
-        "quantization_config",
+        "quantization_config", "attn_output_gate", "linear_conv_kernel_dim", "linear_key_head_dim",
+        "linear_num_key_heads", "linear_num_value_heads", "linear_value_head_dim", "mamba_ssm_dtype",
+        "mtp_num_hidden_layers",
     }
     for f in sorted((data_dir() / "models").glob("*.json")):
         entry = json.loads(f.read_text())
