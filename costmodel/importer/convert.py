@@ -4,7 +4,8 @@ Per table and (system, backend): rows of the current version, then rows of stric
 versions of the same backend for shapes the newer data lack (first version wins per shape).
 Within one version, lanes (``kernel_source``) that measured the same shape are resolved to
 one (pinned lane, else the lane with most rows); repeated measurements of one shape in one
-lane are reduced to their median. Values are written in ms with 6 significant digits.
+lane are reduced to their median; where the lanes are the kernels of one op (GDN), their medians
+are summed instead. Values are written in ms with 6 significant digits.
 """
 
 from __future__ import annotations
@@ -104,6 +105,29 @@ def resolve_lanes(rows: list[dict], spec: TableSource, pinned: tuple[str, ...]) 
     return out
 
 
+def sum_lanes(rows: list[dict], spec: TableSource) -> dict[tuple, tuple]:
+    """Map each shape key to ("lane+lane", summed medians) where the lanes are one op's kernels.
+
+    A shape is kept only where every kernel seen for its group (its value of ``spec.sum_lanes_by``)
+    was measured: a partial sum would read as a faster op.
+    """
+    key_of = _key_getter(spec)
+    group = [ours for _, ours in spec.keys].index(spec.sum_lanes_by)
+    by_key: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_key[key_of(row)][row.get("kernel_source") or "default"].append(_values(spec, row))
+    lanes_of_group: dict[object, set[str]] = defaultdict(set)
+    for key, lanes in by_key.items():
+        lanes_of_group[key[group]].update(lanes)
+    out: dict[tuple, tuple] = {}
+    for key, lanes in by_key.items():
+        if set(lanes) != lanes_of_group[key[group]]:
+            continue
+        meds = [tuple(statistics.median(col) for col in zip(*lanes[ln])) for ln in sorted(lanes)]
+        out[key] = ("+".join(sorted(lanes)), tuple(sum(col) for col in zip(*meds)))
+    return out
+
+
 def _shape_ok(spec: TableSource, moe_shapes: frozenset[tuple[int, int, int, int]]):
     cols = [ours for _, ours in spec.keys]
     idx = {name: cols.index(name) for name in ("hidden", "inter", "topk", "experts") if name in cols}
@@ -128,7 +152,7 @@ def convert_table(wheel: Wheel, spec: TableSource, system: str, backend: str, ve
         path = f"{ROOT}data/{system}/{spec.family}/{backend}/{v}/{spec.stem}.parquet"
         raw = wheel.read(path)
         rows = _read_rows(raw)
-        resolved = resolve_lanes(rows, spec, pinned)
+        resolved = sum_lanes(rows, spec) if spec.sum_lanes_by else resolve_lanes(rows, spec, pinned)
         added = 0
         for key, val in resolved.items():
             if keep(key) and key not in merged:

@@ -3,7 +3,9 @@
 Every table is keyed by named columns (source name → our name) and carries one or more
 value columns in milliseconds. Source quirks handled here: ``moe_a2a`` and the DeepEP
 tables are in microseconds; the all-reduce variant lives in ``implementation`` (trtllm)
-or ``backend`` (vllm, sglang).
+or ``backend`` (vllm, sglang); one gated delta-net (GDN) call is several kernels
+(``kernel_source``: conv + chunked delta rule in prefill, conv update + recurrent step in decode),
+whose latencies are summed into one row per shape and phase.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class TableSource:
     system_wide: bool = False  # nccl: one file per system, chosen by the system's NCCL version
     optional: bool = False  # wide-EP tables: absent for some backends
     filter_moe_shapes: bool = False
+    # Lanes are the consecutive kernels of one op, not alternatives: a shape's value is their sum, kept
+    # only where every kernel measured for its value of this key column (ours, e.g. "phase") is present.
+    sum_lanes_by: str = ""
     notes: str = field(default="")
 
 
@@ -177,5 +182,12 @@ TABLES: tuple[TableSource, ...] = (
             Value("combine_ms", ("combine_avg_t_us",), 1e-3),
         ),
         optional=True, filter_moe_shapes=True,
+    ),
+    TableSource(
+        "gdn", "linear_attention", "gdn_perf",
+        _k("phase", "d_model", "d_conv", "head_k_dim:k_dim", "head_v_dim:v_dim", "num_k_heads:k_heads",
+           "num_v_heads:v_heads", "batch_size:batch", "seq_len:seq"),
+        optional=True, sum_lanes_by="phase",
+        notes="heads are per GPU (after TP); seq is new tokens per sequence (1 in generation)",
     ),
 )

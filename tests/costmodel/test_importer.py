@@ -46,6 +46,14 @@ def _attn(version: str, stem: str, axis: str) -> list[dict]:
                  step=[0, 0] if axis == "isl" else [15, 31], latency=[0.1, 0.2])
 
 
+def _gdn(phase: str, kernel: str, batch: list, seq: list, latency: list) -> list[dict]:
+    n = len(batch)
+    return _rows("1.3.0rc20", "gdn", kernel, phase=[phase] * n, batch_size=batch, seq_len=seq,
+                 num_tokens=[b * q for b, q in zip(batch, seq)], d_model=[4096] * n, d_conv=[4] * n,
+                 num_k_heads=[4] * n, head_k_dim=[128] * n, num_v_heads=[16] * n, head_v_dim=[128] * n,
+                 model_name=["Qwen/Qwen3.5-397B-A17B"] * n, latency=latency)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     d = f"{ROOT}data/h200_sxm/"
@@ -78,6 +86,12 @@ def wheel(tmp_path_factory) -> Path:
             _rows("1.3.0rc20", "moe_a2a", "deepep", comm_backend=["deepep_ht"], phase=["dispatch"], comm_dtype=["bf16"],
                   ep_size=[8], node_num=[1], hidden_size=[4096], topk=[8], num_experts=[128], num_tokens=[16],
                   sms=[20], transmit_us=[50.0], notify_us=[0.0], latency=[50.0])),
+        # GDN: each shape is two kernels per phase, summed; (b=2, seq=16) lacks its conv kernel: dropped
+        f"{d}linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet": _pq(
+            _gdn("context", "causal_conv1d_fn", [1, 1], [16, 1024], [0.002, 0.01])
+            + _gdn("context", "chunk_gated_delta_rule", [1, 1, 2, 2], [16, 1024, 16, 16], [0.02, 0.08, 0.03, 0.05])
+            + _gdn("generation", "causal_conv1d_update", [1, 8], [1, 1], [0.003, 0.004])
+            + _gdn("generation", "fused_recurrent_gated_delta_rule", [1, 8], [1, 1], [0.005, 0.009])),
         f"{d}comm/nccl/2.26.2/nccl_perf.parquet": _pq(
             _rows("2.29.2", "all_gather", "NCCL", nccl_dtype=["half"] * 3, num_gpus=[2] * 3, message_size=[256] * 3,
                   latency=[0.005, 0.007, 0.006])),
@@ -133,3 +147,18 @@ def test_units_shapes_and_system(wheel, tmp_path):
 
     sysrec = yaml.safe_load((out / "systems/h200_sxm.yaml").read_text())
     assert sysrec["gpu"]["mem_bw_bytes_per_s"] == 4.8e12 and sysrec["node"]["gpus_per_node"] == 8
+
+
+def test_gdn_kernels_are_summed_per_phase(wheel, tmp_path):
+    out = _run(wheel, tmp_path / "g")
+    rows = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/gdn.csv.gz")
+    got = {(r["phase"], int(r["batch"]), int(r["seq"])): float(r["latency_ms"]) for r in rows}
+    # conv + delta rule; the shape missing one of its kernels is dropped rather than priced too fast
+    assert got == pytest.approx({("context", 1, 16): 0.022, ("context", 1, 1024): 0.09,
+                                 ("generation", 1, 1): 0.008, ("generation", 8, 1): 0.013})
+    assert {r["kernel"] for r in rows if r["phase"] == "context"} == {"causal_conv1d_fn+chunk_gated_delta_rule"}
+    assert {(r["k_heads"], r["v_heads"], r["k_dim"], r["d_model"]) for r in rows} == {("4", "16", "128", "4096")}
+    manifest = json.loads((out / "perf/h200_sxm/trtllm/1.3.0rc20/manifest.json").read_text())
+    entry = manifest["tables"]["gdn"]
+    assert entry["rows"] == 4 and entry["sources"][0]["path"].endswith("linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet")
+    assert len(entry["sources"][0]["sha256"]) == 64
