@@ -19,7 +19,7 @@ ACT_BYTES_PER_TOKEN_HIDDEN = 24.0  # live activations per token per hidden unit 
 def weight_bytes_per_gpu(a: ModelArch, q: Quant, tp, pp, dp, moe_tp, moe_ep) -> np.ndarray:
     """Weight bytes one GPU holds."""
     wb = DTYPE_BYTES.get(q.gemm, 2.0)
-    attn = a.attn_params_per_layer() * a.num_layers / tp
+    attn = a.attn_params_all_layers() / tp
     if a.is_moe:
         expert = 3.0 * a.hidden * a.moe_intermediate * a.num_experts * a.num_moe_layers / (moe_tp * moe_ep)
         shared_i = a.shared_intermediate or a.moe_intermediate * a.num_shared_experts
@@ -33,8 +33,16 @@ def weight_bytes_per_gpu(a: ModelArch, q: Quant, tp, pp, dp, moe_tp, moe_ep) -> 
 
 
 def kv_bytes_per_token_per_gpu(a: ModelArch, q: Quant, tp, pp, context_len) -> np.ndarray:
-    """KV bytes one GPU stores per token of one of its requests."""
+    """KV bytes one GPU stores per token of one of its requests.
+
+    Hybrid models (GDN linear attention) also hold a fixed state per request; it is spread over the
+    request's context_len tokens, so that capacity / context_len still counts the requests that fit."""
     b = DTYPE_BYTES.get(q.kv_cache, 2.0)
+    if a.num_linear_layers:
+        kv = a.kv_bytes_per_token_at(int(np.max(context_len)), b) * np.maximum(a.num_kv_heads / tp, 1.0) \
+            / a.num_kv_heads
+        state = a.linear_state_bytes_per_request() * np.maximum(a.linear_v_heads / tp, 1.0) / a.linear_v_heads
+        return (kv + state / float(np.max(context_len))) / pp
     if a.is_mla:  # the latent is not split across TP ranks
         return np.broadcast_to(a.kv_bytes_per_token_at(int(np.max(context_len)), b) / pp, np.shape(tp)).astype(float)
     kv_heads_gpu = np.maximum(a.num_kv_heads / tp, 1.0)

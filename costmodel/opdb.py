@@ -57,6 +57,9 @@ OPS: dict[str, OpKind] = {
     "nccl": OpKind("nccl", ("op", "dtype"), ("gpus", "msg"), roofline.collective, system_wide=True),
     "moe_a2a": OpKind("moe_a2a", ("comm_backend", "phase", "comm_dtype", "nodes", "hidden", "topk",
                                   "experts", "sms"), ("ep", "tokens"), roofline.token_exchange),
+    # gated delta-net linear attention (conv + delta rule), heads per GPU; generation rows have seq = 1
+    "gdn": OpKind("gdn", ("phase", "d_model", "k_dim", "v_dim", "k_heads", "v_heads"), ("batch", "seq"),
+                  roofline.gdn),
 }
 
 

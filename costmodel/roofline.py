@@ -95,6 +95,21 @@ def moe(system: System, cats: Mapping[str, object]):
     return f
 
 
+def gdn(system: System, cats: Mapping[str, object]):
+    """Gated delta-net over batch sequences of seq new tokens: each token updates and reads the
+    (v_heads, k_dim, v_dim) fp32 state of its sequence; the state is read and written once per call."""
+    kh, vh = float(cats["k_heads"]), float(cats["v_heads"])
+    kd, vd = float(cats["k_dim"]), float(cats["v_dim"])
+
+    def f(batch, seq):
+        tokens = batch * seq
+        flops = 4.0 * tokens * vh * kd * vd
+        nbytes = tokens * (2.0 * kh * kd + 2.0 * vh * vd) * 2.0 + 2.0 * batch * vh * kd * vd * 4.0
+        return _ms(system, flops, nbytes)
+
+    return f
+
+
 def collective(system: System, cats: Mapping[str, object]):
     """All-reduce moves 2(g-1)/g of the message per GPU; gathers and all-to-all (g-1)/g."""
     elem = 1.0 if str(cats.get("dtype")) == "int8" else 2.0

@@ -112,7 +112,7 @@ class StepModel:
         measured, else the fp8 kernel that reads an fp8 cache, else bf16 throughout."""
         q, t = self.q, self.db.table("context_attention").columns
         wanted = [(q.attention, q.kv_cache), (q.kv_cache, q.kv_cache), ("bfloat16", "bfloat16")]
-        hd = t["head_dim"] == self.a.head_dim
+        hd = (t["head_dim"] == self.a.head_dim) & (t["window"] == 0)  # as the full-attention layers query
         for attn, kv in wanted:
             if ((t["attn_dtype"] == attn) & (t["kv_dtype"] == kv) & hd).any():
                 return attn, kv
@@ -159,6 +159,60 @@ class StepModel:
             shared = self._gemm(t, 2 * si / lay.tp, a.hidden) + self._gemm(t, a.hidden, si / lay.tp)
         return np.where(tokens > 0, lat, 0.0) + router + shared
 
+    # ---- hybrid models (Qwen3.5): gated delta-net (GDN) linear attention on most layers ----
+    def _gdn_cats(self, k_heads: float, v_heads: float) -> tuple[dict, float]:
+        """Measured GDN shape nearest to this model's per-GPU heads, and the factor from it to ours.
+
+        The exact (hidden, heads) shape when measured (every Qwen3.5 at TP 1-16 on sglang/vllm),
+        else the nearest heads; the state work scales with the value heads."""
+        cache = self.__dict__.setdefault("_gdn_shape_cache", {})
+        key = (k_heads, v_heads)
+        if key in cache:
+            return cache[key]
+        a, t = self.a, self.db.table("gdn").columns
+        shapes = set(zip(*(t[c].tolist() for c in ("d_model", "k_dim", "v_dim", "k_heads", "v_heads"))))
+        same_dims = [s for s in shapes if s[1:3] == (a.linear_k_dim, a.linear_v_dim)] or list(shapes)
+        dm, kd, vd, mk, mv = min(same_dims, key=lambda s: (
+            round(abs(np.log(s[4] / v_heads)) + abs(np.log(s[3] / k_heads)), 9), s[0] != a.hidden,
+            abs(np.log(s[0] / a.hidden)), s))
+        hit = (dict(d_model=dm, k_dim=kd, v_dim=vd, k_heads=mk, v_heads=mv), v_heads / mv)
+        cache[key] = hit
+        return hit
+
+    def _gdn(self, lay: Layout, n_tok_dec, npf, lpf):
+        """GDN core (conv + delta rule) of one linear layer: prefill of npf sequences × lpf new tokens,
+        decode of n_tok_dec single-token state updates. No KV length: the state has a fixed size."""
+        a = self.a
+        tp = np.asarray(lay.tp, float)
+        out = np.zeros(np.broadcast_shapes(tp.shape, np.shape(n_tok_dec), np.shape(npf), np.shape(lpf)))
+        for tpv in np.unique(tp):
+            cats, scale = self._gdn_cats(a.linear_k_heads / tpv, a.linear_v_heads / tpv)
+            ctx_l = self.db.latency_ms("gdn", np.maximum(npf, 1), np.maximum(lpf, 1), phase="context", **cats)
+            gen_l = self.db.latency_ms("gdn", np.maximum(n_tok_dec, 1), 1.0, phase="generation", **cats)
+            val = scale * (np.where(npf > 0, ctx_l, 0.0) + np.where(n_tok_dec > 0, gen_l, 0.0))
+            out = np.where(tp == tpv, val, out)
+        return out
+
+    def _hybrid_attn(self, lay: Layout, nd, ctx, npf, lpf, t):
+        """Token mixing of all layers of a hybrid model: full (gated-output) attention on
+        num_full_attn_layers, GDN with its in/out projections on num_linear_layers."""
+        a = self.a
+        heads = a.num_heads / lay.tp
+        kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
+        gate = 2 if a.attn_output_gate else 1
+        qkv = self._gemm(t, (gate * heads + 2 * kvh) * a.head_dim, a.hidden)
+        o = self._gemm(t, a.hidden, heads * a.head_dim)
+        # _attn prices every non-window layer as full attention; keep the full-attention share
+        share = a.num_full_attn_layers / max(a.num_layers - a.num_sliding_layers, 1)
+        core = self._attn(lay, nd, ctx, npf, lpf) * share
+        full = (qkv + o) * a.num_full_attn_layers + core
+        kh, vh = a.linear_k_heads / lay.tp, a.linear_v_heads / lay.tp
+        in_qkvz = self._gemm(t, 2 * kh * a.linear_k_dim + 2 * vh * a.linear_v_dim, a.hidden)
+        in_ba = self._gemm(t, 2 * vh, a.hidden, "bfloat16")
+        out = self._gemm(t, a.hidden, vh * a.linear_v_dim)
+        core_lin = self._gdn(lay, nd * (1 + self.mtp_draft), npf, lpf)
+        return full + (in_qkvz + in_ba + out + core_lin) * a.num_linear_layers
+
     def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf) -> np.ndarray:
         """Latency of one iteration over all layers and stages, in ms."""
         a = self.a
@@ -171,6 +225,8 @@ class StepModel:
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
         if a.is_mla:
             attn = self._mla(lay, nd_m, ctx, npf_m, lpf, t) * a.num_layers
+        elif a.num_linear_layers:
+            attn = self._hybrid_attn(lay, nd_m, ctx, npf_m, lpf, t)
         else:
             qkv = self._gemm(t, (heads + 2 * kvh) * a.head_dim, a.hidden)
             o = self._gemm(t, a.hidden, heads * a.head_dim)
@@ -208,6 +264,8 @@ class StepModel:
         if q.gemm not in db.options("gemm", "dtype"):
             raise MissingDataError(f"{db.system.name}/{db.backend} has no GEMM data for gemm dtype {q.gemm}; "
                                    f"measured: {', '.join(db.options('gemm', 'dtype'))}")
+        if self.a.num_linear_layers and not db.has("gdn"):
+            raise MissingDataError(f"{db.system.name}/{db.backend} {db.version} has no gdn (linear attention) table")
         if self.a.is_moe and q.moe not in db.options("moe", "dtype"):
             raise MissingDataError(f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
                                    f"measured: {', '.join(db.options('moe', 'dtype'))}")

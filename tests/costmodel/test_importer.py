@@ -160,5 +160,6 @@ def test_gdn_kernels_are_summed_per_phase(wheel, tmp_path):
     assert {(r["k_heads"], r["v_heads"], r["k_dim"], r["d_model"]) for r in rows} == {("4", "16", "128", "4096")}
     manifest = json.loads((out / "perf/h200_sxm/trtllm/1.3.0rc20/manifest.json").read_text())
     entry = manifest["tables"]["gdn"]
-    assert entry["rows"] == 4 and entry["sources"][0]["path"].endswith("linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet")
+    assert entry["rows"] == 4
+    assert entry["sources"][0]["path"].endswith("linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet")
     assert len(entry["sources"][0]["sha256"]) == 64
