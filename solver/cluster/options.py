@@ -71,7 +71,7 @@ def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surf
     k = m.spec.constraints
     within = bool(k.topology and k.topology.worker_within_node)
     budget = dict(zip(ROLES[mode], (pools[name] for name in systems))) if len(pools) > 1 else {}
-    cons = Constraints(topology=Topology(gpus_per_node=s.gpus_per_node, worker_within_node=within),
+    cons = Constraints(topology=Topology(gpus_per_node=c.pool(systems[0]).gpus_per_node, worker_within_node=within),
                        max_gpus_per_worker=k.max_gpus_per_worker, fixed=k.fixed, role_gpu_budget=budget)
     return Problem(surfaces=s, total_gpus=min(total, m.max_gpus or total), sla=m.spec.sla, constraints=cons,
                    modes=(mode,), time_limit_s=c.time_limit_s, seed=c.seed)
