@@ -168,6 +168,7 @@ def predict_row(row: dict) -> Prediction:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
         q, _ = resolve_quant(db, arch, _quant(row))
+        q = _mla_kv_recipe(db, arch, q)
         step = StepModel(db, arch, q, *_measured_mtp(row))
         step.check()
         isl, osl = int(row["isl"]), int(row["osl"])
@@ -190,6 +191,23 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason=f"missing data: {str(e).split(':', 1)[-1].strip()[:40]}")
     except KeyError:
         return Prediction(**base, reason="unsupported backend")
+
+
+# An fp8 KV cache is only worth it with a fast fp8-KV attention kernel. SGLang on Hopper has none for
+# MLA (its measured fp8-KV MLA decode is ~6× its bf16-KV one at batch 128), and its recipes keep the
+# KV cache in the model dtype there; with fp8 KV its H200 DeepSeek TPOTs came out ~1.4× too high.
+MLA_KV_SLOWDOWN_LIMIT = 1.5
+
+
+def _mla_kv_recipe(db, arch, q: Quant) -> Quant:
+    if not (arch.is_mla and q.kv_cache == "fp8" and db.has("generation_mla")):
+        return q
+    if "fp8" not in db.options("generation_mla", "kv_dtype"):
+        return q
+    shape = (np.array(arch.num_heads / 8), np.array(128.0), np.array(2048.0))
+    fp8, bf16 = (float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv))
+                 for kv in ("fp8", "bfloat16"))
+    return Quant(q.gemm, "bfloat16", q.attention, q.moe) if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else q
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token

@@ -90,3 +90,17 @@ def test_measured_mtp_recipes():
     sgl = {"mode": "disagg", "backend": "sglang", "decode_attention_dp_size": "1"}
     assert _measured_mtp({**sgl, "decode_num_workers": "2"}) == (0, 0.0)
     assert _measured_mtp(sgl)[0] == 3  # blank decode columns: the backend's recipe
+
+
+def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
+    from costmodel.arch import load_model
+    from costmodel.config import DEFAULT_VERSIONS, Quant
+    from costmodel.opdb import open_db
+    from costmodel.validate import _mla_kv_recipe
+
+    a, q = load_model("DEEPSEEK_R1"), Quant("fp8", "fp8", "bfloat16", "fp8")
+    kv = {(s, b): _mla_kv_recipe(open_db(s, b, DEFAULT_VERSIONS[b]), a, q).kv_cache
+          for s in ("h200_sxm", "b200_sxm") for b in ("trtllm", "sglang")}
+    assert kv == {("h200_sxm", "trtllm"): "fp8", ("h200_sxm", "sglang"): "bfloat16",
+                  ("b200_sxm", "trtllm"): "fp8", ("b200_sxm", "sglang"): "fp8"}
+    assert _mla_kv_recipe(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B"), q) == q
