@@ -35,10 +35,11 @@ DISAGG_OVERHEAD_MS = {"trtllm": 200.0, "vllm": 140.0, "sglang": 200.0}
 # prefills). vLLM's front end hands requests over one by one (its low-concurrency TTFTs are ~1 prefill).
 CLUMPED_PREFILL = {"trtllm": True, "vllm": False, "sglang": True}
 # The benchmark starts all clients at once: that first wave queues for b/g clump prefills (mean wait
-# (b/g − 1)/2 of them), while later waves come back spread out. Benchmarks run ~8 waves (e.g. 10 ×
-# concurrency prompts), so TRT-LLM and vLLM TTFTs carry 1/8 of the burst wait (measured: TTFT/prefill
-# ≈ 1 + c/16 at ISL 8k). SGLang's prefill-first batches pause every running decode, which keeps
-# returning requests bunched: most of the burst wait recurs (0.7, the best fit over 268 dev rows).
+# (b/g − 1)/2 of them), while later waves come back spread out. Benchmarks run ~10 waves (InferenceMAX
+# sends 10 × concurrency prompts), so TRT-LLM and vLLM TTFTs carry ~1/8 of the burst wait (measured:
+# TTFT/prefill ≈ 1 + c/16 at ISL 8k). SGLang's prefill-first batches pause every running decode, which
+# keeps returning requests bunched: most of the burst wait recurs (0.7; per benchmark source the best
+# share is 0.2-1.0 for SGLang against 0.1-0.2 for TRT-LLM and vLLM, so it is the engine, not the harness).
 BURST_WAVE_SHARE = {"trtllm": 0.125, "vllm": 0.125, "sglang": 0.7}
 BISECTION_STEPS = 48
 
