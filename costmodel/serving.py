@@ -118,5 +118,7 @@ def handoff_ms(step: StepModel, isl: int, tp_prefill) -> np.ndarray:
     """Disagg route overhead plus moving one request's KV cache to a decode worker over the inter-node link."""
     s = step.db.system
     nbytes = step.a.kv_bytes_per_token(DTYPE_BYTES.get(step.q.kv_cache, 2.0)) * isl
+    if step.a.linear_v_heads:  # hybrids (GDN) also hand over every linear layer's fixed recurrent state
+        nbytes = nbytes + step.a.linear_state_bytes_per_request()
     bw = s.inter_node_bw_bytes_per_s * np.asarray(tp_prefill, float)  # each prefill GPU sends its shard
     return nbytes / bw * 1e3 + s.p2p_latency_s * 1e3 + DISAGG_OVERHEAD_MS.get(step.db.backend, 0.0)

@@ -100,3 +100,22 @@ def test_qwen35_prices_on_sglang(system, model):
     assert np.all(np.isfinite(dec)) and np.all(dec > 0) and np.all(np.isfinite(pf))
     assert np.all(np.diff(dec, axis=1) > 0)  # more requests, longer step
     assert np.all(pf > dec[:, :1])  # a 4k-token prefill outlasts a 1-request decode step
+
+
+
+def test_disagg_handoff_moves_the_linear_state_too():
+    """A hybrid's hand-off carries its fixed GDN state besides the prompt's full-attention KV; for
+    Qwen3.5-397B at ISL 1000 the state is most of the bytes."""
+    from costmodel.serving import DISAGG_OVERHEAD_MS, handoff_ms
+    from costmodel.system import DTYPE_BYTES
+
+    a = load_model("Qwen/Qwen3.5-397B-A17B")
+    db = open_db("b200_sxm", "sglang", "0.5.14")
+    q, _ = resolve_quant(db, a, Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="fp8_block"))
+    step = StepModel(db, a, q, 0, 0.0)
+    bw = db.system.inter_node_bw_bytes_per_s
+    fixed = db.system.p2p_latency_s * 1e3 + DISAGG_OVERHEAD_MS["sglang"]
+    kv_ms = a.kv_bytes_per_token(DTYPE_BYTES[q.kv_cache]) * 1000 / bw * 1e3
+    moved = float(handoff_ms(step, 1000, 1)) - fixed
+    assert moved == pytest.approx(kv_ms + a.linear_state_bytes_per_request() / bw * 1e3)
+    assert moved > 5 * kv_ms
