@@ -211,13 +211,17 @@ def solve_cmd(
 
     from solver.cluster.problem import Cluster
     from solver.cluster.spec import spec_or_cluster
-    from solver.errors import EXIT_INFEASIBLE
+    from solver.errors import EXIT_INFEASIBLE, UserError
     from solver.spec import to_problem
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
                  tpot=tpot, top=top, time_limit=time_limit)
     parsed = spec_or_cluster(spec, set_, flags)
     if isinstance(parsed, Cluster):
+        for flag, used in (("--top", top is not None), ("--export-top", export_top != 1)):
+            if used:
+                raise UserError(f"{flag}: a cluster spec (demand, pools or deployments) places one deployment per "
+                                "model, so there is no list to cut; drop the flag.")
         return _solve_cluster(parsed, json_out, save_dir, force, image)
     if save_dir is not None:  # fail before the solve, not after it
         from solver.export import check_target

@@ -256,3 +256,11 @@ def test_random_small_clusters_equal_brute_force(tmp_path, seed):
     assert got[0] == pytest.approx(want[0], rel=1e-6), (spec, got, want)
     if got[0] == pytest.approx(want[0], rel=1e-9):
         assert got[1] == pytest.approx(want[1], rel=1e-9), (spec, got, want)
+
+
+def test_cli_flags_that_do_not_apply_to_a_cluster(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**SMALL, "pools": {"h200_sxm": 8}, **Q8, "demand": {"requests_per_s": 1}}))
+    for flag in (["--top", "3"], ["--export-top", "2"]):
+        r = run_cli(str(path), *flag)
+        assert r.returncode == 2 and f"{flag[0]}: a cluster spec" in r.stderr
