@@ -62,7 +62,8 @@ def _hint(cm: ClusterModel, prev: cp_model.CpSolver, old: ClusterModel) -> None:
 
 def _stages(c: Cluster) -> list[tuple[str, int]]:
     """(objective term, sense) in lexicographic order; sense +1 maximizes, -1 minimizes."""
-    cost = ("cost", -1) if c.objective == "min_cost" else ("gpus", -1)
+    priced = c.objective == "min_cost" or (c.objective == "max_goodput" and all(p.price for p in c.pools))
+    cost = ("cost", -1) if priced else ("gpus", -1)
     if c.objective == "max_goodput":
         return [("goodput", 1), cost, ("latency", -1)]
     return [cost, ("capacity", 1), ("latency", -1)]

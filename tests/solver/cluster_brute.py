@@ -48,7 +48,7 @@ def _choices(c: Cluster, combo) -> list[dict]:
 def brute_force(c: Cluster, surfaces) -> tuple | None:
     """Best (objective, tie-break) tuple, larger is better, over every feasible placement; None when none exists.
 
-    Tie-breaks: spare capacity over the demands for min_gpus/min_cost, cost for max_goodput.
+    Tie-breaks: spare capacity over the demands for min_gpus/min_cost, cost (GPUs when a pool has no price) for max_goodput.
     """
     combos, _ = build_combos(c, surfaces, prune=False)
     per_member = [[o for x in combos if x.member == i for o in _choices(c, x)] for i in range(len(c.members))]
@@ -65,6 +65,8 @@ def brute_force(c: Cluster, surfaces) -> tuple | None:
         good = sum(c.members[o["member"]].weight * c.members[o["member"]].spec.request.osl * o["req"]
                    for o in pick if c.members[o["member"]].demand_rps is None)
         spare = sum(o["milli"] for o in pick)
-        key = {"min_gpus": (-gpus, spare), "min_cost": (-cost, spare), "max_goodput": (good, -cost)}[c.objective]
+        priced = all(p.price for p in c.pools)
+        key = {"min_gpus": (-gpus, spare), "min_cost": (-cost, spare),
+               "max_goodput": (good, -cost if priced else -gpus)}[c.objective]
         best = key if best is None or key > best else best
     return best

@@ -40,7 +40,8 @@ def key_of(c, r, surfaces) -> tuple:
         s = surfaces[p.member][pair]
         spare += min(math.floor(1000 * role.workers * float(getattr(s, role.role).req_per_s[role.row]) / p.demand_rps)
                      for role in p.deployment.roles)
-    return {"min_gpus": (-r.gpus_used, spare), "min_cost": (-cost, spare), "max_goodput": (good, -cost)}[c.objective]
+    tie = -cost if all(p.price for p in c.pools) else -r.gpus_used
+    return {"min_gpus": (-r.gpus_used, spare), "min_cost": (-cost, spare), "max_goodput": (good, tie)}[c.objective]
 
 
 CASES = {
