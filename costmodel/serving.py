@@ -42,6 +42,7 @@ CLUMPED_PREFILL = {"trtllm": True, "vllm": False, "sglang": True}
 # share is 0.2-1.0 for SGLang against 0.1-0.2 for TRT-LLM and vLLM, so it is the engine, not the harness).
 BURST_WAVE_SHARE = {"trtllm": 0.125, "vllm": 0.15, "sglang": 0.7}
 BISECTION_STEPS = 48
+PREFILL_STEP_FOLLOWS_LOAD = True
 
 
 def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, max_num_tokens,
@@ -92,17 +93,25 @@ def _agg_ttft(t_dec, delta_g, tpot, u, n_chunks, c, b, g, osl, burst):
 
 
 def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) -> dict[str, np.ndarray]:
-    """Prefill worker: latency of one batch, TTFT at a utilisation, requests/s at full load."""
+    """Prefill worker: latency of a full batch, TTFT at a utilisation, requests/s at full load."""
     dp = np.asarray(lay.dp, float)
     b = np.asarray(batch, float)
     t = step.iteration_ms(lay, 0, 0, b, isl)
-    return {"latency_ms": t, "ttft_ms": prefill_ttft(t, utilisation), "req_per_s": 1000.0 * b * dp / t}
+    lone = step.iteration_ms(lay, 0, 0, 1, isl, busy=1)  # one prompt on one rank: an idle worker's step
+    return {"latency_ms": t, "lone_ms": lone, "ttft_ms": prefill_ttft(t, utilisation, lone),
+            "req_per_s": 1000.0 * b * dp / t}
 
 
-def prefill_ttft(batch_latency_ms, utilisation):
-    """Own batch + M/D/1 wait behind queued batches + half a running batch, at a utilisation."""
+def prefill_ttft(batch_latency_ms, utilisation, lone_ms=None):
+    """Own step + M/D/1 wait behind queued steps + half a running step, at a utilisation.
+
+    The engine starts a step with whatever prompts are waiting instead of filling its batch, so a
+    step holds ~1 prompt on an idle worker and a full batch (every attention-DP rank busy) at
+    saturation: its latency runs from ``lone_ms`` to ``batch_latency_ms`` with the utilisation."""
     rho = np.clip(utilisation, 0.0, 0.95)
     t = batch_latency_ms
+    if lone_ms is not None and PREFILL_STEP_FOLLOWS_LOAD:
+        t = lone_ms + np.clip(utilisation, 0.0, 1.0) * (t - lone_ms)
     return t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
 
 

@@ -146,9 +146,9 @@ class StepModel:
                   for op in ("mla_gen_pre", "mla_gen_post"))
         return down + q_b + kv_b + o + np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l + bmm, 0.0)
 
-    def _moe(self, lay: Layout, t):
+    def _moe(self, lay: Layout, t, ranks):
         a, q = self.a, self.q
-        tokens = t * lay.dp  # experts see the tokens of every attention-DP rank
+        tokens = t * ranks  # experts see the tokens of every busy attention-DP rank
         c = dict(dtype=q.moe, distribution=self.moe_dist, hidden=a.hidden, inter=a.moe_intermediate,
                  topk=a.topk, experts=a.num_experts)
         lat = self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
@@ -213,9 +213,12 @@ class StepModel:
         core_lin = self._gdn(lay, nd * (1 + self.mtp_draft), npf, lpf)
         return full + (in_qkvz + in_ba + out + core_lin) * a.num_linear_layers
 
-    def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf) -> np.ndarray:
-        """Latency of one iteration over all layers and stages, in ms."""
+    def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf, busy=None) -> np.ndarray:
+        """Latency of one iteration over all layers and stages, in ms. ``busy``: attention-DP ranks that
+        carry the batch (default all); a lightly loaded DP prefill worker runs a lone prompt on one rank,
+        and its experts and gathers then see that rank's tokens only."""
         a = self.a
+        ranks = lay.dp if busy is None else np.minimum(np.maximum(busy, 1.0), lay.dp)
         nd, ctx, npf, lpf = (np.asarray(x, float) for x in (nd, ctx, npf, lpf))
         pp = np.asarray(lay.pp, float)
         # pp micro-batches in flight: each op sees 1/pp of the tokens, all layers run once per micro-batch
@@ -236,12 +239,12 @@ class StepModel:
             n_dense = a.num_dense_layers if a.is_moe else a.num_layers
             inter = a.intermediate / lay.tp
             dense_ffn = (self._gemm(t, 2 * inter, a.hidden) + self._gemm(t, a.hidden, inter)) * n_dense
-        moe = self._moe(lay, t) * a.num_moe_layers if a.is_moe else 0.0
+        moe = self._moe(lay, t, ranks) * a.num_moe_layers if a.is_moe else 0.0
         ar = self._allreduce(lay.tp, t)
         comm = ar * a.num_layers  # after attention
         if a.is_moe:
             group = lay.tp * lay.dp
-            gathered = self._nccl("all_gather", group, t * lay.dp) + self._nccl("reduce_scatter", group, t * lay.dp)
+            gathered = self._nccl("all_gather", group, t * ranks) + self._nccl("reduce_scatter", group, t * ranks)
             comm = comm + np.where(lay.dp > 1, gathered, ar) * a.num_moe_layers + ar * a.num_dense_layers
         else:
             comm = comm + ar * a.num_layers  # after the FFN

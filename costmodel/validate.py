@@ -254,14 +254,14 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     # a blank prefill count: as many prefill workers as the decode side's request rate needs
     x = _int(row.get("prefill_num_workers"), 0) or max(1, round(y * float(dec["req_per_s"]) / float(pf["req_per_s"])))
     cap_p = x * float(pf["req_per_s"])
-    t_batch, xfer = float(pf["latency_ms"]), float(handoff_ms(step, isl, lp.tp))
+    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(handoff_ms(step, isl, lp.tp))
     fixed = BURST_SHARE * 0.5 * conc / cap_p * 1000.0 + xfer
 
     def excess(ttft: float) -> float:  # rises with ttft: a longer TTFT lowers the load that causes it
         lam = conc / ((ttft + (osl - 1) * tpot) / 1000.0)
-        return ttft - float(prefill_ttft(t_batch, lam / cap_p)) - fixed
+        return ttft - float(prefill_ttft(t_batch, lam / cap_p, t_lone)) - fixed
 
-    lo, hi = t_batch + fixed, float(prefill_ttft(t_batch, 1.0)) + fixed
+    lo, hi = min(t_batch, t_lone) + fixed, float(prefill_ttft(t_batch, 1.0, t_lone)) + fixed
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if excess(mid) > 0 else (mid, hi)

@@ -115,3 +115,21 @@ def test_trtllm_quantized_gemm_drops_the_eager_quantize_kernel():
     priced = step._gemm(m, 8192, 8192)
     assert np.all(priced < table) and np.all(priced >= 0.5 * table)
     assert step._gemm(m, 8192, 8192, "bfloat16") == pytest.approx(db.latency_ms("gemm", m, 8192, 8192, dtype="bfloat16"))
+
+
+def test_idle_attention_dp_prefill_runs_a_lone_prompt():
+    """An idle DP prefill worker prefills one prompt on one rank: faster than a full step of every rank,
+    and its TTFT rises with load to the full-batch figure at saturation."""
+    from costmodel.serving import prefill_figures, prefill_ttft
+
+    step = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("DEEPSEEK_R1"), Q)
+    f = prefill_figures(step, _lay(tp=1, dp=8, ep=8), 1, 8192, 0.0)
+    assert f["lone_ms"] < 0.8 * f["latency_ms"]
+    assert f["ttft_ms"] == pytest.approx(f["lone_ms"])
+    u = np.array([0.0, 0.3, 0.6, 0.9, 1.0])
+    ttft = prefill_ttft(f["latency_ms"], u, f["lone_ms"])
+    assert np.all(np.diff(ttft) > 0)
+    assert ttft[-1] == pytest.approx(prefill_ttft(f["latency_ms"], 1.0))
+    # without attention DP and one prompt per batch the two steps are the same
+    g = prefill_figures(step, _lay(tp=8, ep=8), 1, 8192, 0.0)
+    assert g["lone_ms"] == pytest.approx(g["latency_ms"])
