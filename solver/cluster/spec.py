@@ -208,7 +208,8 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
         objective = "max_goodput" if unmet else "min_cost" if all(p.price for p in pools) else "min_gpus"
     if objective in ("min_cost", "min_gpus") and unmet:
         raise UserError(f"{where('objective')}objective {objective}: every deployment needs a demand to be sized "
-                        f"to; {', '.join(unmet)} has none. Give it demand.requests_per_s, or use max_goodput.")
+                        f"to; {', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} none. Give each a "
+                        "demand.requests_per_s, or use max_goodput.")
     if objective == "min_cost" and not all(p.price for p in pools):
         missing = [p.system for p in pools if not p.price]
         raise UserError(f"{where('cost' if 'cost' in where.at else 'objective')}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
@@ -216,7 +217,8 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
     if objective == "max_goodput":
         open_pools = [p.system for p in pools if p.gpus is None]
         if open_pools and unmet:
-            raise UserError(f"{where('pools')}{', '.join(unmet)} has no demand, so it would grow without bound on the "
+            raise UserError(f"{where('pools')}{', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} no demand, so "
+                            f"{'it' if len(unmet) == 1 else 'they'} would grow without bound on the "
                             f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
                             "deployment a demand to size the cluster to it.")
     return objective
