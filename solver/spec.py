@@ -48,7 +48,8 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
-                "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes}, "moe": self.arch.is_moe,
+                "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
+                "moe": self.arch.is_moe,
                 "calibrated": r.calibration is not None}
 
 
@@ -288,7 +289,8 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
                              isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
-                             mtp_draft=v["speculative.mtp_draft_tokens"], mtp_accept=_float(v["speculative.mtp_acceptance"]),
+                             mtp_draft=v["speculative.mtp_draft_tokens"],
+                             mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where))
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],

@@ -212,7 +212,8 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
                         "demand.requests_per_s, or use max_goodput.")
     if objective == "min_cost" and not all(p.price for p in pools):
         missing = [p.system for p in pools if not p.price]
-        raise UserError(f"{where('cost' if 'cost' in where.at else 'objective')}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
+        at = where("cost" if "cost" in where.at else "objective")
+        raise UserError(f"{at}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
                         "(per GPU-hour), or use min_gpus.")
     if objective == "max_goodput":
         open_pools = [p.system for p in pools if p.gpus is None]
