@@ -180,7 +180,7 @@ def predict_row(row: dict) -> Prediction:
             cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            f = agg_figures(step, lay, conc, isl, osl, mnt, cap)
+            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, _recv_interval(row["backend"], conc))
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
@@ -227,6 +227,18 @@ def _measured_mtp(row: dict) -> tuple[int, float]:
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
+
+
+# SGLang benchmark recipes (InferenceMAX/InferenceX launch scripts) run the scheduler with
+# --scheduler-recv-interval 10 below concurrency 16 and 30 from 16 up: it polls for new requests only
+# every N iterations. The rows do not record the flag, so it is inferred like the MTP recipe.
+SGLANG_RECV_INTERVAL = ((16, 10), (None, 30))  # (concurrency below, interval)
+
+
+def _recv_interval(backend: str, conc: int) -> int:
+    if backend != "sglang":
+        return 1
+    return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
 
 
 # Per-rank decode batch assumed where a disagg row gives neither decode workers nor decode batch.

@@ -133,3 +133,16 @@ def test_idle_attention_dp_prefill_runs_a_lone_prompt():
     # without attention DP and one prompt per batch the two steps are the same
     g = prefill_figures(step, _lay(tp=8, ep=8), 1, 8192, 0.0)
     assert g["lone_ms"] == pytest.approx(g["latency_ms"])
+
+
+def test_scheduler_recv_interval_adds_the_inbox_wait_only():
+    """Polling for requests every N iterations delays a request's start by (N − 1)/2 decode iterations."""
+    step = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B"), Q)
+    c = np.array([1, 8, 64])
+    base = agg_figures(step, _lay(4), c, 1024, 1024, 8192, 1e9)
+    polled = agg_figures(step, _lay(4), c, 1024, 1024, 8192, 1e9, recv_interval=30)
+    wait = polled["ttft_ms"] - base["ttft_ms"]
+    assert np.all(wait > 0)
+    # the wait is ~14.5 raw decode iterations; TPOT barely moves (a later start shifts, not slows, decode)
+    assert np.all(wait < 14.5 * 2.0 * base["tpot_ms"]) and np.all(wait > 14.5 * 0.5 * base["tpot_ms"])
+    assert polled["tpot_ms"] == pytest.approx(base["tpot_ms"], rel=0.05)

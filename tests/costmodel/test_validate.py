@@ -104,3 +104,11 @@ def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     assert kv == {("h200_sxm", "trtllm"): "fp8", ("h200_sxm", "sglang"): "bfloat16",
                   ("b200_sxm", "trtllm"): "fp8", ("b200_sxm", "sglang"): "fp8"}
     assert _mla_kv_recipe(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B"), q) == q
+
+
+def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
+    from costmodel.validate import _recv_interval
+
+    assert _recv_interval("sglang", 4) == 10 and _recv_interval("sglang", 15) == 10
+    assert _recv_interval("sglang", 16) == 30 and _recv_interval("sglang", 1024) == 30
+    assert _recv_interval("trtllm", 64) == 1 and _recv_interval("vllm", 4) == 1
