@@ -59,12 +59,19 @@ def _section(raw: dict, key: str, where: _Where) -> dict[str, Any]:
     return dict(v)
 
 
-def _objective(raw: dict, where: _Where) -> str:
-    f, v = _field("objective"), raw.get("objective", "auto")
-    ok, hint = _ok("str", f, v)
+def _scalar(raw: dict, key: str, where: _Where, default=None):
+    """One top-level scalar key checked against its field (type, range, choices) before the cluster uses it."""
+    f, v = _field(key), raw.get(key, default)
+    if v is None:
+        return v
+    ok, hint = _ok(f.kind.rstrip("?"), f, v)
     if not ok:
-        raise _bad(where, "objective", f, v, hint)
+        raise _bad(where, key, f, v, hint)
     return v
+
+
+def _objective(raw: dict, where: _Where) -> str:
+    return _scalar(raw, "objective", where, "auto")
 
 
 def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
@@ -88,6 +95,7 @@ def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
             raise UserError(f"{where(k)}{k}: with pools: the pools say which GPUs exist and where each role runs; "
                             f"drop {k} (a deployment's own total_gpus caps the GPUs it takes).")
     if not pools_raw:
+        _scalar(top, "system", where), _scalar(top, "total_gpus", where)
         if top.get("system") is None:
             raise UserError(f"{where('')}missing key 'system' (or pools): name the GPU system, e.g. system: h200_sxm, "
                             "or give pools: {h100_sxm: 16, h200_sxm: 16} for a mixed cluster.")

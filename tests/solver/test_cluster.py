@@ -150,6 +150,10 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
      "deployments[0]: constraints.replicas: not used"),
     ({"pools": {"h100_sxm": 8, "h200_sxm": 8}, **Q8, "demand": {"requests_per_s": 1},
       "constraints": {"topology": {"gpus_per_node": 4}}}, "each system keeps its own node size"),
+    ({"system": "h200_sxm", "total_gpus": "abc", **Q8, "demand": {"requests_per_s": 1}},
+     "total_gpus must be an integer ≥ 1; got 'abc'"),
+    ({"system": "h200_sxm", "total_gpus": 0, **Q8, "demand": {"requests_per_s": 1}}, "total_gpus must be an integer"),
+    ({"system": ["h200_sxm"], **Q8, "demand": {"requests_per_s": 1}}, "system must be one of"),
 ])
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
