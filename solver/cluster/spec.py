@@ -144,7 +144,7 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
 
     mraw, mwhere = _merge(top, item), _member_where(where, i)
     label = "" if i is None else f"deployments[{i}]: "
-    own_system = item.get("system") if i is not None else None
+    own_system = _scalar(item, "system", mwhere) if i is not None else None
     if own_system is not None and own_system not in pools:
         raise UserError(f"{mwhere('system')}{label}system {own_system!r} is not one of the pools "
                         f"({', '.join(pools)}); drop it to let the solver pick, or add that pool.")

@@ -154,6 +154,8 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
      "total_gpus must be an integer ≥ 1; got 'abc'"),
     ({"system": "h200_sxm", "total_gpus": 0, **Q8, "demand": {"requests_per_s": 1}}, "total_gpus must be an integer"),
     ({"system": ["h200_sxm"], **Q8, "demand": {"requests_per_s": 1}}, "system must be one of"),
+    ({"pools": {"h200_sxm": 8}, "deployments": [{**Q8, "weight": 1, "system": {"h200_sxm": 1}}]},
+     "system must be one of"),
 ])
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
