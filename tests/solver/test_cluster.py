@@ -271,3 +271,41 @@ def test_cli_flags_that_do_not_apply_to_a_cluster(tmp_path):
     for flag in (["--top", "3"], ["--export-top", "2"]):
         r = run_cli(str(path), *flag)
         assert r.returncode == 2 and f"{flag[0]}: a cluster spec" in r.stderr
+
+
+MUTANTS = [None, 0, -1, 1.5, "x", [], [1], {}, {"a": 1}, True, "h200_sxm", 10**9, {"h200_sxm": "a"}, [{"model": "x"}]]
+MUTABLE = [("pools",), ("pools", "h100_sxm"), ("cost",), ("cost", "h200_sxm"), ("objective",), ("deployments",),
+           ("deployments", 0), ("deployments", 0, "demand"), ("deployments", 0, "demand", "requests_per_s"),
+           ("deployments", 2, "weight"), ("deployments", 1, "name"), ("deployments", 1, "system"),
+           ("deployments", 0, "total_gpus"), ("constraints",), ("constraints", "topology"), ("backend",),
+           ("deployments", 0, "modes"), ("deployments", 0, "sla"), ("demand",), ("weight",), ("system",),
+           ("total_gpus",)]
+
+
+def test_mutated_cluster_example_reads_or_says_why(tmp_path):
+    """150 mutations of the bundled cluster spec: each is a Cluster or a UserError, never another exception."""
+    import copy
+    import random
+
+    root = Path(__file__).resolve().parents[2]
+    base = yaml.safe_load((root / "specs" / "cluster_3models_h100x64_h200x64.yaml").read_text())
+    outcomes = {"ok": 0, "error": 0}
+    for seed in range(150):
+        rng = random.Random(seed)
+        spec = copy.deepcopy(base)
+        for _ in range(rng.choice([1, 2])):
+            *parents, leaf = rng.choice(MUTABLE)
+            node = spec
+            try:
+                for k in parents:
+                    node = node[k]
+                node[leaf] = copy.deepcopy(rng.choice(MUTANTS))
+            except (KeyError, IndexError, TypeError):
+                pass
+        try:
+            cluster(tmp_path, spec)
+            outcomes["ok"] += 1
+        except UserError as e:
+            assert str(e) and "\n" not in str(e), (seed, str(e))
+            outcomes["error"] += 1
+    assert outcomes["ok"] > 10 and outcomes["error"] > 50, outcomes
