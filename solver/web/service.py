@@ -140,6 +140,7 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
 
 
 def _peek(text: str) -> Any:
+    """The YAML text parsed (None when it does not parse: load_spec words that error)."""
     from solver.spec import Loader
 
     try:
@@ -151,23 +152,18 @@ def _peek(text: str) -> Any:
 def load(body: Any):
     """The validated Spec of a request body, its solver time limit capped at MAX_TIME_LIMIT_S."""
     from solver.cluster.spec import is_cluster
-    from solver.spec import Loader, apply_overrides, load_spec, spec_from_raw
+    from solver.spec import apply_overrides, load_spec, spec_from_raw
 
     spec_in, overrides, name = parse_body(body)
     raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in)
     if isinstance(raw, dict) and is_cluster(apply_overrides(raw, overrides)):
         raise UserError(f"{name}: a spec with demand, pools or deployments is a cluster spec; the web page solves one "
                         "model on total_gpus. Run it with the CLI: aicsolve SPEC.yaml (--save-dir for the bundles).")
+    _reject_paths(raw, overrides)
     if isinstance(spec_in, dict):
-        _reject_paths(spec_in, overrides)
         with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as empty:  # relative paths resolve to nothing
             spec = spec_from_raw(apply_overrides(spec_in, overrides), source=name, base_dir=Path(empty))
     else:
-        try:
-            raw = yaml.load(spec_in, Loader=Loader)
-        except Exception:  # noqa: BLE001 - load_spec words the YAML error
-            raw = None
-        _reject_paths(raw, overrides)
         with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
             real = Path(d) / "spec.yaml"
             try:
