@@ -163,9 +163,8 @@ def _request_latency(c: Scope, limit: float, osl: int) -> None:
     row i tolerates (the float test is monotone in tpot), so the pair is valid iff rank <= kmax.
     """
     p, d = c.rows("prefill"), c.rows("decode")
-    levels = np.unique(d.tpot_ms)
-    kmax = (p.ttft_ms[:, None] + (osl - 1) * levels[None, :] <= limit).sum(axis=1)
-    rank = np.searchsorted(levels, d.tpot_ms) + 1
+    kmax, rank = latency_ranks(p.ttft_ms, d.tpot_ms, osl, limit)
+
     def why(_t: Candidates) -> str:
         low = float(np.min(p.ttft_ms) + (osl - 1) * np.min(d.tpot_ms)) if len(p) and len(d) else float("nan")
         return f"request latency: lowest reachable is {low:.4g} ms > {limit:g} ms"
@@ -173,6 +172,13 @@ def _request_latency(c: Scope, limit: float, osl: int) -> None:
     c.keep_rows("prefill", kmax >= 1, why)
     c.keep_rows("decode", rank <= (kmax.max() if len(kmax) else 0), why)
     c.require(c.pick("decode", rank) <= c.pick("prefill", kmax), lambda: why(p))
+
+
+def latency_ranks(ttft_ms: np.ndarray, tpot_ms: np.ndarray, osl: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kmax per prefill row, rank per decode row): the pair meets ttft + (osl - 1) tpot <= limit iff rank <= kmax."""
+    levels = np.unique(tpot_ms)
+    kmax = (ttft_ms[:, None] + (osl - 1) * levels[None, :] <= limit).sum(axis=1)
+    return kmax, np.searchsorted(levels, tpot_ms) + 1
 
 
 # Filter order matters only for explanations: structural rules first, the SLA last.

@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 
 from solver.cluster.options import LAT, Combo
 from solver.cluster.problem import Cluster
-from solver.constraints import ROLES
+from solver.constraints import ROLES, latency_ranks
 from solver.units import scaled
 
 WEIGHT_UNITS = 10**4  # the largest member weight x osl maps to this many integer units
@@ -119,10 +119,8 @@ def _request_latency(cm: ClusterModel, ci: int, combo: Combo) -> None:
     limit = combo.problem.sla.max_request_latency_ms
     if combo.mode != "disagg" or limit is None:
         return
-    p, d, osl = combo.table("prefill"), combo.table("decode"), combo.problem.surfaces.osl
-    levels = np.unique(d.tpot_ms)
-    kmax = (p.ttft_ms[:, None] + (osl - 1) * levels[None, :] <= limit).sum(axis=1)
-    rank = np.searchsorted(levels, d.tpot_ms) + 1
+    p, d = combo.table("prefill"), combo.table("decode")
+    kmax, rank = latency_ranks(p.ttft_ms, d.tpot_ms, combo.problem.surfaces.osl, limit)
     cm.model.add(cp_model.LinearExpr.weighted_sum(cm.use[ci]["decode"], [int(v) for v in rank])
                  <= cp_model.LinearExpr.weighted_sum(cm.use[ci]["prefill"], [int(v) for v in kmax]))
 
