@@ -17,18 +17,11 @@ import solver.cli as cli
 from costmodel.validate import predict_row
 from solver.errors import UserError
 from solver.export.artifacts import PROFILE, read_artifact_rows
+from tests.solver.test_cli import run
 
 SPEC = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
         "sla: {ttft_ms: 1000, tpot_ms: 30}\nsearch: {tp: [1, 2], max_batch_size: 32}\n")
 TTFT_BIAS, TPOT_BIAS = 1.6, 0.7  # the "hardware" is this much slower to first token and faster per token
-
-
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["aicsolve", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def sweep(deployment: Path) -> list[int]:
