@@ -154,13 +154,19 @@ class _Engine:
     def _rows(self, role: str, batch, fig, keep) -> Candidates:
         return _candidates(role, self.lays_np, batch, self.gpus, fig, keep, self.wfrac, self.mnt)
 
+    def _batch_ok(self) -> np.ndarray:
+        """Agg/decode batches a worker holds in KV and its engine runs: the engine caps each attention-DP rank at
+        max_batch_size, so a worker's batch is a whole multiple of its DP ranks (equal batches per rank)."""
+        dp = self.lay.dp
+        return (self.cap > 0) & (self.bgrid <= self.slots) & (self.bgrid % dp == 0)
+
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
         f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
             f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
-        keep = (self.cap > 0) & (self.bgrid <= self.slots) & (self.bgrid >= lay.dp)
+        keep = self._batch_ok()
         return self._rows("agg", self.bgrid, f, keep)
 
     def prefill(self, to: _Engine) -> Candidates:
@@ -184,5 +190,5 @@ class _Engine:
         fd = decode_figures(self.disagg_step, lay, per_rank, self.req.isl, self.req.osl)
         if (k := self._factor("disagg")) is not None:
             fd = {"tpot_ms": fd["tpot_ms"] * k.tpot, "req_per_s": fd["req_per_s"] / k.tpot}
-        keep = (self.cap > 0) & (self.bgrid <= self.slots) & (self.bgrid >= lay.dp)
+        keep = self._batch_ok()
         return self._rows("decode", self.bgrid, fd, keep)

@@ -11,10 +11,11 @@ from typing import Any
 
 import yaml
 
-from costmodel.config import mtp_settings
 from costmodel.engines import engine_rules
 from costmodel.memory import KV_MEMORY_FRACTION
-from solver.result import Deployment, RoleConfig
+from costmodel.recipe import Recipe
+from solver.recipes import recipes_of
+from solver.result import Deployment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # max_seq_len = isl + osl + this, rounded up to SEQ_ROUND: room for chat-template tokens and MTP drafts.
@@ -72,16 +73,9 @@ def cuda_graph_sizes(batch: int) -> list[int]:
     return [*(1 << k for k in range(batch.bit_length()) if 1 << k < batch), batch]
 
 
-def attention_ranks(backend: str, r: RoleConfig) -> int:
-    """Schedulers one worker runs: one per attention-DP rank (TRT-LLM's DP layouts have attention TP 1)."""
-    return r.dp
-
-
-def engine_batch(backend: str, data: dict, r: RoleConfig) -> int:
-    """The engine's batch cap, per scheduler rank or per worker as the backend counts it."""
-    # The cost model's agg/decode batch is the worker's concurrency; its prefill batch is per DP rank.
-    total = r.batch * r.dp if r.role == "prefill" else r.batch
-    return -(-total // attention_ranks(backend, r)) if data["batch_per"] == "rank" else total
+def engine_batch(data: dict, rec: Recipe) -> int:
+    """The engine's batch cap: per attention-DP rank, or per worker, as the backend counts it."""
+    return rec.batch_per_rank if data["batch_per"] == "rank" else rec.batch_per_rank * rec.dp
 
 
 def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
@@ -91,12 +85,11 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     build = {"trtllm": _trtllm, "vllm": _vllm, "sglang": _sglang}[req.backend]
     out = []
     rules = engine_rules(req.backend)
-    for r in dep.roles:
+    for r, rec in zip(dep.roles, recipes_of(dep, req)):
         if not rules.layout_ok(r.tp, r.dp, r.moe_tp, r.moe_ep):  # the search admits only runnable layouts
             raise RuntimeError(f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
                                f"{req.backend} runs; refusing to export a different layout than was priced.")
-        draft, _ = mtp_settings(req, "agg" if r.role == "agg" else "disagg")
-        config, notes = build(r, spec, data, draft)
+        config, notes = build(rec, spec, data)
         flags = {} if r.role == "agg" else {k: str(v).replace("{role}", r.role)
                                            for k, v in data["disagg_flags"].items()}
         if not data["engine_file"]:  # vLLM/SGLang: every setting is a flag
@@ -113,8 +106,8 @@ def _kv_dtype(spec: Any, data: dict) -> str:
     return data["kv_cache_dtype"].get(spec.request.quant.kv_cache, "auto")
 
 
-def _trtllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
-    batch, seq = engine_batch("trtllm", data, r), max_seq_len(spec)
+def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
+    batch, seq = engine_batch(data, r), max_seq_len(spec)
     notes: list[str] = []
     cfg: dict[str, Any] = {"tensor_parallel_size": r.tp * r.dp, "pipeline_parallel_size": r.pp}
     if spec.arch.is_moe:  # TRT-LLM requires moe_tp x moe_ep == tensor_parallel_size; dense models set neither
@@ -128,35 +121,35 @@ def _trtllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, lis
             "cuda_graph_config": {"enable_padding": True, "batch_sizes": cuda_graph_sizes(batch)}}
     if r.role != "agg":  # the buffer must hold a whole prompt's KV and be a multiple of the block size
         cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
-    if draft > 0:
-        cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": draft}
+    if r.mtp_draft > 0:
+        cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": r.mtp_draft}
     return cfg, notes
 
 
-def _common_flags(r: RoleConfig, spec: Any, data: dict, batch_flag: str, tokens_flag: str) -> dict[str, Any]:
+def _common_flags(r: Recipe, spec: Any, data: dict, batch_flag: str, tokens_flag: str) -> dict[str, Any]:
     return {"pipeline-parallel-size": r.pp, "data-parallel-size": r.dp,
-            batch_flag: engine_batch(spec.request.backend, data, r), tokens_flag: r.max_num_tokens,
+            batch_flag: engine_batch(data, r), tokens_flag: r.max_num_tokens,
             "kv-cache-dtype": _kv_dtype(spec, data)}
 
 
-def _vllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
+def _vllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     notes: list[str] = []
     flags = {"tensor-parallel-size": r.tp, **_common_flags(r, spec, data, "max-num-seqs", "max-num-batched-tokens"),
              "enable-expert-parallel": spec.arch.is_moe and r.moe_ep > 1, "max-model-len": max_seq_len(spec),
              "gpu-memory-utilization": KV_MEMORY_FRACTION, "trust-remote-code": True}
-    if draft > 0:
-        flags["speculative-config"] = json.dumps({"method": data["mtp_method"], "num_speculative_tokens": draft},
+    if r.mtp_draft > 0:
+        flags["speculative-config"] = json.dumps({"method": data["mtp_method"], "num_speculative_tokens": r.mtp_draft},
                                                  separators=(",", ":"))
     return flags, notes
 
 
-def _sglang(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
+def _sglang(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     # SGLang's --tp is the worker's world size; with --enable-dp-attention attention runs TP tp/dp x DP dp.
     flags = {"tensor-parallel-size": r.tp * r.dp,
              **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
              "enable-dp-attention": r.dp > 1, "expert-parallel-size": r.moe_ep, "context-length": max_seq_len(spec),
              "mem-fraction-static": KV_MEMORY_FRACTION, "trust-remote-code": True}
-    if draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path
-        flags |= {"speculative-algorithm": "EAGLE", "speculative-num-steps": draft, "speculative-eagle-topk": 1,
-                  "speculative-num-draft-tokens": draft + 1}
+    if r.mtp_draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path
+        flags |= {"speculative-algorithm": "EAGLE", "speculative-num-steps": r.mtp_draft, "speculative-eagle-topk": 1,
+                  "speculative-num-draft-tokens": r.mtp_draft + 1}
     return flags, []

@@ -82,15 +82,12 @@ def check_round_trip(spec, dep: Deployment, engine: dict[str, str]) -> None:
         text, got = engine[r.role], read_back(backend, engine[r.role])
         assert (got["gpus"], got["pp"], got["tokens"], got["kv"]) == (r.gpus_per_worker, r.pp, r.max_num_tokens,
                                                                         KV_MEMORY_FRACTION)
-        mixed_attention = backend == "trtllm" and r.tp > 1 and r.dp > 1
-        mixed_moe = backend == "vllm" and r.moe_tp > 1 and r.moe_ep > 1
-        assert ("# Note:" in text) == (mixed_attention or mixed_moe)  # what the engine cannot express is said
-        if not mixed_attention:
-            assert (got["tp"], got["dp"]) == (r.tp, r.dp)
-        if spec.arch.is_moe and not mixed_moe:
+        assert "# Note:" not in text  # the engine runs the priced layout: nothing to translate
+        assert (got["tp"], got["dp"]) == (r.tp, r.dp)
+        if spec.arch.is_moe:
             assert (got["moe_tp"], got["moe_ep"]) == (r.moe_tp, r.moe_ep)
         total = r.batch * (r.dp if r.role == "prefill" else 1)
-        assert got["batch"] == (total if got["per"] == "worker" else math.ceil(total / got["dp"]))
+        assert got["batch"] == (total if got["per"] == "worker" else total // got["dp"])
         if backend == "trtllm":
             doc = yaml.safe_load(text)
             assert doc["cuda_graph_config"]["batch_sizes"] == cuda_graph_sizes(got["batch"])
