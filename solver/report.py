@@ -37,12 +37,19 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         + ("; latencies calibrated with measured factors" if s.get("calibrated") else ""),
         f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens; modes: {', '.join(s['modes'])}",
         f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
-        + (f", moe {q['moe']}" if s.get("moe", True) else "")
-        + "".join(f"; MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
-                  for mode, m in s.get("mtp", {}).items() if m["draft_tokens"]),
+        + (f", moe {q['moe']}" if s.get("moe", True) else ""),
+        *_recipe_lines(s),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
+
+
+def _recipe_lines(s: dict[str, Any]) -> list[str]:
+    """The engine recipe assumed beyond the quantization: MTP per mode, and defaults taken from the engine data."""
+    mtp = [f"MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
+           if m["draft_tokens"] else f"MTP ({mode}) off" for mode, m in s.get("mtp", {}).items()]
+    parts = (mtp if s.get("mtp_layers") else []) + list(s.get("recipe_notes", ()))
+    return [f"  recipe        {'; '.join(parts)}"] if parts else []
 
 
 def _one_line(d: Deployment) -> str:

@@ -41,6 +41,7 @@ class Spec:
     demand_rps: float | None = None  # requests/s to serve (demand.*); None: fill total_gpus
     weight: float = 1.0
     name: str | None = None
+    recipe_notes: tuple[str, ...] = ()  # engine defaults the recipe took from data/engines, with their sources
 
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
@@ -49,7 +50,7 @@ class Spec:
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
-                "moe": self.arch.is_moe,
+                "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "calibrated": r.calibration is not None}
 
 
@@ -210,6 +211,7 @@ def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, Mo
 
 def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dict[str, str]:
     """Checks across keys and against the data; narrows the search to fixed values; returns the quantization."""
+    from costmodel.engines import engine_rules
     from costmodel.paths import data_dir
     from costmodel.system import load_system
 
@@ -224,6 +226,12 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
     defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
     quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
+    if arch.is_moe and "quantization.moe" not in given:  # the expert kernel the engine runs by default on this GPU
+        rule = engine_rules(v["backend"]).default_moe(arch, load_system(v["system"]).sm_version)
+        if rule:
+            quant["moe"] = rule.moe
+            v["recipe_notes"] = [f"experts {rule.moe}, the {v['backend']} default for {arch.native_weight_dtype} "
+                                 f"experts on {v['system']} ({rule.source})"]
     for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
         if f"quantization.{comp}" in given and not load_system(sysname).supports(quant[comp]):
@@ -296,7 +304,8 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
-                source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"])
+                source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
+                recipe_notes=tuple(v.get("recipe_notes", ())))
 
 
 def _demand(v: dict, where: _Where) -> float | None:

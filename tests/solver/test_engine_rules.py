@@ -148,3 +148,27 @@ def test_bundled_specs_still_load():
     for path in sorted((ROOT / "specs").glob("*.yaml")):
         if "cluster" not in path.name:
             load_spec(path)
+
+
+@pytest.mark.parametrize("system,moe", [("b200_sxm", "w4a8_mxfp4_mxfp8"), ("gb200", "w4a8_mxfp4_mxfp8"),
+                                        ("h200_sxm", "w4a16_mxfp4")])
+def test_default_expert_kernel_is_the_engines(system, moe):
+    # TRT-LLM runs MXFP4 experts with MXFP8 activations on Blackwell, BF16 activations on Hopper (GPT-OSS guide)
+    spec = _spec(model="openai/gpt-oss-120b", backend="trtllm", system=system)
+    assert spec.request.quant.moe == moe
+    assert ("Deployment Guide for GPT-OSS" in " ".join(spec.recipe_notes)) == (moe == "w4a8_mxfp4_mxfp8")
+    # an explicit choice wins, and no default note is printed for it
+    pinned = _spec(model="openai/gpt-oss-120b", backend="trtllm", system=system,
+                   quantization={"moe": "w4a16_mxfp4"})
+    assert pinned.request.quant.moe == "w4a16_mxfp4" and not pinned.recipe_notes
+
+
+def test_flag_form_and_spec_form_default_to_the_same_recipe(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"model": "openai/gpt-oss-120b", "system": "b200_sxm", "backend": "trtllm",
+                                    "total_gpus": 24, "workload": {"isl": 1024, "osl": 4096},
+                                    "sla": {"ttft_ms": 500, "tpot_ms": 10}}))
+    from_file = load_spec(path)
+    from_flags = load_spec(None, flags=dict(model="openai/gpt-oss-120b", system="b200_sxm", backend="trtllm",
+                                            total_gpus=24, isl=1024, osl=4096, ttft=500, tpot=10))  # the CLI's flags
+    assert from_file.request == from_flags.request and from_file.recipe_notes == from_flags.recipe_notes
