@@ -45,8 +45,11 @@ class Layout:
 class StepModel:
     """Prices iterations of one model with one quantization on one OpDB."""
 
-    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0):
+    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0,
+                 gpus_per_node: int | None = None):
         self.db, self.a, self.q = db, arch, quant
+        # node size the workers are placed on (None: the system's); groups beyond it cross the inter-node link
+        self.gpus_per_node = gpus_per_node or db.system.gpus_per_node
         # multi-token prediction: each decode step verifies mtp_draft drafted tokens per request
         self.mtp_draft, self.mtp_accept = (mtp_draft, mtp_accept) if arch.mtp_layers else (0, 0.0)
         self.overhead_ms = STEP_OVERHEAD_MS.get(db.backend, 1.0)
@@ -73,7 +76,8 @@ class StepModel:
         lat = self.db.latency_ms(kind, np.clip(gpus, 2, 8), msg, **cats)
         s = self.db.system
         # beyond one node: the slower link carries the same ring traffic
-        lat = lat * np.where(gpus > s.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s, 1.0)
+        lat = lat * np.where(gpus > self.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s,
+                             1.0)
         return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
 
     def _allreduce(self, gpus, tokens):
@@ -253,9 +257,18 @@ class StepModel:
         per_micro = attn + dense_ffn + moe + comm + elem + logits
         if self.mtp_draft:  # the draft module is one more decoder layer run once per drafted token
             per_micro = per_micro * (1.0 + self.mtp_draft / a.num_layers)
-        p2p = np.where(pp > 1, (pp - 1) * (self.db.system.p2p_latency_s * 1e3 + t * a.hidden * 2.0
-                                           / self.db.system.intra_node_bw_bytes_per_s * 1e3), 0.0)
-        return per_micro * pp + p2p + self.overhead_ms
+        return per_micro * pp + self._p2p_ms(lay, t) + self.overhead_ms
+
+    def _p2p_ms(self, lay: Layout, t) -> np.ndarray:
+        """Activation hand-offs between pipeline stages: pp - 1 per micro-batch round. Stages are placed in
+        order on nodes of gpus_per_node GPUs, so the boundaries between nodes use the inter-node link."""
+        s, gpn = self.db.system, self.gpus_per_node
+        pp, stage = np.asarray(lay.pp, float), np.asarray(lay.tp * lay.dp, float)
+        cross = np.where(stage >= gpn, pp - 1, np.minimum(pp - 1, np.ceil(stage * pp / gpn) - 1))
+        nbytes = t * self.a.hidden * 2.0
+        ms = (pp - 1) * s.p2p_latency_s * 1e3 + ((pp - 1 - cross) / s.intra_node_bw_bytes_per_s
+                                                  + cross / s.inter_node_bw_bytes_per_s) * nbytes * 1e3
+        return np.where(pp > 1, ms, 0.0)
 
     def tokens_per_decode_step(self) -> float:
         """Expected tokens a request gains per decode step (1 without MTP)."""

@@ -289,6 +289,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
                              isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
+                             gpus_per_node=v["constraints.topology.gpus_per_node"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where))
