@@ -1,7 +1,9 @@
 """Model architecture facts for the cost model, read from trimmed HF config.json files.
 
 ``data/models/<slug>.json`` holds ``{"hf_id", "aliases", "config"}`` (``config``: the trimmed public
-HF config.json). ``load_model`` also takes a path to any local HF config.json. Nothing loads at import.
+HF config.json) and, for a quantized release, ``base_model``: the model it quantizes (its model card's
+``base_model``, relation "quantized"). ``load_model`` also takes a path to any local HF config.json.
+Nothing loads at import.
 """
 
 from __future__ import annotations
@@ -393,6 +395,17 @@ def _load_path(path: Path) -> ModelArch:
             q = json.loads(side.read_text()).get("quantization", {})
             raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
     return _from_config(str(raw.get("_name_or_path") or path), raw)
+
+
+def base_model(hf_id: str, base_dir: Path | None = None) -> str:
+    """The registry model a registry checkpoint quantizes (its ``base_model`` when that is in the registry),
+    else the checkpoint's own canonical id; a name outside the registry comes back unchanged."""
+    index = _index(str(_models_dir(base_dir)))
+    hit = index.get(hf_id.strip().lower())
+    if not hit:
+        return hf_id
+    base = index.get(str(_read_json(hit[0]).get("base_model", "")).lower())
+    return base[1] if base else hit[1]
 
 
 def load_model(spec: str, base_dir: Path | None = None) -> ModelArch:

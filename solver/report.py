@@ -40,9 +40,19 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         + (f", moe {q['moe']}" if s.get("moe", True) else "")
         + "".join(f"; MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
                   for mode, m in s.get("mtp", {}).items() if m["draft_tokens"]),
+        *_checkpoint_lines(s.get("checkpoint")),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
+
+
+def _checkpoint_lines(c: dict[str, Any] | None) -> list[str]:
+    """The weights the engines load: the checkpoint providing the priced quantization, or what to produce."""
+    if not c:
+        return []
+    if c.get("note"):
+        return [f"  checkpoint    {c['note']}"]
+    return [f"  checkpoint    {c['hf_id']} ({c['provides']})"]
 
 
 def _one_line(d: Deployment) -> str:
