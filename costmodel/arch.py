@@ -1,13 +1,17 @@
 """Model architecture facts for the cost model, read from trimmed HF config.json files.
 
 ``data/models/<slug>.json`` holds ``{"hf_id", "aliases", "config"}`` (``config``: the trimmed public
-HF config.json). ``load_model`` also takes a path to any local HF config.json. Nothing loads at import.
+HF config.json) and, for a quantized release, ``base_model``: the model it quantizes (its model card's
+``base_model``, relation "quantized"). ``load_model`` also takes a path to any local HF config.json.
+Nothing loads at import.
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +31,26 @@ SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.it
 
 # Archs whose HF ``intermediate_size`` is the width of one expert, not of a dense FFN.
 _EXPERT_WIDTH_IN_INTERMEDIATE = {"MixtralForCausalLM", "GptOssForCausalLM", "MiniMaxM2ForCausalLM"}
+
+
+# Weight groups a quantized checkpoint may keep in bf16, each named by the modules that hold it in one decoder
+# layer (HF names; any one naming variant whose modules are all listed counts). The groups are those the cost
+# model prices apart (costmodel.memory, costmodel.step); the embedding is always priced in bf16.
+HIGH_PRECISION_GROUPS = ("attn_qkv", "attn_out", "linear_attn", "dense_mlp", "shared_experts", "router", "lm_head")
+_GROUP_MODULES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "attn_qkv": (("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"), ("self_attn.qkv_proj",)),
+    "attn_qkv_mla": (("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa",
+                      "self_attn.kv_b_proj"), ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa",
+                                              "self_attn.kv_b_proj")),
+    "attn_out": (("self_attn.o_proj",),),
+    "linear_attn": (("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),),
+    "dense_mlp": (("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),),
+    "shared_experts": (("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
+                       ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj")),
+    "router": (("mlp.gate",), ("block_sparse_moe.gate",), ("mlp.router",)),
+}
+# Wrappers in front of the decoder layers (multimodal checkpoints): names are compared as model.layers.<i>.…
+_LAYER_PREFIX = re.compile(r"^(?:language_model\.)?model\.(?:language_model\.)?layers\.")
 
 
 class UnknownModelError(ValueError):
@@ -77,6 +101,9 @@ class ModelArch:
     linear_conv_kernel: int = 0
     linear_state_dtype_bytes: float = 4.0  # recurrent state dtype (mamba_ssm_dtype, float32)
     attn_output_gate: bool = False  # full attention's q_proj also emits a sigmoid output gate
+    # Weight groups (HIGH_PRECISION_GROUPS) the checkpoint keeps in bf16 in every layer, from its
+    # quantization_config ignore / exclude_modules / modules_to_not_convert list; empty for bf16 checkpoints.
+    high_precision: frozenset[str] = frozenset()
 
     @property
     def is_moe(self) -> bool:
@@ -120,6 +147,10 @@ class ModelArch:
         d = self.head_dim
         gate = 2 if self.attn_output_gate else 1
         return gate * h * n * d + 2 * h * self.num_kv_heads * d + n * d * h
+
+    def attn_out_params_per_layer(self) -> int:
+        """The attention output projection (o_proj) of one layer; the rest of attn_params_per_layer is q/k/v."""
+        return self.num_heads * (self.v_head_dim if self.is_mla else self.head_dim) * self.hidden
 
     def linear_attn_params_per_layer(self) -> int:
         """GDN layer parameters: in_proj_qkvz, in_proj_ba, conv1d, A/dt, gated norm, out_proj."""
@@ -230,6 +261,48 @@ def _native_dtype(cfg: dict[str, Any]) -> str:
     return "int4" if q.get("bits") == 4 else (method or "bf16")
 
 
+def _not_quantized_pattern(entries: list[str]) -> re.Pattern[str] | None:
+    """One regex matching every module name an ignore list names. Entries are exact names, fnmatch globs
+    (ModelOpt), ``re:`` regexes (compressed-tensors) or bare module names (HF modules_to_not_convert, e.g.
+    "gate"); a name also matches every module below it (``…self_attn`` covers ``…self_attn.q_proj``)."""
+    alts = []
+    for e in entries:
+        if e.startswith("re:"):
+            alts.append(f"(?:{e[3:]})\\Z")
+            continue
+        e = _LAYER_PREFIX.sub("model.layers.", e)
+        glob = fnmatch.translate(e).removeprefix("(?s:").removesuffix(")\\Z")
+        anywhere = r"(?:.*\.)?" if "." not in e and "*" not in e else ""  # a bare name: the module's last part
+        alts.append(anywhere + f"(?s:{glob})" + r"(?:\..*)?\Z")
+    return re.compile("|".join(alts)) if alts else None
+
+
+def _high_precision(cfg: dict[str, Any], where: dict[str, list[int]], mla: bool) -> frozenset[str]:
+    """Weight groups the checkpoint's quantization_config keeps out of quantization in every decoder layer
+    that has them (where: group -> layer indices holding it)."""
+    q = cfg.get("quantization_config") or {}
+    entries = [str(e) for k in ("ignore", "exclude_modules", "modules_to_not_convert") for e in q.get(k) or []]
+    rx = _not_quantized_pattern(entries)
+    if rx is None:
+        return frozenset()
+    # lm_head sits beside the decoder (language_model.lm_head in multimodal wrappers)
+    groups = {"lm_head"} if rx.match("lm_head") or any(e.rsplit(".", 1)[-1] == "lm_head" for e in entries) else set()
+    for group, layers in where.items():
+        variants = _GROUP_MODULES[f"{group}_mla" if mla and f"{group}_mla" in _GROUP_MODULES else group]
+        if layers and any(all(rx.match(f"model.layers.{i}.{m}") for i in layers for m in mods) for mods in variants):
+            groups.add(group)
+    return frozenset(groups)
+
+
+def _group_layers(layers: int, dense_at: list[int], types: list, experts: int, shared: int) -> dict[str, list[int]]:
+    """Decoder-layer indices holding each weight group (layer_types tells linear from full attention)."""
+    linear = [i for i in range(layers) if i < len(types) and types[i] == "linear_attention"]
+    moe = [i for i in range(layers) if i not in set(dense_at)] if experts else []
+    return {"attn_qkv": [i for i in range(layers) if i not in set(linear)],
+            "attn_out": [i for i in range(layers) if i not in set(linear)], "linear_attn": linear,
+            "dense_mlp": dense_at, "shared_experts": moe if shared else [], "router": moe}
+
+
 def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
     """Lift a multimodal wrapper's text_config; the wrapper's architectures and quantization win."""
     text = cfg.get("text_config")
@@ -266,13 +339,14 @@ def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
     if family == "mla_moe":
         # DeepSeek: layer i is MoE when i >= first_k_dense_replace and i % moe_layer_freq == 0.
         k, freq = int(g("first_k_dense_replace")), int(g("moe_layer_freq", 1)) or 1
-        dense = sum(1 for i in range(layers) if i < k or i % freq)
+        dense_at = [i for i in range(layers) if i < k or i % freq]
     elif experts:
         # Qwen-MoE: mlp_only_layers and decoder_sparse_step pick dense layers.
         mlp_only, step = set(g("mlp_only_layers", [])), int(g("decoder_sparse_step", 1)) or 1
-        dense = sum(1 for i in range(layers) if i in mlp_only or (i + 1) % step)
+        dense_at = [i for i in range(layers) if i in mlp_only or (i + 1) % step]
     else:
-        dense = layers
+        dense_at = list(range(layers))
+    dense = len(dense_at)
     shared_n, shared_inter = int(g("n_shared_experts")), int(g("moe_intermediate_size"))
     if g("shared_expert_intermediate_size") or g("shared_intermediate_size"):
         shared_n, shared_inter = 1, int(g("shared_expert_intermediate_size") or g("shared_intermediate_size"))
@@ -304,6 +378,7 @@ def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
         num_sliding_layers=n_sliding if window else 0,
         native_weight_dtype=_native_dtype(cfg), max_context=int(g("max_position_embeddings")),
         attn_output_gate=bool(g("attn_output_gate", False)), **linear,
+        high_precision=_high_precision(cfg, _group_layers(layers, dense_at, types, experts, shared_n), mla),
     )
 
 
@@ -320,6 +395,17 @@ def _load_path(path: Path) -> ModelArch:
             q = json.loads(side.read_text()).get("quantization", {})
             raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
     return _from_config(str(raw.get("_name_or_path") or path), raw)
+
+
+def base_model(hf_id: str, base_dir: Path | None = None) -> str:
+    """The registry model a registry checkpoint quantizes (its ``base_model`` when that is in the registry),
+    else the checkpoint's own canonical id; a name outside the registry comes back unchanged."""
+    index = _index(str(_models_dir(base_dir)))
+    hit = index.get(hf_id.strip().lower())
+    if not hit:
+        return hf_id
+    base = index.get(str(_read_json(hit[0]).get("base_model", "")).lower())
+    return base[1] if base else hit[1]
 
 
 def load_model(spec: str, base_dir: Path | None = None) -> ModelArch:

@@ -112,10 +112,9 @@ def build_pair_surfaces(req: SurfaceRequest, systems: tuple[str, ...]) -> dict[t
 def _surfaces(req: SurfaceRequest, home: _Engine, far: _Engine, agg, prefill, decode) -> Surfaces:
     rules = engine_rules(req.backend)
     return Surfaces(model=req.model.name, system=home.system, backend=req.backend, version=req.version,
-                    isl=req.isl, osl=req.osl, gpus_per_node=home.db.system.gpus_per_node, agg=agg, prefill=prefill,
+                    isl=req.isl, osl=req.osl, gpus_per_node=home.gpn, agg=agg, prefill=prefill,
                     decode=decode, notes=tuple(dict.fromkeys(home.notes + far.notes)),
-                    decode_system=None if far is home else far.system,
-                    decode_gpus_per_node=far.db.system.gpus_per_node,
+                    decode_system=None if far is home else far.system, decode_gpus_per_node=far.gpn,
                     equal_attention_tp=rules.needs_equal_tp(req.model),
                     kv_pair_rule=f"{req.backend} hands the KV cache of {attention_kind(req.model).upper()} attention "
                                  f"only between prefill and decode workers of equal attention TP ({rules.sources['disagg']})")
@@ -128,8 +127,10 @@ class _Engine:
         self.req, self.system = req, system
         self.db = open_db(system, req.backend, req.version)
         self.quant, self.notes = resolve_quant(self.db, req.model, req.quant)
-        self.step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "agg"))
-        self.disagg_step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "disagg"))
+        self.gpn = req.gpus_per_node or self.db.system.gpus_per_node  # the node size workers are placed on
+        self.step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "agg"), gpus_per_node=self.gpn)
+        self.disagg_step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "disagg"),
+                                     gpus_per_node=self.gpn)
         self.step.check()
         self.mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
         lays = layouts(req)

@@ -61,6 +61,9 @@ class SurfaceRequest:
     search: SearchSpace
     modes: tuple[str, ...] = ("agg", "disagg")
     decode_system: str | None = None  # disagg decode on another GPU type
+    # GPUs per node the workers are placed on (spec constraints.topology.gpus_per_node); None: each system's
+    # own. A worker or collective group larger than a node pays the inter-node link (costmodel.step).
+    gpus_per_node: int | None = None
     mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
     mtp_accept: float | None = None
     calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)

@@ -17,19 +17,23 @@ ACT_BYTES_PER_TOKEN_HIDDEN = 24.0  # live activations per token per hidden unit 
 
 
 def weight_bytes_per_gpu(a: ModelArch, q: Quant, tp, pp, dp, moe_tp, moe_ep) -> np.ndarray:
-    """Weight bytes one GPU holds."""
-    wb = DTYPE_BYTES.get(q.gemm, 2.0)
-    attn = a.attn_params_all_layers() / tp
+    """Weight bytes one GPU holds: each group at q.gemm, or bf16 where the checkpoint keeps it so
+    (a.high_precision); routed experts at q.moe; embeddings bf16."""
+    wb = {g: 2.0 if g in a.high_precision else DTYPE_BYTES.get(q.gemm, 2.0)
+          for g in ("attn_qkv", "attn_out", "linear_attn", "dense_mlp", "shared_experts")}
+    out = a.attn_out_params_per_layer()
+    attn = (a.num_full_attn_layers * ((a.attn_params_per_layer() - out) * wb["attn_qkv"] + out * wb["attn_out"])
+            + a.num_linear_layers * a.linear_attn_params_per_layer() * wb["linear_attn"]) / tp
     if a.is_moe:
         expert = 3.0 * a.hidden * a.moe_intermediate * a.num_experts * a.num_moe_layers / (moe_tp * moe_ep)
         shared_i = a.shared_intermediate or a.moe_intermediate * a.num_shared_experts
         shared = 3.0 * a.hidden * shared_i * a.num_moe_layers / tp
         dense = 3.0 * a.hidden * a.intermediate * a.num_dense_layers / tp
-        ffn = expert * DTYPE_BYTES.get(q.moe, 2.0) + (shared + dense) * wb
+        ffn = expert * DTYPE_BYTES.get(q.moe, 2.0) + shared * wb["shared_experts"] + dense * wb["dense_mlp"]
     else:
-        ffn = 3.0 * a.hidden * a.intermediate * a.num_layers / tp * wb
+        ffn = 3.0 * a.hidden * a.intermediate * a.num_layers / tp * wb["dense_mlp"]
     embed = a.embed_params * 2.0 / tp
-    return (attn * wb + ffn) / pp + embed
+    return (attn + ffn) / pp + embed
 
 
 def kv_bytes_per_token_per_gpu(a: ModelArch, q: Quant, tp, pp, context_len) -> np.ndarray:

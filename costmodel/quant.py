@@ -21,6 +21,10 @@ MOE_FALLBACK = {"nvfp4": ("w4a8_mxfp4_mxfp8", "fp8_block", "fp8", "bfloat16"), "
                 "fp8_block": ("fp8", "bfloat16"), "int4_wo": ("w4a16_mxfp4", "fp8_block", "bfloat16"),
                 "mxfp4": ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4", "bfloat16"), "bfloat16": ("fp8_block", "fp8")}
 
+HIGH_PRECISION_NAMES = {"attn_qkv": "the attention q/k/v projections", "attn_out": "the attention output projection",
+                        "linear_attn": "the linear-attention projections", "dense_mlp": "the dense-layer MLPs",
+                        "shared_experts": "the shared experts"}  # router and lm_head: always priced in bf16
+
 
 def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
     t = db.table("moe").columns
@@ -33,15 +37,14 @@ def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, .
     """The quantization that will be priced, and notes on every substitution made."""
     notes = []
     gemms = set(db.options("gemm", "dtype"))
-    # MXFP4 (gpt-oss) and INT4 (Kimi-K2.5) checkpoints quantize only the experts: attention stays bf16
-    experts_only = a.native_weight_dtype in ("mxfp4", "int4")
-    gemm = "bfloat16" if experts_only else q.gemm
+    gemm = q.gemm
     if gemm not in gemms:
         gemm = next((d for d in GEMM_FALLBACK.get(gemm, ()) if d in gemms), "bfloat16")
-    if gemm != q.gemm:
-        why = "the checkpoint keeps attention in bf16" if experts_only else \
-            f"not measured on {db.system.name}/{db.backend}"
-        notes.append(f"gemm {q.gemm}: {why}; priced as {gemm}")
+        notes.append(f"gemm {q.gemm}: not measured on {db.system.name}/{db.backend}; priced as {gemm}")
+    kept = [name for g, name in HIGH_PRECISION_NAMES.items() if g in a.high_precision]
+    if kept and gemm != "bfloat16":  # e.g. NVFP4 releases that leave attention unquantized
+        notes.append(f"{a.name} keeps {', '.join(kept)} in bf16 (its quantization_config's ignore list): those "
+                     f"GEMMs and weights are priced in bf16, the other GEMMs in {gemm}")
     moe = q.moe
     if a.is_moe:
         have = _moe_dtypes(db, a)

@@ -45,8 +45,11 @@ class Layout:
 class StepModel:
     """Prices iterations of one model with one quantization on one OpDB."""
 
-    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0):
+    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0,
+                 gpus_per_node: int | None = None):
         self.db, self.a, self.q = db, arch, quant
+        # node size the workers are placed on (None: the system's); groups beyond it cross the inter-node link
+        self.gpus_per_node = gpus_per_node or db.system.gpus_per_node
         # multi-token prediction: each decode step verifies mtp_draft drafted tokens per request
         self.mtp_draft, self.mtp_accept = (mtp_draft, mtp_accept) if arch.mtp_layers else (0, 0.0)
         self.overhead_ms = STEP_OVERHEAD_MS.get(db.backend, 1.0)
@@ -54,8 +57,16 @@ class StepModel:
         self.ar_variant = next((v for v in ALLREDUCE_VARIANT.get(db.backend, ()) if v in opts), opts[0])
         self.moe_dist = "power_law_1.01"
         self.attn_dtypes = ("bfloat16", "bfloat16") if arch.is_mla else self._attention_dtypes()
-        self.mla_module = arch.is_mla and db.has("mla_context_module") and \
-            quant.gemm in db.options("mla_context_module", "gemm_dtype")
+        # The measured MLA module runs all its projections in one dtype: usable unless the checkpoint keeps
+        # only some of them in bf16 (then each projection is priced as its own GEMM).
+        mla_gemm = {self.gemm_dtype("attn_qkv"), self.gemm_dtype("attn_out")}
+        self.mla_module = arch.is_mla and db.has("mla_context_module") and len(mla_gemm) == 1 and \
+            mla_gemm <= set(db.options("mla_context_module", "gemm_dtype"))
+
+    def gemm_dtype(self, group: str) -> str:
+        """The GEMM dtype of a weight group (costmodel.arch.HIGH_PRECISION_GROUPS): bf16 where the
+        checkpoint keeps the group unquantized, else the priced GEMM quantization."""
+        return "bfloat16" if group in self.a.high_precision else self.q.gemm
 
     # ---- op helpers: zero where the op has no work ----
     def _gemm(self, m, n, k, dtype=None):
@@ -73,7 +84,8 @@ class StepModel:
         lat = self.db.latency_ms(kind, np.clip(gpus, 2, 8), msg, **cats)
         s = self.db.system
         # beyond one node: the slower link carries the same ring traffic
-        lat = lat * np.where(gpus > s.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s, 1.0)
+        lat = lat * np.where(gpus > self.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s,
+                             1.0)
         return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
 
     def _allreduce(self, gpus, tokens):
@@ -130,15 +142,16 @@ class StepModel:
         heads = a.num_heads / lay.tp
         kv_dt = q.kv_cache if q.kv_cache in ("bfloat16", "fp8") else "bfloat16"
         if self.mla_module:
-            c = dict(gemm_dtype=q.gemm, mla_dtype="bfloat16", kv_dtype=kv_dt)
+            c = dict(gemm_dtype=self.gemm_dtype("attn_qkv"), mla_dtype="bfloat16", kv_dtype=kv_dt)
             ctx_l = self.db.latency_ms("mla_context_module", heads, np.maximum(npf, 1), np.maximum(lpf, 1), **c)
             gen_l = self.db.latency_ms("mla_generation_module", heads, np.maximum(nd, 1), np.maximum(ctx, 1), **c)
             return np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0)
         tokens_pf = npf * lpf
-        down = self._gemm(t, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.hidden)
-        q_b = self._gemm(t, heads * (a.qk_nope_head_dim + a.qk_rope_head_dim), a.q_lora_rank)
-        kv_b = self._gemm(tokens_pf, heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank)
-        o = self._gemm(t, a.hidden, heads * a.v_head_dim)
+        qkv_dt, o_dt = self.gemm_dtype("attn_qkv"), self.gemm_dtype("attn_out")
+        down = self._gemm(t, a.q_lora_rank + a.kv_lora_rank + a.qk_rope_head_dim, a.hidden, qkv_dt)
+        q_b = self._gemm(t, heads * (a.qk_nope_head_dim + a.qk_rope_head_dim), a.q_lora_rank, qkv_dt)
+        kv_b = self._gemm(tokens_pf, heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank, qkv_dt)
+        o = self._gemm(t, a.hidden, heads * a.v_head_dim, o_dt)
         c = dict(mla_dtype="bfloat16", kv_dtype=kv_dt)
         ctx_l = self.db.latency_ms("context_mla", heads, np.maximum(npf, 1), np.maximum(lpf, 1), **c)
         gen_l = self.db.latency_ms("generation_mla", heads, np.maximum(nd, 1), np.maximum(ctx, 1), **c)
@@ -156,7 +169,8 @@ class StepModel:
         shared = 0.0
         if a.num_shared_experts:
             si = a.shared_intermediate or a.moe_intermediate * a.num_shared_experts
-            shared = self._gemm(t, 2 * si / lay.tp, a.hidden) + self._gemm(t, a.hidden, si / lay.tp)
+            dt = self.gemm_dtype("shared_experts")
+            shared = self._gemm(t, 2 * si / lay.tp, a.hidden, dt) + self._gemm(t, a.hidden, si / lay.tp, dt)
         return np.where(tokens > 0, lat, 0.0) + router + shared
 
     # ---- hybrid models (Qwen3.5): gated delta-net (GDN) linear attention on most layers ----
@@ -200,16 +214,17 @@ class StepModel:
         heads = a.num_heads / lay.tp
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
         gate = 2 if a.attn_output_gate else 1
-        qkv = self._gemm(t, (gate * heads + 2 * kvh) * a.head_dim, a.hidden)
-        o = self._gemm(t, a.hidden, heads * a.head_dim)
+        qkv = self._gemm(t, (gate * heads + 2 * kvh) * a.head_dim, a.hidden, self.gemm_dtype("attn_qkv"))
+        o = self._gemm(t, a.hidden, heads * a.head_dim, self.gemm_dtype("attn_out"))
         # _attn prices every non-window layer as full attention; keep the full-attention share
         share = a.num_full_attn_layers / max(a.num_layers - a.num_sliding_layers, 1)
         core = self._attn(lay, nd, ctx, npf, lpf) * share
         full = (qkv + o) * a.num_full_attn_layers + core
         kh, vh = a.linear_k_heads / lay.tp, a.linear_v_heads / lay.tp
-        in_qkvz = self._gemm(t, 2 * kh * a.linear_k_dim + 2 * vh * a.linear_v_dim, a.hidden)
+        lin = self.gemm_dtype("linear_attn")
+        in_qkvz = self._gemm(t, 2 * kh * a.linear_k_dim + 2 * vh * a.linear_v_dim, a.hidden, lin)
         in_ba = self._gemm(t, 2 * vh, a.hidden, "bfloat16")
-        out = self._gemm(t, a.hidden, vh * a.linear_v_dim)
+        out = self._gemm(t, a.hidden, vh * a.linear_v_dim, lin)
         core_lin = self._gdn(lay, nd * (1 + self.mtp_draft), npf, lpf)
         return full + (in_qkvz + in_ba + out + core_lin) * a.num_linear_layers
 
@@ -231,14 +246,15 @@ class StepModel:
         elif a.num_linear_layers:
             attn = self._hybrid_attn(lay, nd_m, ctx, npf_m, lpf, t)
         else:
-            qkv = self._gemm(t, (heads + 2 * kvh) * a.head_dim, a.hidden)
-            o = self._gemm(t, a.hidden, heads * a.head_dim)
+            qkv = self._gemm(t, (heads + 2 * kvh) * a.head_dim, a.hidden, self.gemm_dtype("attn_qkv"))
+            o = self._gemm(t, a.hidden, heads * a.head_dim, self.gemm_dtype("attn_out"))
             attn = (qkv + o) * a.num_layers + self._attn(lay, nd_m, ctx, npf_m, lpf)
         dense_ffn = 0.0
         if a.num_dense_layers or not a.is_moe:
             n_dense = a.num_dense_layers if a.is_moe else a.num_layers
             inter = a.intermediate / lay.tp
-            dense_ffn = (self._gemm(t, 2 * inter, a.hidden) + self._gemm(t, a.hidden, inter)) * n_dense
+            dt = self.gemm_dtype("dense_mlp")
+            dense_ffn = (self._gemm(t, 2 * inter, a.hidden, dt) + self._gemm(t, a.hidden, inter, dt)) * n_dense
         moe = self._moe(lay, t, ranks) * a.num_moe_layers if a.is_moe else 0.0
         ar = self._allreduce(lay.tp, t)
         comm = ar * a.num_layers  # after attention
@@ -253,9 +269,18 @@ class StepModel:
         per_micro = attn + dense_ffn + moe + comm + elem + logits
         if self.mtp_draft:  # the draft module is one more decoder layer run once per drafted token
             per_micro = per_micro * (1.0 + self.mtp_draft / a.num_layers)
-        p2p = np.where(pp > 1, (pp - 1) * (self.db.system.p2p_latency_s * 1e3 + t * a.hidden * 2.0
-                                           / self.db.system.intra_node_bw_bytes_per_s * 1e3), 0.0)
-        return per_micro * pp + p2p + self.overhead_ms
+        return per_micro * pp + self._p2p_ms(lay, t) + self.overhead_ms
+
+    def _p2p_ms(self, lay: Layout, t) -> np.ndarray:
+        """Activation hand-offs between pipeline stages: pp - 1 per micro-batch round. Stages are placed in
+        order on nodes of gpus_per_node GPUs, so the boundaries between nodes use the inter-node link."""
+        s, gpn = self.db.system, self.gpus_per_node
+        pp, stage = np.asarray(lay.pp, float), np.asarray(lay.tp * lay.dp, float)
+        cross = np.where(stage >= gpn, pp - 1, np.minimum(pp - 1, np.ceil(stage * pp / gpn) - 1))
+        nbytes = t * self.a.hidden * 2.0
+        ms = (pp - 1) * s.p2p_latency_s * 1e3 + ((pp - 1 - cross) / s.intra_node_bw_bytes_per_s
+                                                  + cross / s.inter_node_bw_bytes_per_s) * nbytes * 1e3
+        return np.where(pp > 1, ms, 0.0)
 
     def tokens_per_decode_step(self) -> float:
         """Expected tokens a request gains per decode step (1 without MTP)."""

@@ -39,6 +39,7 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
         + (f", moe {q['moe']}" if s.get("moe", True) else ""),
         *_recipe_lines(s),
+        *_checkpoint_lines(s.get("checkpoint")),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
@@ -50,6 +51,15 @@ def _recipe_lines(s: dict[str, Any]) -> list[str]:
            if m["draft_tokens"] else f"MTP ({mode}) off" for mode, m in s.get("mtp", {}).items()]
     parts = (mtp if s.get("mtp_layers") else []) + list(s.get("recipe_notes", ()))
     return [f"  recipe        {'; '.join(parts)}"] if parts else []
+
+
+def _checkpoint_lines(c: dict[str, Any] | None) -> list[str]:
+    """The weights the engines load: the checkpoint providing the priced quantization, or what to produce."""
+    if not c:
+        return []
+    if c.get("note"):
+        return [f"  checkpoint    {c['note']}"]
+    return [f"  checkpoint    {c['hf_id']} ({c['provides']})"]
 
 
 def _one_line(d: Deployment) -> str:

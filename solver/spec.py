@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
+from costmodel.checkpoint import Checkpoint, resolve_checkpoint
 from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, mtp_settings
 from solver.errors import UserError
 from solver.grid import check_grid
@@ -42,6 +43,12 @@ class Spec:
     weight: float = 1.0
     name: str | None = None
     recipe_notes: tuple[str, ...] = ()  # engine defaults the recipe took from data/engines, with their sources
+    checkpoint: Checkpoint | None = None  # what the engines load for the priced quantization
+
+    @property
+    def loads(self) -> str:
+        """The model the engines load: the checkpoint that provides the priced quantization (else the model)."""
+        return self.checkpoint.hf_id if self.checkpoint is not None else self.arch.name
 
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
@@ -51,6 +58,7 @@ class Spec:
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
+                "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
                 "calibrated": r.calibration is not None}
 
 
@@ -278,6 +286,9 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     model, arch = _resolve_model(v["model"], base_dir, where)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
     quant = _check_semantics(v, given, arch, where)
+    checkpoint = _checkpoint(model, arch, Quant(**quant), v)
+    # Price the weights the engines load: the groups that checkpoint keeps in bf16
+    arch = dataclasses.replace(arch, high_precision=checkpoint.high_precision)
     caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
     topology = None
     if "constraints.topology" in given:
@@ -297,6 +308,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     request = SurfaceRequest(model=arch, system=v["system"], backend=v["backend"], version=v["backend_version"],
                              isl=v["workload.isl"], osl=v["workload.osl"], quant=Quant(**quant), search=search,
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
+                             gpus_per_node=v["constraints.topology.gpus_per_node"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where))
@@ -305,7 +317,20 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
-                recipe_notes=tuple(v.get("recipe_notes", ())))
+                recipe_notes=tuple(v.get("recipe_notes", ())), checkpoint=checkpoint)
+
+
+def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:
+    """The checkpoint providing the quantization as the cost model prices it on the (first) system."""
+    from costmodel.opdb import open_db
+    from costmodel.quant import resolve_quant
+    from solver.errors import user_error_types
+
+    try:
+        quant, _ = resolve_quant(open_db(v["system"], v["backend"], v["backend_version"]), arch, quant)
+    except user_error_types():  # missing or broken data: build_surfaces reports it, naming the file
+        pass
+    return resolve_checkpoint(model, arch, quant)
 
 
 def _demand(v: dict, where: _Where) -> float | None:

@@ -42,11 +42,10 @@ class Placement:
 
 
 def gpus_per_node(spec: Any) -> int:
-    """The spec's topology gpus_per_node, else the system's."""
+    """The node size the cost model priced (the request's, from constraints.topology), else the system's."""
     from costmodel.system import load_system
 
-    t = spec.constraints.topology
-    return t.gpus_per_node if t is not None else load_system(spec.request.system).gpus_per_node
+    return spec.request.gpus_per_node or load_system(spec.request.system).gpus_per_node
 
 
 def separate_roles(spec: Any) -> bool:

@@ -63,7 +63,7 @@ def model_names(spec: Any) -> tuple[str, str]:
     p = Path(spec.model)
     if p.is_absolute() and p.exists():
         return str(p.parent if p.is_file() else p), spec.arch.name
-    return spec.arch.name, spec.arch.name
+    return spec.loads, spec.loads  # the checkpoint that provides the priced quantization
 
 
 def concurrencies(dep: Deployment) -> list[int]:
@@ -79,8 +79,10 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
     engines = role_engines(dep, spec)
     model, served = model_names(spec)
     name = slug(f"{slug(served.rsplit('/', 1)[-1], 24)}-{req.backend}-{folder.replace('_', '-')}", 50)
+    ckpt = spec.checkpoint
     ctx = dict(dep=dep, folder=folder, spec=spec, req=req, engines=engines, data=data, image=image or data["image"],
-               model=model, served=served, name=name, placement=placement, port=FRONTEND_PORT, **extra)
+               model=model, served=served, name=name, placement=placement, port=FRONTEND_PORT,
+               checkpoint_note=ckpt.note if ckpt is not None else "", **extra)
     files = {f"engine/{e.role}.yaml": render(f"{req.backend}/engine.yaml.j2", e=e, role_system=role_system(req, e.role),
                                              **ctx) for e in engines}
     ctx["engine_texts"] = {f"{e.role}.yaml": files[f"engine/{e.role}.yaml"] for e in engines if e.engine_file}

@@ -132,7 +132,7 @@ def test_manifest_matches_the_configuration(bundle):
             s = by_role[r.role]
             assert (s["replicas"], gpus(s)) == (r.workers * dep.replicas, r.gpus_per_worker)
             args = s["extraPodSpec"]["mainContainer"]["args"]
-            assert args[1:4] == [spec.arch.name, "--served-model-name", spec.arch.name]
+            assert args[1:4] == [spec.loads, "--served-model-name", spec.loads]  # the priced checkpoint
             if spec.request.backend == "trtllm":
                 assert [d["data"][f"{r.role}.yaml"] for d in docs if d["kind"] == "ConfigMap"] == [engine[r.role]]
                 assert args[4:6] == ["--extra-engine-args", f"/engine/{r.role}.yaml"]
