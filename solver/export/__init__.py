@@ -17,6 +17,7 @@ import yaml
 
 from costmodel.config import mtp_settings
 from solver.errors import InfeasibleError, UserError
+from solver.export.names import grove_name_errors
 from solver.export.placement import gpus_per_node, place, separate_roles
 from solver.export.plot import pareto_svg, sla_bound
 from solver.export.render import deployment_files, render
@@ -149,6 +150,7 @@ def _self_check(manifest: str, dep: Deployment, placed: int) -> None:
     docs = [d for d in yaml.safe_load_all(manifest) if d and d.get("kind") == "DynamoGraphDeployment"]
     errs = [e for d in docs for e in validate(d, DGD_SCHEMA)] if len(docs) == 1 else ["not one DGD document"]
     if not errs:
+        errs += grove_name_errors(docs[0])
         svc = docs[0]["spec"]["services"].values()
         gpus = sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) * s.get("multinode", {}).get("nodeCount", 1)
                    for s in svc if s["componentType"] == "worker")
