@@ -27,7 +27,7 @@ from solver.result import Deployment, SolveResult
 __all__ = ["export_bundle", "check_target", "chosen"]
 ROLES = ("agg", "prefill", "decode")
 ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
-FIGURES = ("tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
+FIGURES = ("tokens_per_s_per_gpu_given", "gpus_given", "tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
            "tokens_per_s", "req_per_s", "replicas")
 
 
@@ -129,14 +129,15 @@ def _mtp_text(spec: Any, dep: Deployment) -> str:
 
 def _why(result: SolveResult, spec: Any, folder: str, dep: Deployment) -> str:
     mode, k = folder.rsplit("_", 1)
-    head = (f"The highest tokens/s/GPU among the {mode} deployments meeting the SLA" if k == "1" else
-            f"Number {k} by tokens/s/GPU among the {mode} deployments meeting the SLA (exported with --export-top)")
+    given = f"tokens/s per GPU given (of {spec.total_gpus})"
+    head = (f"The highest {given} among the {mode} deployments meeting the SLA" if k == "1" else
+            f"Number {k} by {given} among the {mode} deployments meeting the SLA (exported with --export-top)")
     other = "disagg" if mode == "agg" else "agg"
     rival = result.best_disagg if mode == "agg" else result.best_agg
     if rival is not None:
-        gain = dep.tokens_per_s_per_gpu / rival.tokens_per_s_per_gpu - 1.0
-        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu:.1f} tokens/s/GPU, so this one "
-                f"is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
+        gain = dep.tokens_per_s_per_gpu_given / rival.tokens_per_s_per_gpu_given - 1.0
+        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu_given:.1f} tokens/s per GPU "
+                f"given, so this one is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
     elif other in spec.request.modes:
         tail = f"; no {other} deployment meets the SLA."
     else:
