@@ -394,7 +394,8 @@ def _load_path(path: Path) -> ModelArch:
         if side != path and side.is_file():
             q = json.loads(side.read_text()).get("quantization", {})
             raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
-    return _from_config(str(raw.get("_name_or_path") or path), raw)
+    # Without _name_or_path a local checkpoint is named by its folder, not by its config.json.
+    return _from_config(str(raw.get("_name_or_path") or (path.parent if path.name == "config.json" else path)), raw)
 
 
 def base_model(hf_id: str, base_dir: Path | None = None) -> str:

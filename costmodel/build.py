@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, mtp_settings
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, context_tokens, mtp_settings
 from costmodel.engines import attention_kind, engine_rules
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
@@ -30,6 +30,14 @@ def batch_grid(max_batch: int) -> np.ndarray:
         vals.update({x, x * 3 // 2})
         x *= 2
     return np.array(sorted(v for v in vals | {max_batch} if v <= max_batch))
+
+
+def kv_slots(cap, tokens: int, longest: int) -> np.ndarray:
+    """Requests of ``tokens`` one attention rank's KV cache of ``cap`` tokens holds while keeping room for one
+    request of ``longest`` tokens: the engine must admit the longest request without preempting its batch
+    (vLLM also refuses to start when one max_model_len request does not fit its KV cache). 0 where none fits."""
+    cap = np.maximum(cap, 0)
+    return np.where(cap >= longest, np.floor((cap - longest) / tokens) + 1, 0)
 
 
 def layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
@@ -141,7 +149,7 @@ class _Engine:
         self.cap, self.wfrac = self._kv(req.isl + req.osl)
         sizes = req.search.batch_sizes
         self.bgrid = (np.array(sorted(set(sizes))) if sizes else batch_grid(req.search.max_batch_size))[None, :]
-        self.slots = np.floor(np.maximum(self.cap, 0) / (req.isl + req.osl)) * self.lay.dp  # requests a worker holds
+        self.slots = kv_slots(self.cap, req.isl + req.osl, context_tokens(req)) * self.lay.dp  # requests a worker holds
 
     def _kv(self, tokens: int):
         lay = self.lay
@@ -182,7 +190,8 @@ class _Engine:
         if (k := self._factor("disagg")) is not None:
             fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
         cap_p, _ = self._kv(isl)
-        keep = (cap_p > 0) & (pb * isl <= np.maximum(cap_p, 0)) & (pb * isl <= max(self.mnt, isl))
+        longest = context_tokens(self.req) - self.req.osl  # the longest request's prompt
+        keep = (cap_p > 0) & ((pb - 1) * isl + longest <= np.maximum(cap_p, 0)) & (pb * isl <= max(self.mnt, isl))
         return self._rows("prefill", pb, fp, keep)
 
     def decode(self) -> Candidates:

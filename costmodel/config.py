@@ -67,6 +67,12 @@ class SurfaceRequest:
     mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
     mtp_accept: float | None = None
     calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)
+    max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
+
+
+def context_tokens(req: SurfaceRequest) -> int:
+    """Longest request to serve in tokens (prompt + answer): req.max_context, else isl + osl."""
+    return req.max_context or req.isl + req.osl
 
 
 def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:

@@ -2,14 +2,14 @@
 
 Independent of solver.constraints and solver.model: feasibility is solver.verify.check on the
 deployment at replicas_min, figures are the float formulas. Same canonical order as the
-solver: tokens/s/GPU desc, then TPOT, unit GPUs, TTFT (then row indices).
+solver: tokens/s per GPU given desc, then TPOT, GPUs used, TTFT (then row indices). An agg row
+is deployed with as many replicas as fit; a disagg unit with replicas_min replicas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from costmodel.surface import disagg_metrics
 from solver.pareto import MAX_PARETO
 from solver.problem import Problem
 from solver.result import Deployment
@@ -37,8 +37,8 @@ def _units(problem: Problem, mode: str) -> list[tuple[tuple, dict, dict]]:
         for i in range(len(s.agg)):
             rows, w = {"agg": i}, {"agg": 1}
             if rmin * s.agg.gpus[i] <= n and not check(problem, evaluate(problem, mode, rows, w, rmin)):
-                d = evaluate(problem, mode, rows, w, 1)
-                out.append(((-tie_key(d.tokens_per_s_per_gpu), d.tpot_ms, d.gpus_used, d.ttft_ms, i), rows, w))
+                d = _deploy(problem, mode, rows, w)
+                out.append(((-tie_key(d.tokens_per_s_per_gpu_given), d.tpot_ms, d.gpus_used, d.ttft_ms, i), rows, w))
     if mode == "disagg" and s.prefill is not None and s.decode is not None:
         for i in range(len(s.prefill)):
             for j in range(len(s.decode)):
@@ -46,18 +46,18 @@ def _units(problem: Problem, mode: str) -> list[tuple[tuple, dict, dict]]:
                 for x in range(1, n // (rmin * gi) + 1):
                     for y in range(1, (n // rmin - x * gi) // gj + 1):
                         rows, w = {"prefill": i, "decode": j}, {"prefill": x, "decode": y}
-                        if check(problem, evaluate(problem, mode, rows, w, rmin)):
+                        d = evaluate(problem, mode, rows, w, rmin)
+                        if check(problem, d):
                             continue
-                        m = disagg_metrics(s.prefill, i, s.decode, j, x, y, s.osl)
-                        key = (-tie_key(m["tokens_per_s_per_gpu"]), m["tpot_ms"], m["gpus_used"], m["ttft_ms"], i, j, x)
+                        key = (-tie_key(d.tokens_per_s_per_gpu_given), d.tpot_ms, d.gpus_used, d.ttft_ms, i, j, x)
                         out.append((key, rows, w))
     return sorted(out, key=lambda u: u[0])
 
 
 def _deploy(problem: Problem, mode: str, rows: dict, w: dict) -> Deployment:
-    """The unit with as many replicas as every rule allows (linear scan)."""
+    """An agg row with as many replicas as every rule allows (linear scan); a disagg unit at replicas_min."""
     k, r = problem.constraints, problem.constraints.replicas_min
-    while k.replicas_max is None or r < k.replicas_max:
+    while mode == "agg" and (k.replicas_max is None or r < k.replicas_max):
         if check(problem, evaluate(problem, mode, rows, w, r + 1)):
             break
         r += 1

@@ -1,4 +1,5 @@
 """CP-SAT model of one disagg unit (x prefill workers of row i + y decode workers of row j): build only.
+The deployment is replicas_min copies of the unit, so the unit's rate is its tokens/s on the GPUs given.
 
 One-hot Booleans pick a row per role; integer shares z[k] <= cap[k]*use[k] with sum z = count
 linearise workers x row. thr <= sum(rate*z) for both roles makes thr the unit's request rate
@@ -29,8 +30,8 @@ class Unit:
     gpus: int  # x * g_i + y * g_j (one replica)
 
     def beats(self, other: Unit | None) -> bool:
-        """Strictly higher throughput per GPU (exact integer comparison)."""
-        return other is None or self.thr * other.gpus > other.thr * self.gpus
+        """Strictly higher throughput on the GPUs given (exact integer comparison)."""
+        return other is None or self.thr > other.thr
 
 
 @dataclass
@@ -131,9 +132,9 @@ def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.n
     return um
 
 
-def maximize_ratio_step(um: UnitModel, thr: int, gpus: int) -> None:
-    """Dinkelbach step at lambda = thr/gpus: maximize gpus*T - thr*G (> 0 iff a better ratio exists)."""
-    um.model.maximize(gpus * um.thr - thr * um.gpus)
+def maximize_throughput(um: UnitModel) -> None:
+    """The objective: the unit's request rate, i.e. the deployment's tokens/s on the GPUs given."""
+    um.model.maximize(um.thr)
 
 
 def exclude_pair(um: UnitModel, rows: tuple[int, int]) -> None:
@@ -144,11 +145,11 @@ def exclude_pair(um: UnitModel, rows: tuple[int, int]) -> None:
 
 
 def settle(um: UnitModel, lower: Unit) -> None:
-    """One solve that either finds a strictly better ratio or proves ``lower``'s ratio optimal and
-    breaks its ties: T/G >= lower's; ``better`` => T/G > lower's; minimize
+    """One solve that either finds a strictly higher rate or proves ``lower``'s rate optimal and
+    breaks its ties: T >= lower's; ``better`` => T > lower's; minimize
     (not better, decode TPOT, GPUs, prefill TTFT) lexicographically (dense ranks, exact weights).
     """
-    diff = lower.gpus * um.thr - lower.thr * um.gpus
+    diff = um.thr - lower.thr
     um.model.add(diff >= 0)
     better = um.model.new_bool_var("better")
     um.model.add(diff >= 1).only_enforce_if(better)

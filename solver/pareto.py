@@ -1,9 +1,9 @@
-"""Pareto sets (tokens/s/GPU vs tokens/s/user), top-N lists and within-role dominance pruning.
+"""Pareto sets (tokens/s per GPU given vs tokens/s/user), top-N lists and within-role dominance pruning.
 
-Disagg uses the ε-constraint method on CP-SAT: each step maximizes tokens/s/GPU among decode
-rows with strictly lower TPOT than the previous point (strictly higher tokens/s/user); the
-lower bounds carried between steps act as hints. Agg needs no solver: replicas of one row
-keep that row's per-GPU figure, so its front comes straight from the rows.
+Disagg uses the ε-constraint method on CP-SAT: each step maximizes the deployment's tokens/s on
+the GPUs given among decode rows with strictly lower TPOT than the previous point (strictly
+higher tokens/s/user); the lower bounds carried between steps act as hints. Agg needs no
+solver: each row's deployment is as many replicas as fit, so its front comes from the rows.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def disagg_top(search: RatioSearch, first: Unit | None, n: int) -> list[Unit]:
 
 
 def agg_order(ratio: np.ndarray, tpot: np.ndarray, gpus: np.ndarray, ttft: np.ndarray) -> np.ndarray:
-    """Row order by the canonical key: tokens/s/GPU desc, then TPOT, GPUs, TTFT, row index."""
+    """Row order by the canonical key: tokens/s per GPU given desc, then TPOT, GPUs used, TTFT, row index."""
     rk = np.array([tie_key(float(x)) for x in ratio])
     return np.lexsort((np.arange(len(rk)), ttft, gpus, tpot, -rk))
 
@@ -95,8 +95,8 @@ def agg_front(order: np.ndarray, tpot: np.ndarray, cap: int = MAX_PARETO) -> lis
 
 
 def front_filter(points: list[Deployment]) -> tuple[Deployment, ...]:
-    """Final dominance filter on the float figures, ordered by tokens/s/GPU descending."""
-    pts = sorted(points, key=lambda d: (-tie_key(d.tokens_per_s_per_gpu), d.tpot_ms, d.gpus_used))
+    """Final dominance filter on the float figures, ordered by tokens/s per GPU given descending."""
+    pts = sorted(points, key=lambda d: (-tie_key(d.tokens_per_s_per_gpu_given), d.tpot_ms, d.gpus_used))
     out, best = [], np.inf
     for d in pts:
         if d.tpot_ms < best:

@@ -1,5 +1,8 @@
 """The terminal report of one solve: inputs and SLA, best agg vs disagg, an ASCII Pareto plot
-(tokens/s/GPU against tokens/s/user) and the top-N tables. Pure text; no I/O."""
+(tokens/s per GPU given against tokens/s/user) and the top-N tables. Pure text; no I/O.
+
+tokens/s/GPU is always per GPU given (total tokens/s / total_gpus), as the solver ranks and peer
+tools divide; a deployment that leaves GPUs idle also shows its figure per GPU used."""
 
 from __future__ import annotations
 
@@ -63,8 +66,10 @@ def _checkpoint_lines(c: dict[str, Any] | None) -> list[str]:
 
 
 def _one_line(d: Deployment) -> str:
-    return (f"{_num(d.tokens_per_s_per_gpu)} tokens/s/GPU at {_num(d.tokens_per_s_per_user)} tokens/s/user "
-            f"({d.gpus_used} GPUs, TTFT {_num(d.ttft_ms)} ms, TPOT {_num(d.tpot_ms, 2)} ms, "
+    used = f"{d.gpus_used} GPUs" if d.gpus_used == d.gpus_given or not d.gpus_given else \
+        f"{d.gpus_used} of {d.gpus_given} GPUs, {_num(d.tokens_per_s_per_gpu)} per GPU used"
+    return (f"{_num(d.tokens_per_s_per_gpu_given)} tokens/s/GPU at {_num(d.tokens_per_s_per_user)} tokens/s/user "
+            f"({used}, TTFT {_num(d.ttft_ms)} ms, TPOT {_num(d.tpot_ms, 2)} ms, "
             f"concurrency {d.concurrency:,})")
 
 
@@ -78,12 +83,13 @@ def infeasible_text(result: SolveResult, modes: list[str] | None = None) -> str:
 
 def _best_lines(result: SolveResult, modes: list[str]) -> list[str]:
     best = {"agg": result.best_agg, "disagg": result.best_disagg}
-    lines = ["Best deployment per mode (tokens/s/GPU, higher is better)"]
+    lines = ["Best deployment per mode (output tokens/s per GPU given: total tokens/s / total_gpus, higher is better)"]
     for mode in modes:
         lines.append(f"  {mode:<7} " + (_one_line(best[mode]) if best[mode] else "none meets the SLA"))
     if result.best_agg and result.best_disagg:
-        ratio = result.best_disagg.tokens_per_s_per_gpu / result.best_agg.tokens_per_s_per_gpu
-        lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s/GPU → {'disagg' if ratio > 1 else 'agg'} wins")
+        ratio = result.best_disagg.tokens_per_s / result.best_agg.tokens_per_s
+        lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} "
+                     "wins")
     missing = [m for m in modes if best[m] is None]
     if missing:
         lines += ["", "Why not:", *("  " + line for line in infeasible_text(result, missing).splitlines())]
@@ -102,7 +108,7 @@ def _axis_labels(width: int, marks: list[tuple[int, str]]) -> str:
 
 def pareto_plot(series: dict[str, list[tuple[float, float]]], sla_x: float | None, width: int = 60,
                 height: int = 16) -> list[str]:
-    """ASCII scatter of (tokens/s/user, tokens/s/GPU) per mode, with the SLA floor as a vertical line."""
+    """ASCII scatter of (tokens/s/user, tokens/s per GPU given) per mode, with the SLA floor as a vertical line."""
     pts = [p for s in series.values() for p in s]
     if not pts:
         return []
@@ -121,7 +127,7 @@ def pareto_plot(series: dict[str, list[tuple[float, float]]], sla_x: float | Non
             c = grid[row(y)][col(x)]
             grid[row(y)][col(x)] = BOTH if c not in (" ", SLA_MARK, MARKS[mode]) else MARKS[mode]
     ylab = {0: _num(y1, 0), height // 2: _num(y1 / 2, 0), height - 1: "0"}
-    lines = ["  tokens/s/GPU"]
+    lines = ["  tokens/s/GPU (GPUs given)"]
     lines += [f"{ylab.get(r, ''):>10} |{''.join(grid[r])}".rstrip() for r in range(height)]
     lines.append(f"{'':>10} +{'-' * width}")
     ticks = [(12 + col(x0), _num(x0, 0)), (12 + width - 1, _num(x1, 0))]
@@ -140,12 +146,12 @@ def _par(r: RoleConfig) -> str:
 def top_table(deps: tuple[Deployment, ...] | list[Deployment], total_gpus: int) -> str:
     """One row per role of each deployment; the figures sit on its first role's row."""
     head = ["#", "role", "workers/\nreplica", "GPUs/\nworker", "tp/pp/\ndp/ep", "batch", "replicas", "GPUs\nused",
-            "TTFT\nms", "TPOT\nms", "tokens/s\n/GPU", "tokens/s\n/user", "concur-\nrency"]
+            "TTFT\nms", "TPOT\nms", "tokens/s\n/GPU given", "tokens/s\n/user", "concur-\nrency"]
     rows = []
     for i, d in enumerate(deps, 1):
         for j, r in enumerate(d.roles):
             figures = [d.replicas, f"{d.gpus_used}/{total_gpus}", _num(d.ttft_ms), _num(d.tpot_ms, 2),
-                       _num(d.tokens_per_s_per_gpu), _num(d.tokens_per_s_per_user), f"{d.concurrency:,}"]
+                       _num(d.tokens_per_s_per_gpu_given), _num(d.tokens_per_s_per_user), f"{d.concurrency:,}"]
             rows.append([i if j == 0 else "", r.role, r.workers, r.gpus_per_worker, _par(r), r.batch,
                          *(figures if j == 0 else [""] * len(figures))])
     return tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True,
@@ -161,7 +167,7 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
         return "\n".join(out) + "\n"
     out += _best_lines(result, modes) + [""]
     pareto = {"agg": result.pareto_agg, "disagg": result.pareto_disagg}
-    series = {m: [(d.tokens_per_s_per_user, d.tokens_per_s_per_gpu) for d in pareto[m]] for m in modes}
+    series = {m: [(d.tokens_per_s_per_user, d.tokens_per_s_per_gpu_given) for d in pareto[m]] for m in modes}
     out += ["Pareto front"] + pareto_plot(series, sla_min_speed(summary["sla"])) + [""]
     top = {"agg": result.top_agg, "disagg": result.top_disagg}
     for mode in modes:

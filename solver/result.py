@@ -48,6 +48,14 @@ class Deployment:
     tokens_per_s_per_user: float
     concurrency: int
     req_per_s: float
+    gpus_given: int = 0  # the problem's total_gpus (0: unknown, e.g. a hand-made deployment)
+
+    @property
+    def tokens_per_s_per_gpu_given(self) -> float:
+        """Output tokens/s over the GPUs given (total_gpus): the figure the solver ranks by and peer tools print.
+
+        tokens_per_s_per_gpu divides by the GPUs the deployment uses; with gpus_given unknown both are that."""
+        return self.tokens_per_s / self.gpus_given if self.gpus_given else self.tokens_per_s_per_gpu
 
     def role(self, name: str) -> RoleConfig:
         """The RoleConfig of one role ("agg", "prefill" or "decode")."""
@@ -59,7 +67,8 @@ class Deployment:
 
     def to_dict(self) -> dict:
         """JSON-ready view: figures, then the configuration per role."""
-        return {"mode": self.mode, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+        return {"mode": self.mode, "tokens_per_s_per_gpu_given": self.tokens_per_s_per_gpu_given,
+                "gpus_given": self.gpus_given, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
                 "tokens_per_s_per_user": self.tokens_per_s_per_user, "ttft_ms": self.ttft_ms,
                 "tpot_ms": self.tpot_ms, "gpus_used": self.gpus_used, "concurrency": self.concurrency,
                 "tokens_per_s": self.tokens_per_s, "req_per_s": self.req_per_s, "replicas": self.replicas,
@@ -68,9 +77,9 @@ class Deployment:
 
 @dataclass(frozen=True)
 class SolveResult:
-    """Best deployment per mode, Pareto sets (tokens/s/GPU vs tokens/s/user) and top-N lists.
+    """Best deployment per mode, Pareto sets (tokens/s per GPU given vs tokens/s/user) and top-N lists.
 
-    Pareto and top lists are ordered by tokens/s/GPU descending (tokens/s/user ascending).
+    Pareto and top lists are ordered by tokens/s per GPU given descending (tokens/s/user ascending).
     ``stats["infeasible"]`` (str) explains each requested mode without a feasible deployment.
     """
 
@@ -86,9 +95,9 @@ class SolveResult:
     stats: dict = field(default_factory=dict)
 
     def best(self) -> Deployment | None:
-        """The better of the two modes' best deployments by tokens/s/GPU (agg on ties)."""
+        """The better of the two modes' best deployments by tokens/s per GPU given (agg on ties)."""
         cands = [d for d in (self.best_agg, self.best_disagg) if d is not None]
-        return max(cands, key=lambda d: d.tokens_per_s_per_gpu, default=None)
+        return max(cands, key=lambda d: d.tokens_per_s_per_gpu_given, default=None)
 
     def to_dict(self) -> dict:
         """JSON-ready dict with deterministic ordering (all but solve_seconds repeat exactly)."""

@@ -1,11 +1,15 @@
 """The solver's entry point: ``solve(problem) -> SolveResult``.
 
-Agg comes straight from the rows (replicas of one row keep its per-GPU figure). Disagg
-maximizes the ratio T/G (unit request rate over unit GPUs) with Dinkelbach iterations on
-CP-SAT: each step maximizes G_k*T - T_k*G; a step whose proven optimum is 0 proves T_k/G_k
-optimal. Every lower bound prunes rows whose continuous bound 1/(g_i/P_i + min g_j/D_j)
-falls below it, so the models stay small at any GPU count. A final lexicographic solve
-picks the lowest TPOT, then fewest GPUs, then lowest TTFT among the optimal units.
+The objective is the deployment's output tokens/s on the GPUs given (total_gpus), i.e. tokens/s
+per GPU given: what a user with that many GPUs gets, and what peer tools divide by. A deployment
+that leaves GPUs idle is charged for them, so a unit of 32 GPUs that is the most efficient per GPU
+used does not beat a 48-GPU deployment serving more in total on 48 GPUs.
+
+Agg comes straight from the rows: each row's deployment is as many replicas as the rules admit.
+Disagg is replicas_min copies of one unit (x prefill + y decode workers) whose request rate T
+CP-SAT maximizes (the unit fills total_gpus / replicas_min). Every lower bound prunes rows whose
+continuous bound (G/replicas_min)/(g_i/P_i + min g_j/D_j) falls below it. A final lexicographic
+solve picks the lowest TPOT, then fewest GPUs, then lowest TTFT among the optimal units.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections import Counter
 import numpy as np
 
 from solver.constraints import FilterScope, broken_rules
-from solver.model import Unit, add_hint, build, exclude_pair, maximize_ratio_step, role_gpu_cap, settle
+from solver.model import Unit, add_hint, build, exclude_pair, maximize_throughput, role_gpu_cap, settle
 from solver.pareto import agg_front, agg_order, disagg_front, disagg_top, front_filter, undominated
 from solver.problem import Problem
 from solver.result import Deployment, SolveResult
@@ -39,6 +43,7 @@ class DisaggSearch:
         self.rate = {r: scaled(t.req_per_s, scale) for r, t in tables.items()}
         self.cost = {r: tables[r].gpus / self.rate[r].astype(float) for r in tables}  # GPUs per scaled rate unit
         self.pool: dict[tuple[int, int], Unit] = {}  # best feasible unit seen per row pair
+        self.max_gpus = problem.total_gpus // problem.constraints.replicas_min  # GPUs of one unit
 
     def decode_tpots(self) -> np.ndarray:
         return self.tables["decode"].tpot_ms
@@ -47,13 +52,13 @@ class DisaggSearch:
         return float(self.problem.surfaces.decode.tpot_ms[row])
 
     def best(self, decode_ok: np.ndarray, excluded: frozenset = frozenset()) -> Unit | None:
-        """Max T/G, then min TPOT, GPUs, TTFT, over decode rows in decode_ok and pairs not excluded."""
+        """Max T, then min TPOT, GPUs, TTFT, over decode rows in decode_ok and pairs not excluded."""
         lower = self._pool_best(decode_ok, excluded)
         guess = self._heuristic(decode_ok, excluded)
         lower = guess if guess is not None and guess.beats(lower) else lower
         if lower is None:  # a small model of the cheapest rows, then the whole one
-            lower = self._dinkelbach(decode_ok, excluded, None, WARM_ROWS)
-            lower = lower or self._dinkelbach(decode_ok, excluded, None, None)
+            lower = self._maximize(decode_ok, excluded, None, WARM_ROWS)
+            lower = lower or self._maximize(decode_ok, excluded, None, None)
             if lower is None:
                 return None
         while True:  # settle: proves lower optimal and breaks ties, or finds a better unit
@@ -62,13 +67,13 @@ class DisaggSearch:
             out = self._run(um, proof=True)
             if out.unit is None or not out.unit.beats(lower):
                 return out.unit or lower
-            lower = self._dinkelbach(decode_ok, excluded, out.unit, None)
+            lower = self._maximize(decode_ok, excluded, out.unit, None)
 
     def _heuristic(self, decode_ok: np.ndarray, excluded: frozenset) -> Unit | None:
         """A good feasible unit without a solver: cheap rows, balanced worker counts, rules checked.
 
         Many row pairs with few workers, then the few cheapest pairs with every worker count the
-        budget allows (large budgets reach the continuous bound only with many workers).
+        budget allows (filling a large budget takes many workers).
         """
         jd = np.flatnonzero(decode_ok)
         ip = np.argsort(self.cost["prefill"], kind="stable")
@@ -91,7 +96,7 @@ class DisaggSearch:
         return None
 
     def _balanced(self, ip: np.ndarray, jd: np.ndarray, count: int) -> list[tuple]:
-        """(-ratio, i, j, x, y) of the best units of row pairs (ip, jd: broadcastable 2-D indices)
+        """(-rate, i, j, x, y) of the best units of row pairs (ip, jd: broadcastable 2-D indices)
         with x or y = 1..count and the other just enough to keep up."""
         ip, jd = np.broadcast_arrays(ip, jd)
         P, gp = self.rate["prefill"][ip][:, :, None], self.tables["prefill"].gpus[ip][:, :, None]
@@ -106,7 +111,7 @@ class DisaggSearch:
             x, y = np.broadcast_arrays(x, y)
             g = x * gp + y * gd
             ok = (x * gp <= cap_p) & (y * gd <= cap_d) & (g <= top)
-            ratio = np.where(ok, np.minimum(x * P, y * D) / g, -1.0)
+            ratio = np.where(ok, np.minimum(x * P, y * D).astype(float), -1.0)  # the unit's rate
             c = ratio.argmax(axis=2)  # best count per pair, so that the list holds many pairs
             best = np.take_along_axis(ratio, c[:, :, None], axis=2)[:, :, 0].ravel()
             for f in np.argsort(-best, kind="stable")[:2 * HEUR_CHECKS]:
@@ -126,8 +131,8 @@ class DisaggSearch:
 
     def _rows(self, decode_ok: np.ndarray, lower: Unit | None, warm: tuple[int, int] | None) -> dict:
         keep = {"prefill": np.ones(len(self.tables["prefill"]), bool), "decode": decode_ok.copy()}
-        if lower is not None:  # continuous bound: T/G <= 1/(g_i/P_i + g_j/D_j) for any counts
-            lam = lower.thr / lower.gpus * (1 - BOUND_SLACK)
+        if lower is not None:  # continuous bound: T <= G/(g_i/P_i + g_j/D_j) for any counts on G GPUs
+            lam = lower.thr / self.max_gpus * (1 - BOUND_SLACK)
             cp, cd = self.cost["prefill"], self.cost["decode"]
             keep["prefill"] &= 1.0 / (cp + cd[keep["decode"]].min(initial=np.inf)) >= lam
             keep["decode"] &= 1.0 / (cd + cp[keep["prefill"]].min(initial=np.inf)) >= lam
@@ -150,21 +155,14 @@ class DisaggSearch:
         add_hint(um, lower)
         return um
 
-    def _dinkelbach(self, decode_ok, excluded, lower: Unit | None, warm) -> Unit | None:
-        """Dinkelbach iterations from ``lower`` (or from the continuous upper bound when None)."""
-        while True:
-            um = self._model(decode_ok, excluded, lower, warm)
-            if um is None:
-                return lower
-            if lower is not None:
-                maximize_ratio_step(um, lower.thr, lower.gpus)
-            else:  # no feasible unit yet: start from lambda = the best continuous bound
-                cp, cd = self.cost["prefill"], self.cost["decode"][decode_ok]
-                maximize_ratio_step(um, int(np.ceil(1.0 / (cp.min() + cd.min()))) + 1, 1)
-            out = self._run(um, proof=warm is None)
-            if out.unit is None or not out.unit.beats(lower):
-                return lower
-            lower = out.unit
+    def _maximize(self, decode_ok, excluded, lower: Unit | None, warm) -> Unit | None:
+        """The highest-rate unit over the rows the bound from ``lower`` keeps (``warm``: the cheapest few)."""
+        um = self._model(decode_ok, excluded, lower, warm)
+        if um is None:
+            return lower
+        maximize_throughput(um)
+        out = self._run(um, proof=warm is None)
+        return out.unit if out.unit is not None and out.unit.beats(lower) else lower
 
     def _run(self, um, proof: bool) -> Outcome:
         left = self.deadline - time.perf_counter()
@@ -207,7 +205,8 @@ def _agg(problem: Problem, stats: dict) -> tuple:
         why = broken_rules(problem, "agg", {"agg": k}, {"agg": 1}, problem.constraints.replicas_min)
         return None, (), (), "smallest agg deployment: " + why[0]
     t, idx = t.take(np.flatnonzero(ok)), idx[ok]
-    order = agg_order(t.req_per_s * problem.surfaces.osl / t.gpus, t.tpot_ms, t.gpus, t.ttft_ms)
+    n = np.array([reps[int(g)] for g in t.gpus])  # each row's deployment: as many replicas as the rules admit
+    order = agg_order(n * t.req_per_s * problem.surfaces.osl / problem.total_gpus, t.tpot_ms, n * t.gpus, t.ttft_ms)
     dep = lambda i: evaluate(problem, "agg", {"agg": int(idx[i])}, {"agg": 1}, reps[int(t.gpus[i])])  # noqa: E731
     undom = undominated(t.gpus, t.req_per_s, t.ttft_ms, t.tpot_ms)
     top = [dep(i) for i in [i for i in order if undom[i]][:problem.top_n]]
@@ -238,11 +237,11 @@ def _disagg(problem: Problem, deadline: float, stats: dict) -> tuple:
     if best is None:
         return None, (), (), _explain_disagg(problem, tables, index), search.proven, err
 
-    def dep(u: Unit) -> Deployment:
+    def dep(u: Unit) -> Deployment:  # replicas_min copies: the unit already fills total_gpus / replicas_min
         rows, workers = dict(zip(("prefill", "decode"), u.rows)), dict(zip(("prefill", "decode"), u.workers))
-        reps = max_replicas(problem, "disagg", rows, workers)
-        assert reps is not None, f"CP-SAT unit {u} breaks a rule at replicas_min"
-        return evaluate(problem, "disagg", rows, workers, reps)
+        assert not broken_rules(problem, "disagg", rows, workers, problem.constraints.replicas_min), \
+            f"CP-SAT unit {u} breaks a rule at replicas_min"
+        return evaluate(problem, "disagg", rows, workers, problem.constraints.replicas_min)
 
     return dep(best), front_filter([dep(u) for u in front]), tuple(dep(u) for u in top), None, search.proven, err
 

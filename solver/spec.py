@@ -15,7 +15,7 @@ import yaml
 
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel.checkpoint import Checkpoint, resolve_checkpoint
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, mtp_settings
+from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, context_tokens, mtp_settings
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
@@ -44,18 +44,21 @@ class Spec:
     name: str | None = None
     recipe_notes: tuple[str, ...] = ()  # engine defaults the recipe took from data/engines, with their sources
     checkpoint: Checkpoint | None = None  # what the engines load for the priced quantization
+    model_path: str = ""  # what the engines load: an HF id or a folder
+    served_model_name: str = ""  # the name clients (and the benchmark) ask for
 
     @property
-    def loads(self) -> str:
-        """The model the engines load: the checkpoint that provides the priced quantization (else the model)."""
-        return self.checkpoint.hf_id if self.checkpoint is not None else self.arch.name
+    def max_context_tokens(self) -> int:
+        """Longest request to serve (prompt + answer, tokens): the engines' context limit."""
+        return context_tokens(self.request)
 
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
         r, asdict = self.request, dataclasses.asdict
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
-                "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
+                "osl": r.osl, "max_context_tokens": self.max_context_tokens, "model_path": self.model_path,
+                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
@@ -231,6 +234,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
         raise UserError(f"{where('workload')}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
+    _check_context(v, arch, where)
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
     defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
     quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
@@ -264,6 +268,36 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     return quant
 
 
+def _check_context(v: dict, arch: ModelArch, where: _Where) -> None:
+    """workload.max_context_tokens holds one isl + osl request and fits the model's context window."""
+    longest, need = v["workload.max_context_tokens"], v["workload.isl"] + v["workload.osl"]
+    if longest is None:
+        return
+    key = "workload.max_context_tokens"
+    if longest < need:
+        raise UserError(f"{where(key)}{key}: {longest} tokens is shorter than one request of the workload "
+                        f"(isl + osl = {need}); give at least {need}, or drop the key to serve exactly isl + osl.")
+    if longest > arch.max_context > 0:
+        raise UserError(f"{where(key)}{key}: {longest} tokens exceeds {arch.name}'s context window of "
+                        f"{arch.max_context} (max_position_embeddings); give at most {arch.max_context}.")
+
+
+def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: _Where) -> tuple[str, str]:
+    """(model_path, served_model_name): the spec's; else the checkpoint providing the priced quantization; for a
+    local model its folder, served under the config's own HF id (_name_or_path) or, without one, the folder's name."""
+    for key in ("model_path", "served_model_name"):
+        if v[key] is not None and not v[key].strip():
+            raise UserError(f"{where(key)}{key}: an empty name; give an HF id such as Qwen/Qwen3-32B"
+                            f"{' or a folder on the serving nodes' * (key == 'model_path')}, or drop the key to use "
+                            "the model's own.")
+    p = Path(model)
+    if not (p.is_absolute() and p.exists()):  # a registry model: the checkpoint's HF id
+        return v["model_path"] or ckpt.hf_id, v["served_model_name"] or ckpt.hf_id
+    folder = p.parent if p.is_file() else p
+    own = arch.name if not arch.name.startswith(("/", ".", "~")) else folder.name  # a path is no name to serve
+    return v["model_path"] or str(folder), v["served_model_name"] or own
+
+
 def _load_calibration(name: str | None, base: Path | None, where: _Where):
     from costmodel.calibrate import BadCalibrationError, load
 
@@ -289,6 +323,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     checkpoint = _checkpoint(model, arch, Quant(**quant), v)
     # Price the weights the engines load: the groups that checkpoint keeps in bf16
     arch = dataclasses.replace(arch, high_precision=checkpoint.high_precision)
+    path, served = _model_names(model, arch, checkpoint, v, where)
     caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
     topology = None
     if "constraints.topology" in given:
@@ -311,13 +346,15 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              gpus_per_node=v["constraints.topology.gpus_per_node"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
-                             calibration=_load_calibration(v["calibration"], base_dir, where))
+                             calibration=_load_calibration(v["calibration"], base_dir, where),
+                             max_context=v["workload.max_context_tokens"])
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
-                recipe_notes=tuple(v.get("recipe_notes", ())), checkpoint=checkpoint)
+                recipe_notes=tuple(v.get("recipe_notes", ())), checkpoint=checkpoint, model_path=path,
+                served_model_name=served)
 
 
 def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:

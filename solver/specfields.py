@@ -54,6 +54,10 @@ FIELDS: tuple[Field, ...] = (
     F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
     F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
     F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
+    F("model_path", "str?", "what the engines load (--model-path / --model): an HF id or a folder on the serving "
+      "nodes; null: the HF id, or the local model's folder"),
+    F("served_model_name", "str?", "name the frontend serves the model under, which clients and the benchmark ask "
+      "for; null: the HF id (a local model: its config's _name_or_path, else its folder's name)"),
     F("total_gpus", "int", "GPUs available; a deployment may use fewer", required=True, ge=1, cap=_BIG,
       unless=("demand", "pools")),
     F("demand", "section", "load to serve: the solver then sizes the deployment (fewest GPUs, or least cost) "
@@ -77,6 +81,9 @@ FIELDS: tuple[Field, ...] = (
     F("workload", "section", "request shape", required=True),
     F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
     F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
+    F("workload.max_context_tokens", "int?", "longest request to serve, prompt plus answer, in tokens: the engines' "
+      "context limit, and each worker keeps KV cache for one such request beside its planned batch; null: isl + osl",
+      ge=1, cap=10 * _BIG),
     F("sla", "section", "bounds every reported deployment meets; null: unbounded"),
     F("sla.ttft_ms", "number?", "time-to-first-token bound in ms", gt=0),
     F("sla.tpot_ms", "number?", "time-per-output-token bound in ms", gt=0),

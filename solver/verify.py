@@ -48,7 +48,7 @@ def evaluate(problem: Problem, mode: str, rows: dict[str, int], workers: dict[st
                       ttft_ms=m["ttft_ms"], tpot_ms=m["tpot_ms"], tokens_per_s=m["tokens_per_s"],
                       tokens_per_s_per_gpu=m["tokens_per_s_per_gpu"],
                       tokens_per_s_per_user=m["tokens_per_s_per_user"], concurrency=int(m["concurrency"]),
-                      req_per_s=m["req_per_s"])
+                      req_per_s=m["req_per_s"], gpus_given=problem.total_gpus)
 
 
 def check(problem: Problem, d: Deployment) -> list[str]:

@@ -17,6 +17,7 @@ import yaml
 
 from costmodel.config import mtp_settings
 from solver.errors import InfeasibleError, UserError
+from solver.export.names import grove_name_errors
 from solver.export.placement import gpus_per_node, place, separate_roles
 from solver.export.plot import pareto_svg, sla_bound
 from solver.export.render import deployment_files, render
@@ -26,7 +27,7 @@ from solver.result import Deployment, SolveResult
 __all__ = ["export_bundle", "check_target", "chosen"]
 ROLES = ("agg", "prefill", "decode")
 ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
-FIGURES = ("tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
+FIGURES = ("tokens_per_s_per_gpu_given", "gpus_given", "tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
            "tokens_per_s", "req_per_s", "replicas")
 
 
@@ -128,14 +129,15 @@ def _mtp_text(spec: Any, dep: Deployment) -> str:
 
 def _why(result: SolveResult, spec: Any, folder: str, dep: Deployment) -> str:
     mode, k = folder.rsplit("_", 1)
-    head = (f"The highest tokens/s/GPU among the {mode} deployments meeting the SLA" if k == "1" else
-            f"Number {k} by tokens/s/GPU among the {mode} deployments meeting the SLA (exported with --export-top)")
+    given = f"tokens/s per GPU given (of {spec.total_gpus})"
+    head = (f"The highest {given} among the {mode} deployments meeting the SLA" if k == "1" else
+            f"Number {k} by {given} among the {mode} deployments meeting the SLA (exported with --export-top)")
     other = "disagg" if mode == "agg" else "agg"
     rival = result.best_disagg if mode == "agg" else result.best_agg
     if rival is not None:
-        gain = dep.tokens_per_s_per_gpu / rival.tokens_per_s_per_gpu - 1.0
-        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu:.1f} tokens/s/GPU, so this one "
-                f"is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
+        gain = dep.tokens_per_s_per_gpu_given / rival.tokens_per_s_per_gpu_given - 1.0
+        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu_given:.1f} tokens/s per GPU "
+                f"given, so this one is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
     elif other in spec.request.modes:
         tail = f"; no {other} deployment meets the SLA."
     else:
@@ -149,6 +151,7 @@ def _self_check(manifest: str, dep: Deployment, placed: int) -> None:
     docs = [d for d in yaml.safe_load_all(manifest) if d and d.get("kind") == "DynamoGraphDeployment"]
     errs = [e for d in docs for e in validate(d, DGD_SCHEMA)] if len(docs) == 1 else ["not one DGD document"]
     if not errs:
+        errs += grove_name_errors(docs[0])
         svc = docs[0]["spec"]["services"].values()
         gpus = sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) * s.get("multinode", {}).get("nodeCount", 1)
                    for s in svc if s["componentType"] == "worker")

@@ -18,7 +18,8 @@ from solver.recipes import recipes_of
 from solver.result import Deployment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# max_seq_len = isl + osl + this, rounded up to SEQ_ROUND: room for chat-template tokens and MTP drafts.
+# max_seq_len = the longest request (spec.max_context_tokens, default isl + osl) + this, rounded up to SEQ_ROUND:
+# room for chat-template tokens and MTP drafts.
 SEQ_MARGIN, SEQ_ROUND = 256, 256
 
 
@@ -62,9 +63,8 @@ class RoleEngine:
 
 
 def max_seq_len(spec: Any) -> int:
-    """Longest sequence the engines admit: isl + osl with margin, within the model's context window."""
-    req = spec.request
-    n = -(-(req.isl + req.osl + SEQ_MARGIN) // SEQ_ROUND) * SEQ_ROUND
+    """Longest sequence the engines admit: the spec's longest request with margin, within the model's window."""
+    n = -(-(spec.max_context_tokens + SEQ_MARGIN) // SEQ_ROUND) * SEQ_ROUND
     return min(n, spec.arch.max_context) if spec.arch.max_context > 0 else n
 
 

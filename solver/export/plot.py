@@ -1,4 +1,4 @@
-"""The Pareto plot as a standalone SVG: tokens/s/user (x) against tokens/s/GPU (y), no plotting library."""
+"""The Pareto plot as a standalone SVG: tokens/s/user (x) against tokens/s per GPU given (y), no plotting library."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def pareto_svg(fronts: dict[str, tuple[Deployment, ...]], chosen: list[tuple[str
     """SVG text: one frontier per mode, chosen points ringed and labelled, the SLA bound as a dashed line."""
     pts = [d for ds in fronts.values() for d in ds] + [d for _, d in chosen]
     xt = nice_ticks(max([d.tokens_per_s_per_user for d in pts] + [bound or 0.0]) * 1.05)
-    yt = nice_ticks(max([d.tokens_per_s_per_gpu for d in pts] + [0.0]) * 1.05)
+    yt = nice_ticks(max([d.tokens_per_s_per_gpu_given for d in pts] + [0.0]) * 1.05)
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     sx = lambda v: LEFT + pw * v / xt[-1]  # noqa: E731
     sy = lambda v: TOP + ph * (1 - v / yt[-1])  # noqa: E731
@@ -56,7 +56,7 @@ def pareto_svg(fronts: dict[str, tuple[Deployment, ...]], chosen: list[tuple[str
                 f'<text x="{LEFT - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{_fmt(v)}</text>']
     out += [f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="black"/>',
             f'<text x="{LEFT + pw / 2:.1f}" y="{H - 18}" text-anchor="middle">tokens/s/user</text>',
-            f'<text transform="translate(20 {TOP + ph / 2:.1f}) rotate(-90)" text-anchor="middle">tokens/s/GPU</text>']
+            f'<text transform="translate(20 {TOP + ph / 2:.1f}) rotate(-90)" text-anchor="middle">tokens/s/GPU given</text>']
     if bound:
         out += [f'<line x1="{sx(bound):.1f}" y1="{TOP}" x2="{sx(bound):.1f}" y2="{TOP + ph}" stroke="#d62728" '
                 'stroke-dasharray="6 4" stroke-width="1.5"/>',
@@ -66,12 +66,12 @@ def pareto_svg(fronts: dict[str, tuple[Deployment, ...]], chosen: list[tuple[str
     for mode, ds in fronts.items():
         line = sorted(ds, key=lambda d: d.tokens_per_s_per_user)
         if line:
-            xy = " ".join(f"{sx(d.tokens_per_s_per_user):.1f},{sy(d.tokens_per_s_per_gpu):.1f}" for d in line)
+            xy = " ".join(f"{sx(d.tokens_per_s_per_user):.1f},{sy(d.tokens_per_s_per_gpu_given):.1f}" for d in line)
             out.append(f'<polyline points="{xy}" fill="none" stroke="{COLORS[mode]}" stroke-width="2"/>')
-        out += [f'<circle cx="{sx(d.tokens_per_s_per_user):.1f}" cy="{sy(d.tokens_per_s_per_gpu):.1f}" r="3.5" '
+        out += [f'<circle cx="{sx(d.tokens_per_s_per_user):.1f}" cy="{sy(d.tokens_per_s_per_gpu_given):.1f}" r="3.5" '
                 f'fill="{COLORS[mode]}"/>' for d in line]
     for label, d in chosen:
-        x, y = sx(d.tokens_per_s_per_user), sy(d.tokens_per_s_per_gpu)
+        x, y = sx(d.tokens_per_s_per_user), sy(d.tokens_per_s_per_gpu_given)
         out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="none" stroke="black" stroke-width="2"/>',
                 f'<text x="{x + 10:.1f}" y="{y - 8:.1f}">{escape(label)}</text>']
     lx = LEFT + pw + 16

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from solver.export.engine import TEMPLATES, RoleEngine, backend_data, role_engines
+from solver.export.engine import TEMPLATES, RoleEngine, backend_data, max_seq_len, role_engines
+from solver.export.names import dgd_name
 from solver.export.placement import Placement, Slot
 from solver.result import Deployment
 
@@ -53,17 +53,9 @@ def render(template: str, /, **ctx: Any) -> str:
     return _ENV.get_template(template).render(**ctx)
 
 
-def slug(text: str, limit: int = 40) -> str:
-    """A DNS-1123 label fragment: lowercase letters, digits and dashes."""
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")[:limit].strip("-") or "model"
-
-
 def model_names(spec: Any) -> tuple[str, str]:
-    """(what the engines load, the served model name): a local config's folder or the HF id."""
-    p = Path(spec.model)
-    if p.is_absolute() and p.exists():
-        return str(p.parent if p.is_file() else p), spec.arch.name
-    return spec.loads, spec.loads  # the checkpoint that provides the priced quantization
+    """(what the engines load, the served model name): the spec's model_path and served_model_name."""
+    return spec.model_path, spec.served_model_name
 
 
 def concurrencies(dep: Deployment) -> list[int]:
@@ -78,11 +70,11 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
     data = backend_data(req.backend, req.version)
     engines = role_engines(dep, spec)
     model, served = model_names(spec)
-    name = slug(f"{slug(served.rsplit('/', 1)[-1], 24)}-{req.backend}-{folder.replace('_', '-')}", 50)
+    name = dgd_name(served, req.backend, folder, [(e.service, placement.node_count(e.role) > 1) for e in engines])
     ckpt = spec.checkpoint
     ctx = dict(dep=dep, folder=folder, spec=spec, req=req, engines=engines, data=data, image=image or data["image"],
                model=model, served=served, name=name, placement=placement, port=FRONTEND_PORT,
-               checkpoint_note=ckpt.note if ckpt is not None else "", **extra)
+               seq_limit=max_seq_len(spec), checkpoint_note=ckpt.note if ckpt is not None else "", **extra)
     files = {f"engine/{e.role}.yaml": render(f"{req.backend}/engine.yaml.j2", e=e, role_system=role_system(req, e.role),
                                              **ctx) for e in engines}
     ctx["engine_texts"] = {f"{e.role}.yaml": files[f"engine/{e.role}.yaml"] for e in engines if e.engine_file}

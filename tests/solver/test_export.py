@@ -113,7 +113,7 @@ def test_result_tables_and_plot(bundle):
     assert len(top := rows("top.csv")) == len(result.top_agg) + len(result.top_disagg)
     assert {r["exported"] for r in top} - {""} <= set(exported(result, out))
     texts = [t.text for t in ElementTree.parse(out / "pareto.svg").getroot().iter("{http://www.w3.org/2000/svg}text")]
-    assert {"tokens/s/user", "tokens/s/GPU", *exported(result, out)} <= set(texts)
+    assert {"tokens/s/user", "tokens/s/GPU given", *exported(result, out)} <= set(texts)
     assert f"SLA: ≥ {1000 / spec.sla.tpot_ms:,.0f} tokens/s/user" in texts
 
 
@@ -132,7 +132,7 @@ def test_manifest_matches_the_configuration(bundle):
             s = by_role[r.role]
             assert (s["replicas"], gpus(s)) == (r.workers * dep.replicas, r.gpus_per_worker)
             args = s["extraPodSpec"]["mainContainer"]["args"]
-            assert args[1:4] == [spec.loads, "--served-model-name", spec.loads]  # the priced checkpoint
+            assert args[1:4] == [spec.checkpoint.hf_id, "--served-model-name", spec.checkpoint.hf_id]  # priced checkpoint
             if spec.request.backend == "trtllm":
                 assert [d["data"][f"{r.role}.yaml"] for d in docs if d["kind"] == "ConfigMap"] == [engine[r.role]]
                 assert args[4:6] == ["--extra-engine-args", f"/engine/{r.role}.yaml"]

@@ -47,7 +47,7 @@ def test_report_has_summary_best_plot_and_tables():
     assert "Qwen/Qwen3-32B on 32 × h200_sxm (trtllm 1.3.0rc20)" in text
     assert "TTFT ≤ 300 ms, TPOT ≤ 10 ms" in text and "each user ≥ 100.0 tokens/s" in text
     assert "agg     1,000.0 tokens/s/GPU at 101.0 tokens/s/user" in text
-    assert "disagg / agg = 1.40× tokens/s/GPU → disagg wins" in text
+    assert "disagg / agg = 1.40× tokens/s on the GPUs given → disagg wins" in text
     plot = text[text.index("Pareto front"):text.index("Top 3 agg")]
     assert MARKS["agg"] in plot and MARKS["disagg"] in plot and SLA_MARK in plot
     assert "tokens/s/user" in plot and "tokens/s/GPU" in plot
@@ -110,3 +110,25 @@ def test_sla_min_speed():
     assert sla_min_speed({"tpot_ms": 10.0}) == 100.0
     assert sla_min_speed({"tpot_ms": 10.0, "min_tokens_per_s_per_user": 150.0}) == 150.0
     assert sla_min_speed({"tpot_ms": None, "min_tokens_per_s_per_user": None}) is None
+
+
+def test_ranking_divides_by_the_gpus_given():
+    """Issue 12 item 9: a 32-GPU disagg deployment on 48 GPUs given does not beat a 48-GPU agg one that serves more
+    tokens/s in total: every headline figure divides by the 48 GPUs given, the per-GPU-used figure is shown beside."""
+    import dataclasses
+
+    a = dataclasses.replace(dep("agg", [role("agg", 1, 8, 128)], 6, 48, 477.9, 31.5), gpus_given=48)
+    d = dataclasses.replace(dep("disagg", [role("prefill", 2, 8, 1), role("decode", 2, 8, 256)], 1, 32, 601.4, 37.6),
+                            gpus_given=48)
+    assert (round(a.tokens_per_s_per_gpu_given, 1), round(d.tokens_per_s_per_gpu_given, 1)) == (477.9, 400.9)
+    r = result(best_agg=a, best_disagg=d, pareto_agg=(a,), pareto_disagg=(d,), top_agg=(a,), top_disagg=(d,))
+    assert r.best() is a
+    text = render(r, {**SUMMARY, "total_gpus": 48})
+    assert "agg     477.9 tokens/s/GPU at 31.5 tokens/s/user (48 GPUs," in text
+    assert "disagg  400.9 tokens/s/GPU at 37.6 tokens/s/user (32 of 48 GPUs, 601.4 per GPU used," in text
+    assert "disagg / agg = 0.84× tokens/s on the GPUs given → agg wins" in text
+    top = text[text.index("Top 1 disagg"):]
+    assert "400.9" in top and "601.4" not in top and "32/48" in top
+    doc = r.to_dict()["best"]["disagg"]
+    assert (doc["gpus_given"], round(doc["tokens_per_s_per_gpu_given"], 1), doc["tokens_per_s_per_gpu"]) == (
+        48, 400.9, 601.4)

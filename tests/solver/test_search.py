@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 import pytest
-from solver_surfaces import assert_same, make_problem, synthetic, tiny
+from solver_surfaces import assert_same, candidates, make_problem, surfaces, synthetic, tiny
 
 from solver.bruteforce import brute_force
 from solver.problem import Sla, Topology
@@ -30,6 +30,29 @@ def test_tiny_hand_checked():
     assert [(round(p.tokens_per_s_per_gpu, 3), p.tpot_ms) for p in r.pareto_agg] == [(80.0, 40.0), (50.0, 30.0)]
     assert r.proven_optimal and "infeasible" not in r.stats
     assert_same(r, brute_force(make_problem(tiny(), 4)))
+
+
+def test_ranking_by_the_gpus_given():
+    """Issue 12 item 9, hand-checked on 12 GPUs. Per GPU used the best disagg unit is 1 prefill (1 GPU, 10 req/s)
+    + 1 decode of 8 GPUs (10 req/s): 10 req/s on 9 GPUs, 111.1 tokens/s per GPU used, but 3 GPUs idle, so 83.3
+    per GPU given, below agg's 3 replicas x 3.45 req/s = 86.25. Ranked by the GPUs given, disagg fills all 12:
+    2 prefill + 5 decode of 2 GPUs (2.1 req/s each) = 10.5 req/s, 87.5 tokens/s per GPU given."""
+    s = surfaces(candidates("agg", [dict(tp=4, batch=8, ttft_ms=200.0, tpot_ms=30.0, req_per_s=3.45)]),
+                 candidates("prefill", [dict(tp=1, batch=1, ttft_ms=100.0, req_per_s=10.0)]),
+                 candidates("decode", [dict(tp=8, batch=64, tpot_ms=20.0, req_per_s=10.0),
+                                       dict(tp=2, batch=16, tpot_ms=20.0, req_per_s=2.1)]), osl=100)
+    p = make_problem(s, 12)
+    r = solve(p)
+    a, d = r.best_agg, r.best_disagg
+    assert (a.replicas, a.gpus_used, a.tokens_per_s_per_gpu_given) == (3, 12, pytest.approx(86.25))
+    assert [(x.role, x.row, x.workers) for x in d.roles] == [("prefill", 0, 2), ("decode", 1, 5)]
+    assert (d.gpus_used, d.gpus_given, d.tokens_per_s) == (12, 12, pytest.approx(1050.0))
+    assert d.tokens_per_s_per_gpu_given == pytest.approx(87.5) and r.best() is d
+    assert_same(r, brute_force(p))
+    # with 9 GPUs the 8-GPU decode unit fills the budget and wins: 1000 tokens/s, 111.1 per GPU given
+    d9 = solve(make_problem(s, 9)).best_disagg
+    assert ([x.row for x in d9.roles], d9.gpus_used, d9.tokens_per_s_per_gpu_given) == ([0, 0], 9,
+                                                                                         pytest.approx(1000 / 9))
 
 
 CASES = {

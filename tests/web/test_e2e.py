@@ -90,14 +90,14 @@ def test_form_solve_plot_table_download(browser, downloads):
     for mode in ("agg", "disagg"):
         shown = d.find_element(By.ID, f"best-{mode}").get_attribute("data-tokens-per-s-per-gpu")
         want = ref["best"][mode]
-        assert (float(shown) if shown else None) == (want and want["tokens_per_s_per_gpu"]), mode
+        assert (float(shown) if shown else None) == (want and want["tokens_per_s_per_gpu_given"]), mode
     points = d.find_elements(By.CSS_SELECTOR, "#plot svg circle.point")
     assert points and len(points) == len(ref["pareto"]["agg"]) + len(ref["pareto"]["disagg"])
     assert d.find_elements(By.CSS_SELECTOR, "#plot svg rect.sla-region")
     rows = d.find_elements(By.CSS_SELECTOR, "#top tbody tr")
     assert len(rows) == len(ref["top"]["agg"]) + len(ref["top"]["disagg"])
     first = (ref["top"]["agg"] or ref["top"]["disagg"])[0]  # the table lists agg, then disagg
-    assert float(rows[0].get_attribute("data-tokens-per-s-per-gpu")) == first["tokens_per_s_per_gpu"]
+    assert float(rows[0].get_attribute("data-tokens-per-s-per-gpu")) == first["tokens_per_s_per_gpu_given"]
     if service.bundle_available():
         _download(d, downloads)
     _fit_window(d)

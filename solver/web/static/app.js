@@ -128,7 +128,7 @@ function roleText(r) {
 }
 
 function describe(d) {
-  return [`${d.mode}: ${f1(d.tokens_per_s_per_gpu)} tokens/s/GPU at ${f1(d.tokens_per_s_per_user)} tokens/s/user`,
+  return [`${d.mode}: ${f1(d.tokens_per_s_per_gpu_given)} tokens/s/GPU given at ${f1(d.tokens_per_s_per_user)} tokens/s/user`,
           `TTFT ${f1(d.ttft_ms)} ms · TPOT ${f2(d.tpot_ms)} ms · concurrency ${d.concurrency}`,
           `${d.gpus_used} GPUs = ${d.replicas} replica(s) × (${d.roles.map(roleText).join(" + ")})`,
           ...d.roles.map((r) => `${r.role}: ${r.gpus_per_worker} GPUs/worker, TP${r.tp} PP${r.pp} DP${r.attention_dp} ` +
@@ -161,7 +161,7 @@ function renderSummary(doc) {
 function bestCard(doc, mode, overall) {
   const d = doc.best[mode];
   const card = Object.assign(document.createElement("div"), { id: `best-${mode}`, className: `card bestcard ${mode}` });
-  card.dataset.tokensPerSPerGpu = d ? String(d.tokens_per_s_per_gpu) : "";
+  card.dataset.tokensPerSPerGpu = d ? String(d.tokens_per_s_per_gpu_given) : "";
   card.append(line("h3", mode === "agg" ? "Aggregated (agg)" : "Disaggregated (disagg)"));
   if (!d) {
     const why = (doc.stats.infeasible_by_mode || {})[mode];
@@ -170,15 +170,15 @@ function bestCard(doc, mode, overall) {
     return card;
   }
   if (d === overall) card.append(line("span", "best overall", "badge"));
-  card.append(line("div", f1(d.tokens_per_s_per_gpu), "big"), line("div", "tokens/s/GPU", "muted"),
+  card.append(line("div", f1(d.tokens_per_s_per_gpu_given), "big"), line("div", "tokens/s/GPU given", "muted"),
               line("div", `${f1(d.tokens_per_s_per_user)} tokens/s/user · TTFT ${f1(d.ttft_ms)} ms · ` +
-                          `TPOT ${f2(d.tpot_ms)} ms · ${d.gpus_used} GPUs`),
+                          `TPOT ${f2(d.tpot_ms)} ms · ${d.gpus_used} of ${d.gpus_given} GPUs used`),
               line("div", `${d.replicas} × (${d.roles.map(roleText).join(" + ")})`, "config"));
   return card;
 }
 
 function renderTable(doc) {
-  const head = ["mode", "#", "configuration", "GPUs", "TTFT ms", "TPOT ms", "tokens/s/GPU", "tokens/s/user",
+  const head = ["mode", "#", "configuration", "GPUs", "TTFT ms", "TPOT ms", "tokens/s/GPU given", "tokens/s/user",
                 "concurrency"];
   const tr = document.createElement("tr");
   tr.append(...head.map((h) => line("th", h)));
@@ -187,10 +187,10 @@ function renderTable(doc) {
     (doc.top[mode] || []).forEach((d, k) => {
       const row = document.createElement("tr");
       row.className = `row-${mode}`;
-      row.dataset.tokensPerSPerGpu = String(d.tokens_per_s_per_gpu);
+      row.dataset.tokensPerSPerGpu = String(d.tokens_per_s_per_gpu_given);
       const key = window.aicsolvePlot.deploymentKey(d);
       row.append(...[mode, k + 1, `${d.replicas} × (${d.roles.map(roleText).join(" + ")})`, d.gpus_used, f1(d.ttft_ms),
-                     f2(d.tpot_ms), f1(d.tokens_per_s_per_gpu), f1(d.tokens_per_s_per_user), d.concurrency]
+                     f2(d.tpot_ms), f1(d.tokens_per_s_per_gpu_given), f1(d.tokens_per_s_per_user), d.concurrency]
         .map((v) => line("td", String(v))));
       const points = () => document.querySelectorAll(`#plot circle.point[data-key="${CSS.escape(key)}"]`);
       row.addEventListener("mouseenter", () => points().forEach((c) => c.classList.add("hl")));
@@ -210,7 +210,7 @@ function renderTable(doc) {
 
 function render(doc) {
   const overall = [doc.best.agg, doc.best.disagg].filter(Boolean)
-    .reduce((a, b) => (a && a.tokens_per_s_per_gpu >= b.tokens_per_s_per_gpu ? a : b), null);
+    .reduce((a, b) => (a && a.tokens_per_s_per_gpu_given >= b.tokens_per_s_per_gpu_given ? a : b), null);
   renderSummary(doc);
   $("best").replaceChildren(bestCard(doc, "agg", overall), bestCard(doc, "disagg", overall));
   window.aicsolvePlot.drawPareto($("plot"), doc, describe);

@@ -1,4 +1,4 @@
-// The Pareto plot as inline SVG (no library): tokens/s/GPU (y) against tokens/s/user (x), one series per mode,
+// The Pareto plot as inline SVG (no library): tokens/s per GPU given (y) against tokens/s/user (x), one series per mode,
 // the region meeting the SLA's per-user floor shaded, the best deployment of each mode ringed, hover for details.
 "use strict";
 
@@ -45,7 +45,7 @@ function drawPareto(box, doc, describe) {
   const pts = [...series.agg, ...series.disagg];
   const floor = slaFloor(doc.input.sla);
   const xs = pts.map((d) => d.tokens_per_s_per_user).concat(floor ? [floor] : []);
-  const ys = pts.map((d) => d.tokens_per_s_per_gpu);
+  const ys = pts.map((d) => d.tokens_per_s_per_gpu_given);
   const xlo = xs.length ? Math.min(...xs) * 0.9 : 0, xhi = xs.length ? Math.max(...xs) * 1.05 : 1;
   const xt = niceTicks(Math.max(0, xlo), xhi, 6), yt = niceTicks(0, (ys.length ? Math.max(...ys) : 1) * 1.08, 5);
   const x0 = xt[0], x1 = xt[xt.length - 1], y1 = yt[yt.length - 1];
@@ -70,20 +70,20 @@ function drawPareto(box, doc, describe) {
   svg.append(el("rect", { x: L, y: T, width: pw, height: ph, class: "frame" }));
   svg.append(el("text", { x: L + pw / 2, y: H - 10, "text-anchor": "middle", class: "axis" }, "tokens/s/user"));
   svg.append(el("text", { transform: `translate(18 ${T + ph / 2}) rotate(-90)`, "text-anchor": "middle",
-                          class: "axis" }, "tokens/s/GPU"));
+                          class: "axis" }, "tokens/s/GPU given"));
   const best = new Set([doc.best.agg, doc.best.disagg].filter(Boolean).map(deploymentKey));
   const tip = box.querySelector(".tip");
   for (const [mode, ds] of Object.entries(series)) {
     const line = [...ds].sort((a, b) => a.tokens_per_s_per_user - b.tokens_per_s_per_user);
     if (line.length > 1) {
-      const xy = line.map((d) => `${sx(d.tokens_per_s_per_user).toFixed(1)},${sy(d.tokens_per_s_per_gpu).toFixed(1)}`);
+      const xy = line.map((d) => `${sx(d.tokens_per_s_per_user).toFixed(1)},${sy(d.tokens_per_s_per_gpu_given).toFixed(1)}`);
       svg.append(el("polyline", { points: xy.join(" "), class: "front", stroke: COLORS[mode] }));
     }
     line.forEach((d) => {
-      const cx = sx(d.tokens_per_s_per_user), cy = sy(d.tokens_per_s_per_gpu), key = deploymentKey(d);
+      const cx = sx(d.tokens_per_s_per_user), cy = sy(d.tokens_per_s_per_gpu_given), key = deploymentKey(d);
       if (best.has(key)) svg.append(el("circle", { cx, cy, r: 9, class: "best-ring" }));
       const c = el("circle", { cx, cy, r: 5, fill: COLORS[mode], class: `point point-${mode}`, "data-key": key,
-                               "data-mode": mode, "data-tokens-per-s-per-gpu": String(d.tokens_per_s_per_gpu) });
+                               "data-mode": mode, "data-tokens-per-s-per-gpu": String(d.tokens_per_s_per_gpu_given) });
       c.addEventListener("mouseenter", () => showTip(box, tip, c, describe(d)));
       c.addEventListener("mouseleave", () => { tip.hidden = true; c.classList.remove("hl"); });
       svg.append(c);
