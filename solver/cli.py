@@ -300,9 +300,10 @@ def solve_cmd(
         if save_dir is not None:
             typer.echo(f"nothing written to {save_dir}", err=True)
         if json_out:  # the report already says why; JSON readers get the reason on stderr
-            from solver.report import infeasible_text
+            from solver.report import infeasible_headline, infeasible_text
 
-            typer.echo(f"no deployment meets the SLA: {infeasible_text(result)}", err=True)
+            head = infeasible_headline(result)
+            typer.echo(f"{head[0].lower()}{head[1:]}: {infeasible_text(result)}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
