@@ -221,6 +221,15 @@ def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = 
     return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
 
 
+def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), source: str = "<flags>",
+                   base_dir: Path | None = None, label: str = "--set") -> Spec:
+    """Validate a spec given as a mapping (the web form's), overrides applied: a value an override gave is blamed on
+    it ("override sla.tpot=5: …"), the others on the source."""
+    where = _Where(source)
+    return spec_from_raw(apply_overrides(raw, overrides, where, label), source=source, base_dir=base_dir,
+                         _where=where)
+
+
 def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
     local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
     target = str(local.resolve()) if local.is_file() or (local / "config.json").is_file() else name
@@ -321,7 +330,16 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
-                raw=copy.deepcopy(raw))
+                raw=_as_solved(raw, model, v["calibration"], base_dir))
+
+
+def _as_solved(raw: dict, model: str, calibration: str | None, base: Path | None) -> dict:
+    """The raw spec with its file paths made absolute, so that it reproduces the solve from any folder."""
+    out = copy.deepcopy(raw)
+    out["model"] = model  # a registry id, or the resolved path of a config.json
+    if calibration is not None:
+        out["calibration"] = str(((base or Path.cwd()) / Path(calibration).expanduser()).resolve())
+    return out
 
 
 def _demand(v: dict, where: _Where) -> float | None:
