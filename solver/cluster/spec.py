@@ -45,6 +45,8 @@ def _member_where(where: _Where, i: int | None) -> _Where:
             w.at[p[len(tag) + 1:]] = at
         elif not p.startswith("deployments") and p not in w.at:
             w.at[p] = at
+    # a top-level value a flag or --set gave, which the item does not set itself, is still blamed on that flag
+    w.flagged = {p for p in where.flagged if p in w.at and w.at[p] == where.at.get(p)}
     return w
 
 

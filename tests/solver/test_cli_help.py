@@ -137,3 +137,11 @@ def test_validate_without_an_argument_scores_the_sample(monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "validate")
     assert code == 0 and len(seen) == 2512 and "rows=2512 predicted=2512" in out
     assert f"scoring the bundled measurement sample {measurement_sample()}" in err
+
+
+def test_a_flag_is_blamed_inside_a_cluster_spec(monkeypatch, capsys, tmp_path):
+    spec = tmp_path / "c.yaml"
+    spec.write_text("pools: {h200_sxm: 16}\nworkload: {isl: 1000, osl: 100}\ndeployments:\n"
+                    "  - model: Qwen/Qwen3-32B\n    demand: {requests_per_s: 1}\n")
+    code, _, err = run(monkeypatch, capsys, str(spec), "--isl", "200000")
+    assert code == 2 and err.startswith("error: deployments[0]: --isl 200000: workload: isl + osl = 200100"), err
