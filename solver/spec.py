@@ -249,10 +249,11 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     for key in filter(lambda k: v[k], ("system", "decode_system")):
         have = sorted(p.name for p in (data_dir() / "perf" / v[key] / v["backend"]).glob("*"))
         if v["backend_version"] not in have:
-            raise UserError(f"{where('backend_version')}backend_version: no measured data for {v['backend']} "
+            raise UserError(f"{where('backend_version', 'backend', key)}backend_version: no measured data for {v['backend']} "
                             f"{v['backend_version']} on {v[key]} ({key}); measured: {', '.join(have) or 'none'}.")
     if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
-        raise UserError(f"{where('workload.isl', 'workload.osl')}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
+        at = where("workload.isl", "workload.osl")  # whichever a flag gave, else the file's line
+        raise UserError(f"{at}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
     defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
@@ -260,7 +261,8 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
         if f"quantization.{comp}" in given and not load_system(sysname).supports(quant[comp]):
-            raise UserError(f"{where('quantization.' + comp)}quantization.{comp}: {quant[comp]} needs FP4 tensor "
+            at = where(f"quantization.{comp}", "system" if sysname == v["system"] else "decode_system")
+            raise UserError(f"{at}quantization.{comp}: {quant[comp]} needs FP4 tensor "
                             f"cores, which {sysname} lacks (native weights of {arch.name}: {arch.native_weight_dtype})"
                             "; pick fp8_block, fp8 or bfloat16, or a Blackwell system (b200_sxm, gb200).")
     for key in ("search.dp", "search.moe_ep", "constraints.fixed.dp", "constraints.fixed.moe_ep",
@@ -276,7 +278,8 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
                             f"{v['search.' + k]} does not include it; add {fixed} to search.{k} or drop one.")
         v[f"search.{k}"] = [fixed] if fixed is not None else v[f"search.{k}"]
     if (v["constraints.replicas.max"] or math.inf) < (low := v["constraints.replicas.min"]):
-        raise UserError(f"{where('constraints.replicas.min', 'constraints.replicas.max')}constraints.replicas: min {low} exceeds max "
+        at = where("constraints.replicas.min", "constraints.replicas.max")
+        raise UserError(f"{at}constraints.replicas: min {low} exceeds max "
                         f"{v['constraints.replicas.max']}.")
     return quant
 
@@ -346,7 +349,8 @@ def _demand(v: dict, where: _Where) -> float | None:
     """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
     rps, tps = v["demand.requests_per_s"], v["demand.tokens_per_s"]
     if rps is not None and tps is not None:
-        raise UserError(f"{where('demand.requests_per_s', 'demand.tokens_per_s')}demand: give requests_per_s or tokens_per_s, not both "
+        at = where("demand.requests_per_s", "demand.tokens_per_s")
+        raise UserError(f"{at}demand: give requests_per_s or tokens_per_s, not both "
                         f"(got {rps:g} requests/s and {tps:g} tokens/s).")
     return float(rps) if rps is not None else None if tps is None else float(tps) / v["workload.osl"]
 

@@ -71,6 +71,18 @@ def test_a_value_from_a_flag_is_blamed_on_that_flag(monkeypatch, capsys, fakes, 
     assert "line " not in err.split(":")[0]
 
 
+def test_a_flag_that_makes_the_file_s_value_wrong_is_blamed(monkeypatch, capsys, fakes, tmp_path):  # noqa: F811
+    spec = tmp_path / "q.yaml"
+    spec.write_text("model: Qwen/Qwen3-32B\nsystem: b200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
+                    "quantization: {gemm: nvfp4}\nbackend_version: 1.3.0rc20\n")
+    code, _, err = run(monkeypatch, capsys, str(spec), "--system", "h200_sxm")
+    assert code == 2 and err.startswith("error: --system h200_sxm: quantization.gemm: nvfp4 needs FP4"), err
+    code, _, err = run(monkeypatch, capsys, str(spec), "--backend", "vllm")
+    assert code == 2 and err.startswith("error: --backend vllm: backend_version: no measured data for vllm"), err
+    code, _, err = run(monkeypatch, capsys, str(spec), "--set", "backend_version=9")
+    assert code == 2 and err.startswith("error: --set backend_version=9: backend_version: no measured data"), err
+
+
 def test_the_file_is_still_blamed_for_its_own_values(monkeypatch, capsys, fakes, tmp_path):  # noqa: F811
     bad = tmp_path / "s.yaml"
     bad.write_text("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload:\n  isl: 41000\n  osl: 100\n")
