@@ -62,12 +62,15 @@ class _Where:
         self.flagged: set[str] = set()  # key paths whose value came from a flag or --set (they override the file)
         self.cli = False  # whether the spec is read by the CLI, so a message may suggest a flag
 
-    def __call__(self, *paths: str) -> str:
-        """The location of the first path, or of the paths a flag or --set gave: those values are the ones checked.
-
-        A check on several keys names all of them that came from flags ("--isl 200000: …")."""
-        flags = list(dict.fromkeys(self.at[p] for p in self._given(paths) if p in self.flagged))
-        return f"{', '.join(flags)}: " if flags else self._one(paths[0] if paths else "")
+    def __call__(self, path: str, *context: str) -> str:
+        """Where the value checked came from: the flags or --set items that gave path (a section stands for every
+        key under it: "--isl 1000, --osl 40000: …"), else those that gave a context key which made the file's value
+        wrong ("--system h200_sxm: quantization.gemm: …"), else the line of path."""
+        for paths in ((path,), context):
+            flags = list(dict.fromkeys(self.at[p] for p in self._given(paths) if p in self.flagged))
+            if flags:
+                return f"{', '.join(flags)}: "
+        return self._one(path)
 
     def _given(self, paths: tuple[str, ...]) -> list[str]:
         # A section path stands for the keys under it ("workload" for workload.isl and workload.osl).
@@ -252,7 +255,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
             raise UserError(f"{where('backend_version', 'backend', key)}backend_version: no measured data for {v['backend']} "
                             f"{v['backend_version']} on {v[key]} ({key}); measured: {', '.join(have) or 'none'}.")
     if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
-        at = where("workload.isl", "workload.osl")  # whichever a flag gave, else the file's line
+        at = where("workload")  # the flags that gave isl or osl, else the file's line
         raise UserError(f"{at}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
@@ -278,7 +281,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
                             f"{v['search.' + k]} does not include it; add {fixed} to search.{k} or drop one.")
         v[f"search.{k}"] = [fixed] if fixed is not None else v[f"search.{k}"]
     if (v["constraints.replicas.max"] or math.inf) < (low := v["constraints.replicas.min"]):
-        at = where("constraints.replicas.min", "constraints.replicas.max")
+        at = where("constraints.replicas")
         raise UserError(f"{at}constraints.replicas: min {low} exceeds max "
                         f"{v['constraints.replicas.max']}.")
     return quant
@@ -349,7 +352,7 @@ def _demand(v: dict, where: _Where) -> float | None:
     """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
     rps, tps = v["demand.requests_per_s"], v["demand.tokens_per_s"]
     if rps is not None and tps is not None:
-        at = where("demand.requests_per_s", "demand.tokens_per_s")
+        at = where("demand")
         raise UserError(f"{at}demand: give requests_per_s or tokens_per_s, not both "
                         f"(got {rps:g} requests/s and {tps:g} tokens/s).")
     return float(rps) if rps is not None else None if tps is None else float(tps) / v["workload.osl"]

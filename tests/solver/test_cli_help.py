@@ -79,15 +79,15 @@ def test_a_flag_that_makes_the_file_s_value_wrong_is_blamed(monkeypatch, capsys,
     assert code == 2 and err.startswith("error: --system h200_sxm: quantization.gemm: nvfp4 needs FP4"), err
     code, _, err = run(monkeypatch, capsys, str(spec), "--backend", "vllm")
     assert code == 2 and err.startswith("error: --backend vllm: backend_version: no measured data for vllm"), err
-    code, _, err = run(monkeypatch, capsys, str(spec), "--set", "backend_version=9")
-    assert code == 2 and err.startswith("error: --set backend_version=9: backend_version: no measured data"), err
+    code, _, err = run(monkeypatch, capsys, str(spec), "--set", "backend_version=v9")
+    assert code == 2 and err.startswith("error: --set backend_version=v9: backend_version: no measured data"), err
 
 
 def test_the_file_is_still_blamed_for_its_own_values(monkeypatch, capsys, fakes, tmp_path):  # noqa: F811
     bad = tmp_path / "s.yaml"
     bad.write_text("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload:\n  isl: 41000\n  osl: 100\n")
     code, _, err = run(monkeypatch, capsys, str(bad))
-    assert code == 2 and err.startswith(f"error: {bad}, line 5: workload: isl + osl = 41100"), err
+    assert code == 2 and err.startswith(f"error: {bad}, line 4: workload: isl + osl = 41100"), err
     code, _, err = run(monkeypatch, capsys, str(bad), "--osl", "10")  # the flag and the file share the blame
     assert code == 2 and err.startswith("error: --osl 10: workload: isl + osl = 41010"), err
 
