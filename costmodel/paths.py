@@ -1,6 +1,7 @@
 """One resolver for where the measured data lives.
 
-Order: the AICSOLVE_DATA environment variable, the repository's ``data/`` (a source
+Order: the AICSOLVE_DATA environment variable (when set, it must name a data folder:
+anything else is an error naming the variable), the repository's ``data/`` (a source
 checkout or an editable install), then the copy packaged in the wheel
 (``costmodel/_data``).
 """
@@ -20,9 +21,15 @@ class DataNotFoundError(RuntimeError):
 def data_dir() -> Path:
     """Return the root of the data folder (holds systems/, models/, perf/)."""
     env = os.environ.get("AICSOLVE_DATA")
-    candidates = [Path(env)] if env else []
+    if env:  # a folder named on purpose is used or refused, never passed over for the installed data
+        if not (Path(env) / "systems").is_dir():
+            what = "does not exist" if not Path(env).exists() else "holds no aicsolve data (no systems/ folder)"
+            raise DataNotFoundError(
+                f"AICSOLVE_DATA={env}: that folder {what}; point AICSOLVE_DATA to a folder holding systems/, "
+                "models/ and perf/ (a copy of the repository's data/), or unset it to use the installed data.")
+        return Path(env)
     here = Path(__file__).resolve().parent
-    candidates += [here.parent / "data", here / "_data"]
+    candidates = [here.parent / "data", here / "_data"]
     for cand in candidates:
         if (cand / "systems").is_dir():
             return cand
@@ -31,3 +38,20 @@ def data_dir() -> Path:
         f"aicsolve's data folder was not found (looked in: {tried}). Reinstall with "
         "`pip install .` from a checkout, or set AICSOLVE_DATA to a folder holding systems/, models/ and perf/."
     )
+
+
+SAMPLE = Path("validation") / "silicon_public.csv.gz"  # under the data folder; provenance in NOTICE
+
+
+def measurement_sample() -> Path:
+    """The bundled measurement sample that `aicsolve validate` scores by default.
+
+    2,512 measured deployments (TTFT, TPOT) in the columns of silicon_dev.csv: the rows of aiconfigurator-core
+    0.12.0's silicon_sample.csv that come from its published source files (NOTICE says which). Raises
+    DataNotFoundError when the data folder lacks it (an AICSOLVE_DATA copied from an older checkout).
+    """
+    path = data_dir() / SAMPLE
+    if not path.is_file():
+        raise DataNotFoundError(f"the measurement sample {path} is missing; reinstall aicsolve, or name a "
+                                "measurement CSV: aicsolve validate FILE.csv")
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import statistics
 from collections import defaultdict
@@ -290,9 +291,11 @@ def _decode_workers(row: dict, conc: int, dp: float) -> int:
 
 
 def read_rows(path: Path) -> list[dict]:
-    """Rows of a measurement CSV; a clear error when the file or its columns are wrong."""
+    """Rows of a measurement CSV (gzip'd when its name ends in .gz); a clear error when the file or its columns are
+    wrong."""
+    opener = gzip.open if str(path).endswith(".gz") else open
     try:  # utf-8-sig: a spreadsheet's byte-order mark would otherwise rename the first column
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             names = [n.strip() for n in reader.fieldnames or []]
             missing = [c for c in REQUIRED if c not in names]
@@ -303,7 +306,7 @@ def read_rows(path: Path) -> list[dict]:
             return list(reader)
     except UnicodeDecodeError as e:
         raise BadCsvError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8 CSV") from None
-    except (OSError, csv.Error) as e:
+    except (OSError, EOFError, csv.Error) as e:  # EOFError: a truncated .gz
         raise BadCsvError(f"{path}: cannot read as CSV ({getattr(e, 'strerror', None) or e})") from None
 
 

@@ -16,13 +16,35 @@ from solver.errors import EXIT_INTERNAL
 if TYPE_CHECKING:  # annotations only: importing costmodel at start-up would slow down --help
     from costmodel.config import SurfaceRequest
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# Help texts are plain text: rich markup would swallow "[import]" and any other bracketed word.
+_HELP = dict(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+             context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(**_HELP,
                   help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
                        "Usage: aicsolve SPEC.yaml [--set KEY=VALUE ...] [--json] (same as: aicsolve solve SPEC.yaml), "
                        "or without a spec: aicsolve --model M --system S --total-gpus N --isl I --osl O --ttft MS "
-                       "--tpot MS. docs/spec.md lists the spec keys.")
-data_app = typer.Typer(no_args_is_help=True, help="Import or check the measured op data.")
+                       "--tpot MS. docs/spec.md lists the spec keys.\n\n"
+                       "Exit codes: 0 success, 1 no deployment meets the SLA, 2 bad input, 3 internal error "
+                       "(add --debug to any command, or set AICSOLVE_DEBUG=1, for the traceback).")
+data_app = typer.Typer(**_HELP, help="Import or check the measured op data.")
 app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"aicsolve {version('aicsolve')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("aicsolve (not installed: no version recorded)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_print_version,
+                                            help="print the version and exit")) -> None:
+    pass
 
 
 @data_app.command("import")
@@ -108,15 +130,21 @@ def _grid_size(request: SurfaceRequest) -> str:
 
 @app.command("validate")
 def validate_cmd(
-    csv_file: Path = typer.Argument(..., help="measured deployments in the columns of silicon_dev.csv"),
+    csv_file: Optional[Path] = typer.Argument(None, help="measured deployments in the columns of silicon_dev.csv "
+                                              "(.csv or .csv.gz); omit it to score the bundled sample of 2,512 "
+                                              "public measurements (data/validation/, provenance in NOTICE)"),
     json_out: bool = typer.Option(False, "--json", help="print the scores as JSON"),
 ) -> None:
     """Predict each measured row's TTFT/TPOT and score the errors per (system, backend, mode)."""
     import json
 
+    from costmodel.paths import measurement_sample
     from costmodel.validate import BadCsvError, as_json, predict_row, read_rows, render, score
     from solver.errors import UserError
 
+    if csv_file is None:
+        csv_file = measurement_sample()
+        typer.echo(f"scoring the bundled measurement sample {csv_file}", err=True)
     try:
         rows = read_rows(csv_file)
     except BadCsvError as e:
@@ -198,14 +226,30 @@ def solve_cmd(
     osl: Optional[int] = typer.Option(None, help="output sequence length (workload.osl)"),
     ttft: Optional[float] = typer.Option(None, help="TTFT bound in ms (sla.ttft_ms)"),
     tpot: Optional[float] = typer.Option(None, help="TPOT bound in ms (sla.tpot_ms)"),
+    quant_gemm: Optional[str] = typer.Option(None, "--quant-gemm", help="dense GEMM dtype (quantization.gemm): "
+                                             "bfloat16 | fp8 | fp8_block | nvfp4; default: the checkpoint's"),
+    quant_kv_cache: Optional[str] = typer.Option(None, "--quant-kv-cache", help="KV-cache dtype "
+                                                 "(quantization.kv_cache): bfloat16 | fp8; default: fp8"),
+    quant_attention: Optional[str] = typer.Option(None, "--quant-attention", help="attention compute dtype "
+                                                  "(quantization.attention): bfloat16 | fp8; default: bfloat16"),
+    quant_moe: Optional[str] = typer.Option(None, "--quant-moe", help="MoE expert dtype (quantization.moe): "
+                                            "bfloat16 | fp8 | fp8_block | nvfp4 | w4a16_mxfp4 | w4a8_mxfp4_mxfp8 | "
+                                            "int4_wo; default: the checkpoint's"),
     save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="write the NVIDIA Dynamo bundle of the best "
                                             "agg and disagg deployments to this folder"),
     export_top: int = typer.Option(1, "--export-top", min=1, help="deployments exported per mode with --save-dir"),
     force: bool = typer.Option(False, "--force", help="replace a non-empty --save-dir"),
     image: Optional[str] = typer.Option(None, "--image", help="container image of the exported manifests "
                                         "(default: the backend's Dynamo runtime image)"),
+    debug: bool = typer.Option(False, "--debug", help="on an internal error (exit 3) print the traceback "
+                               "(any command takes it; AICSOLVE_DEBUG=1 does the same)"),
 ) -> None:
-    """Find the best deployment for a spec: exit 0 found, 1 nothing meets the SLA, 2 bad input."""
+    """Find the best deployment for a spec.
+
+    Exit codes: 0 a deployment was found; 1 the input is valid but no deployment meets the SLA (the report says
+    which bound binds); 2 bad input (spec, flags, data files, output folder); 3 internal error, a bug in aicsolve
+    (rerun with --debug for the traceback).
+    """
     import dataclasses
     import json
 
@@ -215,7 +259,8 @@ def solve_cmd(
     from solver.spec import to_problem
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
-                 tpot=tpot, top=top, time_limit=time_limit)
+                 tpot=tpot, top=top, time_limit=time_limit, quant_gemm=quant_gemm, quant_kv_cache=quant_kv_cache,
+                 quant_attention=quant_attention, quant_moe=quant_moe)
     parsed = spec_or_cluster(spec, set_, flags)
     if isinstance(parsed, Cluster):
         for flag, used in (("--top", top is not None), ("--export-top", export_top != 1)):
@@ -255,9 +300,10 @@ def solve_cmd(
         if save_dir is not None:
             typer.echo(f"nothing written to {save_dir}", err=True)
         if json_out:  # the report already says why; JSON readers get the reason on stderr
-            from solver.report import infeasible_text
+            from solver.report import infeasible_headline, infeasible_text
 
-            typer.echo(f"no deployment meets the SLA: {infeasible_text(result)}", err=True)
+            head = infeasible_headline(result)
+            typer.echo(f"{head[0].lower()}{head[1:]}: {infeasible_text(result)}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
@@ -313,7 +359,7 @@ def webapp_cmd(
 def _route(argv: list[str]) -> list[str]:
     """`aicsolve SPEC.yaml …` and `aicsolve --model … …` mean `aicsolve solve …`."""
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    if argv and argv[0] not in names and argv[0] not in ("--help", "-h"):
+    if argv and argv[0] not in names and argv[0] not in ("--help", "-h", "--version", "-V"):
         return ["solve", *argv]
     return argv
 
@@ -328,7 +374,7 @@ def main() -> None:
     sys.argv[1:] = _route(sys.argv[1:])
     try:
         # Without standalone mode typer returns (not raises) the exit code of typer.Exit.
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="aicsolve")
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -23,6 +23,11 @@ def sla_min_speed(sla: dict[str, Any]) -> float | None:
     return max(floors) if floors else None
 
 
+def duration(seconds: float) -> str:
+    """A time with three significant digits in a unit that shows them: "0.412 ms", "12.3 ms", "1.23 s", "45.6 s"."""
+    return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.3g} s" if seconds < 1000 else f"{seconds:,.0f} s"
+
+
 def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
@@ -73,6 +78,36 @@ def _one_line(d: Deployment) -> str:
             f"concurrency {d.concurrency:,})")
 
 
+# The rule a solver reason names first (solver.constraints messages: "gpus: 2 GPUs needed > 1") → what binds.
+BINDS = {"gpus": "the GPU count", "ttft": "the TTFT bound", "tpot": "the TPOT bound",
+         "tokens/s/user": "the tokens/s/user floor", "request latency": "the request-latency bound",
+         "topology": "the topology constraints", "role_gpu_budget": "the role GPU budget",
+         "max_gpus_per_worker": "the GPUs-per-worker cap", "fixed": "the fixed parallelism",
+         "replicas": "the replica bounds"}
+SLA_RULES = ("ttft", "tpot", "tokens/s/user", "request latency")
+
+
+def binding_rule(reason: str) -> str | None:
+    """The rule key (a BINDS key) of a solver reason such as "smallest disagg deployment (…): gpus: 2 GPUs needed
+    > 1"; None when the reason names no known rule."""
+    return next((part for part in reason.split(": ") if part in BINDS), None)
+
+
+def infeasible_headline(result: SolveResult, modes: list[str] | None = None) -> str:
+    """"No deployment meets the SLA" when only SLA bounds bind, else what rules each mode out (no final period)."""
+    by_mode = result.stats.get("infeasible_by_mode")
+    rules = {m: binding_rule(why) for m, why in by_mode.items() if modes is None or m in modes} \
+        if isinstance(by_mode, dict) else {}
+    if not rules or all(r in SLA_RULES for r in rules.values() if r):
+        return "No deployment meets the SLA"
+    by_rule: dict[str | None, list[str]] = {}
+    for m, r in rules.items():
+        by_rule.setdefault(r, []).append(m)
+    return "No deployment: " + "; ".join(f"{BINDS[r]} rules out {' and '.join(ms)}" if r else
+                                         f"{' and '.join(ms)} {'has' if len(ms) == 1 else 'have'} none"
+                                         for r, ms in by_rule.items())
+
+
 def infeasible_text(result: SolveResult, modes: list[str] | None = None) -> str:
     """The solver's explanation of why modes have no deployment: one line per mode where it gives them."""
     by_mode = result.stats.get("infeasible_by_mode")
@@ -81,11 +116,17 @@ def infeasible_text(result: SolveResult, modes: list[str] | None = None) -> str:
     return str(result.stats.get("infeasible") or "no deployment meets the SLA and constraints.")
 
 
+def _none(result: SolveResult, mode: str) -> str:
+    why = (result.stats.get("infeasible_by_mode") or {}).get(mode)
+    rule = binding_rule(why) if isinstance(why, str) else None
+    return f"none: {BINDS[rule]} rules it out (Why not, below)" if rule else "none meets the SLA and constraints"
+
+
 def _best_lines(result: SolveResult, modes: list[str]) -> list[str]:
     best = {"agg": result.best_agg, "disagg": result.best_disagg}
     lines = ["Best deployment per mode (output tokens/s per GPU given: total tokens/s / total_gpus, higher is better)"]
     for mode in modes:
-        lines.append(f"  {mode:<7} " + (_one_line(best[mode]) if best[mode] else "none meets the SLA"))
+        lines.append(f"  {mode:<7} " + (_one_line(best[mode]) if best[mode] else _none(result, mode)))
     if result.best_agg and result.best_disagg:
         ratio = result.best_disagg.tokens_per_s / result.best_agg.tokens_per_s
         lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} "
@@ -139,20 +180,30 @@ def pareto_plot(series: dict[str, list[tuple[float, float]]], sla_x: float | Non
     return lines + ["  " + "   ".join(legend)]
 
 
-def _par(r: RoleConfig) -> str:
-    return f"{r.tp}/{r.pp}/{r.dp}/{r.moe_ep}"
+def worker_batch(r: RoleConfig) -> int:
+    """Requests one worker runs per engine step, over all its attention-DP ranks: a prefill role's batch is
+    counted per DP rank by the cost model (RoleConfig.batch), an agg or decode role's per worker."""
+    return r.batch * r.dp if r.role == "prefill" else r.batch
 
 
-def top_table(deps: tuple[Deployment, ...] | list[Deployment], total_gpus: int) -> str:
-    """One row per role of each deployment; the figures sit on its first role's row."""
-    head = ["#", "role", "workers/\nreplica", "GPUs/\nworker", "tp/pp/\ndp/ep", "batch", "replicas", "GPUs\nused",
+BATCH_NOTE = ("batch/worker: requests one worker runs per step over all its attention-DP ranks (prefill: per "
+              "prefill step; agg, decode: its concurrency). Layout: TP and PP per worker, attention DP ranks, and "
+              "for MoE models the experts' MoE TP × MoE EP, as the bundle's engine configuration sets them.")
+
+
+def top_table(deps: tuple[Deployment, ...] | list[Deployment], total_gpus: int, moe: bool = True) -> str:
+    """One row per role of each deployment, its full layout (MoE TP and EP for MoE models); the figures sit on its
+    first role's row. The batch is per worker for every role (worker_batch)."""
+    layout = ["TP", "PP", "attn\nDP", *(["MoE\nTP", "MoE\nEP"] if moe else [])]
+    head = ["#", "role", "workers/\nreplica", "GPUs/\nworker", *layout, "batch/\nworker", "replicas", "GPUs\nused",
             "TTFT\nms", "TPOT\nms", "tokens/s\n/GPU given", "tokens/s\n/user", "concur-\nrency"]
     rows = []
     for i, d in enumerate(deps, 1):
         for j, r in enumerate(d.roles):
             figures = [d.replicas, f"{d.gpus_used}/{total_gpus}", _num(d.ttft_ms), _num(d.tpot_ms, 2),
                        _num(d.tokens_per_s_per_gpu_given), _num(d.tokens_per_s_per_user), f"{d.concurrency:,}"]
-            rows.append([i if j == 0 else "", r.role, r.workers, r.gpus_per_worker, _par(r), r.batch,
+            par = [r.tp, r.pp, r.dp, *([r.moe_tp, r.moe_ep] if moe else [])]
+            rows.append([i if j == 0 else "", r.role, r.workers, r.gpus_per_worker, *par, f"{worker_batch(r):,}",
                          *(figures if j == 0 else [""] * len(figures))])
     return tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True,
                     colalign=("right", "left", *["right"] * (len(head) - 2)))
@@ -163,7 +214,7 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
     modes = list(summary.get("modes") or ["agg", "disagg"])
     out = _input_lines(summary) + [""]
     if result.best() is None:
-        out += ["No deployment meets the SLA.", *("  " + line for line in infeasible_text(result).splitlines())]
+        out += [infeasible_headline(result) + ".", *("  " + line for line in infeasible_text(result).splitlines())]
         return "\n".join(out) + "\n"
     out += _best_lines(result, modes) + [""]
     pareto = {"agg": result.pareto_agg, "disagg": result.pareto_disagg}
@@ -173,10 +224,12 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
     for mode in modes:
         deps = top[mode][:top_n] if top_n else top[mode]
         if deps:
-            out += [f"Top {len(deps)} {mode}", top_table(deps, summary["total_gpus"]), ""]
+            out += [f"Top {len(deps)} {mode}", top_table(deps, summary["total_gpus"], summary.get("moe", True)), ""]
+    out += [BATCH_NOTE, ""]
     if not result.proven_optimal:
         out.append("not proven optimal (time limit)")
-    note = f"solved in {result.solve_seconds:.1f} s"
+    note = f"solver time {duration(result.solve_seconds)} (CP-SAT search, Pareto set, re-check; pricing the " \
+           "candidates before it not included)"
     if result.linearization_max_rel_error:
         note += f"; linearization error ≤ {result.linearization_max_rel_error * 100:.2g}%"
     return "\n".join(out + [note]) + "\n"

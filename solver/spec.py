@@ -51,6 +51,8 @@ class Spec:
     def max_context_tokens(self) -> int:
         """Longest request to serve (prompt + answer, tokens): the engines' context limit."""
         return context_tokens(self.request)
+    # The spec as given, flags and overrides applied, defaults not filled in: a bundle writes it as spec.yaml.
+    raw: dict | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
@@ -69,8 +71,24 @@ class _Where:
     # Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"), for messages.
     def __init__(self, source: str, lines: dict[str, int] | None = None):
         self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
+        self.flagged: set[str] = set()  # key paths whose value came from a flag or --set (they override the file)
+        self.cli = False  # whether the spec is read by the CLI, so a message may suggest a flag
 
-    def __call__(self, path: str) -> str:
+    def __call__(self, path: str, *context: str) -> str:
+        """Where the value checked came from: the flags or --set items that gave path (a section stands for every
+        key under it: "--isl 1000, --osl 40000: …"), else those that gave a context key which made the file's value
+        wrong ("--system h200_sxm: quantization.gemm: …"), else the line of path."""
+        for paths in ((path,), context):
+            flags = list(dict.fromkeys(self.at[p] for p in self._given(paths) if p in self.flagged))
+            if flags:
+                return f"{', '.join(flags)}: "
+        return self._one(path)
+
+    def _given(self, paths: tuple[str, ...]) -> list[str]:
+        # A section path stands for the keys under it ("workload" for workload.isl and workload.osl).
+        return [k for p in paths for k in self.at if p and (k == p or k.startswith(p + "."))]
+
+    def _one(self, path: str) -> str:
         if path not in self.at:  # "search.tp[3]" has no line of its own; "deployments[0].pools" has
             path = path.split("[")[0]
         while path and path not in self.at:  # fall back to the enclosing key's line
@@ -89,21 +107,25 @@ def _set(raw: dict, key: str, value: Any, label: str) -> None:
     raw[leaf] = value
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _Where | None = None) -> dict:
-    """A copy of raw with each "dotted.key=value" applied (values parsed as YAML)."""
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _Where | None = None,
+                    label: str = "--set") -> dict:
+    """A copy of raw with each "dotted.key=value" applied (values parsed as YAML).
+
+    label names an override in messages: the CLI's "--set"; the web page's "override"."""
     out = copy.deepcopy(raw)
     for item in overrides:
         key, eq, text = (part.strip() for part in item.partition("="))
         if not eq or not key or "" in key.split("."):
-            raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set sla.ttft_ms=200.")
+            raise UserError(f"{label} {item!r}: expected KEY=VALUE with a dotted key, e.g. {label} sla.ttft_ms=200.")
         try:
             value = yaml.load(text, Loader=Loader) if text else None
         except (yaml.YAMLError, RecursionError):
-            raise UserError(f"--set {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
+            raise UserError(f"{label} {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
                             ) from None
-        _set(out, key, value, f"--set {item}")
+        _set(out, key, value, f"{label} {item}")
         if _where is not None:
-            _where.at[key] = f"--set {item}"
+            _where.at[key] = f"{label} {item}"
+            _where.flagged.add(key)
     return out
 
 
@@ -159,10 +181,11 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
     for name, f in kids.items():
         v = raw.get(name)
         if v is None and f.required and not any(raw.get(k) is not None for k in f.unless):
-            flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path), "")
+            flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path and where.cli),
+                        "")
             alt = " To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s." \
                 if f.unless else ""
-            raise UserError(f"{where(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).{alt}")
+            raise UserError(f"{where._one(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).{alt}")
         given |= {f.path} if v is not None else set()
         if f.kind == "section":
             if not isinstance(v, (dict, type(None))):
@@ -189,24 +212,37 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
 
 
 def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-             flags: dict[str, Any] | None = None) -> tuple[dict, _Where, Path]:
+             flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, _Where, Path]:
     """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:
-    (raw dict, where each key came from, folder that relative paths start from)."""
+    (raw dict, where each key came from, folder that relative paths start from).
+
+    flags None: not read by the CLI, so no message suggests a flag; label names an override (apply_overrides)."""
     raw, lines = read_yaml(path) if path is not None else ({}, {})
     where = _Where(str(path) if path is not None else "<flags>", lines)
+    where.cli = flags is not None
     for name, value in (flags or {}).items():
         if value is not None:
             where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {value}"
+            where.flagged.add(FLAGS[name])
             _set(raw, FLAGS[name], value, where.at[FLAGS[name]])
-    raw = apply_overrides(raw, overrides, where)
+    raw = apply_overrides(raw, overrides, where, label)
     return raw, where, Path(path).resolve().parent if path is not None else Path.cwd()
 
 
 def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-              flags: dict[str, Any] | None = None) -> Spec:
-    """Read a one-model spec file (None: flags only), apply FLAGS then --set overrides, validate."""
-    raw, where, base = read_raw(path, overrides, flags)
+              flags: dict[str, Any] | None = None, label: str = "--set") -> Spec:
+    """Read a one-model spec file (None: flags only), apply FLAGS then overrides, validate (see read_raw)."""
+    raw, where, base = read_raw(path, overrides, flags, label)
     return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
+
+
+def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), source: str = "<flags>",
+                   base_dir: Path | None = None, label: str = "--set") -> Spec:
+    """Validate a spec given as a mapping (the web form's), overrides applied: a value an override gave is blamed on
+    it ("override sla.tpot=5: …"), the others on the source."""
+    where = _Where(source)
+    return spec_from_raw(apply_overrides(raw, overrides, where, label), source=source, base_dir=base_dir,
+                         _where=where)
 
 
 def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
@@ -229,10 +265,11 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     for key in filter(lambda k: v[k], ("system", "decode_system")):
         have = sorted(p.name for p in (data_dir() / "perf" / v[key] / v["backend"]).glob("*"))
         if v["backend_version"] not in have:
-            raise UserError(f"{where('backend_version')}backend_version: no measured data for {v['backend']} "
+            raise UserError(f"{where('backend_version', 'backend', key)}backend_version: no measured data for {v['backend']} "
                             f"{v['backend_version']} on {v[key]} ({key}); measured: {', '.join(have) or 'none'}.")
     if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
-        raise UserError(f"{where('workload')}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
+        at = where("workload")  # the flags that gave isl or osl, else the file's line
+        raise UserError(f"{at}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
     _check_context(v, arch, where)
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
@@ -247,7 +284,8 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
         if f"quantization.{comp}" in given and not load_system(sysname).supports(quant[comp]):
-            raise UserError(f"{where('quantization.' + comp)}quantization.{comp}: {quant[comp]} needs FP4 tensor "
+            at = where(f"quantization.{comp}", "system" if sysname == v["system"] else "decode_system")
+            raise UserError(f"{at}quantization.{comp}: {quant[comp]} needs FP4 tensor "
                             f"cores, which {sysname} lacks (native weights of {arch.name}: {arch.native_weight_dtype})"
                             "; pick fp8_block, fp8 or bfloat16, or a Blackwell system (b200_sxm, gb200).")
     for key in ("search.dp", "search.moe_ep", "constraints.fixed.dp", "constraints.fixed.moe_ep",
@@ -263,7 +301,8 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
                             f"{v['search.' + k]} does not include it; add {fixed} to search.{k} or drop one.")
         v[f"search.{k}"] = [fixed] if fixed is not None else v[f"search.{k}"]
     if (v["constraints.replicas.max"] or math.inf) < (low := v["constraints.replicas.min"]):
-        raise UserError(f"{where('constraints.replicas')}constraints.replicas: min {low} exceeds max "
+        at = where("constraints.replicas")
+        raise UserError(f"{at}constraints.replicas: min {low} exceeds max "
                         f"{v['constraints.replicas.max']}.")
     return quant
 
@@ -354,7 +393,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
                 recipe_notes=tuple(v.get("recipe_notes", ())), checkpoint=checkpoint, model_path=path,
-                served_model_name=served)
+                served_model_name=served, raw=_as_solved(raw, model, v["calibration"], base_dir))
 
 
 def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:
@@ -370,11 +409,21 @@ def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoin
     return resolve_checkpoint(model, arch, quant)
 
 
+def _as_solved(raw: dict, model: str, calibration: str | None, base: Path | None) -> dict:
+    """The raw spec with its file paths made absolute, so that it reproduces the solve from any folder."""
+    out = copy.deepcopy(raw)
+    out["model"] = model  # a registry id, or the resolved path of a config.json
+    if calibration is not None:
+        out["calibration"] = str(((base or Path.cwd()) / Path(calibration).expanduser()).resolve())
+    return out
+
+
 def _demand(v: dict, where: _Where) -> float | None:
     """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
     rps, tps = v["demand.requests_per_s"], v["demand.tokens_per_s"]
     if rps is not None and tps is not None:
-        raise UserError(f"{where('demand')}demand: give requests_per_s or tokens_per_s, not both "
+        at = where("demand")
+        raise UserError(f"{at}demand: give requests_per_s or tokens_per_s, not both "
                         f"(got {rps:g} requests/s and {tps:g} tokens/s).")
     return float(rps) if rps is not None else None if tps is None else float(tps) / v["workload.osl"]
 

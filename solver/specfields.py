@@ -17,7 +17,9 @@ FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
 # CLI flags that build or amend a spec without a file: flag name → key path.
 FLAGS = {"model": "model", "system": "system", "backend": "backend", "total_gpus": "total_gpus",
          "isl": "workload.isl", "osl": "workload.osl", "ttft": "sla.ttft_ms", "tpot": "sla.tpot_ms",
-         "top": "solver.top_n", "time_limit": "solver.time_limit_s"}
+         "top": "solver.top_n", "time_limit": "solver.time_limit_s", "quant_gemm": "quantization.gemm",
+         "quant_kv_cache": "quantization.kv_cache", "quant_attention": "quantization.attention",
+         "quant_moe": "quantization.moe"}
 # Default (gemm, moe) dtypes per checkpoint weight dtype; others run bfloat16. KV defaults to fp8.
 NATIVE_QUANT = {"fp8_block": ("fp8_block",) * 2, "fp8": ("fp8",) * 2, "nvfp4": ("nvfp4",) * 2,
                 "mxfp4": ("bfloat16", "w4a16_mxfp4"), "int4": ("bfloat16", "int4_wo")}

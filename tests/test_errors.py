@@ -88,7 +88,8 @@ def test_infeasible_exits_1_with_what_binds(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.yaml").write_text(R1.replace("total_gpus: 8", "total_gpus: 2"))
     code, out, err = _cli(["spec.yaml"], False)
-    assert code == 1 and "No deployment meets the SLA.\n  agg: gpus: the smallest agg worker needs 8 GPUs > 2" in out
+    assert code == 1 and ("No deployment: the GPU count rules out agg and disagg.\n"
+                          "  agg: gpus: the smallest agg worker needs 8 GPUs > 2") in out
     (tmp_path / "spec.yaml").write_text(BASE + "sla: {ttft_ms: 1, tpot_ms: 0.5}\n")
     code, out, err = _cli(["spec.yaml", "--json"], False)
     assert code == 1 and err.startswith("no deployment meets the SLA: agg: ttft: lowest reachable TTFT is")

@@ -32,7 +32,8 @@ def member_spec(c: Cluster, p: Placement) -> Spec:
     old = m.spec.constraints.topology
     topo = Topology(gpus_per_node=c.pool(first).gpus_per_node,
                     worker_within_node=bool(old and old.worker_within_node))
-    return dataclasses.replace(m.spec, request=req, total_gpus=p.deployment.gpus_used,
+    # raw None: the member's own spec keys are not a spec of this placement; the cluster spec is the source
+    return dataclasses.replace(m.spec, request=req, total_gpus=p.deployment.gpus_used, raw=None,
                                constraints=dataclasses.replace(m.spec.constraints, topology=topo))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solver.spec import Spec
 
@@ -29,6 +29,8 @@ class Member:
     weight: float
     systems: tuple[str, ...]  # pools this model may use (its own `system:` key narrows them to one)
     max_gpus: int | None  # its own total_gpus: a cap on the GPUs this model takes
+    # pools left out of systems and why (weights fit no worker there, or no measured data): for the report
+    excluded: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from solver.cluster.problem import Cluster
 from solver.cluster.result import ClusterResult, Placement
+from solver.report import duration, worker_batch
 from solver.result import RoleConfig
 
 GOALS = {"min_cost": "least cost per hour that serves every demand",
@@ -13,15 +14,15 @@ GOALS = {"min_cost": "least cost per hour that serves every demand",
          "max_goodput": "most weighted output tokens/s once every demand is met"}
 
 
-def _workers(r: RoleConfig, system: str) -> str:
-    par = f"tp{r.tp}" + (f" pp{r.pp}" if r.pp > 1 else "") + (f" dp{r.dp}" if r.dp > 1 else "") + \
-        (f" ep{r.moe_ep}" if r.moe_ep > 1 else "")
-    return f"{r.workers} × {par} b{r.batch} {system}"
+def _workers(r: RoleConfig, system: str, moe: bool) -> str:
+    par = f"TP{r.tp}" + (f" PP{r.pp}" if r.pp > 1 else "") + (f" attn-DP{r.dp}" if r.dp > 1 else "") + \
+        (f" MoE TP{r.moe_tp}×EP{r.moe_ep}" if moe else "")
+    return f"{r.workers} × {par}, batch {worker_batch(r)}/worker, {system}"
 
 
-def _row(p: Placement) -> list:
+def _row(p: Placement, moe: bool) -> list:
     d = p.deployment
-    roles = {r.role: _workers(r, p.systems[r.role]) for r in d.roles}
+    roles = {r.role: _workers(r, p.systems[r.role], moe) for r in d.roles}
     margin = "" if p.margin is None else f"{100 * p.margin:+.1f}%"
     return [p.name, d.mode, roles.get("agg", roles.get("prefill", "")), roles.get("decode", ""), d.gpus_used,
             "" if p.demand_rps is None else f"{p.demand_rps:,.3g}", f"{d.req_per_s:,.3g}", margin,
@@ -50,12 +51,15 @@ def render(c: Cluster, r: ClusterResult) -> str:
         return "\n".join(out + [f"No placement: {r.infeasible}", ""])
     head = ["deployment", "mode", "agg / prefill workers", "decode workers", "GPUs", "demand\nreq/s",
             "capacity\nreq/s", "margin", "TTFT\nms", "TPOT\nms", "tokens/s", "$/hour"]
-    out += [tabulate([_row(p) for p in r.placements], head, disable_numparse=True,
+    out += [tabulate([_row(p, c.members[p.member].spec.arch.is_moe) for p in r.placements], head, disable_numparse=True,
                      colalign=("left", "left", "left", "left") + ("right",) * 8), ""]
     pools = [[p.system, f"{p.used}" + (f" / {p.available}" if p.available is not None else ""),
               "" if p.price is None else f"{p.used * p.price:,.2f}"] for p in r.pools]
     out += [tabulate(pools, ["pool", "GPUs used", "$/hour"], disable_numparse=True,
                      colalign=("left", "right", "right")), ""]
+    unused = r.stats.get("unused") or {}
+    out += [f"unused: {u['gpus']} of {c.pool(system).gpus} {system} GPUs; {u['why']}" for system, u in unused.items()]
+    out += [""] * bool(unused)
     total = f"total: {r.gpus_used} GPUs"
     if r.cost_per_hour is not None and r.cost_per_hour > 0:
         tokens = sum(p.deployment.tokens_per_s for p in r.placements)
@@ -68,7 +72,8 @@ def render(c: Cluster, r: ClusterResult) -> str:
                "demand")
     proof = "proven optimal" if r.proven_optimal else \
         f"NOT proven optimal: the time limit ({c.time_limit_s:g} s) ended the search; raise solver.time_limit_s"
-    out.append(f"{proof}; solved in {r.solve_seconds:.1f} s")
+    out.append(f"{proof}; placement time {duration(r.solve_seconds)} (options and CP-SAT stages; pricing the "
+               "candidates before it not included)")
     return "\n".join(out) + "\n"
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from costmodel.surface import Surfaces
+from solver.cluster.idle import idle_reasons
 from solver.cluster.model import ClusterModel, build, cost_expr, goodput_expr, lat_rank_expr
 from solver.cluster.options import Combo, build_combos
 from solver.cluster.problem import Cluster
@@ -124,6 +125,7 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
         fixed.append((name, int(round(solver.objective_value)), sense))
     placements = _extract(c, *last)
     stats["solver_status"] = dict(sorted(stats["solver_status"].items()))
+    stats["unused"] = idle_reasons(c, placements, combos, why)
     result = ClusterResult(objective=c.objective, placements=placements, pools=_pools(c, placements),
                            proven_optimal=proven, solve_seconds=time.perf_counter() - t0, stats=stats)
     verify_cluster(c, result)

@@ -45,6 +45,8 @@ def _member_where(where: _Where, i: int | None) -> _Where:
             w.at[p[len(tag) + 1:]] = at
         elif not p.startswith("deployments") and p not in w.at:
             w.at[p] = at
+    # a top-level value a flag or --set gave, which the item does not set itself, is still blamed on that flag
+    w.flagged = {p for p in where.flagged if p in w.at and w.at[p] == where.at.get(p)}
     return w
 
 
@@ -150,13 +152,14 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
                         f"({', '.join(pools)}); drop it to let the solver pick, or add that pool.")
     cap = item.get("total_gpus") if i is not None else None
     mraw["total_gpus"] = cap if cap is not None else min(sum(n or _BIG for n in pools.values()), _BIG)
-    spec, systems, first_error = None, [], None
+    spec, systems, first_error, excluded = None, [], None, {}
     for system in [own_system] if own_system else list(pools):
         mraw["system"] = system
         try:  # a model whose weights fit no worker of one pool may still fit another's
             one = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
         except InfeasibleError as e:
             first_error = first_error or e
+            excluded[system] = str(e)
             continue
         except UserError as e:
             raise type(e)(_labelled(str(e), label, where.source)) from None
@@ -164,6 +167,8 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
         if (data_dir() / "perf" / system / r.backend / r.version).is_dir():
             spec = spec or one
             systems.append(system)
+        else:
+            excluded[system] = f"no measured data for {r.backend} {r.version} on {system}"
     if spec is None and first_error is not None:
         raise InfeasibleError(_labelled(str(first_error), label, where.source)) from None
     _unused_keys(spec, mwhere, label)
@@ -172,7 +177,7 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, ba
                         f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
     systems = tuple(systems)
     return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
-                  weight=spec.weight, systems=systems, max_gpus=cap)
+                  weight=spec.weight, systems=systems, max_gpus=cap, excluded=excluded)
 
 
 def _labelled(msg: str, label: str, source: str) -> str:

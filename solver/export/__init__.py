@@ -4,6 +4,7 @@ pareto.svg, and per exported deployment (agg_1/, disagg_1/, …) k8s/, engine/, 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -80,6 +81,11 @@ def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployme
     """Every file of the bundle, rendered in memory: relative path -> text."""
     gpn, apart = gpus_per_node(spec), separate_roles(spec)
     files: dict[str, str] = {}
+    if getattr(spec, "raw", None) is not None:  # the spec as solved, so the bundle can be reproduced
+        files["spec.yaml"] = ("# The spec this bundle was solved from (flags and overrides applied). Reproduce it with:"
+                              "\n#   aicsolve spec.yaml --save-dir DIR\n" + yaml.safe_dump(spec.raw, sort_keys=False))
+        if spec.source == "<flags>":
+            spec = dataclasses.replace(spec, source="spec.yaml")
     for folder, dep in picks:
         placement = place(dep, gpn, apart)
         extra = dict(why=_why(result, spec, folder, dep), sla_text=_sla_text(spec), mtp_text=_mtp_text(spec, dep))

@@ -99,6 +99,11 @@ async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
 
 
+async def favicon(request: Request) -> Response:
+    """The page links /static/favicon.svg; browsers and other clients also ask for /favicon.ico by convention."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 @_api
 async def api_models(request: Request) -> Response:
     return JSONResponse(await anyio.to_thread.run_sync(service.models))
@@ -143,7 +148,8 @@ class _SecurityHeaders:
 
 def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
     """The ASGI app; allowed_hosts (Host header check against DNS rebinding) when served on loopback."""
-    routes = [Route("/", index), Route("/api/models", api_models), Route("/api/systems", api_systems),
+    routes = [Route("/", index), Route("/favicon.ico", favicon), Route("/api/models", api_models),
+              Route("/api/systems", api_systems),
               Route("/api/solve", api_solve, methods=["POST"]), Route("/api/bundle", api_bundle, methods=["POST"]),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     middleware = [Middleware(_SecurityHeaders)]

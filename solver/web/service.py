@@ -22,6 +22,7 @@ from solver.errors import UserError
 
 MAX_TIME_LIMIT_S = 30.0  # solver.time_limit_s is capped at this from the web
 MAX_OVERRIDES, MAX_EXPORT_TOP = 100, 10
+OVERRIDE = "override"  # how messages name one of the page's overrides (the CLI's --set)
 BODY_KEYS = ("spec_yaml", "spec", "overrides", "filename", "export_top", "image")
 _SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
           'or {"spec": {<spec keys>}, "overrides": [...]}')
@@ -152,17 +153,17 @@ def _peek(text: str) -> Any:
 def load(body: Any):
     """The validated Spec of a request body, its solver time limit capped at MAX_TIME_LIMIT_S."""
     from solver.cluster.spec import is_cluster
-    from solver.spec import apply_overrides, load_spec, spec_from_raw
+    from solver.spec import apply_overrides, load_spec, spec_from_dict
 
     spec_in, overrides, name = parse_body(body)
     raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in)
-    if isinstance(raw, dict) and is_cluster(apply_overrides(raw, overrides)):
+    if isinstance(raw, dict) and is_cluster(apply_overrides(raw, overrides, label=OVERRIDE)):
         raise UserError(f"{name}: a spec with demand, pools or deployments is a cluster spec; the web page solves one "
                         "model on total_gpus. Run it with the CLI: aicsolve SPEC.yaml (--save-dir for the bundles).")
     _reject_paths(raw, overrides)
     if isinstance(spec_in, dict):
         with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as empty:  # relative paths resolve to nothing
-            spec = spec_from_raw(apply_overrides(spec_in, overrides), source=name, base_dir=Path(empty))
+            spec = spec_from_dict(spec_in, overrides, source=name, base_dir=Path(empty), label=OVERRIDE)
     else:
         with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
             real = Path(d) / "spec.yaml"
@@ -170,7 +171,7 @@ def load(body: Any):
                 real.write_text(spec_in, encoding="utf-8")
             except UnicodeEncodeError:
                 raise UserError(f"{name}: not UTF-8 text; save the spec as UTF-8 YAML.") from None
-            spec = load_spec(_Named(real, name), overrides)
+            spec = load_spec(_Named(real, name), overrides, label=OVERRIDE)
     if os.path.isabs(spec.model) or spec.request.calibration is not None:  # never expected after the checks above
         raise UserError("the web app accepts only model ids and aliases, and no calibration file.")
     return dataclasses.replace(spec, time_limit_s=min(spec.time_limit_s, MAX_TIME_LIMIT_S))

@@ -52,7 +52,7 @@ def test_report_has_summary_best_plot_and_tables():
     assert MARKS["agg"] in plot and MARKS["disagg"] in plot and SLA_MARK in plot
     assert "tokens/s/user" in plot and "tokens/s/GPU" in plot
     assert "Top 3 agg" in text and "Top 2 disagg" in text
-    for header in ("workers", "GPUs/", "tp/pp/", "batch", "replicas", "TTFT", "TPOT", "concur-"):
+    for header in ("workers", "GPUs/", "TP", "attn", "batch/", "replicas", "TTFT", "TPOT", "concur-"):
         assert header in text
     assert "prefill" in text and "decode" in text and "32/32" in text and "30/32" in text
     assert "not proven optimal" not in text
@@ -68,7 +68,7 @@ def test_one_mode_missing_says_why():
     stats = {"infeasible": "agg: ttft: lowest reachable TTFT is 410 ms > 300 ms",
              "infeasible_by_mode": {"agg": "ttft: lowest reachable TTFT is 410 ms > 300 ms"}}
     text = render(result(best_agg=None, pareto_agg=(), top_agg=(), stats=stats), SUMMARY)
-    assert "agg     none meets the SLA" in text
+    assert "agg     none: the TTFT bound rules it out (Why not, below)" in text
     assert "Why not:\n  agg: ttft: lowest reachable TTFT is 410 ms > 300 ms" in text
     assert "disagg / agg" not in text
 

@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2; httpx
 
 from solver.web import app as web_app  # noqa: E402
 from solver.web import service  # noqa: E402
-from web_helpers import QWEN, cli_error, cli_json, run_cli  # noqa: E402
+from web_helpers import QWEN, cli_error, cli_json, page_wording, run_cli  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 SMALL = {"model": "QWEN3_32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100}}
@@ -92,7 +92,8 @@ def test_bad_spec_is_400_with_the_cli_message(client, tmp_path, text, args):
     overrides = [args[1]] if args else []
     r = client.post("/api/solve", json={"spec_yaml": text, "overrides": overrides, "filename": "spec.yaml"})
     assert r.status_code == 400
-    assert r.json() == {"error": cli_error(text, tmp_path, *args)}
+    assert r.json() == {"error": page_wording(cli_error(text, tmp_path, *args))}
+    assert "--" not in r.json()["error"]  # no CLI flag on the page
 
 
 @pytest.mark.parametrize("body,status,words", [

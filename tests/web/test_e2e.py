@@ -19,7 +19,7 @@ from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 from solver.web import service  # noqa: E402
-from web_helpers import cli_error, cli_json  # noqa: E402
+from web_helpers import cli_error, cli_json, page_wording  # noqa: E402
 
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 DRIVER = shutil.which("chromedriver")
@@ -138,7 +138,33 @@ def test_bad_spec_shows_the_cli_message(browser, tmp_path):
     d.find_element(By.ID, "run").click()
     error = d.find_element(By.ID, "error")
     WebDriverWait(d, 60).until(lambda _: error.is_displayed())
-    assert error.text == cli_error(text, tmp_path)
+    assert error.text == page_wording(cli_error(text, tmp_path))
     assert not d.find_element(By.ID, "results").is_displayed()
     _fit_window(d)
     _screenshot(d, "webapp-error.png")
+
+
+def test_nothing_meets_the_sla_shows_why_not_empty_axes(browser, tmp_path):
+    text = ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 1\nworkload: {isl: 4000, osl: 500}\n"
+            "sla: {ttft_ms: 5}\n")
+    d = browser
+    d.find_element(By.ID, "tab-yaml").click()
+    box = d.find_element(By.ID, "spec_yaml")
+    box.clear()
+    box.send_keys(text)
+    d.find_element(By.ID, "run").click()
+    _wait_done(d)
+    assert not d.find_element(By.ID, "error").is_displayed(), d.find_element(By.ID, "error").text
+    (tmp_path / "spec.yaml").write_text(text)
+    ref = cli_json(tmp_path / "spec.yaml")
+    assert ref["best"] == {"agg": None, "disagg": None}
+    plot = d.find_element(By.CSS_SELECTOR, "#plot svg.empty")
+    assert "Nothing to plot: no deployment meets the spec" in plot.text
+    for mode, why in ref["stats"]["infeasible_by_mode"].items():
+        assert f"{mode}: {why}" in plot.text
+    assert not d.find_elements(By.CSS_SELECTOR, "#plot svg .grid, #plot svg circle.point")  # no meaningless axes
+    summary = d.find_element(By.ID, "summary").text
+    assert "no MTP (speculative decoding off)" in summary and "solver time" in summary and " ms " in summary
+    assert "nothing to export" in d.find_element(By.ID, "dl-status").text
+    _fit_window(d)
+    _screenshot(d, "webapp-empty.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,8 @@ def cli_error(spec_text: str, tmp_path: Path, *args: str) -> str:
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.startswith("error: "), out.stderr
     return out.stderr[len("error: "):].strip()
+
+
+def page_wording(cli_message: str) -> str:
+    """A CLI message as the web page words it: no flag to pass (" (or pass --osl)"), an override for a --set."""
+    return re.sub(r" \(or pass --[a-z-]+\)", "", cli_message).replace("--set ", "override ")

@@ -122,17 +122,43 @@ function requestBody() {
 const f1 = (v) => v.toLocaleString("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const f2 = (v) => String(+v.toPrecision(3));
 
+// Requests one worker runs per step over all its attention-DP ranks: the prefill batch is per DP rank in the
+// document, agg and decode batches per worker (the CLI report's batch/worker column).
+const workerBatch = (r) => (r.role === "prefill" ? r.batch * r.attention_dp : r.batch);
+
+function layoutText(r) {
+  // The full layout: TP, PP, attention DP, and the experts' MoE TP × EP for MoE models.
+  const moe = state.moe ? ` MoE TP${r.moe_tp}×EP${r.ep}` : "";
+  return `TP${r.tp} PP${r.pp}${r.attention_dp > 1 ? ` attn-DP${r.attention_dp}` : ""}${moe}`;
+}
+
 function roleText(r) {
-  const par = [["TP", r.tp], ["PP", r.pp], ["DP", r.attention_dp], ["EP", r.ep]].filter(([k, v]) => k === "TP" || v > 1);
-  return `${r.workers}× ${r.role} ${par.map(([k, v]) => k + v).join(" ")} batch ${r.batch}`;
+  return `${r.workers}× ${r.role} ${layoutText(r)}, batch ${workerBatch(r)}/worker`;
+}
+
+function duration(s) {
+  // Three significant digits in a unit that shows them (as the CLI report prints times).
+  return s < 1 ? `${+(s * 1000).toPrecision(3)} ms` : `${+s.toPrecision(3)} s`;
+}
+
+function mtpText(i) {
+  const on = Object.entries(i.mtp || {}).filter(([, m]) => m.draft_tokens > 0);
+  return on.length ? on.map(([mode, m]) => `MTP (${mode}) ${m.draft_tokens} drafted tokens/step at ` +
+                                           `${m.acceptance} acceptance`).join(", ")
+                   : "no MTP (speculative decoding off)";
+}
+
+function infeasibleLines(doc) {
+  // The solver's reason per mode that has no deployment ("gpus: 2 GPUs needed > 1" names the binding rule).
+  return Object.entries(doc.stats.infeasible_by_mode || {}).map(([mode, why]) => `${mode}: ${why}`);
 }
 
 function describe(d) {
   return [`${d.mode}: ${f1(d.tokens_per_s_per_gpu_given)} tokens/s/GPU given at ${f1(d.tokens_per_s_per_user)} tokens/s/user`,
           `TTFT ${f1(d.ttft_ms)} ms · TPOT ${f2(d.tpot_ms)} ms · concurrency ${d.concurrency}`,
           `${d.gpus_used} GPUs = ${d.replicas} replica(s) × (${d.roles.map(roleText).join(" + ")})`,
-          ...d.roles.map((r) => `${r.role}: ${r.gpus_per_worker} GPUs/worker, TP${r.tp} PP${r.pp} DP${r.attention_dp} ` +
-                                `MoE-TP${r.moe_tp} EP${r.ep}, batch ${r.batch}, max ${r.max_num_tokens} tokens`)];
+          ...d.roles.map((r) => `${r.role}: ${r.gpus_per_worker} GPUs/worker, ${layoutText(r)}, ` +
+                                `batch ${workerBatch(r)}/worker, max ${r.max_num_tokens} tokens/step`)];
 }
 
 function slaText(sla) {
@@ -154,7 +180,8 @@ function renderSummary(doc) {
     line("h2", `${i.model} on ${i.total_gpus} × ${i.system} (${i.backend} ${i.backend_version})`),
     line("div", `ISL ${i.isl.toLocaleString()} · OSL ${i.osl.toLocaleString()} · ${slaText(i.sla)} · gemm ${q.gemm}, ` +
                 `kv cache ${q.kv_cache}, attention ${q.attention}${i.moe ? `, moe ${q.moe}` : ""} · ` +
-                `solved in ${doc.solve_seconds.toFixed(2)} s`, "muted"),
+                `${mtpText(i)} · solver time ${duration(doc.solve_seconds)} (CP-SAT search, Pareto set, ` +
+                "re-check; pricing the candidates not included)", "muted"),
     ...notes.map((n) => line("div", `note: ${n}`, "note")));
 }
 
@@ -165,7 +192,7 @@ function bestCard(doc, mode, overall) {
   card.append(line("h3", mode === "agg" ? "Aggregated (agg)" : "Disaggregated (disagg)"));
   if (!d) {
     const why = (doc.stats.infeasible_by_mode || {})[mode];
-    card.append(line("div", doc.input.modes.includes(mode) ? "none meets the SLA" : "not searched", "big none"),
+    card.append(line("div", doc.input.modes.includes(mode) ? "none" : "not searched", "big none"),
                 line("div", why || "", "muted"));
     return card;
   }
@@ -200,7 +227,8 @@ function renderTable(doc) {
   }
   if (!rows.length) {
     const empty = document.createElement("tr");
-    empty.append(Object.assign(line("td", "no deployment meets the SLA"), { colSpan: head.length }));
+    empty.append(Object.assign(line("td", `no deployment: ${infeasibleLines(doc).join("; ")}`),
+                               { colSpan: head.length }));
     rows.push(empty);
   }
   $("top").replaceChildren(line("thead", ""), line("tbody", ""));
@@ -211,12 +239,13 @@ function renderTable(doc) {
 function render(doc) {
   const overall = [doc.best.agg, doc.best.disagg].filter(Boolean)
     .reduce((a, b) => (a && a.tokens_per_s_per_gpu_given >= b.tokens_per_s_per_gpu_given ? a : b), null);
+  state.moe = Boolean(doc.input.moe);
   renderSummary(doc);
   $("best").replaceChildren(bestCard(doc, "agg", overall), bestCard(doc, "disagg", overall));
   window.aicsolvePlot.drawPareto($("plot"), doc, describe);
   renderTable(doc);
   $("download").disabled = !overall;
-  $("dl-status").textContent = overall ? "" : "nothing to export: no deployment meets the SLA";
+  $("dl-status").textContent = overall ? "" : "nothing to export: no deployment found (the reasons are above)";
   $("results").hidden = false;
 }
 

@@ -44,6 +44,7 @@ function drawPareto(box, doc, describe) {
   const series = { agg: doc.pareto.agg || [], disagg: doc.pareto.disagg || [] };
   const pts = [...series.agg, ...series.disagg];
   const floor = slaFloor(doc.input.sla);
+  if (!pts.length) return drawEmpty(box, doc, W, H);
   const xs = pts.map((d) => d.tokens_per_s_per_user).concat(floor ? [floor] : []);
   const ys = pts.map((d) => d.tokens_per_s_per_gpu_given);
   const xlo = xs.length ? Math.min(...xs) * 0.9 : 0, xhi = xs.length ? Math.max(...xs) * 1.05 : 1;
@@ -94,10 +95,23 @@ function drawPareto(box, doc, describe) {
     const y = T + 16 + i * 18, x = L + pw - 200;
     svg.append(el("circle", { cx: x, cy: y - 4, r: 5, fill: COLORS[m] }));
     const n = series[m].length;
-    svg.append(el("text", { x: x + 10, y, class: "legend" }, `${m} (${n ? n + " on the front" : "none meets the SLA"})`));
+    svg.append(el("text", { x: x + 10, y, class: "legend" }, `${m} (${n ? n + " on the front" : "none"})`));
   });
   svg.append(el("circle", { cx: L + pw - 200, cy: T + 12 + modes.length * 18, r: 7, class: "best-ring" }));
   svg.append(el("text", { x: L + pw - 190, y: T + 16 + modes.length * 18, class: "legend" }, "best of the mode"));
+  box.querySelector("svg")?.remove();
+  box.prepend(svg);
+}
+
+function drawEmpty(box, doc, W, H) {
+  // Nothing to plot: no axes (they would mean nothing), but why, per mode, from the solver's reasons.
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H / 2}`, width: "100%", role: "img", class: "pareto empty",
+                          "aria-label": "Pareto front: no deployment" });
+  svg.append(el("text", { x: W / 2, y: 60, "text-anchor": "middle", class: "empty-title" },
+                "Nothing to plot: no deployment meets the spec"));
+  Object.entries(doc.stats.infeasible_by_mode || {}).forEach(([mode, why], k) =>
+    svg.append(el("text", { x: W / 2, y: 96 + 24 * k, "text-anchor": "middle", class: "empty-why" },
+                  `${mode}: ${why}`)));
   box.querySelector("svg")?.remove();
   box.prepend(svg);
 }
