@@ -156,6 +156,18 @@ def _float(row: dict, key: str) -> float:
         return math.nan
 
 
+def concurrency(row: dict) -> int:
+    """Clients of the closed-loop benchmark: ``silicon_concurrency`` in the source field when recorded; else, for
+    disagg, every decode slot (decode batch per attention-DP rank × ranks × workers, which equals the recorded
+    concurrency in every dev row that has both); else the agg ``batch_size``; 1 when nothing is given."""
+    given = _int(_source_fields(row.get("silicon_data_source") or "").get("silicon_concurrency"), 0)
+    if given:
+        return given
+    if _text(row, "mode") == "disagg" and (batch := _int(row.get("decode_batch_size"), 0)):
+        return batch * _int(row.get("decode_num_workers")) * _int(row.get("decode_attention_dp_size"))
+    return _int(row.get("batch_size"))
+
+
 def predict_row(row: dict) -> Prediction:
     """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
     group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
@@ -172,8 +184,7 @@ def predict_row(row: dict) -> Prediction:
         step = StepModel(db, arch, q, *_measured_mtp(row))
         step.check()
         isl, osl = int(row["isl"]), int(row["osl"])
-        conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),
-                    _int(row.get("batch_size")))
+        conc = concurrency(row)
         mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)

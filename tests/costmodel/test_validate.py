@@ -112,3 +112,17 @@ def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
     assert _recv_interval("sglang", 4) == 10 and _recv_interval("sglang", 15) == 10
     assert _recv_interval("sglang", 16) == 30 and _recv_interval("sglang", 1024) == 30
     assert _recv_interval("trtllm", 64) == 1 and _recv_interval("vllm", 4) == 1
+
+
+def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
+    from costmodel.validate import concurrency
+
+    # h100 SGLang Qwen3-32B dev row with no silicon_concurrency: 11 decode workers × batch 48 per rank
+    blank = _row(mode="disagg", silicon_data_source="source_file=x.csv", batch_size="", prefill_tp_size=2,
+                 decode_tp_size=2, prefill_num_workers=1, decode_num_workers=11, decode_batch_size=48)
+    assert concurrency(blank) == 528
+    assert concurrency({**blank, "decode_attention_dp_size": "4"}) == 2112
+    assert concurrency({**blank, "silicon_data_source": "silicon_concurrency=64"}) == 64
+    recorded = predict_row({**blank, "silicon_data_source": "silicon_concurrency=528"})
+    assert predict_row(blank).tpot_ms == recorded.tpot_ms and predict_row(blank).ttft_ms == recorded.ttft_ms
+    assert predict_row({**blank, "silicon_data_source": "silicon_concurrency=1"}).tpot_ms < recorded.tpot_ms
