@@ -72,6 +72,8 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
         moe_ep=lays_np[li, 4], gpus=gpus[li], batch=np.broadcast_to(batch, (L, B))[li, bi].astype(int),
         ttft_ms=get("ttft_ms"), tpot_ms=get("tpot_ms"), req_per_s=get("req_per_s"),
         mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi], max_num_tokens=np.full(len(li), mnt),
+        handoff_ms=get("handoff_ms") if "handoff_ms" in fig else None,
+        kv_transfer_ms=get("kv_transfer_ms") if "kv_transfer_ms" in fig else None,
     )
 
 
@@ -156,10 +158,14 @@ class _Engine:
         lay, isl = self.lay, self.req.isl
         pb = np.array(PREFILL_BATCHES)[None, :]
         fp = prefill_figures(self.disagg_step, lay, pb, isl, PREFILL_UTILISATION)
-        # The hand-off runs at the slower end's inter-node bandwidth.
+        # Between systems the hand-off runs at the slower end's inter-node bandwidth; on one system it stays on
+        # NVLink when the whole deployment fits one node.
         link = min((self, to), key=lambda e: e.db.system.inter_node_bw_bytes_per_s)
-        fp = {"ttft_ms": fp["ttft_ms"] + handoff_ms(link.disagg_step, isl, lay.tp),
-              "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
+        gpn = self.db.system.gpus_per_node
+        within = to is self and self.req.total_gpus is not None and self.req.total_gpus <= gpn
+        hand = handoff_ms(link.disagg_step, isl, lay.tp, within)
+        fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION,
+              "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"]}
         if (k := self._factor("disagg")) is not None:
             fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
         cap_p, _ = self._kv(isl)

@@ -64,6 +64,7 @@ class SurfaceRequest:
     mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
     mtp_accept: float | None = None
     calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)
+    total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
 
 
 def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:

@@ -277,7 +277,10 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     # a blank prefill count: as many prefill workers as the decode side's request rate needs
     x = _int(row.get("prefill_num_workers"), 0) or max(1, round(y * float(dec["req_per_s"]) / float(pf["req_per_s"])))
     cap_p = x * float(pf["req_per_s"])
-    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(handoff_ms(step, isl, lp.tp))
+    # the KV moves over NVLink when the whole deployment sits in one node
+    gpus = x * float(lp.tp * lp.pp * lp.dp) + y * float(ld.tp * ld.pp * ld.dp)
+    hand = handoff_ms(step, isl, lp.tp, gpus <= db.system.gpus_per_node)
+    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(hand["total_ms"])
     fixed = BURST_SHARE * 0.5 * conc / cap_p * 1000.0 + xfer
 
     def excess(ttft: float) -> float:  # rises with ttft: a longer TTFT lowers the load that causes it

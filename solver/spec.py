@@ -291,7 +291,8 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
-                             calibration=_load_calibration(v["calibration"], base_dir, where))
+                             calibration=_load_calibration(v["calibration"], base_dir, where),
+                             total_gpus=v["total_gpus"])
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
