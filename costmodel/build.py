@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, mtp_settings
+from costmodel.engines import attention_kind, engine_rules
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
@@ -32,7 +33,14 @@ def batch_grid(max_batch: int) -> np.ndarray:
 
 
 def layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
-    """(tp, pp, dp, moe_tp, moe_ep) worker layouts of the search space."""
+    """(tp, pp, dp, moe_tp, moe_ep) worker layouts of the search space that the backend runs
+    (costmodel.engines: e.g. TRT-LLM has no attention TP x DP, vLLM no MoE TP x EP)."""
+    rules = engine_rules(req.backend)
+    return [lay for lay in search_layouts(req) if rules.layout_ok(lay[0], lay[2], lay[3], lay[4])]
+
+
+def search_layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
+    """(tp, pp, dp, moe_tp, moe_ep) layouts of the search space before the backend's rules."""
     a, s = req.model, req.search
     out = []
     dps = s.dp if a.is_moe else (1,)
@@ -104,11 +112,15 @@ def build_pair_surfaces(req: SurfaceRequest, systems: tuple[str, ...]) -> dict[t
 
 
 def _surfaces(req: SurfaceRequest, home: _Engine, far: _Engine, agg, prefill, decode) -> Surfaces:
+    rules = engine_rules(req.backend)
     return Surfaces(model=req.model.name, system=home.system, backend=req.backend, version=req.version,
                     isl=req.isl, osl=req.osl, gpus_per_node=home.db.system.gpus_per_node, agg=agg, prefill=prefill,
                     decode=decode, notes=tuple(dict.fromkeys(home.notes + far.notes)),
                     decode_system=None if far is home else far.system,
-                    decode_gpus_per_node=far.db.system.gpus_per_node)
+                    decode_gpus_per_node=far.db.system.gpus_per_node,
+                    equal_attention_tp=rules.needs_equal_tp(req.model),
+                    kv_pair_rule=f"{req.backend} hands the KV cache of {attention_kind(req.model).upper()} attention "
+                                 f"only between prefill and decode workers of equal attention TP ({rules.sources['disagg']})")
 
 
 class _Engine:

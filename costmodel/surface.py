@@ -69,6 +69,10 @@ class Surfaces:
     notes: tuple[str, ...] = field(default=())
     decode_system: str | None = None  # disagg decode priced on another system (None: system)
     decode_gpus_per_node: int | None = None  # that system's node size (None: gpus_per_node)
+    # The backend's KV connector moves this model's cache only between equal attention TP (costmodel.engines);
+    # the source is kv_pair_rule.
+    equal_attention_tp: bool = False
+    kv_pair_rule: str = ""
 
 
 def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int,

@@ -166,6 +166,19 @@ def _handoff_part(t: Candidates) -> str:
             f"connector {h - x:.4g} ms)")
 
 
+def kv_handoff(c: Scope) -> None:
+    """Disagg prefill and decode workers of equal attention TP where the backend's KV connector needs it."""
+    s = c.problem.surfaces
+    if c.mode != "disagg" or not s.equal_attention_tp:
+        return
+    p, d = c.rows("prefill"), c.rows("decode")
+    c.keep_rows("prefill", np.isin(p.tp, d.tp), lambda t: f"kv hand-off: no decode worker has a prefill worker's "
+                f"attention TP; {s.kv_pair_rule}")
+    c.keep_rows("decode", np.isin(d.tp, p.tp), lambda t: f"kv hand-off: no prefill worker has a decode worker's "
+                f"attention TP; {s.kv_pair_rule}")
+    c.require(c.pick("prefill", p.tp) == c.pick("decode", d.tp), lambda: f"kv hand-off: {s.kv_pair_rule}")
+
+
 def _request_latency(c: Scope, limit: float, osl: int) -> None:
     """ttft(prefill row) + (osl-1) tpot(decode row) <= limit, exactly, as integer ranks.
 
@@ -199,6 +212,7 @@ KINDS: dict[str, Callable[[Scope], None]] = {
     "gpu_budget": gpu_budget,
     "role_gpu_budget": role_gpu_budget,
     "replicas": replicas,
+    "kv_handoff": kv_handoff,
     "sla": sla,
 }
 

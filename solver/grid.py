@@ -21,11 +21,11 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
 
     caps: the keys that limit GPUs per worker and their values (the smallest one applies).
     """
-    from costmodel.build import batch_grid, layouts
+    from costmodel.build import batch_grid, layouts, search_layouts
 
     lays = layouts(req)
     if not lays:
-        key, why = _why_empty(req, caps)
+        key, why = _why_empty(req, caps) if not search_layouts(req) else _why_engine(req)
         raise UserError(f"{where(key)}search: {why}")
     s = req.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
@@ -64,6 +64,15 @@ def _why_empty(req: SurfaceRequest, caps: dict[str, int]) -> tuple[str, str]:
     return "search.moe_ep", (
         f"no search.moe_ep value in {list(s.moe_ep or ())} divides both a worker's GPUs (tp x dp) and {a.name}'s "
         f"{a.num_experts} experts; drop search.moe_ep (null tries every one that does).")
+
+
+def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
+    """(key, why) for a search space whose every layout the backend cannot run."""
+    from costmodel.engines import engine_rules
+
+    rules = engine_rules(req.backend)
+    return "search", (f"no layout of the search space runs on {req.backend}: {rules.layout_rule_text()}. Add 1 to "
+                      "search.tp or search.dp" + (", or drop search.moe_ep" if rules.moe == "tp_or_ep" else "") + ".")
 
 
 def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, int], where) -> None:

@@ -18,7 +18,7 @@ from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceReques
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
-from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
+from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
                                _children, schema)
 from solver.specyaml import Loader, read_yaml  # Loader is also this module's API (solver.web reads with it)
 from solver.specyaml import show as _show
@@ -235,7 +235,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
         if not arch.is_moe and key in given and v[key] not in ([1], 1):
             raise UserError(f"{where(key)}{key}: {arch.name} is a dense model, so attention data parallelism and "
                             f"expert parallelism do not apply; got {v[key]}, use 1 or drop the key.")
-    v["search.dp"] = v["search.dp"] or ([1, 2, 4, 8] if arch.is_moe else [1])
+    v["search.dp"] = v["search.dp"] or (list(MOE_DP) if arch.is_moe else [1])
     for k in ("tp", "pp", "dp", "moe_ep"):  # a fixed value narrows the grid the cost model evaluates
         fixed = v[f"constraints.fixed.{k}"]
         if fixed is not None and f"search.{k}" in given and fixed not in v[f"search.{k}"]:

@@ -21,6 +21,9 @@ FLAGS = {"model": "model", "system": "system", "backend": "backend", "total_gpus
 # Default (gemm, moe) dtypes per checkpoint weight dtype; others run bfloat16. KV defaults to fp8.
 NATIVE_QUANT = {"fp8_block": ("fp8_block",) * 2, "fp8": ("fp8",) * 2, "nvfp4": ("nvfp4",) * 2,
                 "mxfp4": ("bfloat16", "w4a16_mxfp4"), "int4": ("bfloat16", "int4_wo")}
+# Attention-DP sizes searched for MoE models: up to 16, the one-rank-per-GPU layout of 2 nodes (TRT-LLM runs
+# attention TP or DP, so DeepSeek-R1 on 8-GPU H100 nodes needs DP 16 or TP 16 to hold its weights).
+MOE_DP = (1, 2, 4, 8, 16)
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "specs" / "aicsolve.schema.json"
 
 
@@ -95,7 +98,7 @@ FIELDS: tuple[Field, ...] = (
     F("search", "section", "worker layouts and batch sizes the cost model evaluates"),
     F("search.tp", "ints", "tensor-parallel sizes", default=[1, 2, 4, 8], ge=1, pow2=True, cap=_PAR),
     F("search.pp", "ints", "pipeline-parallel sizes", default=[1], ge=1, cap=_PAR),
-    F("search.dp", "ints?", "attention data-parallel sizes; null: [1, 2, 4, 8] if MoE, else [1]", ge=1, pow2=True,
+    F("search.dp", "ints?", f"attention data-parallel sizes; null: {list(MOE_DP)} if MoE, else [1]", ge=1, pow2=True,
       cap=_PAR),
     F("search.moe_ep", "ints?", "expert-parallel sizes; null: every EP dividing the worker", ge=1, pow2=True, cap=_PAR),
     F("search.max_batch_size", "int", "largest per-worker batch", default=512, ge=1, cap=_BIG),

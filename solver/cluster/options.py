@@ -77,16 +77,35 @@ def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surf
                    modes=(mode,), time_limit_s=c.time_limit_s, seed=c.seed)
 
 
-def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces,
-           prune: bool = True) -> tuple[Combo | None, str | None]:
-    m = c.members[i]
-    p = _problem(c, m, mode, systems, s)
+def _combos(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces,
+            prune: bool = True) -> tuple[list[Combo], str | None]:
+    """The member's combos of one (mode, systems): one, or one per attention TP where the backend hands the KV
+    cache only between equal attention TP (each combo's rows then pair freely)."""
+    p = _problem(c, c.members[i], mode, systems, s)
     fs = FilterScope(p, mode).run()
     if fs.reason:
-        return None, fs.reason
+        return [], fs.reason
+    tables = {r: (fs.tables[r], fs.index[r]) for r in ROLES[mode]}
+    if mode == "agg" or not s.equal_attention_tp:
+        groups = [tables]
+    else:
+        tps = sorted(set(fs.tables["prefill"].tp.tolist()) & set(fs.tables["decode"].tp.tolist()))
+        groups = [{r: (t.take(np.flatnonzero(t.tp == tp)), idx[t.tp == tp]) for r, (t, idx) in tables.items()}
+                  for tp in tps]
+    out, why = [], None
+    for g in groups:
+        combo, reason = _combo(c, i, mode, systems, p, g, prune)
+        out += [combo] if combo is not None else []
+        why = why or reason
+    return out, None if out else why
+
+
+def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], p: Problem, tables: dict,
+           prune: bool) -> tuple[Combo | None, str | None]:
+    m = c.members[i]
     rows, workers = {}, {}
     for role, system in zip(ROLES[mode], systems):
-        t, idx = fs.tables[role], fs.index[role]
+        t, idx = tables[role]
         gpn = c.pool(system).gpus_per_node
         # Worker sizes that divide a node or fill whole nodes pack into nodes exactly, so a pool's GPU
         # count is its only capacity constraint.
@@ -131,9 +150,8 @@ def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]],
                 if mode == "agg" and a != b:
                     continue
                 systems = (a,) if mode == "agg" else (a, b)
-                combo, reason = _combo(c, i, mode, systems, s, prune)
-                if combo is None:
+                found, reason = _combos(c, i, mode, systems, s, prune)
+                if not found:
                     why[m.name].append((f"{mode} on {'→'.join(systems)}", reason))
-                else:
-                    combos.append(combo)
+                combos += found
     return combos, why

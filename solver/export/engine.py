@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from costmodel.config import mtp_settings
+from costmodel.engines import engine_rules
 from costmodel.memory import KV_MEMORY_FRACTION
 from solver.result import Deployment, RoleConfig
 
@@ -72,9 +73,7 @@ def cuda_graph_sizes(batch: int) -> list[int]:
 
 
 def attention_ranks(backend: str, r: RoleConfig) -> int:
-    """Schedulers one worker runs: TRT-LLM's attention DP spans the worker's whole TP group."""
-    if backend == "trtllm":
-        return r.tp * r.dp if r.dp > 1 else 1
+    """Schedulers one worker runs: one per attention-DP rank (TRT-LLM's DP layouts have attention TP 1)."""
     return r.dp
 
 
@@ -91,7 +90,11 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     data = backend_data(req.backend, req.version)
     build = {"trtllm": _trtllm, "vllm": _vllm, "sglang": _sglang}[req.backend]
     out = []
+    rules = engine_rules(req.backend)
     for r in dep.roles:
+        if not rules.layout_ok(r.tp, r.dp, r.moe_tp, r.moe_ep):  # the search admits only runnable layouts
+            raise RuntimeError(f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
+                               f"{req.backend} runs; refusing to export a different layout than was priced.")
         draft, _ = mtp_settings(req, "agg" if r.role == "agg" else "disagg")
         config, notes = build(r, spec, data, draft)
         flags = {} if r.role == "agg" else {k: str(v).replace("{role}", r.role)
@@ -112,10 +115,7 @@ def _kv_dtype(spec: Any, data: dict) -> str:
 
 def _trtllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
     batch, seq = engine_batch("trtllm", data, r), max_seq_len(spec)
-    notes = []
-    if r.tp > 1 and r.dp > 1:
-        notes.append(f"TRT-LLM's attention DP spans the whole tensor-parallel group: the modelled attention TP "
-                     f"{r.tp} x DP {r.dp} of the {r.role} workers runs as attention DP {r.tp * r.dp}.")
+    notes: list[str] = []
     cfg: dict[str, Any] = {"tensor_parallel_size": r.tp * r.dp, "pipeline_parallel_size": r.pp}
     if spec.arch.is_moe:  # TRT-LLM requires moe_tp x moe_ep == tensor_parallel_size; dense models set neither
         cfg |= {"moe_expert_parallel_size": r.moe_ep, "moe_tensor_parallel_size": r.moe_tp}
@@ -140,11 +140,7 @@ def _common_flags(r: RoleConfig, spec: Any, data: dict, batch_flag: str, tokens_
 
 
 def _vllm(r: RoleConfig, spec: Any, data: dict, draft: int) -> tuple[dict, list[str]]:
-    notes = []
-    if r.moe_tp > 1 and r.moe_ep > 1:
-        notes.append(f"vLLM runs the experts either tensor-parallel or expert-parallel across the worker: the "
-                     f"modelled MoE TP {r.moe_tp} x EP {r.moe_ep} of the {r.role} workers runs as EP "
-                     f"{r.tp * r.dp} (--enable-expert-parallel).")
+    notes: list[str] = []
     flags = {"tensor-parallel-size": r.tp, **_common_flags(r, spec, data, "max-num-seqs", "max-num-batched-tokens"),
              "enable-expert-parallel": spec.arch.is_moe and r.moe_ep > 1, "max-model-len": max_seq_len(spec),
              "gpu-memory-utilization": KV_MEMORY_FRACTION, "trust-remote-code": True}

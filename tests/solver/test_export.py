@@ -185,7 +185,7 @@ def make(mode: str, roles: tuple[RoleConfig, ...], replicas: int = 1) -> Deploym
 # MoE disagg with MTP (DeepSeek-R1). AICSOLVE_UPDATE_GOLDEN=1 rewrites tests/solver/golden/.
 FIXED = {"agg": ("qwen", make("agg", (RoleConfig("agg", 1, 4, 1, 1, 1, 1, 4, 24, 8192, 0),), 2)),
          "disagg": ("deepseek", make("disagg", (RoleConfig("prefill", 2, 1, 1, 8, 1, 8, 8, 1, 8192, 0),
-                                                RoleConfig("decode", 1, 2, 1, 4, 2, 4, 8, 256, 8192, 0))))}
+                                                RoleConfig("decode", 1, 1, 1, 8, 1, 8, 8, 256, 8192, 0))))}
 
 
 def result_of(d: Deployment) -> SolveResult:

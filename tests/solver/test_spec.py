@@ -48,7 +48,7 @@ def test_examples_load():
     assert (qwen.sla.ttft_ms, qwen.sla.tpot_ms) == (300.0, 10.0)
     assert (qwen.request.quant.gemm, qwen.request.quant.kv_cache) == ("fp8_block", "fp8")
     r1 = load_spec(ROOT / "specs/deepseek-r1_h200x64.yaml")
-    assert r1.request.search.dp == (1, 2, 4, 8) and r1.request.search.tp == (1, 2, 4, 8)  # MoE default
+    assert r1.request.search.dp == (1, 2, 4, 8, 16) and r1.request.search.tp == (1, 2, 4, 8)  # MoE default
     assert (r1.request.quant.gemm, r1.request.quant.moe) == ("fp8_block", "fp8_block")  # native weights
     llama = load_spec(ROOT / "specs/llama3.1-70b_h100x16_topology.yaml")
     topo = llama.constraints.topology

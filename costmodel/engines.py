@@ -1,0 +1,119 @@
+"""What each serving engine runs, as data: ``data/engines/<backend>.yaml``, every rule with its source.
+
+- ``layout``: how attention TP x DP and MoE TP x EP may combine in one worker. ``attention``:
+  ``tp_x_dp`` (any product) or ``tp_or_dp`` (TRT-LLM: one of the two is 1). ``moe``: ``split``
+  (moe_tp x moe_ep = tp x dp, any split) or ``tp_or_ep`` (vLLM: all MoE-TP or all EP).
+- ``disagg.equal_attention_tp``: attention kinds (``mha``, ``mla``, ``hybrid``) whose KV hand-off
+  needs prefill and decode workers of equal attention TP.
+- ``recipes``: the kernel the engine uses by default for a checkpoint on a GPU generation (today:
+  the MoE dtype of MXFP4 experts by SM version).
+
+The search prices only layouts these rules admit, so the exporters never translate one layout into
+another. Errors: ``EngineDataError`` for a missing or malformed file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import yaml
+
+from costmodel.arch import ModelArch
+from costmodel.paths import data_dir
+
+ATTENTION_RULES = ("tp_x_dp", "tp_or_dp")
+MOE_RULES = ("split", "tp_or_ep")
+ATTENTION_KINDS = ("mha", "mla", "hybrid")
+
+
+class EngineDataError(ValueError):
+    """data/engines/<backend>.yaml is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class RecipeRule:
+    """The MoE dtype an engine runs by default for experts stored as ``expert_weights`` on SM min_sm..max_sm."""
+
+    expert_weights: str
+    min_sm: int
+    max_sm: int
+    moe: str
+    source: str
+
+
+@dataclass(frozen=True)
+class EngineRules:
+    """One backend's layout, hand-off and default-kernel rules (see the module docstring)."""
+
+    backend: str
+    attention: str
+    moe: str
+    equal_attention_tp: frozenset[str]
+    recipes: tuple[RecipeRule, ...]
+    sources: dict[str, str]
+
+    def layout_ok(self, tp: Any, dp: Any, moe_tp: Any, moe_ep: Any) -> Any:
+        """Whether the engine runs each layout: arrays (or ints) of attention TP/DP and MoE TP/EP → bool(s)."""
+        tp, dp, moe_tp, moe_ep = (np.asarray(x) for x in (tp, dp, moe_tp, moe_ep))
+        ok = (tp == 1) | (dp == 1) if self.attention == "tp_or_dp" else np.ones(np.broadcast(tp, dp).shape, bool)
+        if self.moe == "tp_or_ep":
+            ok = ok & ((moe_tp == 1) | (moe_ep == 1))
+        return ok
+
+    def layout_rule_text(self) -> str:
+        """The layout rules in words, with their sources (for messages)."""
+        att = ("runs attention either tensor-parallel or data-parallel across a worker, never both"
+               if self.attention == "tp_or_dp" else "runs attention as TP x DP in any combination")
+        moe = ("runs the experts either all tensor-parallel or all expert-parallel across the worker"
+               if self.moe == "tp_or_ep" else "splits the experts as MoE TP x EP in any combination")
+        return (f"{self.backend} {att} ({self.sources['attention']}) and {moe} ({self.sources['moe']})")
+
+    def needs_equal_tp(self, arch: ModelArch) -> bool:
+        """Whether this model's disagg prefill and decode workers must have equal attention TP."""
+        return attention_kind(arch) in self.equal_attention_tp
+
+    def default_moe(self, arch: ModelArch, sm_version: int) -> RecipeRule | None:
+        """The engine's default MoE kernel rule for this checkpoint on this SM version, if one applies."""
+        return next((r for r in self.recipes if r.expert_weights == arch.native_weight_dtype
+                     and r.min_sm <= sm_version <= r.max_sm), None)
+
+
+def attention_kind(arch: ModelArch) -> str:
+    """``mla`` (DeepSeek-style latent KV), ``hybrid`` (linear-attention layers with fixed state) or ``mha``."""
+    if arch.is_mla:
+        return "mla"
+    return "hybrid" if arch.num_linear_layers else "mha"
+
+
+@lru_cache(maxsize=None)
+def engine_rules(backend: str) -> EngineRules:
+    """The rules of one backend (trtllm, vllm, sglang) from data/engines/<backend>.yaml."""
+    path = data_dir() / "engines" / f"{backend}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+        lay, dis = raw["layout"], raw["disagg"]
+        rules = EngineRules(
+            backend=backend, attention=str(lay["attention"]), moe=str(lay["moe"]),
+            equal_attention_tp=frozenset(dis["equal_attention_tp"] or ()),
+            recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
+            sources={"attention": str(lay["attention_source"]).strip(), "moe": str(lay["moe_source"]).strip(),
+                     "disagg": str(dis["source"]).strip()})
+    except OSError as e:
+        raise EngineDataError(f"engine rules {path} cannot be read ({e.strerror or e}); reinstall aicsolve.") from None
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise EngineDataError(f"engine rules {path} are malformed ({type(e).__name__}: {e}).") from None
+    bad = ([rules.attention] if rules.attention not in ATTENTION_RULES else []) + \
+        ([rules.moe] if rules.moe not in MOE_RULES else []) + sorted(rules.equal_attention_tp - set(ATTENTION_KINDS))
+    if bad:
+        raise EngineDataError(f"engine rules {path}: unknown value(s) {', '.join(bad)}; attention is one of "
+                              f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}.")
+    return rules
+
+
+def _recipe(r: dict) -> RecipeRule:
+    when = r["when"]
+    return RecipeRule(expert_weights=str(when["expert_weights"]), min_sm=int(when.get("min_sm", 0)),
+                      max_sm=int(when.get("max_sm", 10_000)), moe=str(r["moe"]), source=" ".join(str(r["source"]).split()))

@@ -1,0 +1,150 @@
+"""Engine rules as data: the search prices only layouts and disagg pairs the backend runs, and the exporters
+render exactly the priced layout."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import costmodel.engines as engines
+from costmodel.build import layouts, search_layouts
+from costmodel.engines import EngineDataError, attention_kind, engine_rules
+from solver.constraints import broken_rules
+from solver.errors import UserError
+from solver.export.engine import role_engines
+from solver.result import Deployment, RoleConfig
+from solver.search import solve
+from solver.spec import load_spec, spec_from_raw, to_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spec(**kw):
+    raw = {"system": "h200_sxm", "total_gpus": 32, "workload": {"isl": 4000, "osl": 1000},
+           "sla": {"ttft_ms": 3000, "tpot_ms": 50}, **kw}
+    return spec_from_raw(raw)
+
+
+@pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang"])
+def test_every_searched_layout_is_one_the_backend_runs(backend):
+    spec = _spec(model="deepseek-ai/DeepSeek-R1", backend=backend)
+    lays = np.array(layouts(spec.request))
+    tp, dp, moe_tp, moe_ep = lays[:, 0], lays[:, 2], lays[:, 3], lays[:, 4]
+    if backend == "trtllm":  # attention is TP or DP, never both
+        assert np.all((tp == 1) | (dp == 1))
+    else:  # vLLM and SGLang run attention TP x DP
+        assert np.any((tp > 1) & (dp > 1))
+    if backend == "vllm":  # experts all-TP or all-EP
+        assert np.all((moe_tp == 1) | (moe_ep == 1))
+    else:
+        assert np.any((moe_tp > 1) & (moe_ep > 1))
+    # the rules only remove layouts: every removed one breaks a rule
+    removed = set(search_layouts(spec.request)) - set(map(tuple, lays.tolist()))
+    assert all(not engine_rules(backend).layout_ok(t, d, mt, me) for t, _, d, mt, me in removed)
+    assert (backend == "sglang") == (not removed)
+
+
+def test_deepseek_h100_trtllm_exports_the_priced_layout():
+    # Before: attention TP 8 x DP 2 at batch 96 was priced (TTFT 2.9 s) and exported as attention DP 16.
+    # Runnable now: attention DP 16 (tp 1) or TP 16; DP 16 alone cannot meet TTFT 3 s, so TP 16 is searched too.
+    spec = _spec(model="deepseek-ai/DeepSeek-R1", system="h100_sxm", backend="trtllm", search={"tp": [1, 2, 4, 8, 16]})
+    from costmodel.build import build_surfaces
+    result = solve(to_problem(spec, build_surfaces(spec.request)))
+    deps = [d for d in (*result.top_agg, *result.top_disagg, *result.pareto_agg, *result.pareto_disagg)]
+    assert deps
+    for dep in deps:
+        for r, eng in zip(dep.roles, role_engines(dep, spec)):
+            assert r.tp == 1 or r.dp == 1
+            assert eng.config["tensor_parallel_size"] == r.tp * r.dp
+            assert eng.config["enable_attention_dp"] == (r.dp > 1)
+            assert eng.config["moe_tensor_parallel_size"] * eng.config["moe_expert_parallel_size"] == r.tp * r.dp
+
+
+def test_export_refuses_a_layout_the_engine_cannot_run():
+    spec = _spec(model="deepseek-ai/DeepSeek-R1", backend="trtllm")
+    role = RoleConfig("agg", 1, 4, 1, 2, 2, 4, 8, 64, 8192, 0)
+    dep = Deployment("agg", (role,), 1, 8, 1.0, 1.0, 1.0, 1.0, 1.0, 64, 1.0)
+    with pytest.raises(RuntimeError, match="not one trtllm runs"):
+        role_engines(dep, spec)
+
+
+def test_search_space_the_backend_cannot_run_is_a_user_error():
+    with pytest.raises(UserError, match="never both.*Add 1 to search.tp or search.dp"):
+        _spec(model="deepseek-ai/DeepSeek-R1", backend="trtllm", search={"tp": [4], "dp": [2]})
+    with pytest.raises(UserError, match="all tensor-parallel or all expert-parallel"):
+        _spec(model="deepseek-ai/DeepSeek-R1", backend="vllm", search={"tp": [4], "dp": [2], "moe_ep": [4]})
+
+
+@pytest.mark.parametrize("model,kind", [("Qwen/Qwen3-32B-FP8", "mha"), ("deepseek-ai/DeepSeek-R1", "mla"),
+                                        ("Qwen/Qwen3.5-27B", "hybrid")])
+def test_attention_kinds(model, kind):
+    assert attention_kind(_spec(model=model).arch) == kind
+
+
+@pytest.mark.parametrize("backend,model,equal", [
+    ("sglang", "Qwen/Qwen3-32B-FP8", True), ("sglang", "deepseek-ai/DeepSeek-R1", False),
+    ("vllm", "Qwen/Qwen3-32B-FP8", False), ("vllm", "Qwen/Qwen3.5-27B", True),
+    ("trtllm", "Qwen/Qwen3-32B-FP8", False)])
+def test_disagg_pair_rule_per_backend_and_attention(backend, model, equal):
+    assert engine_rules(backend).needs_equal_tp(_spec(model=model, backend=backend).arch) is equal
+
+
+def test_sglang_dense_disagg_pairs_have_equal_attention_tp():
+    # Before: 2 prefill workers at TP 1 fed 1 decode worker at TP 2, which SGLang's hand-off refuses.
+    spec = _spec(model="Qwen/Qwen3-32B-FP8", backend="sglang", total_gpus=8, modes=["disagg"],
+                 sla={"ttft_ms": 2000, "tpot_ms": 30})
+    from costmodel.build import build_surfaces
+    s = build_surfaces(spec.request)
+    assert s.equal_attention_tp and "sglang issue #15674" in s.kv_pair_rule
+    problem = to_problem(spec, s)
+    result = solve(problem)
+    deps = (*result.top_disagg, *result.pareto_disagg)
+    assert deps and all(d.role("prefill").tp == d.role("decode").tp for d in deps)
+    # an unequal pair is refused by the same rule the model enforces
+    i = int(np.flatnonzero(s.prefill.tp == 1)[0])
+    j = int(np.flatnonzero(s.decode.tp == 2)[0])
+    assert any("kv hand-off" in m for m in broken_rules(problem, "disagg", {"prefill": i, "decode": j},
+                                                           {"prefill": 1, "decode": 1}, 1))
+    # TRT-LLM reshapes KV between unequal TP: the same pair breaks no hand-off rule there
+    relaxed = replace(problem, surfaces=replace(s, equal_attention_tp=False))
+    assert not any("kv hand-off" in m for m in broken_rules(relaxed, "disagg", {"prefill": i, "decode": j},
+                                                            {"prefill": 1, "decode": 1}, 1))
+
+
+def test_cluster_disagg_pairs_have_equal_attention_tp(tmp_path):
+    from solver.cluster.solve import solve_cluster
+    from solver.cluster.spec import spec_or_cluster
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": "Qwen/Qwen3-32B-FP8", "system": "h200_sxm", "backend": "sglang", "total_gpus": 16,
+        "modes": ["disagg"], "workload": {"isl": 4000, "osl": 1000}, "sla": {"ttft_ms": 2000, "tpot_ms": 30},
+        "demand": {"requests_per_s": 3}}))
+    res = solve_cluster(spec_or_cluster(path))
+    deps = [p.deployment for p in res.placements]
+    assert deps and all(d.role("prefill").tp == d.role("decode").tp for d in deps)
+
+
+def test_malformed_engine_data_is_named(tmp_path, monkeypatch):
+    (tmp_path / "engines").mkdir()
+    (tmp_path / "engines" / "trtllm.yaml").write_text(yaml.safe_dump(
+        {"layout": {"attention": "sometimes", "attention_source": "x", "moe": "split", "moe_source": "y"},
+         "disagg": {"equal_attention_tp": [], "source": "z"}}))
+    monkeypatch.setattr(engines, "data_dir", lambda: tmp_path)
+    engine_rules.cache_clear()
+    try:
+        with pytest.raises(EngineDataError, match="unknown value.*sometimes"):
+            engine_rules("trtllm")
+        with pytest.raises(EngineDataError, match="cannot be read"):
+            engine_rules("vllm")
+    finally:
+        engine_rules.cache_clear()
+
+
+def test_bundled_specs_still_load():
+    for path in sorted((ROOT / "specs").glob("*.yaml")):
+        if "cluster" not in path.name:
+            load_spec(path)
