@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, mtp_settings
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, mtp_settings
 from costmodel.engines import attention_kind, engine_rules
 from costmodel.memory import kv_capacity_tokens
-from costmodel.opdb import open_db
+from costmodel.opdb import OpDB, open_db
 from costmodel.quant import resolve_quant
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
 
 PREFILL_BATCHES = (1, 2, 4, 8)
-# Disagg prefill pools are planned at this utilisation: TTFT includes its queueing, capacity is derated.
-PREFILL_UTILISATION = 0.7
+
+
+def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepModel:
+    """The step model of one mode's engine recipe (MTP per mode); the search and `validate` both build it here."""
+    return StepModel(db, req.model, quant, *mtp_settings(req, mode))
 
 
 def batch_grid(max_batch: int) -> np.ndarray:
@@ -130,8 +133,8 @@ class _Engine:
         self.req, self.system = req, system
         self.db = open_db(system, req.backend, req.version)
         self.quant, self.notes = resolve_quant(self.db, req.model, req.quant)
-        self.step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "agg"))
-        self.disagg_step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "disagg"))
+        self.step = step_model(self.db, req, self.quant, "agg")
+        self.disagg_step = step_model(self.db, req, self.quant, "disagg")
         self.step.check()
         self.mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
         lays = layouts(req)
@@ -158,7 +161,7 @@ class _Engine:
 
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
-        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap)
+        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
             f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
@@ -169,14 +172,15 @@ class _Engine:
         """Prefill rows whose KV cache goes to decode workers on ``to``'s system."""
         lay, isl = self.lay, self.req.isl
         pb = np.array(PREFILL_BATCHES)[None, :]
-        fp = prefill_figures(self.disagg_step, lay, pb, isl, PREFILL_UTILISATION)
+        util = self.req.prefill_utilisation
+        fp = prefill_figures(self.disagg_step, lay, pb, isl, util)
         # Between systems the hand-off runs at the slower end's inter-node bandwidth; on one system it stays on
         # NVLink when the whole deployment fits one node.
         link = min((self, to), key=lambda e: e.db.system.inter_node_bw_bytes_per_s)
         gpn = self.db.system.gpus_per_node
         within = to is self and self.req.total_gpus is not None and self.req.total_gpus <= gpn
         hand = handoff_ms(link.disagg_step, isl, lay.tp, within)
-        fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION,
+        fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * util,
               "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"]}
         if (k := self._factor("disagg")) is not None:
             fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}

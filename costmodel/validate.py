@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant
+from costmodel.build import step_model
+from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
+                              SurfaceRequest)
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
-from costmodel.quant import resolve_quant
+from costmodel.quant import recipe_kv_cache, resolve_quant
 from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, handoff_ms, prefill_figures,
                                prefill_ttft)
-from costmodel.step import Layout, StepModel
+from costmodel.step import Layout
 from costmodel.system import UnknownSystemError
 
 # The columns of the measurement CSV format (silicon_dev.csv); REQUIRED ⊂ COLUMNS must be present.
@@ -179,19 +181,18 @@ def predict_row(row: dict) -> Prediction:
     try:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
-        q, _ = resolve_quant(db, arch, _quant(row))
-        q = _mla_kv_recipe(db, arch, q)
-        step = StepModel(db, arch, q, *_measured_mtp(row))
+        req = row_request(row, arch, db)
+        q, _ = resolve_quant(db, arch, req.quant)
+        step = step_model(db, req, q, row["mode"])
         step.check()
-        isl, osl = int(row["isl"]), int(row["osl"])
-        conc = concurrency(row)
+        isl, osl, conc = req.isl, req.osl, concurrency(row)
         mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
             cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, _recv_interval(row["backend"], conc))
+            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval)
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
@@ -204,21 +205,19 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason="unsupported backend")
 
 
-# An fp8 KV cache is only worth it with a fast fp8-KV attention kernel. SGLang on Hopper has none for
-# MLA (its measured fp8-KV MLA decode is ~6× its bf16-KV one at batch 128), and its recipes keep the
-# KV cache in the model dtype there; with fp8 KV its H200 DeepSeek TPOTs came out ~1.4× too high.
-MLA_KV_SLOWDOWN_LIMIT = 1.5
-
-
-def _mla_kv_recipe(db, arch, q: Quant) -> Quant:
-    if not (arch.is_mla and q.kv_cache == "fp8" and db.has("generation_mla")):
-        return q
-    if "fp8" not in db.options("generation_mla", "kv_dtype"):
-        return q
-    shape = (np.array(arch.num_heads / 8), np.array(128.0), np.array(2048.0))
-    fp8, bf16 = (float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv))
-                 for kv in ("fp8", "bfloat16"))
-    return Quant(q.gemm, "bfloat16", q.attention, q.moe) if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else q
+def row_request(row: dict, arch, db) -> SurfaceRequest:
+    """The serving recipe a measured row ran, as the search's request: the row's workload and quantization, and
+    the benchmark's own assumptions where the row records none (MTP acceptance on random-token prompts, the
+    SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype). A spec pinning these prices the row
+    with the same functions (tests/costmodel/test_one_model.py)."""
+    q = _quant(row)
+    if q.kv_cache == "fp8":
+        q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
+    draft, accept = _measured_mtp(row)
+    return SurfaceRequest(model=arch, system=row["system"], backend=row["backend"], version=db.version,
+                          isl=int(row["isl"]), osl=int(row["osl"]), quant=q, search=SearchSpace(),
+                          modes=(row["mode"],), mtp_draft=draft, mtp_accept=accept,
+                          scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)))
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token

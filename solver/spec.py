@@ -49,7 +49,8 @@ class Spec:
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
-                "moe": self.arch.is_moe,
+                "moe": self.arch.is_moe, "scheduler_recv_interval": r.scheduler_recv_interval,
+                "prefill_utilisation": r.prefill_utilisation,
                 "calibrated": r.calibration is not None}
 
 
@@ -222,7 +223,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
         raise UserError(f"{where('workload')}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
-    defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
+    defaults = dict(gemm=gemm, kv_cache=_recipe_kv(v, arch), attention="bfloat16", moe=moe)
     quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
     for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
@@ -246,6 +247,16 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
         raise UserError(f"{where('constraints.replicas')}constraints.replicas: min {low} exceeds max "
                         f"{v['constraints.replicas.max']}.")
     return quant
+
+
+def _recipe_kv(v: dict, arch: ModelArch) -> str:
+    """The default KV-cache dtype: the engine recipe's (bf16 for MLA where the backend lacks a fast fp8-KV kernel)."""
+    if not arch.is_mla:
+        return "fp8"
+    from costmodel.opdb import open_db
+    from costmodel.quant import recipe_kv_cache
+
+    return recipe_kv_cache(open_db(v["system"], v["backend"], v["backend_version"]), arch)
 
 
 def _load_calibration(name: str | None, base: Path | None, where: _Where):
@@ -292,7 +303,9 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where),
-                             total_gpus=v["total_gpus"])
+                             total_gpus=v["total_gpus"],
+                             scheduler_recv_interval=v["serving.scheduler_recv_interval"],
+                             prefill_utilisation=float(v["serving.prefill_utilisation"]))
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,

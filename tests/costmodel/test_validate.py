@@ -94,16 +94,20 @@ def test_measured_mtp_recipes():
 
 def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     from costmodel.arch import load_model
-    from costmodel.config import DEFAULT_VERSIONS, Quant
+    from costmodel.config import DEFAULT_VERSIONS
     from costmodel.opdb import open_db
-    from costmodel.validate import _mla_kv_recipe
+    from costmodel.quant import recipe_kv_cache
 
-    a, q = load_model("DEEPSEEK_R1"), Quant("fp8", "fp8", "bfloat16", "fp8")
-    kv = {(s, b): _mla_kv_recipe(open_db(s, b, DEFAULT_VERSIONS[b]), a, q).kv_cache
+    a = load_model("DEEPSEEK_R1")
+    kv = {(s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
           for s in ("h200_sxm", "b200_sxm") for b in ("trtllm", "sglang")}
     assert kv == {("h200_sxm", "trtllm"): "fp8", ("h200_sxm", "sglang"): "bfloat16",
                   ("b200_sxm", "trtllm"): "fp8", ("b200_sxm", "sglang"): "fp8"}
-    assert _mla_kv_recipe(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B"), q) == q
+    assert recipe_kv_cache(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B")) == "fp8"
+    row = _row(model_path="deepseek-ai/DeepSeek-R1", system="h200_sxm", backend="sglang", gemm_quant_mode="fp8_block")
+    from costmodel.validate import row_request
+
+    assert row_request(row, a, open_db("h200_sxm", "sglang", "0.5.14")).quant.kv_cache == "bfloat16"
 
 
 def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
