@@ -48,6 +48,16 @@ class Prediction:
     measured_ttft_ms: float = 0.0
     measured_tpot_ms: float = 0.0
     reason: str | None = None
+    concurrency: int = 0
+
+
+# Concurrency bins of the signed-error breakdown (upper bounds; the last is open).
+CONCURRENCY_BINS = ((4, "1-4"), (16, "5-16"), (64, "17-64"), (256, "65-256"), (None, ">256"))
+
+
+def concurrency_bin(c: int) -> str:
+    """The CONCURRENCY_BINS label of a concurrency."""
+    return next(label for hi, label in CONCURRENCY_BINS if hi is None or c <= hi)
 
 
 @dataclass
@@ -59,6 +69,7 @@ class GroupScore:
     ttft_err: list[float] = field(default_factory=list)
     tpot_err: list[float] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    signed: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
 
     def summary(self) -> dict:
         """Plain figures for printing or JSON."""
@@ -68,9 +79,13 @@ class GroupScore:
         def within(e):
             return round(100 * sum(x <= 0.2 for x in e) / len(e), 1) if e else None
 
+        by_bin = {label: {"rows": len(e), "ttft_signed_median": round(100 * statistics.median(x for x, _ in e), 1),
+                          "tpot_signed_median": round(100 * statistics.median(y for _, y in e), 1)}
+                  for _, label in CONCURRENCY_BINS if (e := self.signed.get(label))}
         return {"rows": self.rows, "predicted": self.predicted, "ttft_mdape": mdape(self.ttft_err),
                 "tpot_mdape": mdape(self.tpot_err), "ttft_within_20": within(self.ttft_err),
-                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items()))}
+                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items())),
+                "signed_error_by_concurrency": by_bin}
 
 
 def _int(v: str, default: int = 1) -> int:
@@ -174,7 +189,8 @@ def predict_row(row: dict) -> Prediction:
     """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
     group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
     meas = _float(row, "silicon_ttft_ms"), _float(row, "silicon_tpot_ms")
-    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1])
+    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1],
+                concurrency=concurrency(row))
     if (bad := _malformed(row)) is not None:
         return Prediction(**base, reason=bad)
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
@@ -331,8 +347,11 @@ def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]
                 g.reasons[p.reason] += 1
                 continue
             g.predicted += 1
-            g.ttft_err.append(abs(p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms)
-            g.tpot_err.append(abs(p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms)
+            e_ttft = (p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms
+            e_tpot = (p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms
+            g.ttft_err.append(abs(e_ttft))
+            g.tpot_err.append(abs(e_tpot))
+            g.signed[concurrency_bin(p.concurrency)].append((e_ttft, e_tpot))
     return dict(sorted(groups.items())), total
 
 
@@ -349,9 +368,12 @@ def render(groups: dict[tuple, GroupScore], total: GroupScore) -> str:
     head = ["system", "backend", "mode", "rows", "predicted", "TTFT MdAPE", "TPOT MdAPE", "TTFT ≤20%", "TPOT ≤20%",
             "not predicted (why)"]
     t = total.summary()
+    bins = "; ".join(f"{k} ({v['rows']}) {v['ttft_signed_median']:+.1f}% / {v['tpot_signed_median']:+.1f}%"
+                     for k, v in t["signed_error_by_concurrency"].items())
     last = (f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
             f"tpot_mdape={_pct(t['tpot_mdape'])}")
-    return tabulate(rows, head) + "\n" + last
+    return (tabulate(rows, head) + "\n" + (f"signed median error by concurrency, TTFT / TPOT: {bins}\n" if bins else "")
+            + last)
 
 
 def _pct(x) -> str:

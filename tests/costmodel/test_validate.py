@@ -130,3 +130,19 @@ def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
     recorded = predict_row({**blank, "silicon_data_source": "silicon_concurrency=528"})
     assert predict_row(blank).tpot_ms == recorded.tpot_ms and predict_row(blank).ttft_ms == recorded.ttft_ms
     assert predict_row({**blank, "silicon_data_source": "silicon_concurrency=1"}).tpot_ms < recorded.tpot_ms
+
+
+def test_signed_error_is_reported_by_concurrency_bin():
+    from costmodel.validate import Prediction, concurrency_bin
+
+    assert [concurrency_bin(c) for c in (1, 4, 5, 16, 17, 64, 65, 256, 257)] == \
+        ["1-4", "1-4", "5-16", "5-16", "17-64", "17-64", "65-256", "65-256", ">256"]
+    g = ("h200_sxm", "trtllm", "agg")
+    preds = [Prediction("a", g, 120.0, 9.0, 100.0, 10.0, concurrency=2),
+             Prediction("b", g, 80.0, 11.0, 100.0, 10.0, concurrency=3),
+             Prediction("c", g, 50.0, 10.0, 100.0, 10.0, concurrency=512)]
+    groups, total = score(preds)
+    assert total.summary()["signed_error_by_concurrency"] == {
+        "1-4": {"rows": 2, "ttft_signed_median": 0.0, "tpot_signed_median": 0.0},
+        ">256": {"rows": 1, "ttft_signed_median": -50.0, "tpot_signed_median": 0.0}}
+    assert "1-4 (2) +0.0% / +0.0%; >256 (1) -50.0% / +0.0%" in render(groups, total)
