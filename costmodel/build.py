@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, SurfaceRequest, context_tokens, mtp_settings
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, mtp_settings
 from costmodel.engines import attention_kind, engine_rules
 from costmodel.memory import kv_capacity_tokens
-from costmodel.opdb import open_db
+from costmodel.opdb import OpDB, open_db
 from costmodel.quant import resolve_quant
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
 
 PREFILL_BATCHES = (1, 2, 4, 8)
-# Disagg prefill pools are planned at this utilisation: TTFT includes its queueing, capacity is derated.
-PREFILL_UTILISATION = 0.7
+
+
+def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepModel:
+    """The step model of one mode's engine recipe (MTP per mode); the search and `validate` both build it here."""
+    return StepModel(db, req.model, quant, *mtp_settings(req, mode), gpus_per_node=req.gpus_per_node)
 
 
 def batch_grid(max_batch: int) -> np.ndarray:
@@ -88,6 +91,8 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
         moe_ep=lays_np[li, 4], gpus=gpus[li], batch=np.broadcast_to(batch, (L, B))[li, bi].astype(int),
         ttft_ms=get("ttft_ms"), tpot_ms=get("tpot_ms"), req_per_s=get("req_per_s"),
         mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi], max_num_tokens=np.full(len(li), mnt),
+        handoff_ms=get("handoff_ms") if "handoff_ms" in fig else None,
+        kv_transfer_ms=get("kv_transfer_ms") if "kv_transfer_ms" in fig else None,
     )
 
 
@@ -136,9 +141,8 @@ class _Engine:
         self.db = open_db(system, req.backend, req.version)
         self.quant, self.notes = resolve_quant(self.db, req.model, req.quant)
         self.gpn = req.gpus_per_node or self.db.system.gpus_per_node  # the node size workers are placed on
-        self.step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "agg"), gpus_per_node=self.gpn)
-        self.disagg_step = StepModel(self.db, req.model, self.quant, *mtp_settings(req, "disagg"),
-                                     gpus_per_node=self.gpn)
+        self.step = step_model(self.db, req, self.quant, "agg")
+        self.disagg_step = step_model(self.db, req, self.quant, "disagg")
         self.step.check()
         self.mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
         lays = layouts(req)
@@ -171,7 +175,7 @@ class _Engine:
 
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
-        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap)
+        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
             f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
@@ -182,11 +186,16 @@ class _Engine:
         """Prefill rows whose KV cache goes to decode workers on ``to``'s system."""
         lay, isl = self.lay, self.req.isl
         pb = np.array(PREFILL_BATCHES)[None, :]
-        fp = prefill_figures(self.disagg_step, lay, pb, isl, PREFILL_UTILISATION)
-        # The hand-off runs at the slower end's inter-node bandwidth.
+        util = self.req.prefill_utilisation
+        fp = prefill_figures(self.disagg_step, lay, pb, isl, util)
+        # Between systems the hand-off runs at the slower end's inter-node bandwidth; on one system it stays on
+        # NVLink when the whole deployment fits one node.
         link = min((self, to), key=lambda e: e.db.system.inter_node_bw_bytes_per_s)
-        fp = {"ttft_ms": fp["ttft_ms"] + handoff_ms(link.disagg_step, isl, lay.tp),
-              "req_per_s": fp["req_per_s"] * PREFILL_UTILISATION}
+        gpn = self.db.system.gpus_per_node
+        within = to is self and self.req.total_gpus is not None and self.req.total_gpus <= gpn
+        hand = handoff_ms(link.disagg_step, isl, lay.tp, within)
+        fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * util,
+              "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"]}
         if (k := self._factor("disagg")) is not None:
             fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
         cap_p, _ = self._kv(isl)

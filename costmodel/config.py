@@ -18,6 +18,10 @@ DEFAULT_MTP = {"trtllm": (3, 0.8), "sglang": (0, 0.0), "vllm": (0, 0.0)}
 DISAGG_MTP = {"trtllm": (3, 0.8), "sglang": (3, 0.8), "vllm": (0, 0.0)}
 # Engine token budget per iteration (prefill chunk size), as the engines ship it and as exported.
 DEFAULT_MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
+# Disagg prefill pools are planned at this load (the search cannot know the load before it pairs pools):
+# TTFT includes the queueing at this utilisation, capacity is derated to it. `validate` instead derives
+# the load from the benchmark's concurrency; both price it with the same serving functions.
+PREFILL_UTILISATION = 0.7
 DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 KV_DTYPES = ("bfloat16", "fp8")
@@ -68,6 +72,9 @@ class SurfaceRequest:
     mtp_accept: float | None = None
     calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)
     max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
+    total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
+    scheduler_recv_interval: int = 1  # SGLang --scheduler-recv-interval: new requests read every N iterations
+    prefill_utilisation: float = PREFILL_UTILISATION  # load the disagg prefill pools are planned at
 
 
 def context_tokens(req: SurfaceRequest) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from costmodel import roofline
 from costmodel.interp import Grid, build_grid, query
 from costmodel.paths import DataNotFoundError, data_dir
+from costmodel.plausibility import twin_latency
 from costmodel.system import System, load_system
 from costmodel.tables import Table, load_table, perf_dir
 
@@ -130,8 +131,11 @@ class OpDB:
                 )
             mask &= sel
         coords = [t.columns[a][mask] for a in kind.axes]
-        return build_grid(coords, t.columns[next(c for c in t.columns if c.endswith("_ms"))][mask],
-                          kind.floor(self.system, cats))
+        if op == "gemm":  # a host-bound dtype's rows read through their twin dtype (costmodel.plausibility)
+            values = twin_latency(t.columns, mask, str(cats["dtype"]))
+        else:
+            values = t.columns[next(c for c in t.columns if c.endswith("_ms"))][mask]
+        return build_grid(coords, values, kind.floor(self.system, cats))
 
     def latency_ms(self, op: str, /, *axes: np.ndarray, **cats) -> np.ndarray:
         """Latency in ms for every shape given by the numeric axes (arrays broadcast together)."""

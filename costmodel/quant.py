@@ -26,6 +26,24 @@ HIGH_PRECISION_NAMES = {"attn_qkv": "the attention q/k/v projections", "attn_out
                         "shared_experts": "the shared experts"}  # router and lm_head: always priced in bf16
 
 
+# An fp8 KV cache is only worth it with a fast fp8-KV attention kernel. SGLang on Hopper has none for
+# MLA (its measured fp8-KV MLA decode is ~6x its bf16-KV one at batch 128), and its recipes keep the
+# KV cache in the model dtype there; with fp8 KV its H200 DeepSeek TPOTs came out ~1.4x too high.
+MLA_KV_SLOWDOWN_LIMIT = 1.5
+
+
+def recipe_kv_cache(db: OpDB, a: ModelArch) -> str:
+    """The KV-cache dtype an engine recipe runs by default: fp8, except for MLA models where the backend's
+    fp8-KV MLA decode kernel is more than MLA_KV_SLOWDOWN_LIMIT x its bf16 one (generation_mla table,
+    heads/8 per GPU, batch 128, KV length 2048); those keep bf16."""
+    if not (a.is_mla and db.has("generation_mla")) or "fp8" not in db.options("generation_mla", "kv_dtype"):
+        return "fp8"
+    shape = (np.array(a.num_heads / 8), np.array(128.0), np.array(2048.0))
+    fp8, bf16 = (float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv))
+                 for kv in ("fp8", "bfloat16"))
+    return "bfloat16" if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else "fp8"
+
+
 def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
     t = db.table("moe").columns
     sel = (t["hidden"] == a.hidden) & (t["inter"] == a.moe_intermediate) & (t["topk"] == a.topk) & \

@@ -23,12 +23,21 @@ from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
 BURST_SHARE = 0.15  # disagg: share of requests that meet the start-up burst
-# Fixed request-path time outside the GPU steps (HTTP, tokenisation, scheduling, first-token stream),
-# and for disagg the two-hop route and KV-transfer handshake: the TTFT gap left at concurrency ≤ 4 once
-# the own prefill is priced (TRT-LLM disagg: its gap spreads from 0.1 to 2.2 s between deployments;
-# 200 ms is the value that best fits across concurrency).
+# Fixed request-path time outside the GPU steps (HTTP, tokenisation, scheduling, first-token stream):
+# the TTFT gap left at concurrency ≤ 4 once the own prefill is priced.
 REQUEST_OVERHEAD_MS = {"trtllm": 50.0, "vllm": 50.0, "sglang": 120.0}
-DISAGG_OVERHEAD_MS = {"trtllm": 200.0, "vllm": 140.0, "sglang": 200.0}
+# Disagg hand-off, besides moving the KV bytes: the connector's per-request cost (the two-hop route,
+# the transfer handshake and per-layer block descriptors, the decode worker admitting the request and
+# streaming its first token), by backend and attention type. Evidence: dev disagg rows at concurrency
+# ≤ 4, measured TTFT minus the priced prefill and KV transfer, median per group:
+#   GQA  TRT-LLM gpt-oss-120b on gb200 (6 rows): 36 ms (its whole TTFT is ~40 ms at ISL 1k, ~110 at 8k).
+#   MLA  TRT-LLM DeepSeek-R1/V3 b200 167, gb200 167, gb300 170 ms (23 rows) -> 170.
+#        SGLang DeepSeek-R1/V3 b200 322, gb200 210, gb300 243, h200 351, h100 46 ms (45 rows) -> 240.
+#        vLLM Kimi-K2.5 gb200 250 ms (1 row): SGLang's value.
+# No dense or GQA disagg row of SGLang or vLLM runs at low concurrency: they take the GQA value. (The old
+# flat 200 ms came from the MLA rows alone and made e.g. every Qwen3-32B disagg TTFT ≥ 200 ms.)
+HANDOFF_CONNECTOR_MS = {("trtllm", "gqa"): 36.0, ("trtllm", "mla"): 170.0, ("sglang", "mla"): 240.0,
+                        ("vllm", "mla"): 240.0}
 # Agg, closed loop with fixed ISL/OSL. Prompts that reach the scheduler together share one iteration's
 # token budget, so TRT-LLM and SGLang prefill them as a clump of ⌊max_num_tokens / ISL⌋ and the clump's
 # members all see the clump's prefill time (measured: ISL 1,024 at concurrency 4 takes ~4 single
@@ -127,11 +136,26 @@ def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> d
     return {"tpot_ms": tpot, "req_per_s": 1000.0 * b * dp / (osl * tpot)}
 
 
-def handoff_ms(step: StepModel, isl: int, tp_prefill) -> np.ndarray:
-    """Disagg route overhead plus moving one request's KV cache to a decode worker over the inter-node link."""
+def connector_ms(step: StepModel) -> float:
+    """The disagg connector's per-request cost (ms) for this backend and attention type (HANDOFF_CONNECTOR_MS)."""
+    kind = "mla" if step.a.is_mla else "gqa"
+    return HANDOFF_CONNECTOR_MS.get((step.db.backend, kind), HANDOFF_CONNECTOR_MS[("trtllm", "gqa")])
+
+
+def handoff_ms(step: StepModel, isl: int, tp_prefill, within_node=False) -> dict[str, np.ndarray]:
+    """Disagg hand-off of one request, in ms: its KV cache moved to a decode worker plus the connector's cost.
+
+    The bytes (the prompt's KV cache in the cache dtype, and a hybrid's fixed recurrent state) go over
+    NVLink when the prefill and decode workers share a node (``within_node``), else over the link the
+    system's YAML gives between nodes (RDMA; NVLink within a GB200/GB300 rack); each of the prefill
+    worker's ``tp_prefill`` GPUs sends its shard on its own link. Returns ``kv_bytes``, ``transfer_ms``,
+    ``connector_ms`` and their sum ``total_ms`` (arrays broadcast over ``tp_prefill``)."""
     s = step.db.system
     nbytes = step.a.kv_bytes_per_token(DTYPE_BYTES.get(step.q.kv_cache, 2.0)) * isl
     if step.a.linear_v_heads:  # hybrids (GDN) also hand over every linear layer's fixed recurrent state
         nbytes = nbytes + step.a.linear_state_bytes_per_request()
-    bw = s.inter_node_bw_bytes_per_s * np.asarray(tp_prefill, float)  # each prefill GPU sends its shard
-    return nbytes / bw * 1e3 + s.p2p_latency_s * 1e3 + DISAGG_OVERHEAD_MS.get(step.db.backend, 0.0)
+    link = np.where(within_node, s.intra_node_bw_bytes_per_s, s.inter_node_bw_bytes_per_s)
+    transfer = nbytes / (link * np.asarray(tp_prefill, float)) * 1e3 + s.p2p_latency_s * 1e3
+    conn = np.full_like(transfer, connector_ms(step))
+    return {"kv_bytes": np.full_like(transfer, float(nbytes)), "transfer_ms": transfer, "connector_ms": conn,
+            "total_ms": transfer + conn}

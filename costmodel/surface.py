@@ -36,6 +36,8 @@ class Candidates:
     req_per_s: np.ndarray
     mem_used_frac: np.ndarray
     max_num_tokens: np.ndarray  # engine token budget per step the row was modelled with
+    handoff_ms: np.ndarray | None = None  # prefill rows: the KV hand-off share of ttft_ms (transfer + connector)
+    kv_transfer_ms: np.ndarray | None = None  # prefill rows: the byte-transfer part of handoff_ms
 
     def __len__(self) -> int:
         return len(self.batch)

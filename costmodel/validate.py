@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant
+from costmodel.build import step_model
+from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
+                              SurfaceRequest)
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
-from costmodel.quant import resolve_quant
+from costmodel.quant import recipe_kv_cache, resolve_quant
 from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, handoff_ms, prefill_figures,
                                prefill_ttft)
-from costmodel.step import Layout, StepModel
+from costmodel.step import Layout
 from costmodel.system import UnknownSystemError
 
 # The columns of the measurement CSV format (silicon_dev.csv); REQUIRED ⊂ COLUMNS must be present.
@@ -47,6 +49,16 @@ class Prediction:
     measured_ttft_ms: float = 0.0
     measured_tpot_ms: float = 0.0
     reason: str | None = None
+    concurrency: int = 0
+
+
+# Concurrency bins of the signed-error breakdown (upper bounds; the last is open).
+CONCURRENCY_BINS = ((4, "1-4"), (16, "5-16"), (64, "17-64"), (256, "65-256"), (None, ">256"))
+
+
+def concurrency_bin(c: int) -> str:
+    """The CONCURRENCY_BINS label of a concurrency."""
+    return next(label for hi, label in CONCURRENCY_BINS if hi is None or c <= hi)
 
 
 @dataclass
@@ -58,6 +70,7 @@ class GroupScore:
     ttft_err: list[float] = field(default_factory=list)
     tpot_err: list[float] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    signed: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
 
     def summary(self) -> dict:
         """Plain figures for printing or JSON."""
@@ -67,9 +80,13 @@ class GroupScore:
         def within(e):
             return round(100 * sum(x <= 0.2 for x in e) / len(e), 1) if e else None
 
+        by_bin = {label: {"rows": len(e), "ttft_signed_median": round(100 * statistics.median(x for x, _ in e), 1),
+                          "tpot_signed_median": round(100 * statistics.median(y for _, y in e), 1)}
+                  for _, label in CONCURRENCY_BINS if (e := self.signed.get(label))}
         return {"rows": self.rows, "predicted": self.predicted, "ttft_mdape": mdape(self.ttft_err),
                 "tpot_mdape": mdape(self.tpot_err), "ttft_within_20": within(self.ttft_err),
-                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items()))}
+                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items())),
+                "signed_error_by_concurrency": by_bin}
 
 
 def _int(v: str, default: int = 1) -> int:
@@ -157,31 +174,42 @@ def _float(row: dict, key: str) -> float:
         return math.nan
 
 
+def concurrency(row: dict) -> int:
+    """Clients of the closed-loop benchmark: ``silicon_concurrency`` in the source field when recorded; else, for
+    disagg, every decode slot (decode batch per attention-DP rank × ranks × workers, which equals the recorded
+    concurrency in every dev row that has both); else the agg ``batch_size``; 1 when nothing is given."""
+    given = _int(_source_fields(row.get("silicon_data_source") or "").get("silicon_concurrency"), 0)
+    if given:
+        return given
+    if _text(row, "mode") == "disagg" and (batch := _int(row.get("decode_batch_size"), 0)):
+        return batch * _int(row.get("decode_num_workers")) * _int(row.get("decode_attention_dp_size"))
+    return _int(row.get("batch_size"))
+
+
 def predict_row(row: dict) -> Prediction:
     """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
     group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
     meas = _float(row, "silicon_ttft_ms"), _float(row, "silicon_tpot_ms")
-    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1])
+    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1],
+                concurrency=concurrency(row))
     if (bad := _malformed(row)) is not None:
         return Prediction(**base, reason=bad)
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
-        q, _ = resolve_quant(db, arch, _quant(row))
-        q = _mla_kv_recipe(db, arch, q)
-        step = StepModel(db, arch, q, *_measured_mtp(row))
+        req = row_request(row, arch, db)
+        q, _ = resolve_quant(db, arch, req.quant)
+        step = step_model(db, req, q, row["mode"])
         step.check()
-        isl, osl = int(row["isl"]), int(row["osl"])
-        conc = _int(_source_fields(row.get("silicon_data_source", "")).get("silicon_concurrency"),
-                    _int(row.get("batch_size")))
+        isl, osl, conc = req.isl, req.osl, concurrency(row)
         mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
             cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, _recv_interval(row["backend"], conc))
+            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval)
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
@@ -194,21 +222,19 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason="unsupported backend")
 
 
-# An fp8 KV cache is only worth it with a fast fp8-KV attention kernel. SGLang on Hopper has none for
-# MLA (its measured fp8-KV MLA decode is ~6× its bf16-KV one at batch 128), and its recipes keep the
-# KV cache in the model dtype there; with fp8 KV its H200 DeepSeek TPOTs came out ~1.4× too high.
-MLA_KV_SLOWDOWN_LIMIT = 1.5
-
-
-def _mla_kv_recipe(db, arch, q: Quant) -> Quant:
-    if not (arch.is_mla and q.kv_cache == "fp8" and db.has("generation_mla")):
-        return q
-    if "fp8" not in db.options("generation_mla", "kv_dtype"):
-        return q
-    shape = (np.array(arch.num_heads / 8), np.array(128.0), np.array(2048.0))
-    fp8, bf16 = (float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv))
-                 for kv in ("fp8", "bfloat16"))
-    return Quant(q.gemm, "bfloat16", q.attention, q.moe) if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else q
+def row_request(row: dict, arch, db) -> SurfaceRequest:
+    """The serving recipe a measured row ran, as the search's request: the row's workload and quantization, and
+    the benchmark's own assumptions where the row records none (MTP acceptance on random-token prompts, the
+    SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype). A spec pinning these prices the row
+    with the same functions (tests/costmodel/test_one_model.py)."""
+    q = _quant(row)
+    if q.kv_cache == "fp8":
+        q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
+    draft, accept = _measured_mtp(row)
+    return SurfaceRequest(model=arch, system=row["system"], backend=row["backend"], version=db.version,
+                          isl=int(row["isl"]), osl=int(row["osl"]), quant=q, search=SearchSpace(),
+                          modes=(row["mode"],), mtp_draft=draft, mtp_accept=accept,
+                          scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)))
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token
@@ -267,7 +293,10 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     # a blank prefill count: as many prefill workers as the decode side's request rate needs
     x = _int(row.get("prefill_num_workers"), 0) or max(1, round(y * float(dec["req_per_s"]) / float(pf["req_per_s"])))
     cap_p = x * float(pf["req_per_s"])
-    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(handoff_ms(step, isl, lp.tp))
+    # the KV moves over NVLink when the whole deployment sits in one node
+    gpus = x * float(lp.tp * lp.pp * lp.dp) + y * float(ld.tp * ld.pp * ld.dp)
+    hand = handoff_ms(step, isl, lp.tp, gpus <= db.system.gpus_per_node)
+    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(hand["total_ms"])
     fixed = BURST_SHARE * 0.5 * conc / cap_p * 1000.0 + xfer
 
     def excess(ttft: float) -> float:  # rises with ttft: a longer TTFT lowers the load that causes it
@@ -321,8 +350,11 @@ def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]
                 g.reasons[p.reason] += 1
                 continue
             g.predicted += 1
-            g.ttft_err.append(abs(p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms)
-            g.tpot_err.append(abs(p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms)
+            e_ttft = (p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms
+            e_tpot = (p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms
+            g.ttft_err.append(abs(e_ttft))
+            g.tpot_err.append(abs(e_tpot))
+            g.signed[concurrency_bin(p.concurrency)].append((e_ttft, e_tpot))
     return dict(sorted(groups.items())), total
 
 
@@ -339,9 +371,12 @@ def render(groups: dict[tuple, GroupScore], total: GroupScore) -> str:
     head = ["system", "backend", "mode", "rows", "predicted", "TTFT MdAPE", "TPOT MdAPE", "TTFT ≤20%", "TPOT ≤20%",
             "not predicted (why)"]
     t = total.summary()
+    bins = "; ".join(f"{k} ({v['rows']}) {v['ttft_signed_median']:+.1f}% / {v['tpot_signed_median']:+.1f}%"
+                     for k, v in t["signed_error_by_concurrency"].items())
     last = (f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
             f"tpot_mdape={_pct(t['tpot_mdape'])}")
-    return tabulate(rows, head) + "\n" + last
+    return (tabulate(rows, head) + "\n" + (f"signed median error by concurrency, TTFT / TPOT: {bins}\n" if bins else "")
+            + last)
 
 
 def _pct(x) -> str:

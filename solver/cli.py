@@ -68,13 +68,18 @@ def data_import(
 
 @data_app.command("verify")
 def data_verify() -> None:
-    """Check every data file against its manifest SHA-256."""
+    """Check every data file against its manifest SHA-256, and flag implausible GEMM tables."""
     from costmodel.paths import data_dir
-    from costmodel.tables import verify_folder
+    from costmodel.plausibility import gemm_warnings
+    from costmodel.tables import load_table, verify_folder
 
-    n = 0
-    for manifest in sorted((data_dir() / "perf").rglob("manifest.json")):
-        n += len(verify_folder(manifest.parent))
+    perf = data_dir() / "perf"
+    folders = [m.parent for m in sorted(perf.rglob("manifest.json"))]
+    n = sum(len(verify_folder(f)) for f in folders)  # every checksum first: a bad file is the one error
+    for f in folders:
+        if (gemm := f / "gemm.csv.gz").exists():
+            for line in gemm_warnings(load_table(gemm).columns, str(f.relative_to(perf))):
+                typer.echo(f"warning: {line}", err=True)
     typer.echo(f"ok: {n} tables match their manifests")
 
 

@@ -140,7 +140,7 @@ def sla(c: Scope) -> None:
         r = c.rows(role)
         if role != "decode" and s.ttft_ms is not None:
             c.keep_rows(role, r.ttft_ms <= s.ttft_ms, lambda t: (
-                f"ttft: lowest reachable TTFT is {_min(t.ttft_ms)} ms > {s.ttft_ms:g} ms"))
+                f"ttft: lowest reachable TTFT is {_min(t.ttft_ms)} ms > {s.ttft_ms:g} ms" + _handoff_part(t)))
         if role != "prefill" and s.tpot_ms is not None:
             c.keep_rows(role, r.tpot_ms <= s.tpot_ms, lambda t: (
                 f"tpot: lowest reachable TPOT is {_min(t.tpot_ms)} ms > {s.tpot_ms:g} ms"))
@@ -154,6 +154,16 @@ def sla(c: Scope) -> None:
                 f"{s.max_request_latency_ms:g} ms"))
     if c.mode == "disagg" and s.max_request_latency_ms is not None:
         _request_latency(c, s.max_request_latency_ms, osl)
+
+
+def _handoff_part(t: Candidates) -> str:
+    """For prefill rows: how the fastest row's TTFT splits into prefill and the KV hand-off to decode."""
+    if t.handoff_ms is None or not len(t):
+        return ""
+    i = int(np.nanargmin(t.ttft_ms))
+    h, x = float(t.handoff_ms[i]), float(t.kv_transfer_ms[i])
+    return (f" (prefill {t.ttft_ms[i] - h:.4g} ms + hand-off {h:.4g} ms: KV transfer {x:.3g} ms, "
+            f"connector {h - x:.4g} ms)")
 
 
 def kv_handoff(c: Scope) -> None:

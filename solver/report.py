@@ -48,6 +48,10 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         + (f", moe {q['moe']}" if s.get("moe", True) else ""),
         *_recipe_lines(s),
         *_checkpoint_lines(s.get("checkpoint")),
+        "  serving       scheduler reads new requests every "
+        + (f"{n} iterations" if (n := s.get("scheduler_recv_interval", 1)) > 1 else "iteration")
+        + (f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
+           if "disagg" in s["modes"] and "prefill_utilisation" in s else ""),
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]

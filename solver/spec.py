@@ -64,6 +64,8 @@ class Spec:
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
+                "moe": self.arch.is_moe, "scheduler_recv_interval": r.scheduler_recv_interval,
+                "prefill_utilisation": r.prefill_utilisation,
                 "calibrated": r.calibration is not None}
 
 
@@ -273,7 +275,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
                         f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl.")
     _check_context(v, arch, where)
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
-    defaults = dict(gemm=gemm, kv_cache="fp8", attention="bfloat16", moe=moe)
+    defaults = dict(gemm=gemm, kv_cache=_recipe_kv(v, arch), attention="bfloat16", moe=moe)
     quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
     if arch.is_moe and "quantization.moe" not in given:  # the expert kernel the engine runs by default on this GPU
         rule = engine_rules(v["backend"]).default_moe(arch, load_system(v["system"]).sm_version)
@@ -337,6 +339,16 @@ def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: 
     return v["model_path"] or str(folder), v["served_model_name"] or own
 
 
+def _recipe_kv(v: dict, arch: ModelArch) -> str:
+    """The default KV-cache dtype: the engine recipe's (bf16 for MLA where the backend lacks a fast fp8-KV kernel)."""
+    if not arch.is_mla:
+        return "fp8"
+    from costmodel.opdb import open_db
+    from costmodel.quant import recipe_kv_cache
+
+    return recipe_kv_cache(open_db(v["system"], v["backend"], v["backend_version"]), arch)
+
+
 def _load_calibration(name: str | None, base: Path | None, where: _Where):
     from costmodel.calibrate import BadCalibrationError, load
 
@@ -386,7 +398,10 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
                              calibration=_load_calibration(v["calibration"], base_dir, where),
-                             max_context=v["workload.max_context_tokens"])
+                             max_context=v["workload.max_context_tokens"],
+                             total_gpus=v["total_gpus"],
+                             scheduler_recv_interval=v["serving.scheduler_recv_interval"],
+                             prefill_utilisation=float(v["serving.prefill_utilisation"]))
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,

@@ -93,7 +93,8 @@ FIELDS: tuple[Field, ...] = (
     F("sla.max_request_latency_ms", "number?", "bound on ttft + (osl - 1) * tpot in ms", gt=0),
     F("quantization", "section", f"dtype per component; {_Q}"),
     F("quantization.gemm", "str?", f"dense GEMM dtype; {_Q}", choices=GEMM_DTYPES),
-    F("quantization.kv_cache", "str?", "KV-cache dtype; null: fp8", choices=KV_DTYPES),
+    F("quantization.kv_cache", "str?", "KV-cache dtype; null: fp8 (MLA: bf16 where the backend has no fast "
+      "fp8-KV MLA kernel, as its recipes run)", choices=KV_DTYPES),
     F("quantization.attention", "str?", "attention compute dtype; null: bfloat16", choices=("bfloat16", "fp8")),
     F("quantization.moe", "str?", f"MoE expert dtype; {_Q}", choices=MOE_DTYPES),
     F("speculative", "section", "multi-token prediction (MTP) for models with MTP layers, e.g. DeepSeek-V3/R1"),
@@ -101,6 +102,12 @@ FIELDS: tuple[Field, ...] = (
       "(trtllm: 3; sglang: 3 when disaggregated; vllm: 0)", ge=0, le=8),
     F("speculative.mtp_acceptance", "number?", "probability each drafted token is accepted; null: the backend "
       "recipe (0.8)", ge=0, le=1),
+    F("serving", "section", "engine and load settings the serving model prices (and the exporter renders)"),
+    F("serving.scheduler_recv_interval", "int", "SGLang --scheduler-recv-interval: the scheduler reads new "
+      "requests every N iterations, so an arrival waits (N-1)/2 decode steps; 1 is the engine default",
+      default=1, ge=1, le=100),
+    F("serving.prefill_utilisation", "number", "load at which disagg prefill pools are planned: their TTFT "
+      "includes the queueing at this load and their capacity is derated to it", default=0.7, gt=0, le=0.95),
     F("calibration", "str?", "file of TTFT/TPOT correction factors written by `aicsolve calibrate` "
       "(relative to the spec file); null: the cost model as is"),
     F("modes", "strs", "serving modes to compare", default=list(MODES), choices=MODES),

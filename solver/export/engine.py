@@ -149,6 +149,8 @@ def _sglang(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
              **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
              "enable-dp-attention": r.dp > 1, "expert-parallel-size": r.moe_ep, "context-length": max_seq_len(spec),
              "mem-fraction-static": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    if spec.request.scheduler_recv_interval != 1:  # priced by the serving model: render it
+        flags["scheduler-recv-interval"] = spec.request.scheduler_recv_interval
     if r.mtp_draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path
         flags |= {"speculative-algorithm": "EAGLE", "speculative-num-steps": r.mtp_draft, "speculative-eagle-topk": 1,
                   "speculative-num-draft-tokens": r.mtp_draft + 1}

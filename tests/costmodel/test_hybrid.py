@@ -106,7 +106,7 @@ def test_qwen35_prices_on_sglang(system, model):
 def test_disagg_handoff_moves_the_linear_state_too():
     """A hybrid's hand-off carries its fixed GDN state besides the prompt's full-attention KV; for
     Qwen3.5-397B at ISL 1000 the state is most of the bytes."""
-    from costmodel.serving import DISAGG_OVERHEAD_MS, handoff_ms
+    from costmodel.serving import handoff_ms
     from costmodel.system import DTYPE_BYTES
 
     a = load_model("Qwen/Qwen3.5-397B-A17B")
@@ -114,8 +114,7 @@ def test_disagg_handoff_moves_the_linear_state_too():
     q, _ = resolve_quant(db, a, Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="fp8_block"))
     step = StepModel(db, a, q, 0, 0.0)
     bw = db.system.inter_node_bw_bytes_per_s
-    fixed = db.system.p2p_latency_s * 1e3 + DISAGG_OVERHEAD_MS["sglang"]
     kv_ms = a.kv_bytes_per_token(DTYPE_BYTES[q.kv_cache]) * 1000 / bw * 1e3
-    moved = float(handoff_ms(step, 1000, 1)) - fixed
+    moved = float(handoff_ms(step, 1000, 1)["transfer_ms"]) - db.system.p2p_latency_s * 1e3
     assert moved == pytest.approx(kv_ms + a.linear_state_bytes_per_request() / bw * 1e3)
     assert moved > 5 * kv_ms

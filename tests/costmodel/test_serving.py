@@ -146,3 +146,22 @@ def test_scheduler_recv_interval_adds_the_inbox_wait_only():
     # the wait is ~14.5 raw decode iterations; TPOT barely moves (a later start shifts, not slows, decode)
     assert np.all(wait < 14.5 * 2.0 * base["tpot_ms"]) and np.all(wait > 14.5 * 0.5 * base["tpot_ms"])
     assert polled["tpot_ms"] == pytest.approx(base["tpot_ms"], rel=0.05)
+
+
+def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
+    """Qwen3-32B, ISL 4000, fp8 KV: 64 layers × 8 KV heads × 128 × 2 (K, V) bytes = 131 kB a token, 524 MB a
+    prompt; over one H200's 50 GB/s RDMA link 10.5 ms, over NVLink (450 GB/s) 1.2 ms; TP4 sends 4 shards at once."""
+    from costmodel.serving import HANDOFF_CONNECTOR_MS, handoff_ms
+
+    step = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("QWEN3_32B"), Q)
+    rdma, nvl = handoff_ms(step, 4000, 1), handoff_ms(step, 4000, 1, within_node=True)
+    assert float(rdma["kv_bytes"]) == pytest.approx(64 * 8 * 128 * 2 * 4000)
+    assert float(rdma["transfer_ms"]) == pytest.approx(524.288e6 / 50e9 * 1e3 + 0.01)
+    assert float(nvl["transfer_ms"]) == pytest.approx(524.288e6 / 450e9 * 1e3 + 0.01)
+    assert float(handoff_ms(step, 4000, 4)["transfer_ms"]) == pytest.approx(524.288e6 / 200e9 * 1e3 + 0.01)
+    assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + HANDOFF_CONNECTOR_MS[("trtllm", "gqa")])
+    # an MLA model's connector costs more (DeepSeek rows), a GQA model on any backend takes the GQA value
+    mla = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("DEEPSEEK_R1"), Q)
+    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == HANDOFF_CONNECTOR_MS[("sglang", "mla")]
+    gqa = StepModel(open_db("h200_sxm", "vllm", "0.24.0"), load_model("QWEN3_32B"), Q)
+    assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS[("trtllm", "gqa")]

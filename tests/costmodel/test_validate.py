@@ -94,16 +94,20 @@ def test_measured_mtp_recipes():
 
 def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     from costmodel.arch import load_model
-    from costmodel.config import DEFAULT_VERSIONS, Quant
+    from costmodel.config import DEFAULT_VERSIONS
     from costmodel.opdb import open_db
-    from costmodel.validate import _mla_kv_recipe
+    from costmodel.quant import recipe_kv_cache
 
-    a, q = load_model("DEEPSEEK_R1"), Quant("fp8", "fp8", "bfloat16", "fp8")
-    kv = {(s, b): _mla_kv_recipe(open_db(s, b, DEFAULT_VERSIONS[b]), a, q).kv_cache
+    a = load_model("DEEPSEEK_R1")
+    kv = {(s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
           for s in ("h200_sxm", "b200_sxm") for b in ("trtllm", "sglang")}
     assert kv == {("h200_sxm", "trtllm"): "fp8", ("h200_sxm", "sglang"): "bfloat16",
                   ("b200_sxm", "trtllm"): "fp8", ("b200_sxm", "sglang"): "fp8"}
-    assert _mla_kv_recipe(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B"), q) == q
+    assert recipe_kv_cache(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B")) == "fp8"
+    row = _row(model_path="deepseek-ai/DeepSeek-R1", system="h200_sxm", backend="sglang", gemm_quant_mode="fp8_block")
+    from costmodel.validate import row_request
+
+    assert row_request(row, a, open_db("h200_sxm", "sglang", "0.5.14")).quant.kv_cache == "bfloat16"
 
 
 def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
@@ -112,3 +116,33 @@ def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
     assert _recv_interval("sglang", 4) == 10 and _recv_interval("sglang", 15) == 10
     assert _recv_interval("sglang", 16) == 30 and _recv_interval("sglang", 1024) == 30
     assert _recv_interval("trtllm", 64) == 1 and _recv_interval("vllm", 4) == 1
+
+
+def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
+    from costmodel.validate import concurrency
+
+    # h100 SGLang Qwen3-32B dev row with no silicon_concurrency: 11 decode workers × batch 48 per rank
+    blank = _row(mode="disagg", silicon_data_source="source_file=x.csv", batch_size="", prefill_tp_size=2,
+                 decode_tp_size=2, prefill_num_workers=1, decode_num_workers=11, decode_batch_size=48)
+    assert concurrency(blank) == 528
+    assert concurrency({**blank, "decode_attention_dp_size": "4"}) == 2112
+    assert concurrency({**blank, "silicon_data_source": "silicon_concurrency=64"}) == 64
+    recorded = predict_row({**blank, "silicon_data_source": "silicon_concurrency=528"})
+    assert predict_row(blank).tpot_ms == recorded.tpot_ms and predict_row(blank).ttft_ms == recorded.ttft_ms
+    assert predict_row({**blank, "silicon_data_source": "silicon_concurrency=1"}).tpot_ms < recorded.tpot_ms
+
+
+def test_signed_error_is_reported_by_concurrency_bin():
+    from costmodel.validate import Prediction, concurrency_bin
+
+    assert [concurrency_bin(c) for c in (1, 4, 5, 16, 17, 64, 65, 256, 257)] == \
+        ["1-4", "1-4", "5-16", "5-16", "17-64", "17-64", "65-256", "65-256", ">256"]
+    g = ("h200_sxm", "trtllm", "agg")
+    preds = [Prediction("a", g, 120.0, 9.0, 100.0, 10.0, concurrency=2),
+             Prediction("b", g, 80.0, 11.0, 100.0, 10.0, concurrency=3),
+             Prediction("c", g, 50.0, 10.0, 100.0, 10.0, concurrency=512)]
+    groups, total = score(preds)
+    assert total.summary()["signed_error_by_concurrency"] == {
+        "1-4": {"rows": 2, "ttft_signed_median": 0.0, "tpot_signed_median": 0.0},
+        ">256": {"rows": 1, "ttft_signed_median": -50.0, "tpot_signed_median": 0.0}}
+    assert "1-4 (2) +0.0% / +0.0%; >256 (1) -50.0% / +0.0%" in render(groups, total)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 result_mod = pytest.importorskip("solver.result")  # written concurrently; skip until it exists
-from solver.report import MARKS, SLA_MARK, pareto_plot, render, sla_min_speed  # noqa: E402
+from solver.report import MARKS, SLA_MARK, infeasible_text, pareto_plot, render, sla_min_speed  # noqa: E402
 
 Deployment, RoleConfig, SolveResult = result_mod.Deployment, result_mod.RoleConfig, result_mod.SolveResult
 
@@ -132,3 +134,23 @@ def test_ranking_divides_by_the_gpus_given():
     doc = r.to_dict()["best"]["disagg"]
     assert (doc["gpus_given"], round(doc["tokens_per_s_per_gpu_given"], 1), doc["tokens_per_s_per_gpu"]) == (
         48, 400.9, 601.4)
+
+
+def test_disagg_why_not_splits_ttft_into_prefill_and_hand_off():
+    """The README's Qwen3-32B case with a TTFT bound disagg cannot meet: the reason prices the hand-off
+    (NVLink-less RDMA transfer of the 524 MB prompt KV plus the connector) next to the prefill."""
+    from costmodel.build import build_surfaces
+    from solver.search import solve
+    from solver.spec import spec_from_raw, to_problem
+
+    raw = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "backend": "trtllm", "total_gpus": 32,
+           "workload": {"isl": 4000, "osl": 500}, "sla": {"ttft_ms": 150, "tpot_ms": 10},
+           "quantization": {"gemm": "fp8_block", "kv_cache": "fp8"}, "modes": ["disagg"]}
+    spec = spec_from_raw(raw)
+    res = solve(to_problem(spec, build_surfaces(spec.request)))
+    m = re.search(r"ttft: lowest reachable TTFT is ([\d.]+) ms > 150 ms \(prefill ([\d.]+) ms \+ hand-off ([\d.]+) ms: "
+                  r"KV transfer ([\d.]+) ms, connector ([\d.]+) ms\)", infeasible_text(res))
+    assert m, infeasible_text(res)
+    total, pre, hand, xfer, conn = map(float, m.groups())
+    assert total == pytest.approx(pre + hand, abs=0.1) and hand == pytest.approx(xfer + conn, abs=0.1)
+    assert 1.0 < xfer < 11.0 and conn < 100.0  # 524 MB over 1-8 GPUs' 50 GB/s links

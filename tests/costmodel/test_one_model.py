@@ -1,0 +1,58 @@
+"""One serving model: a spec that pins a measured row's deployment and recipe reports what `validate` predicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel.arch import load_model
+from costmodel.build import build_surfaces
+from costmodel.config import DEFAULT_VERSIONS
+from costmodel.opdb import open_db
+from costmodel.validate import _layout, concurrency, predict_row, read_rows, row_request
+from solver.spec import spec_from_raw
+
+DEV = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "silicon_dev.csv"
+
+
+def _sample() -> list[dict]:
+    """Every 15th dense agg row of the core systems (all three backends), TP ≤ 8 on one node, PP 1."""
+    rows = [r for r in read_rows(DEV) if r["mode"] == "agg" and r["system"] in ("h100_sxm", "h200_sxm", "b200_sxm")
+            and r["model_path"] in ("Qwen/Qwen3-32B", "meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B-FP8")
+            and r["pp_size"] in ("", "1") and r["attention_dp_size"] in ("", "1", "0")]
+    return rows[::15]
+
+
+def _spec_of(row: dict):
+    """The spec a user would write to pin this row: layout, concurrency, quantization and the recipe validate infers."""
+    arch = load_model(row["model_path"])
+    req = row_request(row, arch, open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]]))
+    tp = int(_layout(row).tp)
+    return spec_from_raw({
+        "model": row["model_path"], "system": row["system"], "backend": row["backend"], "total_gpus": max(tp, 8),
+        "workload": {"isl": req.isl, "osl": req.osl}, "modes": ["agg"],
+        "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
+        "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
+        "serving": {"scheduler_recv_interval": req.scheduler_recv_interval},
+        "search": {"tp": [tp], "batch_sizes": [concurrency(row)]}}), tp
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared validation set not beside the checkout")
+def test_a_spec_pinning_a_dev_row_reports_validates_figures():
+    checked = 0
+    for row in _sample():
+        want = predict_row(row)
+        if want.reason:
+            continue
+        spec, tp = _spec_of(row)
+        agg = build_surfaces(spec.request).agg
+        hit = np.flatnonzero((agg.tp == tp) & (agg.batch == concurrency(row)))
+        if not len(hit):  # concurrency beyond the KV cache: the search drops the row, validate queues the rest
+            continue
+        i = int(hit[0])
+        assert agg.ttft_ms[i] == pytest.approx(want.ttft_ms, rel=1e-3), row["id"]
+        assert agg.tpot_ms[i] == pytest.approx(want.tpot_ms, rel=1e-3), row["id"]
+        checked += 1
+    assert checked >= 20
