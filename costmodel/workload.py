@@ -231,5 +231,5 @@ def read_trace(path: str | Path, points: int = DEFAULT_POINTS) -> Trace:
         raise WorkloadError(f"{p}: every request arrives at the same time; arrival_s must span some seconds")
     cv = float(gaps.std() / gaps.mean())
     name = p.name
-    return Trace(empirical(isl, points, f"ISL of trace {name}"), empirical(osl, points, f"OSL of trace {name}"),
+    return Trace(empirical(isl, points, f"from trace {name}"), empirical(osl, points, f"from trace {name}"),
                  Arrival("gamma", (len(rows) - 1) / span, cv), len(rows), span)
