@@ -92,7 +92,9 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     tpot = t_dec / (1.0 - u)
     ttft = ttft_at(u)
     req_per_s = 1000.0 * b * dp / (ttft + (osl - 1) * tpot)
-    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_s": req_per_s, "running": b * dp}
+    # the prefill queue as costmodel.latency spreads it: utilisation, a clump's service, one request's prefill work
+    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_s": req_per_s, "running": b * dp, "queue_util": u,
+            "queue_service_ms": delta_g, "prefill_work_ms": delta}
 
 
 def _agg_ttft(t_dec, delta_g, tpot, u, n_chunks, c, b, g, osl, burst):
@@ -112,7 +114,8 @@ def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) 
     t = step.iteration_ms(lay, 0, 0, b, isl)
     lone = step.iteration_ms(lay, 0, 0, 1, isl, busy=1)  # one prompt on one rank: an idle worker's step
     return {"latency_ms": t, "lone_ms": lone, "ttft_ms": prefill_ttft(t, utilisation, lone),
-            "req_per_s": 1000.0 * b * dp / t}
+            "req_per_s": 1000.0 * b * dp / t, "queue_util": np.clip(utilisation, 0.0, 0.95),
+            "queue_service_ms": loaded_step_ms(t, utilisation, lone)}
 
 
 def prefill_ttft(batch_latency_ms, utilisation, lone_ms=None):
@@ -122,10 +125,15 @@ def prefill_ttft(batch_latency_ms, utilisation, lone_ms=None):
     step holds ~1 prompt on an idle worker and a full batch (every attention-DP rank busy) at
     saturation: its latency runs from ``lone_ms`` to ``batch_latency_ms`` with the utilisation."""
     rho = np.clip(utilisation, 0.0, 0.95)
-    t = batch_latency_ms
-    if lone_ms is not None and PREFILL_STEP_FOLLOWS_LOAD:
-        t = lone_ms + np.clip(utilisation, 0.0, 1.0) * (t - lone_ms)
+    t = loaded_step_ms(batch_latency_ms, utilisation, lone_ms)
     return t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
+
+
+def loaded_step_ms(batch_latency_ms, utilisation, lone_ms=None):
+    """A prefill step's latency at a utilisation: from ``lone_ms`` (idle) to ``batch_latency_ms`` (saturated)."""
+    if lone_ms is None or not PREFILL_STEP_FOLLOWS_LOAD:
+        return batch_latency_ms
+    return lone_ms + np.clip(utilisation, 0.0, 1.0) * (batch_latency_ms - lone_ms)
 
 
 def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> dict[str, np.ndarray]:
