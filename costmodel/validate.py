@@ -291,6 +291,13 @@ def _decode_workers(row: dict, conc: int, dp: float) -> int:
 
 def read_rows(path: Path) -> list[dict]:
     """Rows of a measurement CSV; a clear error when the file or its columns are wrong."""
+    from costmodel.files import MAX_CSV_BYTES, file_kind
+
+    kind, size = file_kind(path)
+    if kind == "other":  # /dev/zero would be read forever, a FIFO would block
+        raise BadCsvError(f"{path}: cannot read as CSV (not a regular file: a device, FIFO or socket)")
+    if size > MAX_CSV_BYTES:
+        raise BadCsvError(f"{path}: cannot read as CSV (more than {MAX_CSV_BYTES >> 20} MB; split it)")
     try:  # utf-8-sig: a spreadsheet's byte-order mark would otherwise rename the first column
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

@@ -11,16 +11,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, mtp_settings
+from costmodel.files import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
                                _children, schema)
-from solver.specyaml import Loader, read_yaml  # Loader is also this module's API (solver.web reads with it)
+from solver.specyaml import (Loader, YamlLimitError, clip, parse,  # noqa: F401 - Loader is also this module's API
+                             read_yaml)
 from solver.specyaml import show as _show
 
 
@@ -82,16 +82,19 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _
     out = copy.deepcopy(raw)
     for item in overrides:
         key, eq, text = (part.strip() for part in item.partition("="))
+        shown = clip(item, 120)  # a 200 KB value is not quoted back in full
         if not eq or not key or "" in key.split("."):
-            raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set sla.ttft_ms=200.")
+            raise UserError(f"--set {shown!r}: expected KEY=VALUE with a dotted key, e.g. --set sla.ttft_ms=200.")
         try:
-            value = yaml.load(text, Loader=Loader) if text else None
-        except (yaml.YAMLError, RecursionError):
-            raise UserError(f"--set {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
-                            ) from None
-        _set(out, key, value, f"--set {item}")
+            value = parse(text, f"--set {shown}")[0] if text else None
+        except YamlLimitError:
+            raise
+        except UserError:
+            raise UserError(f"--set {shown}: {clip(text, 80)!r} is not valid YAML; quote strings, write lists as "
+                            "[1, 2].") from None
+        _set(out, key, value, f"--set {shown}")
         if _where is not None:
-            _where.at[key] = f"--set {item}"
+            _where.at[key] = f"--set {shown}"
     return out
 
 
@@ -184,7 +187,7 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
     where = _Where(str(path) if path is not None else "<flags>", lines)
     for name, value in (flags or {}).items():
         if value is not None:
-            where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {value}"
+            where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {clip(str(value), 80)}"
             _set(raw, FLAGS[name], value, where.at[FLAGS[name]])
     raw = apply_overrides(raw, overrides, where)
     return raw, where, Path(path).resolve().parent if path is not None else Path.cwd()
@@ -197,15 +200,18 @@ def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = 
     return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
 
 
-def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
-    local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
-    target = str(local.resolve()) if local.is_file() or (local / "config.json").is_file() else name
+def _resolve_model(name: str, base: Path | None, where: _Where, local_files: bool = True) -> tuple[str, ModelArch]:
+    target = name
+    if local_files and len(name) <= 4096:  # longer is no file name (the OS refuses past 4,096 bytes)
+        local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
+        if is_regular(local) or is_regular(local / "config.json"):
+            target = str(local.resolve())
     try:
-        return target, load_model(target)
+        return target, load_model(target, paths=local_files)
     except (UnknownModelError, UnsupportedModelError, OSError, ValueError) as e:
         msg = str(e).split(" Known models are listed")[0]  # that tail names a Python API, not the CLI
-        raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones; a path to an HF "
-                        "config.json (relative to the spec file) works too.") from None
+        tail = "; a path to an HF config.json (relative to the spec file) works too." if local_files else "."
+        raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones{tail}") from None
 
 
 def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dict[str, str]:
@@ -248,11 +254,14 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     return quant
 
 
-def _load_calibration(name: str | None, base: Path | None, where: _Where):
+def _load_calibration(name: str | None, base: Path | None, where: _Where, local_files: bool = True):
     from costmodel.calibrate import BadCalibrationError, load
 
     if name is None:
         return None
+    if not local_files:
+        raise UserError(f"{where('calibration')}calibration: this service reads no local files, so it takes no "
+                        "calibration file; run the CLI (aicsolve SPEC.yaml) to apply one.")
     try:
         return load((base or Path.cwd()) / Path(name).expanduser())
     except BadCalibrationError as e:
@@ -261,13 +270,16 @@ def _load_calibration(name: str | None, base: Path | None, where: _Where):
 
 
 def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
-                  _where: _Where | None = None) -> Spec:
-    """Validate a raw spec dict into a Spec (UserError on any mistake)."""
+                  _where: _Where | None = None, local_files: bool = True) -> Spec:
+    """Validate a raw spec dict into a Spec (UserError on any mistake).
+
+    local_files=False: model is a registry name only and calibration is refused; no file is read.
+    """
     from costmodel.system import load_system
 
     where, v, given = _where or _Where(source), {}, set()
     _check(raw, "", where, v, given)
-    model, arch = _resolve_model(v["model"], base_dir, where)
+    model, arch = _resolve_model(v["model"], base_dir, where, local_files)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
     quant = _check_semantics(v, given, arch, where)
     caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
@@ -291,7 +303,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              modes=tuple(v["modes"]), decode_system=v["decode_system"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
-                             calibration=_load_calibration(v["calibration"], base_dir, where))
+                             calibration=_load_calibration(v["calibration"], base_dir, where, local_files))
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
                 sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
