@@ -46,14 +46,12 @@ def data_import(
 
 @data_app.command("verify")
 def data_verify() -> None:
-    """Check every data file against its manifest SHA-256."""
-    from costmodel.paths import data_dir
-    from costmodel.tables import verify_folder
+    """Check every data file: tables against their manifest SHA-256, system and model files by reading them."""
+    from costmodel.datacheck import verify_data
 
-    n = 0
-    for manifest in sorted((data_dir() / "perf").rglob("manifest.json")):
-        n += len(verify_folder(manifest.parent))
-    typer.echo(f"ok: {n} tables match their manifests")
+    n = verify_data()
+    typer.echo(f"ok: {n['tables']} tables match their manifests; {n['systems']} system and {n['models']} model "
+               "files read")
 
 
 @app.command("models")
