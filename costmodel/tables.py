@@ -127,9 +127,13 @@ def _store_cached(cache: Path, cols: dict[str, np.ndarray]) -> None:
 
 def prune_cache(limit: int = MAX_CACHE_BYTES) -> int:
     """Remove the least recently used entries until the cache holds at most limit bytes, and the files of
-    the older layout (one per path and mtime, never reused); return the bytes removed."""
+    the older layout (one per path and mtime, never reused) once a day old (an older aicsolve may still be
+    writing them); return the bytes removed."""
+    import time
+
     folder, freed = cache_dir(), 0
-    old = [p for p in folder.parent.glob("*.npz") if re.fullmatch(r"[0-9a-f]{40}(\.\d+\.tmp)?\.npz", p.name)]
+    old = [p for p in folder.parent.glob("*.npz") if re.fullmatch(r"[0-9a-f]{40}(\.\d+\.tmp)?\.npz", p.name)
+           and _mtime(p) < time.time() - 86_400]
     entries = []
     for p in folder.glob("*.npz"):
         try:
@@ -148,6 +152,13 @@ def prune_cache(limit: int = MAX_CACHE_BYTES) -> int:
         except OSError:
             pass
     return freed
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _count_over(entries: list[tuple[float, int, Path]], total: int, limit: int) -> int:

@@ -192,6 +192,7 @@ def test_the_parse_cache_is_keyed_by_content_and_bounded(tmp_path, monkeypatch):
     legacy = tmp_path / "cache" / ("ab" * 20 + ".npz")  # the old layout: one file per path and mtime
     legacy.parent.mkdir()
     legacy.write_bytes(b"x" * 10)
+    os.utime(legacy, (0, 0))  # removed once a day old
     src = data_dir() / TABLE
     for copy in ("one", "two"):  # the same bytes in two installs: one cache entry
         (tmp_path / copy / TABLE.parent).mkdir(parents=True)
