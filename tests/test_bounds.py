@@ -243,3 +243,25 @@ def test_force_through_a_symlink_and_on_a_folder_that_is_not_a_bundle(tmp_path):
     assert (mine / "notes.txt").read_text() == "keep"
     code, _, err = _cli([spec, "--save-dir", str(mine), "--force", "--force"], True)
     assert code == 0 and not (mine / "notes.txt").exists() and (mine / "result.json").is_file(), err
+
+
+def test_the_time_limit_bounds_a_million_gpu_solve(tmp_path):
+    # Before: the disagg heuristic tried every worker count up to the GPU budget (8 million cells per array,
+    # 44 calls): 17 s and 630 MB with a 2 s limit. Now it fits in 500 MB and its CPU time stays near the limit.
+    code, out, err, _ = run_cli(str(ROOT / "specs" / "deepseek-r1_h200x64.yaml"), "--json", "--time-limit", "2",
+                                "--set", "total_gpus=1000000", "--set", "search.tp=[1,2,4,8,16,32,64]",
+                                "--set", "search.dp=[1,2,4,8,16,32,64]", "--set", "sla.ttft_ms=null", cpu_s=30)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["best"]["disagg"]["gpus_used"] <= 1_000_000 and doc["proven_optimal"] in (True, False)
+
+
+def test_worker_counts_stay_few_for_any_budget():
+    from solver.search import EXACT_COUNTS, worker_counts
+
+    assert list(worker_counts(5)) == [1, 2, 3, 4, 5]
+    many = worker_counts(10**6)
+    assert len(many) < 2 * EXACT_COUNTS and many[-1] == 10**6 and list(many[:EXACT_COUNTS]) == list(
+        range(1, EXACT_COUNTS + 1))
+    far = many[EXACT_COUNTS - 1:]
+    assert (far[1:] / far[:-1]).max() < 1.01  # sparse steps stay fine-grained
