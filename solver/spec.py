@@ -194,10 +194,11 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
 
 
 def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-              flags: dict[str, Any] | None = None) -> Spec:
-    """Read a one-model spec file (None: flags only), apply FLAGS then --set overrides, validate."""
+              flags: dict[str, Any] | None = None, local_files: bool = True) -> Spec:
+    """Read a one-model spec file (None: flags only), apply FLAGS then --set overrides, validate
+    (local_files=False: see spec_from_raw)."""
     raw, where, base = read_raw(path, overrides, flags)
-    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
+    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where, local_files=local_files)
 
 
 def _resolve_model(name: str, base: Path | None, where: _Where, local_files: bool = True) -> tuple[str, ModelArch]:
