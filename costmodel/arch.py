@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from costmodel.files import MAX_CONFIG_BYTES, BadInputFileError, is_regular, read_text
 from costmodel.paths import data_dir
 
 # HF architectures we can describe, and the cost-model family each one maps to.
@@ -220,25 +221,71 @@ def _models_dir(base_dir: Path | None) -> Path:
 
 
 @lru_cache(maxsize=None)
-def _read_json(path: str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+def _read_json(path: str) -> Any:
+    """A registry JSON file, read once per process (see _load_json)."""
+    return _load_json(path)
+
+
+def _load_json(path: str) -> Any:
+    """A JSON file of at most MAX_CONFIG_BYTES; UnsupportedModelError naming it when it cannot be read."""
+    try:
+        return json.loads(read_text(path, MAX_CONFIG_BYTES, "model JSON file"))
+    except BadInputFileError as e:
+        raise UnsupportedModelError(str(e)) from None
+    except (ValueError, RecursionError) as e:  # bad JSON, or nested past Python's recursion limit
+        raise UnsupportedModelError(f"{path}: not valid JSON ({str(e)[:200]}).") from None
+
+
+def _registry_entry(f: Path) -> dict[str, Any]:
+    """One registry file ({"hf_id", "aliases", "config"}), its shape checked; UnsupportedModelError naming it."""
+    entry = _read_json(str(f))
+    if not isinstance(entry, dict) or not isinstance(entry.get("hf_id"), str) or not entry["hf_id"].strip():
+        raise UnsupportedModelError(f"{f}: a model file holds {{\"hf_id\": \"org/name\", \"aliases\": [...], "
+                                    "\"config\": {...}}; it has no hf_id string. Reinstall aicsolve or fix the file.")
+    aliases = entry.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise UnsupportedModelError(f"{f}: 'aliases' must be a list of strings. Reinstall aicsolve or fix the file.")
+    if not isinstance(entry.get("config"), dict):
+        raise UnsupportedModelError(f"{f}: 'config' must be the model's HF config.json mapping. Reinstall aicsolve "
+                                    "or fix the file.")
+    return entry
 
 
 @lru_cache(maxsize=8)
-def _index(models_dir: str) -> dict[str, tuple[str, str, str]]:
-    """Map lower-cased hf_id and aliases to (file, canonical id, name as spelled)."""
+def _scan(models_dir: str) -> tuple[dict[str, tuple[str, str, str]], tuple[str, ...]]:
+    """(lower-cased hf_id and aliases -> (file, canonical id, name as spelled), problems of files skipped).
+
+    A damaged file is skipped, not fatal: it must not take every other model down with it.
+    """
     index: dict[str, tuple[str, str, str]] = {}
+    problems = []
     for f in sorted(Path(models_dir).glob("*.json")):
-        entry = _read_json(str(f))
+        try:
+            entry = _registry_entry(f)
+        except UnsupportedModelError as e:
+            problems.append(str(e))
+            continue
         for key in [entry["hf_id"], *entry.get("aliases", [])]:
             index[key.lower()] = (str(f), entry["hf_id"], key)
-    return index
+    return index, tuple(problems)
+
+
+def _index(models_dir: str) -> dict[str, tuple[str, str, str]]:
+    """Map lower-cased hf_id and aliases to (file, canonical id, name as spelled)."""
+    return _scan(models_dir)[0]
+
+
+def registry_problems(base_dir: Path | None = None) -> list[str]:
+    """Why each unreadable registry file was skipped (empty when every file reads)."""
+    return list(_scan(str(_models_dir(base_dir)))[1])
 
 
 def list_models(base_dir: Path | None = None) -> list[tuple[str, list[str]]]:
-    """Known models as (canonical HF id, aliases), sorted by id."""
-    entries = [_read_json(str(f)) for f in _models_dir(base_dir).glob("*.json")]
-    return sorted(((e["hf_id"], list(e.get("aliases", []))) for e in entries), key=lambda t: t[0].lower())
+    """Known models as (canonical HF id, aliases), sorted by id; unreadable files are skipped
+    (registry_problems says why)."""
+    index = _index(str(_models_dir(base_dir)))
+    ids = sorted({hf_id for _, hf_id, _ in index.values()}, key=str.lower)
+    return [(i, list(_read_json(next(f for f, h, _ in index.values() if h == i)).get("aliases", []))) for i in ids]
 
 
 def _native_dtype(cfg: dict[str, Any]) -> str:
@@ -315,15 +362,96 @@ def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Integer fields the cost model reads, with the range any real checkpoint falls in (the largest known:
+# 128 layers, hidden 25,600, 256 experts, 1,048,576-token context). A value outside is a damaged or
+# hand-edited config: refused, because a layer count of 1e12 would take hours and a negative width would
+# price nonsense.
+_RANGES: dict[str, tuple[int, int]] = {
+    "num_hidden_layers": (1, 1024), "hidden_size": (1, 131_072), "num_attention_heads": (1, 1024),
+    "num_key_value_heads": (1, 1024), "head_dim": (1, 4096), "intermediate_size": (0, 1 << 20),
+    "moe_intermediate_size": (0, 1 << 20), "vocab_size": (1, 1 << 24), "num_experts": (0, 4096),
+    "n_routed_experts": (0, 4096), "num_local_experts": (0, 4096), "num_experts_per_tok": (0, 4096),
+    "experts_per_token": (0, 4096), "first_k_dense_replace": (0, 1024), "moe_layer_freq": (0, 1024),
+    "decoder_sparse_step": (0, 1024), "n_shared_experts": (0, 64), "shared_expert_intermediate_size": (0, 1 << 20),
+    "shared_intermediate_size": (0, 1 << 20), "sliding_window": (0, 1 << 30), "num_nextn_predict_layers": (0, 16),
+    "num_mtp_modules": (0, 16), "mtp_transformer_layers": (0, 16), "mtp_num_hidden_layers": (0, 16),
+    "linear_num_key_heads": (0, 1024), "linear_num_value_heads": (0, 1024), "linear_key_head_dim": (0, 4096),
+    "linear_value_head_dim": (0, 4096), "linear_conv_kernel_dim": (0, 64), "q_lora_rank": (0, 65_536),
+    "kv_lora_rank": (0, 65_536), "qk_nope_head_dim": (0, 4096), "qk_rope_head_dim": (0, 4096),
+    "v_head_dim": (0, 4096), "max_position_embeddings": (0, 1 << 30),
+}
+
+
+def _shown(v: Any) -> str:
+    text = json.dumps(v) if isinstance(v, (int, float, bool, type(None))) else repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_config(cfg: dict[str, Any], source: str) -> None:
+    """UnsupportedModelError naming source and the field, for any field the cost model reads that has the
+    wrong type, sign or range."""
+    def bad(key: str, want: str) -> UnsupportedModelError:
+        return UnsupportedModelError(f"{source}: field '{key}' must be {want}; got {_shown(cfg[key])}. Fix the "
+                                     "config.json, or name a registry model (`aicsolve models` lists them)")
+
+    for key, (lo, hi) in _RANGES.items():
+        v = cfg.get(key)
+        if v is None:
+            continue
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
+            v = cfg[key] = int(v)  # 4096.0 is 4096; 1e400 (inf) and 1.5 stay refused below
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise bad(key, f"a whole number from {lo:,} to {hi:,}")
+    arch = cfg.get("architectures")
+    if arch is not None and (not isinstance(arch, list) or not all(isinstance(a, str) for a in arch)):
+        raise bad("architectures", 'a list of class names, e.g. ["LlamaForCausalLM"]')
+    for key, kind, want in (("quantization_config", dict, "a mapping (or absent)"),
+                            ("mlp_only_layers", list, "a list of layer indices"),
+                            ("layer_types", list, 'a list of layer kinds, e.g. ["full_attention", ...]')):
+        if cfg.get(key) is not None and not isinstance(cfg[key], kind):
+            raise bad(key, want)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in cfg.get("mlp_only_layers") or []):
+        raise bad("mlp_only_layers", "a list of layer indices (whole numbers)")
+    if not all(isinstance(t, str) for t in cfg.get("layer_types") or []):
+        raise bad("layer_types", 'a list of layer kinds, e.g. ["full_attention", ...]')
+    if len(cfg.get("layer_types") or []) > _RANGES["num_hidden_layers"][1]:
+        raise bad("layer_types", "one kind per layer")
+    heads, kv = cfg.get("num_attention_heads"), cfg.get("num_key_value_heads")
+    if heads and kv and heads % kv:
+        raise bad("num_key_value_heads", f"a divisor of num_attention_heads ({heads})")
+    hidden = cfg.get("hidden_size")
+    if heads and hidden and not cfg.get("head_dim") and hidden < heads:
+        raise bad("hidden_size", f"at least num_attention_heads ({heads}) when head_dim is not given")
+
+
 def _req(cfg: dict[str, Any], key: str, name: str) -> int:
     if cfg.get(key) is None:
         raise UnsupportedModelError(f"{name}: config.json lacks '{key}'")
     return int(cfg[key])
 
 
-def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
-    """Build a ModelArch from a (possibly wrapped) HF config dict."""
-    cfg = _flatten(raw)
+def _from_config(name: str, raw: Any, source: str | None = None) -> ModelArch:
+    """Build a ModelArch from a (possibly wrapped) HF config dict.
+
+    source: the file it came from, named in errors (default: name). Raises UnsupportedModelError for an
+    architecture not described here and for any field of the wrong type, sign or range.
+    """
+    source = source or name
+    if not isinstance(raw, dict):
+        raise UnsupportedModelError(f"{source}: a config.json is a JSON object of fields (architectures, "
+                                    f"hidden_size, ...); got {type(raw).__name__} {_shown(raw)}")
+    cfg = dict(_flatten(raw))
+    _check_config(cfg, source)
+    try:
+        return _arch(name, cfg)
+    except UnsupportedModelError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as e:
+        raise UnsupportedModelError(f"{source}: cannot read this config.json ({type(e).__name__}: "
+                                    f"{str(e)[:200]})") from None
+
+
+def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
     arch = (cfg.get("architectures") or ["<none>"])[0]
     if arch not in SUPPORTED_ARCHITECTURES:
         raise UnsupportedModelError(
@@ -385,17 +513,23 @@ def _from_config(name: str, raw: dict[str, Any]) -> ModelArch:
 def _load_path(path: Path) -> ModelArch:
     if path.is_dir():
         path = path / "config.json"
-    raw = json.loads(path.read_text())
-    if "config" in raw and "hf_id" in raw:  # one of our registry files
-        return _from_config(raw["hf_id"], raw["config"])
-    if "quantization_config" not in raw:
+    raw = _load_json(str(path))  # a local file may change between two loads: not cached
+    if isinstance(raw, dict) and "config" in raw and "hf_id" in raw:  # one of our registry files
+        return _from_config(str(raw["hf_id"]), raw["config"], str(path))
+    if isinstance(raw, dict) and "quantization_config" not in raw:
         # ModelOpt checkpoints keep their quantization in a sibling hf_quant_config.json.
         side = path.with_name(path.name.replace("config.json", "hf_quant_config.json"))
-        if side != path and side.is_file():
-            q = json.loads(side.read_text()).get("quantization", {})
+        if side != path and is_regular(side):
+            q = _load_json(str(side))
+            q = q.get("quantization", {}) if isinstance(q, dict) else None
+            if not isinstance(q, dict) or not isinstance(q.get("quant_algo", ""), str):
+                raise UnsupportedModelError(f"{side}: field 'quantization' must be a mapping with a quant_algo "
+                                            'string, e.g. {"quantization": {"quant_algo": "NVFP4"}}')
             raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
     # Without _name_or_path a local checkpoint is named by its folder, not by its config.json.
-    return _from_config(str(raw.get("_name_or_path") or (path.parent if path.name == "config.json" else path)), raw)
+    name = raw.get("_name_or_path") if isinstance(raw, dict) else None
+    own = str(name)[:200] if name else str(path.parent if path.name == "config.json" else path)
+    return _from_config(own, raw, str(path))
 
 
 def base_model(hf_id: str, base_dir: Path | None = None) -> str:
@@ -409,26 +543,34 @@ def base_model(hf_id: str, base_dir: Path | None = None) -> str:
     return base[1] if base else hit[1]
 
 
-def load_model(spec: str, base_dir: Path | None = None) -> ModelArch:
-    """Resolve an HF id, an alias (case-insensitive) or a path to a config.json into a ModelArch.
+def load_model(spec: str, base_dir: Path | None = None, paths: bool = True) -> ModelArch:
+    """Resolve an HF id, an alias (case-insensitive) or (when paths) a path to a config.json into a ModelArch.
 
     base_dir: the folder of model JSONs (or a data root holding models/); default data_dir()/models.
+    paths=False: registry names only; no file is looked at, so the answer says nothing about the disk.
     """
-    index = _index(str(_models_dir(base_dir)))
-    hit = index.get(str(spec).strip().lower())
+    models_dir = str(_models_dir(base_dir))
+    index = _index(models_dir)
+    key = str(spec).strip().lower()
+    hit = index.get(key)
     if hit:
         return _cached_registry_model(hit[0], hit[1])
-    path = Path(spec).expanduser()
-    if path.is_file() or (path.is_dir() and (path / "config.json").is_file()):
-        return _load_path(path)
-    close = difflib.get_close_matches(str(spec).strip().lower(), list(index), n=3, cutoff=0.4)
+    if paths and len(str(spec)) <= 4096:
+        path = Path(spec).expanduser()
+        if is_regular(path) or is_regular(path / "config.json"):
+            return _load_path(path)
+    shown = str(spec) if len(str(spec)) <= 80 else str(spec)[:77] + "..."
+    close = difflib.get_close_matches(key[:200], list(index), n=3, cutoff=0.4)
     hint = f" Did you mean: {', '.join(index[c][2] for c in close)}?" if close else ""
+    skipped = _scan(models_dir)[1]
+    broken = (f" ({len(skipped)} registry file(s) could not be read and were skipped: {skipped[0]}"
+              f"{' …' if len(skipped) > 1 else ''} `aicsolve data verify` checks them.)") if skipped else ""
     raise UnknownModelError(
-        f"Unknown model {spec!r}.{hint} Known models are listed by list_models(); "
-        "a path to a local HF config.json works too."
+        f"Unknown model {shown!r}.{hint}{broken} Known models are listed by list_models()"
+        + ("; a path to a local HF config.json works too." if paths else ".")
     )
 
 
 @lru_cache(maxsize=None)
 def _cached_registry_model(file: str, hf_id: str) -> ModelArch:
-    return _from_config(hf_id, _read_json(file)["config"])
+    return _from_config(hf_id, _registry_entry(Path(file))["config"], file)

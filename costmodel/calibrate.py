@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import reprlib
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,17 +99,42 @@ def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
     return out
 
 
+MAX_CALIBRATION_BYTES = 1 << 20  # a file of every (system, backend, mode) group is ~10 KB
+
+
 def load(path: Path) -> Calibration:
-    """Read a calibration file written by `aicsolve calibrate`."""
+    """Read a calibration file written by `aicsolve calibrate` (BadCalibrationError naming what is wrong)."""
+    from costmodel.files import BadInputFileError, read_text
+
     try:
-        raw = yaml.safe_load(path.read_text())
-        rows = raw["factors"]
-        factors = {(r["system"], r["backend"], r["mode"]): Factor(float(r["ttft_factor"]), float(r["tpot_factor"]),
-                                                                  int(r.get("rows", 0)), bool(r.get("in_sample")))
-                   for r in rows}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as e:
-        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` ({e})") from None
-    for key, f in factors.items():
+        raw = yaml.safe_load(read_text(path, MAX_CALIBRATION_BYTES, "calibration file"))
+    except BadInputFileError as e:
+        raise BadCalibrationError(str(e).rstrip(".")) from None
+    except (yaml.YAMLError, RecursionError) as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` (not valid YAML"
+                                  f"{at}: {str(getattr(e, 'problem', None) or type(e).__name__)[:120]})") from None
+    rows = raw.get("factors") if isinstance(raw, dict) else None
+    if not isinstance(rows, list) or len(rows) > 10_000:
+        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` (no list of "
+                                  "'factors')")
+    factors = {}
+    for i, r in enumerate(rows):
+        where = f"{path}: factors[{i}]"
+        if not isinstance(r, dict) or not all(isinstance(r.get(k), str) for k in ("system", "backend", "mode")):
+            raise BadCalibrationError(f"{where} needs system, backend and mode strings")
+        nums = {}
+        for k, kind in (("ttft_factor", float), ("tpot_factor", float), ("rows", int)):
+            v = r.get(k, 0 if k == "rows" else None)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+                    or (kind is int and v != int(v)):
+                raise BadCalibrationError(f"{where}.{k} must be a finite {'whole ' if kind is int else ''}number "
+                                          f"≥ 0; got {reprlib.repr(v)}")
+            nums[k] = kind(v)
+        f = Factor(nums["ttft_factor"], nums["tpot_factor"], nums["rows"], bool(r.get("in_sample")))
+        key = (r["system"], r["backend"], r["mode"])
         if not (0.05 <= f.ttft <= 20 and 0.05 <= f.tpot <= 20):
             raise BadCalibrationError(f"{path}: factors for {'/'.join(key)} are outside 0.05–20 ({f.ttft}, {f.tpot})")
+        factors[key] = f
     return Calibration(factors)

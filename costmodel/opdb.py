@@ -19,7 +19,7 @@ from costmodel.interp import Grid, build_grid, query
 from costmodel.paths import DataNotFoundError, data_dir
 from costmodel.plausibility import twin_latency
 from costmodel.system import System, load_system
-from costmodel.tables import Table, load_table, perf_dir
+from costmodel.tables import Table, listed, load_table, perf_dir
 
 
 class MissingDataError(LookupError):
@@ -87,7 +87,7 @@ class OpDB:
             path = data_dir() / "perf" / self.system.name / "nccl" / self.system.nccl_version / f"{name}.csv.gz"
         else:
             path = self.folder / f"{name}.csv.gz"
-        if not path.exists():
+        if not listed(path.parent, path.name):
             raise MissingDataError(f"{self.system.name}/{self.backend} {self.version} has no {name} table (looked for "
                                    f"{path}); `aicsolve systems` lists what is measured, `aicsolve data verify` checks "
                                    "the installed data")
@@ -96,7 +96,7 @@ class OpDB:
     def has(self, op: str) -> bool:
         """Whether this backend measured the op kind at all."""
         kind = OPS[op]
-        return kind.system_wide or (self.folder / f"{kind.table}.csv.gz").exists()
+        return kind.system_wide or listed(self.folder, f"{kind.table}.csv.gz")
 
     def options(self, op: str, cat: str) -> list:
         """Distinct values of one categorical key (for error messages and fallbacks); computed once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -74,16 +75,66 @@ def load_system(name: str) -> System:
         near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
         raise UnknownSystemError(f"unknown system '{name}'.{hint} Known systems: {', '.join(known)}.")
-    raw = yaml.safe_load(path.read_text())
-    g, n, m = raw["gpu"], raw["node"], raw["memory"]
+    return _system_from_file(path)
+
+
+def _system_from_file(path) -> System:
+    """A System from one data/systems YAML; CorruptDataError naming the file and the field on any damage."""
+    from costmodel.files import BadInputFileError, read_text
+    from costmodel.tables import CorruptDataError
+
+    def bad(why: str) -> CorruptDataError:
+        return CorruptDataError(f"data file {path} {why}; reinstall aicsolve or rerun the importer")
+
+    try:
+        raw = yaml.safe_load(read_text(path, 1 << 20, "system file"))
+    except (BadInputFileError, yaml.YAMLError, RecursionError) as e:
+        raise bad(f"is unreadable ({str(e).splitlines()[0][:160]})") from None
+
+    def num(*keys: str, integer: bool = False) -> float:
+        v: object = raw
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+                or (integer and v != int(v)):
+            raise bad(f"has no valid '{'.'.join(keys)}' ({'a whole' if integer else 'a'} number ≥ 0 expected)")
+        return int(v) if integer else float(v)
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise bad("has no 'name' string")
+    g = raw.get("gpu") if isinstance(raw.get("gpu"), dict) else {}
+    rates, nccl = g.get("tc_flops_per_s"), (raw.get("memory") or {}).get("nccl_reserved_bytes") \
+        if isinstance(raw.get("memory"), dict) else None
+    if not isinstance(rates, dict) or "bf16" not in rates:
+        raise bad("has no 'gpu.tc_flops_per_s' mapping with a bf16 rate")
+    if not isinstance(nccl, dict) or not nccl:
+        raise bad("has no 'memory.nccl_reserved_bytes' mapping")
+    flops = {str(k): num("gpu", "tc_flops_per_s", k) for k in rates}
+    if flops["bf16"] <= 0:
+        raise bad("has a 'gpu.tc_flops_per_s.bf16' of 0")
+    try:
+        reserved = {int(k): num("memory", "nccl_reserved_bytes", k, integer=True) for k in nccl}
+    except (TypeError, ValueError):
+        raise bad("has 'memory.nccl_reserved_bytes' keys that are not GPU counts") from None
+    positive = {k: num(*k.split(".")) for k in ("gpu.mem_bytes", "gpu.mem_bw_bytes_per_s", "gpu.mem_bw_efficiency",
+                                                 "node.gpus_per_node", "node.gpus_per_rack",
+                                                 "node.intra_node_bw_bytes_per_s", "node.inter_node_bw_bytes_per_s",
+                                                 "node.inter_rack_bw_bytes_per_s")}
+    for k, v in positive.items():
+        if v <= 0:
+            raise bad(f"has '{k}' = 0 (a positive number expected)")
+    if not isinstance(raw.get("nccl_version"), (str, int, float)):
+        raise bad("has no 'nccl_version'")
     return System(
-        name=raw["name"], mem_bytes=g["mem_bytes"], mem_bw_bytes_per_s=g["mem_bw_bytes_per_s"],
-        mem_bw_efficiency=g["mem_bw_efficiency"], mem_latency_s=g["mem_latency_s"],
-        tc_flops_per_s=dict(g["tc_flops_per_s"]), sm_version=g["sm_version"],
-        gpus_per_node=n["gpus_per_node"], gpus_per_rack=n["gpus_per_rack"],
-        intra_node_bw_bytes_per_s=n["intra_node_bw_bytes_per_s"],
-        inter_node_bw_bytes_per_s=n["inter_node_bw_bytes_per_s"],
-        inter_rack_bw_bytes_per_s=n["inter_rack_bw_bytes_per_s"], p2p_latency_s=n["p2p_latency_s"],
-        nccl_reserved_bytes={int(k): int(v) for k, v in m["nccl_reserved_bytes"].items()},
-        other_reserved_bytes=m["other_reserved_bytes"], nccl_version=raw["nccl_version"],
+        name=raw["name"], mem_bytes=num("gpu", "mem_bytes", integer=True),
+        mem_bw_bytes_per_s=num("gpu", "mem_bw_bytes_per_s"), mem_bw_efficiency=num("gpu", "mem_bw_efficiency"),
+        mem_latency_s=num("gpu", "mem_latency_s"), tc_flops_per_s=flops, sm_version=num("gpu", "sm_version",
+                                                                                       integer=True),
+        gpus_per_node=num("node", "gpus_per_node", integer=True), gpus_per_rack=num("node", "gpus_per_rack",
+                                                                                  integer=True),
+        intra_node_bw_bytes_per_s=num("node", "intra_node_bw_bytes_per_s"),
+        inter_node_bw_bytes_per_s=num("node", "inter_node_bw_bytes_per_s"),
+        inter_rack_bw_bytes_per_s=num("node", "inter_rack_bw_bytes_per_s"), p2p_latency_s=num("node", "p2p_latency_s"),
+        nccl_reserved_bytes=reserved, other_reserved_bytes=num("memory", "other_reserved_bytes", integer=True),
+        nccl_version=str(raw["nccl_version"]),
     )

@@ -322,6 +322,13 @@ def _decode_workers(row: dict, conc: int, dp: float) -> int:
 def read_rows(path: Path) -> list[dict]:
     """Rows of a measurement CSV (gzip'd when its name ends in .gz); a clear error when the file or its columns are
     wrong."""
+    from costmodel.files import MAX_CSV_BYTES, file_kind
+
+    kind, size = file_kind(path)
+    if kind == "other":  # /dev/zero would be read forever, a FIFO would block
+        raise BadCsvError(f"{path}: cannot read as CSV (not a regular file: a device, FIFO or socket)")
+    if size > MAX_CSV_BYTES:
+        raise BadCsvError(f"{path}: cannot read as CSV (more than {MAX_CSV_BYTES >> 20} MB; split it)")
     opener = gzip.open if str(path).endswith(".gz") else open
     try:  # utf-8-sig: a spreadsheet's byte-order mark would otherwise rename the first column
         with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:

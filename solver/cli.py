@@ -68,26 +68,30 @@ def data_import(
 
 @data_app.command("verify")
 def data_verify() -> None:
-    """Check every data file against its manifest SHA-256, and flag implausible GEMM tables."""
+    """Check every data file: tables against their manifest SHA-256, system and model files by reading them; flag
+    implausible GEMM tables."""
+    from costmodel.datacheck import verify_data
     from costmodel.paths import data_dir
     from costmodel.plausibility import gemm_warnings
-    from costmodel.tables import load_table, verify_folder
+    from costmodel.tables import load_table
 
+    n = verify_data()  # every check first: a bad file is the one error
     perf = data_dir() / "perf"
-    folders = [m.parent for m in sorted(perf.rglob("manifest.json"))]
-    n = sum(len(verify_folder(f)) for f in folders)  # every checksum first: a bad file is the one error
-    for f in folders:
+    for f in (m.parent for m in sorted(perf.rglob("manifest.json"))):
         if (gemm := f / "gemm.csv.gz").exists():
             for line in gemm_warnings(load_table(gemm).columns, str(f.relative_to(perf))):
                 typer.echo(f"warning: {line}", err=True)
-    typer.echo(f"ok: {n} tables match their manifests")
+    typer.echo(f"ok: {n['tables']} tables match their manifests; {n['systems']} system and {n['models']} model "
+               "files read")
 
 
 @app.command("models")
 def models() -> None:
     """List the bundled model architectures and their aliases."""
-    from costmodel.arch import list_models
+    from costmodel.arch import list_models, registry_problems
 
+    for problem in registry_problems():  # a damaged file is skipped, not fatal to the rest
+        typer.echo(f"note: skipped {problem}", err=True)
     for hf_id, aliases in list_models():
         typer.echo(f"{hf_id:45s} {', '.join(aliases)}")
 
@@ -114,7 +118,10 @@ class _Progress:
         self.timer.daemon = True
 
     def __enter__(self) -> None:
-        self.timer.start()
+        try:
+            self.timer.start()
+        except RuntimeError:  # no thread to be had (e.g. under a tight address-space limit): the line is only cosmetic
+            pass
 
     def __exit__(self, *exc: object) -> None:
         self.timer.cancel()
@@ -174,8 +181,9 @@ def calibrate_cmd(
     from solver.errors import UserError
     from solver.export.artifacts import is_artifacts_path, percentile_table, read_artifact_rows
 
-    if out.exists() and not force:
-        raise UserError(f"--out {out} exists; pass --force to overwrite it, or name another file")
+    from solver.outfile import check_out_file, write_text_atomically
+
+    check_out_file(out, force)  # before the fit, not after it
     rows: list[dict] = []
     for path in dict.fromkeys(paths):  # a path named twice counts once
         if is_artifacts_path(path):
@@ -213,9 +221,7 @@ def calibrate_cmd(
             typer.echo(render(*score(part)))
             typer.echo("\nafter calibration:")
             typer.echo(render(*score(apply(cal, part))) + "\n")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(cal.to_yaml())
-    tmp.replace(out)
+    write_text_atomically(out, cal.to_yaml())
     typer.echo(f"wrote {len(cal.factors)} group factor(s) to {out}; use it with `calibration: {out}` in a spec")
 
 
@@ -247,7 +253,8 @@ def solve_cmd(
     save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="write the NVIDIA Dynamo bundle of the best "
                                             "agg and disagg deployments to this folder"),
     export_top: int = typer.Option(1, "--export-top", min=1, help="deployments exported per mode with --save-dir"),
-    force: bool = typer.Option(False, "--force", help="replace a non-empty --save-dir"),
+    force: int = typer.Option(0, "--force", count=True, help="replace a --save-dir that holds an aicsolve bundle; "
+                              "given twice, replace any folder and everything in it"),
     image: Optional[str] = typer.Option(None, "--image", help="container image of the exported manifests "
                                         "(default: the backend's Dynamo runtime image)"),
     debug: bool = typer.Option(False, "--debug", help="on an internal error (exit 3) print the traceback "
@@ -316,7 +323,7 @@ def solve_cmd(
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
-def _solve_cluster(cluster, json_out: bool, save_dir: Optional[Path], force: bool, image: Optional[str]) -> None:
+def _solve_cluster(cluster, json_out: bool, save_dir: Optional[Path], force: int, image: Optional[str]) -> None:
     """The cluster path of `solve`: several models and/or demand sizing over GPU pools."""
     import json
 
@@ -373,35 +380,92 @@ def _route(argv: list[str]) -> list[str]:
     return argv
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl+C, so the cleanup of half-written output runs (the default would kill at once).
+    raise SystemExit(128 + signum)
+
+
+def _output_failed(e: OSError) -> None:
+    """stdout failed. Its reader has gone (`| head`): exit 141 quietly, as a process killed by SIGPIPE does.
+    stdout is full (`> /dev/full`): say so on stderr and exit 2. Never 1, which means infeasible."""
+    import errno
+
+    try:  # the interpreter flushes stdout again at exit; let that go to /dev/null instead of failing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if e.errno == errno.EPIPE:
+        sys.exit(128 + 13)
+    try:
+        typer.echo(f"error: cannot write the output to stdout: {e.strerror or e}; the output is incomplete.",
+                   err=True)
+    except OSError:
+        pass
+    sys.exit(2)
+
+
 def main() -> None:
     """Entry point: maps expected errors to clean messages and exit codes."""
-    from solver.errors import user_error_types
+    import errno
+    import signal
 
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
     sys.argv[1:] = _route(sys.argv[1:])
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (a test driving main()): leave signals alone
+        previous = None
+    stdout = sys.stdout
+    try:
         # Without standalone mode typer returns (not raises) the exit code of typer.Exit.
-        rc = app(standalone_mode=False, prog_name="aicsolve")
+        try:
+            rc = app(standalone_mode=False, prog_name="aicsolve")
+        except SystemExit:
+            # click/typer answer a broken pipe by swapping stdout for a silent wrapper and exiting 1, which
+            # here means "infeasible": report it as the output failure it is.
+            if sys.stdout is not stdout:
+                sys.stdout = stdout
+                raise BrokenPipeError(errno.EPIPE, "broken pipe") from None
+            raise
+        sys.stdout.flush()
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
+        sys.stdout.flush()
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
+    except OSError as e:
+        if e.errno not in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            _internal(e, debug)
+        _output_failed(e)
     except Exception as e:  # noqa: BLE001 - the one place that turns exceptions into exit codes
-        # Usage errors: click's ClickException, or the copy newer typer versions vendor (typer._click).
-        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, user_error_types()):
-            typer.echo(f"error: {e}", err=True)
-            sys.exit(getattr(e, "exit_code", 2))
-        if debug or os.environ.get("AICSOLVE_DEBUG"):
-            traceback.print_exc()
-        typer.echo(f"internal error: {type(e).__name__}: {e}\nThis is a bug in aicsolve; please report it "
-                   "(rerun with --debug for the traceback).", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _exception(e, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exception(e: Exception, debug: bool) -> None:
+    from solver.errors import user_error_types
+
+    # Usage errors: click's ClickException, or the copy newer typer versions vendor (typer._click).
+    if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
+        e.show()
+        sys.exit(e.exit_code)
+    if isinstance(e, user_error_types()):
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    _internal(e, debug)
+
+
+def _internal(e: BaseException, debug: bool) -> None:
+    if debug or os.environ.get("AICSOLVE_DEBUG"):
+        traceback.print_exc()
+    typer.echo(f"internal error: {type(e).__name__}: {e}\nThis is a bug in aicsolve; please report it "
+               "(rerun with --debug for the traceback).", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

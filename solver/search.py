@@ -34,6 +34,19 @@ HEUR_ROWS, HEUR_COUNT, HEUR_DEEP, HEUR_CHECKS = (16, 128), 16, 8, 12
 BOUND_SLACK = 1e-12  # float slack on row bounds: rows that can tie the bound stay in
 
 
+EXACT_COUNTS, SPARSE_COUNTS = 4096, 2048  # worker counts tried one by one, then geometrically beyond
+
+
+def worker_counts(most: int) -> np.ndarray:
+    """Worker counts the heuristic tries: every count up to EXACT_COUNTS, then SPARSE_COUNTS geometric steps
+    to most (ratios change by < 0.2 % between them there), so that a million GPUs cost what 6,000 do
+    (every count: 8 million cells per array, 0.5 s and ~0.6 GB per call)."""
+    if most <= EXACT_COUNTS:
+        return np.arange(1, most + 1)
+    far = np.geomspace(EXACT_COUNTS + 1, most, SPARSE_COUNTS).astype(np.int64)
+    return np.unique(np.concatenate([np.arange(1, EXACT_COUNTS + 1), far, [most]]))
+
+
 class DisaggSearch:
     """Canonical best disagg unit over a subset of decode rows, by CP-SAT (see module docstring)."""
 
@@ -104,7 +117,7 @@ class DisaggSearch:
         cap_p, cap_d = role_gpu_cap(self.problem, "prefill"), role_gpu_cap(self.problem, "decode")
         top = self.problem.total_gpus // self.problem.constraints.replicas_min
         most = max(cap_p // int(gp.min(initial=1)), cap_d // int(gd.min(initial=1)))
-        n = np.arange(1, max(1, min(count, most)) + 1)[None, None, :]
+        n = worker_counts(max(1, min(count, most)))[None, None, :]
         out = []
         # x workers and just enough y to keep up (and vice versa): fewer would idle the other side
         for x, y in ((n, -(-n * P // D)), (-(-n * D // P), n)):

@@ -11,17 +11,17 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel.checkpoint import Checkpoint, resolve_checkpoint
 from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, context_tokens, mtp_settings
+from costmodel.files import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, PERCENTILE_KEYS,  # noqa: F401
                                SCHEMA_PATH, Field, _children, schema)
-from solver.specyaml import Loader, read_yaml  # Loader is also this module's API (solver.web reads with it)
+from solver.specyaml import (Loader, YamlLimitError, clip, parse,  # noqa: F401 - Loader is also this module's API
+                             read_yaml)
 from solver.specyaml import show as _show
 
 
@@ -134,16 +134,19 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _
     out = copy.deepcopy(raw)
     for item in overrides:
         key, eq, text = (part.strip() for part in item.partition("="))
+        shown = clip(item, 120)  # a 200 KB value is not quoted back in full
         if not eq or not key or "" in key.split("."):
-            raise UserError(f"{label} {item!r}: expected KEY=VALUE with a dotted key, e.g. {label} sla.ttft_ms=200.")
+            raise UserError(f"{label} {shown!r}: expected KEY=VALUE with a dotted key, e.g. {label} sla.ttft_ms=200.")
         try:
-            value = yaml.load(text, Loader=Loader) if text else None
-        except (yaml.YAMLError, RecursionError):
-            raise UserError(f"{label} {item}: {text!r} is not valid YAML; quote strings, write lists as [1, 2]."
-                            ) from None
-        _set(out, key, value, f"{label} {item}")
+            value = parse(text, f"{label} {shown}")[0] if text else None
+        except YamlLimitError:
+            raise
+        except UserError:
+            raise UserError(f"{label} {shown}: {clip(text, 80)!r} is not valid YAML; quote strings, write lists as "
+                            "[1, 2].") from None
+        _set(out, key, value, f"{label} {shown}")
         if _where is not None:
-            _where.at[key] = f"{label} {item}"
+            _where.at[key] = f"{label} {shown}"
             _where.flagged.add(key)
     return out
 
@@ -277,7 +280,7 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
     where.cli = flags is not None
     for name, value in (flags or {}).items():
         if value is not None:
-            where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {value}"
+            where.at[FLAGS[name]] = f"--{name.replace('_', '-')} {clip(str(value), 80)}"
             where.flagged.add(FLAGS[name])
             _set(raw, FLAGS[name], value, where.at[FLAGS[name]])
     raw = apply_overrides(raw, overrides, where, label)
@@ -285,30 +288,34 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
 
 
 def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-              flags: dict[str, Any] | None = None, label: str = "--set") -> Spec:
-    """Read a one-model spec file (None: flags only), apply FLAGS then overrides, validate (see read_raw)."""
+              flags: dict[str, Any] | None = None, label: str = "--set", local_files: bool = True) -> Spec:
+    """Read a one-model spec file (None: flags only), apply FLAGS then overrides, validate (see read_raw;
+    local_files=False: see spec_from_raw)."""
     raw, where, base = read_raw(path, overrides, flags, label)
-    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
+    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where, local_files=local_files)
 
 
 def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), source: str = "<flags>",
-                   base_dir: Path | None = None, label: str = "--set") -> Spec:
+                   base_dir: Path | None = None, label: str = "--set", local_files: bool = True) -> Spec:
     """Validate a spec given as a mapping (the web form's), overrides applied: a value an override gave is blamed on
     it ("override sla.tpot=5: …"), the others on the source."""
     where = _Where(source)
     return spec_from_raw(apply_overrides(raw, overrides, where, label), source=source, base_dir=base_dir,
-                         _where=where)
+                         _where=where, local_files=local_files)
 
 
-def _resolve_model(name: str, base: Path | None, where: _Where) -> tuple[str, ModelArch]:
-    local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
-    target = str(local.resolve()) if local.is_file() or (local / "config.json").is_file() else name
+def _resolve_model(name: str, base: Path | None, where: _Where, local_files: bool = True) -> tuple[str, ModelArch]:
+    target = name
+    if local_files and len(name) <= 4096:  # longer is no file name (the OS refuses past 4,096 bytes)
+        local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
+        if is_regular(local) or is_regular(local / "config.json"):
+            target = str(local.resolve())
     try:
-        return target, load_model(target)
+        return target, load_model(target, paths=local_files)
     except (UnknownModelError, UnsupportedModelError, OSError, ValueError) as e:
         msg = str(e).split(" Known models are listed")[0]  # that tail names a Python API, not the CLI
-        raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones; a path to an HF "
-                        "config.json (relative to the spec file) works too.") from None
+        tail = "; a path to an HF config.json (relative to the spec file) works too." if local_files else "."
+        raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones{tail}") from None
 
 
 def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dict[str, str]:
@@ -402,11 +409,14 @@ def _recipe_kv(v: dict, arch: ModelArch) -> str:
     return recipe_kv_cache(open_db(v["system"], v["backend"], v["backend_version"]), arch)
 
 
-def _load_calibration(name: str | None, base: Path | None, where: _Where):
+def _load_calibration(name: str | None, base: Path | None, where: _Where, local_files: bool = True):
     from costmodel.calibrate import BadCalibrationError, load
 
     if name is None:
         return None
+    if not local_files:
+        raise UserError(f"{where('calibration')}calibration: this service reads no local files, so it takes no "
+                        "calibration file; run the CLI (aicsolve SPEC.yaml) to apply one.")
     try:
         return load((base or Path.cwd()) / Path(name).expanduser())
     except BadCalibrationError as e:
@@ -415,13 +425,16 @@ def _load_calibration(name: str | None, base: Path | None, where: _Where):
 
 
 def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
-                  _where: _Where | None = None) -> Spec:
-    """Validate a raw spec dict into a Spec (UserError on any mistake)."""
+                  _where: _Where | None = None, local_files: bool = True) -> Spec:
+    """Validate a raw spec dict into a Spec (UserError on any mistake).
+
+    local_files=False: model is a registry name only and calibration is refused; no file is read.
+    """
     from costmodel.system import load_system
 
     where, v, given = _where or _Where(source), {}, set()
     _check(raw, "", where, v, given)
-    model, arch = _resolve_model(v["model"], base_dir, where)
+    model, arch = _resolve_model(v["model"], base_dir, where, local_files)
     workload = _workload(v, given, arch, where, base_dir)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
     quant = _check_semantics(v, given, arch, where)
@@ -451,7 +464,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              gpus_per_node=v["constraints.topology.gpus_per_node"],
                              mtp_draft=v["speculative.mtp_draft_tokens"],
                              mtp_accept=_float(v["speculative.mtp_acceptance"]),
-                             calibration=_load_calibration(v["calibration"], base_dir, where),
+                             calibration=_load_calibration(v["calibration"], base_dir, where, local_files),
                              max_context=v["workload.max_context_tokens"],
                              total_gpus=v["total_gpus"],
                              scheduler_recv_interval=v["serving.scheduler_recv_interval"],

@@ -111,7 +111,7 @@ def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
                             f"({', '.join(pools_raw)}); price only the systems the cluster has.")
     members = [_member(top, item, i if raw.get("deployments") is not None else None, pools_raw, where, base)
                for i, item in enumerate(items)]
-    members = _unique_names(members)
+    members = _unique_names(members, where)
     gpn = _node_size(raw, items, pools_raw, where)
     pools = tuple(_pool(name, n, cost.get(name), gpn) for name, n in pools_raw.items())
     first = members[0].spec
@@ -206,14 +206,31 @@ def _unused_keys(spec: Spec, where: _Where, label: str) -> None:
                             "or a deployment's own total_gpus caps its GPUs.")
 
 
-def _unique_names(members: list[Member]) -> list[Member]:
+def _unique_names(members: list[Member], where: _Where) -> list[Member]:
+    """Each deployment's name, unique as a bundle folder: two given names that share a folder are an error
+    (before the solve, not at export); a name taken from the model gets the first free -2, -3, …"""
     import dataclasses
 
-    seen: dict[str, int] = {}
+    from solver.cluster.export import folder_name
+
+    taken: dict[str, int] = {}
+    for i, m in enumerate(members):
+        if m.spec.name is not None:
+            key = folder_name(m.name)
+            if key in taken:
+                raise UserError(f"{where(f'deployments[{i}].name')}deployments[{i}].name: {m.name!r} names the same "
+                                f"folder ({key}) as deployments[{taken[key]}]; give each deployment its own name.")
+            taken[key] = i
     out = []
-    for m in members:
-        n = seen[m.name] = seen.get(m.name, 0) + 1
-        out.append(m if n == 1 else dataclasses.replace(m, name=f"{m.name}-{n}"))
+    for i, m in enumerate(members):
+        if m.spec.name is None:
+            name, n = m.name, 1
+            while folder_name(name) in taken:
+                n += 1
+                name = f"{m.name}-{n}"
+            taken[folder_name(name)] = i
+            m = dataclasses.replace(m, name=name)
+        out.append(m)
     return out
 
 

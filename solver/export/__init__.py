@@ -34,23 +34,41 @@ FIGURES = ("tokens_per_s_per_gpu_given", "gpus_given", "tokens_per_s_per_gpu", "
            "tokens_per_s", "req_per_s", "replicas")
 
 
-def check_target(out_dir: str | Path, force: bool, image: str | None = None) -> None:
-    """UserError unless out_dir may be written (absent, empty, or any folder with force) and image is one word."""
+BUNDLE_MARKERS = ("result.json", "cluster.json")  # a folder holding one of these was written by aicsolve
+
+
+def check_target(out_dir: str | Path, force: int, image: str | None = None) -> None:
+    """UserError unless out_dir may be written and image is one word.
+
+    force: 0 — out_dir must be absent or empty; 1 (--force) — it may also be an aicsolve bundle (a folder
+    with result.json or cluster.json), which is replaced; 2 (--force given twice) — any folder, whatever it
+    holds, is replaced. A symlink to a folder is followed: the folder it points to is the one written.
+    """
     if image is not None and (not image or any(c.isspace() for c in image)):
         raise UserError(f"--image {image!r}: an image reference is one word without spaces, e.g. "
                         "nvcr.io/nvidia/ai-dynamo/vllm-runtime:TAG.")
-    out = Path(out_dir)
+    out = _real(Path(out_dir))
     if out.exists() and not out.is_dir():
-        raise UserError(f"--save-dir {out} is a file, not a folder; name a folder (it is created when missing).")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UserError(f"--save-dir {out} exists and is not empty; pass --force to replace it (the old folder is "
-                        "removed only once the new bundle is complete) or name another folder.")
+        raise UserError(f"--save-dir {out_dir} is a file, not a folder; name a folder (it is created when missing).")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UserError(f"--save-dir {out_dir} exists and is not empty; pass --force to replace it (the old folder "
+                            "is removed only once the new bundle is complete) or name another folder.")
+        if force < 2 and not any((out / m).is_file() for m in BUNDLE_MARKERS):
+            raise UserError(f"--save-dir {out_dir} is not an aicsolve bundle (it has no result.json), so --force does "
+                            "not replace it: everything in it would be deleted. Name another folder, or pass --force "
+                            "twice (--force --force) to replace this folder and all it holds.")
     anc = out.absolute().parent
     while not anc.exists():
         anc = anc.parent
     if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write --save-dir {out}: {anc} is not a writable folder; pick a folder you can "
+        raise UserError(f"cannot write --save-dir {out_dir}: {anc} is not a writable folder; pick a folder you can "
                         "write to.")
+
+
+def _real(out: Path) -> Path:
+    """out with a symlink (chain) to it resolved: the bundle replaces the folder a link points to, not the link."""
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
 
 
 def chosen(result: SolveResult, top_n: int) -> list[tuple[str, Deployment]]:
@@ -179,30 +197,53 @@ def _write_file(path: Path, text: str) -> None:
 
 
 def _write_atomically(out: Path, files: dict[str, str]) -> None:
-    """Write into a temporary folder beside out, then swap it in; on any failure nothing changes."""
+    """Write into a temporary folder beside out, then swap it in; on any failure nothing changes.
+
+    Ctrl+C or SIGTERM (which the CLI turns into SystemExit) while the files are written removes the
+    temporary folder; the swap and the removal of the old folder run with both signals held back, so an
+    interrupt there waits until the new bundle is in place and nothing half-done is left.
+    """
+    out = _real(out)
     parent = out.absolute().parent
+    tmp = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
-    except OSError as e:
-        raise UserError(f"cannot write --save-dir {out}: {e.strerror or e}; pick a folder you can write to.") from None
-    old = tmp.with_name(tmp.name + ".old")
-    try:
         for rel, text in files.items():
             _write_file(tmp / rel, text)
         tmp.chmod(0o755)  # mkdtemp makes it private
-        if out.exists():  # --force (or an empty folder): keep the old one until the new one is in place
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except BaseException:
-            if old.exists():
-                old.rename(out)
-            raise
+        with _signals_held():
+            old = tmp.with_name(tmp.name + ".old")
+            if out.exists():  # --force (or an empty folder): keep the old one until the new one is in place
+                out.rename(old)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                if old.exists():
+                    old.rename(out)
+                raise
+            tmp = None
+            shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"cannot write --save-dir {out}: {e.strerror or e}; nothing was written.") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _signals_held:
+    """Hold SIGINT and SIGTERM back inside the block (delivered when it ends); a no-op where signals cannot be
+    masked."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        self.mask = None
+        if hasattr(signal, "pthread_sigmask"):
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)

@@ -5,8 +5,11 @@ GET /api/models, GET /api/systems, POST /api/solve, POST /api/bundle (applicatio
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ from solver.web import service
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 256 * 1024  # bytes; a spec is a few hundred
 WALL_LIMIT_S = 120.0  # a solve (cost model + CP-SAT, capped at 30 s) that runs longer is abandoned with a 504
-MAX_PARALLEL_SOLVES = 2
+MAX_PARALLEL_SOLVES = 2  # large solves at once; small ones (service.is_light) have a lane of their own
+READ_TIMEOUT_S = 10.0  # a request's headers and body must arrive within this (half-sent requests are dropped)
+MAX_CONNECTIONS = 200  # open connections; more are closed at once (file descriptors stay far from the limit)
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
@@ -52,27 +57,33 @@ async def _read_json(request: Request) -> Any:
     except ValueError:
         raise HttpError(400, "Content-Length is not a number.") from None
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(READ_TIMEOUT_S):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise too_big
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HttpError(408, f"the request body did not arrive within {READ_TIMEOUT_S:g} s.") from None
     try:
         return json.loads(b"".join(chunks))
     except (ValueError, RecursionError) as e:
         raise HttpError(400, f"the request body is not valid JSON ({e}).") from None
 
 
-_limiter: anyio.CapacityLimiter | None = None
+_limiters: dict[bool, anyio.CapacityLimiter] = {}
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run fn in a worker thread (the server stays responsive), at most MAX_PARALLEL_SOLVES at once."""
-    global _limiter
-    _limiter = _limiter or anyio.CapacityLimiter(MAX_PARALLEL_SOLVES)
+async def _in_thread(fn: Callable[..., Any], body: Any) -> Any:
+    """Run fn(body) in a worker thread (the server stays responsive): small solves one at a time in their own
+    lane, the others at most MAX_PARALLEL_SOLVES at once, so a trivial solve never queues behind large ones."""
+    light = await anyio.to_thread.run_sync(service.is_light, body)
+    if light not in _limiters:
+        _limiters[light] = anyio.CapacityLimiter(1 if light else MAX_PARALLEL_SOLVES)
     try:
         with anyio.fail_after(WALL_LIMIT_S):
-            return await anyio.to_thread.run_sync(fn, *args, limiter=_limiter, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(fn, body, limiter=_limiters[light], abandon_on_cancel=True)
     except TimeoutError:
         raise HttpError(504, f"the solve ran past {WALL_LIMIT_S:g} s; narrow the search (fewer GPUs, search.tp, "
                              "search.max_batch_size) or run the CLI.") from None
@@ -90,8 +101,10 @@ def _api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         except user_error_types() as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         except Exception as e:  # noqa: BLE001 - worded as the CLI words an internal error
-            return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}. This is a bug in aicsolve; "
-                                          "please report it."}, status_code=500)
+            # The details (which may name the server's files) go to the server's log, not to the client.
+            logging.getLogger("aicsolve.web").exception("internal error answering %s", request.url.path)
+            return JSONResponse({"error": f"internal error ({type(e).__name__}). This is a bug in aicsolve; please "
+                                          "report it (the server's log has the details)."}, status_code=500)
     return wrapped
 
 
@@ -147,7 +160,7 @@ class _SecurityHeaders:
 
 
 def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
-    """The ASGI app; allowed_hosts (Host header check against DNS rebinding) when served on loopback."""
+    """The ASGI app; allowed_hosts: the Host header check against DNS rebinding (serve always gives one)."""
     routes = [Route("/", index), Route("/favicon.ico", favicon), Route("/api/models", api_models),
               Route("/api/systems", api_systems),
               Route("/api/solve", api_solve, methods=["POST"]), Route("/api/bundle", api_bundle, methods=["POST"]),
@@ -159,6 +172,61 @@ def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
 
 
 app = create_app()
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """Host header values the app answers when it listens on host: the loopback names, the address itself,
+    and for a wildcard address (0.0.0.0, ::) this machine's names and addresses."""
+    bare = host.strip("[]")
+    names = [*LOOPBACK, bare, f"[{bare}]" if ":" in bare else bare]
+    if bare in ("0.0.0.0", "::", ""):
+        me = socket.gethostname()
+        names += [me, socket.getfqdn()]
+        try:
+            names += [str(a[4][0]) for a in socket.getaddrinfo(me, None)]
+        except OSError:
+            pass
+    return list(dict.fromkeys(n for n in names if n))
+
+
+class _RateLimit(logging.Filter):
+    """At most `burst` records per logger a minute: a flood of failing connections cannot fill the disk."""
+
+    def __init__(self, burst: int = 20):
+        super().__init__()
+        self.burst, self.window, self.count = burst, 0.0, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self.window > 60:
+            self.window, self.count = now, 0
+        self.count += 1
+        return self.count <= self.burst
+
+
+def _guarded_protocol():
+    """uvicorn's h11 protocol with a cap on open connections and a deadline for a request's headers."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Guarded(H11Protocol):
+        def connection_made(self, transport):  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > MAX_CONNECTIONS:
+                transport.close()
+                return
+            self._deadline = self.loop.call_later(READ_TIMEOUT_S, self._too_slow)
+
+        def _too_slow(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():  # headers still incomplete
+                self.transport.close()
+
+        def connection_lost(self, exc):  # type: ignore[override]
+            timer = getattr(self, "_deadline", None)
+            if timer is not None:
+                timer.cancel()
+            super().connection_lost(exc)
+
+    return Guarded
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, echo: Callable[[str], Any] = print) -> None:
@@ -173,10 +241,17 @@ def serve(host: str = "127.0.0.1", port: int = 7860, echo: Callable[[str], Any] 
     except OSError as e:
         sock.close()
         raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port or --host.") from None
-    loopback = host.strip("[]") in ("127.0.0.1", "localhost", "::1")
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.strip("[]") == "localhost"
     shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
     echo(f"aicsolve web app on http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops it)")
+    hosts = allowed_hosts(host)
     if not loopback:
-        echo(f"note: listening on {host}: anyone who can reach it can run solves here.")
-    app_ = create_app(list(LOOPBACK) if loopback else None)
-    uvicorn.Server(uvicorn.Config(app_, log_level="warning", timeout_graceful_shutdown=3)).run(sockets=[sock])
+        echo(f"note: listening on {host}: anyone who can reach it can run solves here. Requests must name one of "
+             f"these hosts: {', '.join(hosts)}.")
+    for name in ("asyncio", "uvicorn.error", "aicsolve.web"):
+        logging.getLogger(name).addFilter(_RateLimit())
+    uvicorn.Server(uvicorn.Config(create_app(hosts), log_level="warning", timeout_graceful_shutdown=3,
+                                  http=_guarded_protocol(), timeout_keep_alive=5, backlog=128)).run(sockets=[sock])

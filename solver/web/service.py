@@ -16,13 +16,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from solver.errors import UserError
 
 MAX_TIME_LIMIT_S = 30.0  # solver.time_limit_s is capped at this from the web
 MAX_OVERRIDES, MAX_EXPORT_TOP = 100, 10
 OVERRIDE = "override"  # how messages name one of the page's overrides (the CLI's --set)
+MAX_DEPTH = 64  # JSON nesting of a posted spec, as for a spec file (solver.specyaml.MAX_DEPTH)
+LIGHT_CANDIDATES, LIGHT_GPUS = 2_000, 512  # a solve this small takes about a second: it gets its own lane
 BODY_KEYS = ("spec_yaml", "spec", "overrides", "filename", "export_top", "image")
 _SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
           'or {"spec": {<spec keys>}, "overrides": [...]}')
@@ -94,6 +94,8 @@ def parse_body(body: Any) -> tuple[str | dict, list[str], str]:
         raise UserError('overrides must be a list of "key=value" strings, e.g. ["sla.ttft_ms=200"].')
     if len(overrides) > MAX_OVERRIDES:
         raise UserError(f"at most {MAX_OVERRIDES} overrides; got {len(overrides)}.")
+    if _depth(body.get("spec")) > MAX_DEPTH:
+        raise UserError(f"spec is nested more than {MAX_DEPTH} levels deep; a spec is a few levels of key: value.")
     if "spec" in body:
         if not isinstance(body["spec"], dict):
             raise UserError("spec must be a JSON object of spec keys (model, system, total_gpus, workload, ...).")
@@ -103,6 +105,19 @@ def parse_body(body: Any) -> tuple[str | dict, list[str], str]:
     name = body.get("filename")
     name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(name))[:100] if isinstance(name, str) else ""
     return body["spec_yaml"], overrides, name or "spec.yaml"
+
+
+def _depth(v: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (a 100,000-deep body would overflow the stack)."""
+    deepest, stack = 0, [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest
 
 
 def _looks_like_path(model: str) -> bool:
@@ -117,7 +132,7 @@ def _looks_like_path(model: str) -> bool:
 
 def _reject_paths(raw: Any, overrides: list[str]) -> None:
     """The web app reads no local files: a model given as a path, or a calibration file, is refused."""
-    from solver.spec import Loader
+    from solver.specyaml import parse
 
     seen: dict[str, list] = {"model": [], "calibration": [], "workload.trace": []}
     items = [raw] + (raw.get("deployments") if isinstance(raw, dict) and isinstance(raw.get("deployments"), list)
@@ -134,8 +149,8 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
         key, eq, text = (part.strip() for part in item.partition("="))
         if eq and key in seen:
             try:
-                seen[key].append(yaml.load(text, Loader=Loader) if text else None)
-            except Exception:  # noqa: BLE001 - load_spec words the YAML error
+                seen[key].append(parse(text, "--set")[0] if text else None)
+            except UserError:  # load_spec words the YAML error
                 pass
     for m in seen["model"]:
         if isinstance(m, str) and _looks_like_path(m):
@@ -151,13 +166,16 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
                         "to apply one.")
 
 
-def _peek(text: str) -> Any:
-    """The YAML text parsed (None when it does not parse: load_spec words that error)."""
-    from solver.spec import Loader
+def _peek(text: str, name: str) -> Any:
+    """The YAML text parsed (None when it is not valid YAML: load_spec words that error); a UserError for
+    text past the bounds of solver.specyaml (size, aliases, depth)."""
+    from solver.specyaml import YamlLimitError, parse
 
     try:
-        return yaml.load(text, Loader=Loader)
-    except Exception:  # noqa: BLE001 - load_spec words the YAML error below
+        return parse(text, name)[0]
+    except YamlLimitError:
+        raise
+    except UserError:
         return None
 
 
@@ -167,14 +185,15 @@ def load(body: Any):
     from solver.spec import apply_overrides, load_spec, spec_from_dict
 
     spec_in, overrides, name = parse_body(body)
-    raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in)
+    raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in, name)
     if isinstance(raw, dict) and is_cluster(apply_overrides(raw, overrides, label=OVERRIDE)):
         raise UserError(f"{name}: a spec with demand, pools or deployments is a cluster spec; the web page solves one "
                         "model on total_gpus. Run it with the CLI: aicsolve SPEC.yaml (--save-dir for the bundles).")
     _reject_paths(raw, overrides)
+    # local_files=False: the model is looked up in the registry only and no path is ever opened, so an answer
+    # says nothing about the server's disk (a file that exists reads like one that does not).
     if isinstance(spec_in, dict):
-        with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as empty:  # relative paths resolve to nothing
-            spec = spec_from_dict(spec_in, overrides, source=name, base_dir=Path(empty), label=OVERRIDE)
+        spec = spec_from_dict(spec_in, overrides, source=name, label=OVERRIDE, local_files=False)
     else:
         with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
             real = Path(d) / "spec.yaml"
@@ -182,7 +201,7 @@ def load(body: Any):
                 real.write_text(spec_in, encoding="utf-8")
             except UnicodeEncodeError:
                 raise UserError(f"{name}: not UTF-8 text; save the spec as UTF-8 YAML.") from None
-            spec = load_spec(_Named(real, name), overrides, label=OVERRIDE)
+            spec = load_spec(_Named(real, name), overrides, label=OVERRIDE, local_files=False)
     if os.path.isabs(spec.model) or spec.request.calibration is not None:  # never expected after the checks above
         raise UserError("the web app accepts only model ids and aliases, and no calibration file.")
     return dataclasses.replace(spec, time_limit_s=min(spec.time_limit_s, MAX_TIME_LIMIT_S))
@@ -199,13 +218,12 @@ def solve(body: Any) -> Solved:
     from solver.search import solve as run_solver
     from solver.spec import to_problem
 
-    key = json.dumps({k: body.get(k) for k in ("spec_yaml", "spec", "overrides", "filename")}, sort_keys=True) \
-        if isinstance(body, dict) else ""
+    spec = load(body)  # validated before the cache is read: a repeated bad body gets its error every time
+    key = json.dumps({k: body.get(k) for k in ("spec_yaml", "spec", "overrides", "filename")}, sort_keys=True)
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    spec = load(body)
     surfaces = build_surfaces(spec.request)
     result = run_solver(to_problem(spec, surfaces))
     doc = {"input": {**spec.summary(), "notes": list(surfaces.notes)}, **result.to_dict()}
@@ -215,6 +233,20 @@ def solve(body: Any) -> Solved:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return solved
+
+
+def is_light(body: Any) -> bool:
+    """Whether a request body is a small solve (few candidates and GPUs, about a second): such requests run in
+    a lane of their own, so they never wait behind large ones. False for a body that does not validate."""
+    from costmodel.build import batch_grid, layouts
+
+    try:
+        spec = load(body)
+    except Exception:  # noqa: BLE001 - the solve itself reports the error
+        return False
+    s = spec.request.search
+    batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
+    return len(layouts(spec.request)) * batches <= LIGHT_CANDIDATES and spec.total_gpus <= LIGHT_GPUS
 
 
 def bundle_available() -> bool:

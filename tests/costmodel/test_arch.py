@@ -278,7 +278,7 @@ def test_model_arch_is_frozen_with_slots() -> None:
 def test_import_loads_nothing() -> None:
     code = (
         "import costmodel.arch as a; "
-        "assert a._index.cache_info().currsize == 0 and a._read_json.cache_info().currsize == 0"
+        "assert a._scan.cache_info().currsize == 0 and a._read_json.cache_info().currsize == 0"
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -230,10 +230,12 @@ def test_targets_force_and_atomic_failure(tmp_path, monkeypatch):
     monkeypatch.setattr("solver.export._write_file", flaky)
     for target in (tmp_path / "new", out):  # a failure leaves no new folder and the old one as it was
         with pytest.raises(RuntimeError, match="disk on fire"):
-            export_bundle(res, spec, target, force=True)
+            export_bundle(res, spec, target, force=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "f"] and (out / "keep.txt").read_text() == "mine"
     monkeypatch.setattr("solver.export._write_file", real)
-    export_bundle(res, spec, out, force=True)
+    with pytest.raises(UserError, match=r"not an aicsolve bundle \(it has no result.json\).*--force --force"):
+        export_bundle(res, spec, out, force=True)  # one --force replaces only a bundle
+    export_bundle(res, spec, out, force=2)
     assert not (out / "keep.txt").exists() and (out / "agg_1/k8s/deploy.yaml").is_file() and sorted(
         p.name for p in tmp_path.iterdir()) == ["b", "f"]  # no temporary or backup folder left beside it
     (tmp_path / "empty").mkdir()

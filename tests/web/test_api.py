@@ -92,7 +92,10 @@ def test_bad_spec_is_400_with_the_cli_message(client, tmp_path, text, args):
     overrides = [args[1]] if args else []
     r = client.post("/api/solve", json={"spec_yaml": text, "overrides": overrides, "filename": "spec.yaml"})
     assert r.status_code == 400
-    assert r.json() == {"error": page_wording(cli_error(text, tmp_path, *args))}
+    # The web app reads no local files, so its unknown-model message does not offer a config.json path.
+    cli = cli_error(text, tmp_path, *args).replace("; a path to an HF config.json (relative to the spec file) works "
+                                                   "too.", ".")
+    assert r.json() == {"error": page_wording(cli)}
     assert "--" not in r.json()["error"]  # no CLI flag on the page
 
 
