@@ -25,16 +25,20 @@ from costmodel.system import DTYPE_BYTES
 REQUEST_OVERHEAD_MS = {"trtllm": 50.0, "vllm": 50.0, "sglang": 120.0}
 # Disagg hand-off, besides moving the KV bytes: the connector's per-request cost (the two-hop route,
 # the transfer handshake and per-layer block descriptors, the decode worker admitting the request and
-# streaming its first token), by backend and attention type. Evidence: dev disagg rows at concurrency
-# ≤ 4, measured TTFT minus the priced prefill and KV transfer, median per group:
+# streaming its first token), by attention type: MLA's per-layer latent blocks cost more to describe and
+# place than a GQA cache's. Evidence: dev disagg rows at concurrency ≤ 4, measured TTFT minus the priced
+# prefill and KV transfer, median per group:
 #   GQA  TRT-LLM gpt-oss-120b on gb200 (6 rows): 36 ms (its whole TTFT is ~40 ms at ISL 1k, ~110 at 8k).
-#   MLA  TRT-LLM DeepSeek-R1/V3 b200 167, gb200 167, gb300 170 ms (23 rows) -> 170.
-#        SGLang DeepSeek-R1/V3 b200 322, gb200 210, gb300 243, h200 351, h100 46 ms (45 rows) -> 240.
-#        vLLM Kimi-K2.5 gb200 250 ms (1 row): SGLang's value.
+#   MLA  TRT-LLM DeepSeek-R1/V3 b200 167, gb200 167, gb300 170 ms (23 rows);
+#        SGLang DeepSeek-R1/V3 b200 322, gb200 210, gb300 243, h200 351, h100 46 ms (45 rows);
+#        vLLM Kimi-K2.5 gb200 250 ms (1 row). One value for all backends, 200 ms (between the TRT-LLM and
+#        SGLang medians): per-backend values (170/240) gave no better dev core-system figures (disagg TTFT
+#        MdAPE 46.7 % with them, 45.4 % with one value).
 # No dense or GQA disagg row of SGLang or vLLM runs at low concurrency: they take the GQA value. (The old
-# flat 200 ms came from the MLA rows alone and made e.g. every Qwen3-32B disagg TTFT ≥ 200 ms.)
-HANDOFF_CONNECTOR_MS = {("trtllm", "gqa"): 36.0, ("trtllm", "mla"): 170.0, ("sglang", "mla"): 240.0,
-                        ("vllm", "mla"): 240.0}
+# flat 200 ms for every model made e.g. every Qwen3-32B disagg TTFT ≥ 200 ms.)
+HANDOFF_CONNECTOR_MS = {"gqa": 36.0, "mla": 200.0}
+
+
 def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, max_num_tokens,
                 kv_cap_tokens, recv_interval=1) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
@@ -89,9 +93,8 @@ def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> d
 
 
 def connector_ms(step: StepModel) -> float:
-    """The disagg connector's per-request cost (ms) for this backend and attention type (HANDOFF_CONNECTOR_MS)."""
-    kind = "mla" if step.a.is_mla else "gqa"
-    return HANDOFF_CONNECTOR_MS.get((step.db.backend, kind), HANDOFF_CONNECTOR_MS[("trtllm", "gqa")])
+    """The disagg connector's per-request cost (ms) for this model's attention type (HANDOFF_CONNECTOR_MS)."""
+    return HANDOFF_CONNECTOR_MS["mla" if step.a.is_mla else "gqa"]
 
 
 def handoff_ms(step: StepModel, isl: int, tp_prefill, within_node=False) -> dict[str, np.ndarray]:

@@ -164,9 +164,9 @@ def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
     assert float(rdma["transfer_ms"]) == pytest.approx(524.288e6 / 50e9 * 1e3 + 0.01)
     assert float(nvl["transfer_ms"]) == pytest.approx(524.288e6 / 450e9 * 1e3 + 0.01)
     assert float(handoff_ms(step, 4000, 4)["transfer_ms"]) == pytest.approx(524.288e6 / 200e9 * 1e3 + 0.01)
-    assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + HANDOFF_CONNECTOR_MS[("trtllm", "gqa")])
+    assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + HANDOFF_CONNECTOR_MS["gqa"])
     # an MLA model's connector costs more (DeepSeek rows), a GQA model on any backend takes the GQA value
     mla = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("DEEPSEEK_R1"), Q)
-    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == HANDOFF_CONNECTOR_MS[("sglang", "mla")]
+    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == HANDOFF_CONNECTOR_MS["mla"]
     gqa = StepModel(open_db("h200_sxm", "vllm", "0.24.0"), load_model("QWEN3_32B"), Q)
-    assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS[("trtllm", "gqa")]
+    assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS["gqa"]
