@@ -62,8 +62,8 @@ class RankSteps:
 @dataclass(frozen=True)
 class Scheduler:
     """What the engine admits: ``running`` requests per rank at most (batch cap, KV cache); it reads its inbox
-    every ``recv_interval`` iterations; ``host_ms``: the request path outside
-    the GPU iterations (HTTP, tokenisation, first-token stream)."""
+    every ``recv_interval`` iterations; ``host_ms``: the request path outside the GPU iterations (HTTP,
+    tokenisation, first-token stream)."""
 
     running: np.ndarray
     recv_interval: float = 1.0
