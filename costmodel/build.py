@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, mtp_settings
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, mtp_settings, workload_of
 from costmodel.engines import attention_kind, engine_rules
+from costmodel.latency import agg_spread, decode_spread, prefill_spread
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import OpDB, open_db
 from costmodel.quant import resolve_quant
@@ -93,7 +94,22 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
         mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi], max_num_tokens=np.full(len(li), mnt),
         handoff_ms=get("handoff_ms") if "handoff_ms" in fig else None,
         kv_transfer_ms=get("kv_transfer_ms") if "kv_transfer_ms" in fig else None,
+        ttft_pct=_pct(fig.get("ttft_pct"), L, B, li, bi), tpot_pct=_pct(fig.get("tpot_pct"), L, B, li, bi),
     )
+
+
+def _pct(a, L, B, li, bi) -> np.ndarray | None:
+    """Kept rows of a (layouts, batches, percentiles) array."""
+    return None if a is None else np.broadcast_to(a, (L, B, np.shape(a)[-1]))[li, bi]
+
+
+def _calibrated(f: dict, k) -> dict:
+    """Figures with a calibration's TTFT / TPOT factors applied to means and percentiles alike."""
+    out = dict(f)
+    for key, factor in (("ttft_ms", k.ttft), ("ttft_pct", k.ttft), ("tpot_ms", k.tpot), ("tpot_pct", k.tpot)):
+        if key in out:
+            out[key] = out[key] * factor
+    return out
 
 
 def build_surfaces(req: SurfaceRequest) -> Surfaces:
@@ -176,8 +192,9 @@ class _Engine:
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
         f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval)
+        f = agg_spread(self.step, lay, f, workload_of(self.req), isl, osl, self.mnt)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
-            f = {**f, "ttft_ms": f["ttft_ms"] * k.ttft, "tpot_ms": f["tpot_ms"] * k.tpot}
+            f = _calibrated(f, k)
             f["req_per_s"] = 1000.0 * f["running"] / (f["ttft_ms"] + (osl - 1) * f["tpot_ms"])
         keep = self._batch_ok()
         return self._rows("agg", self.bgrid, f, keep)
@@ -195,9 +212,11 @@ class _Engine:
         within = to is self and self.req.total_gpus is not None and self.req.total_gpus <= gpn
         hand = handoff_ms(link.disagg_step, isl, lay.tp, within)
         fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * util,
-              "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"]}
+              "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"], "queue_util": fp["queue_util"],
+              "queue_service_ms": fp["queue_service_ms"]}
+        fp = prefill_spread(self.disagg_step, lay, fp, workload_of(self.req), isl, hand["transfer_ms"])
         if (k := self._factor("disagg")) is not None:
-            fp = {**fp, "ttft_ms": fp["ttft_ms"] * k.ttft}
+            fp = _calibrated(fp, k)
         cap_p, _ = self._kv(isl)
         longest = context_tokens(self.req) - self.req.osl  # the longest request's prompt
         keep = (cap_p > 0) & ((pb - 1) * isl + longest <= np.maximum(cap_p, 0)) & (pb * isl <= max(self.mnt, isl))
@@ -209,5 +228,6 @@ class _Engine:
         fd = decode_figures(self.disagg_step, lay, per_rank, self.req.isl, self.req.osl)
         if (k := self._factor("disagg")) is not None:
             fd = {"tpot_ms": fd["tpot_ms"] * k.tpot, "req_per_s": fd["req_per_s"] / k.tpot}
+        fd = decode_spread(fd)
         keep = self._batch_ok()
         return self._rows("decode", self.bgrid, fd, keep)

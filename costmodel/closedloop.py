@@ -82,8 +82,9 @@ class Benchmark:
 def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dict[str, np.ndarray]:
     """Mean TTFT and TPOT (ms) a client sees and the requests/ms one rank completes, for an aggregated worker.
 
-    Returns ``ttft_ms``, ``tpot_ms``, ``req_per_ms`` (per rank), ``running`` (requests decoding per rank) and
-    ``load`` (the prefill share of the rank's time, u)."""
+    Returns ``ttft_ms``, ``tpot_ms``, ``req_per_ms`` (per rank), ``running`` (requests decoding per rank),
+    ``load`` (the prefill share of the rank's time, u) and ``others_load`` (the share a request meets from the
+    other clients' prompts, u·(b − 1)/b: what stalls its decode and what it queues behind)."""
     c = np.maximum(np.asarray(bench.clients, float), 1.0)
     b = np.maximum(np.minimum(c, sched.running), 1.0)
     g = np.clip(steps.clump, 1.0, b)
@@ -128,7 +129,8 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
     u = 0.5 * (lo + hi)
     tpot = tpot_at(u)
     ttft = ttft_at(u)
-    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / (ttft + (osl - 1) * tpot), "running": b, "load": u}
+    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / (ttft + (osl - 1) * tpot), "running": b, "load": u,
+            "others_load": u * others}
 
 
 def pool_ttft(batch_ms, load, lone_ms=None):
@@ -139,10 +141,15 @@ def pool_ttft(batch_ms, load, lone_ms=None):
     ~1 prompt on an idle worker and a full batch (every attention-DP rank busy) at saturation: its latency
     runs from ``lone_ms`` to ``batch_ms`` with the load."""
     rho = np.clip(load, 0.0, MAX_LOAD)
-    t = batch_ms
-    if lone_ms is not None:
-        t = lone_ms + np.clip(load, 0.0, 1.0) * (t - lone_ms)
+    t = loaded_step_ms(batch_ms, load, lone_ms)
     return t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
+
+
+def loaded_step_ms(batch_ms, load, lone_ms=None):
+    """A prefill step's latency (ms) at a load: from ``lone_ms`` (idle: one prompt) to ``batch_ms`` (saturated)."""
+    if lone_ms is None:
+        return batch_ms
+    return lone_ms + np.clip(load, 0.0, 1.0) * (batch_ms - lone_ms)
 
 
 def disagg_closed_loop(clients, osl: int, tpot_ms, batch_ms, lone_ms, capacity_per_ms, fixed_ms,

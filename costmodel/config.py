@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from costmodel.arch import ModelArch
+from costmodel.workload import Workload, fixed_workload
 
 if TYPE_CHECKING:
     from costmodel.calibrate import Calibration
@@ -75,11 +76,21 @@ class SurfaceRequest:
     total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
     scheduler_recv_interval: int = 1  # SGLang --scheduler-recv-interval: new requests read every N iterations
     prefill_utilisation: float = PREFILL_UTILISATION  # load the disagg prefill pools are planned at
+    # length distributions, prefix hits and arrivals (costmodel.workload); None: isl and osl fixed, closed loop.
+    # isl and osl above are then the distributions' means, rounded: the serving model prices rows at them.
+    workload: Workload | None = None
+
+
+def workload_of(req: SurfaceRequest) -> Workload:
+    """The request's workload: its own, else fixed isl and osl under closed-loop load."""
+    return req.workload if req.workload is not None else fixed_workload(req.isl, req.osl)
 
 
 def context_tokens(req: SurfaceRequest) -> int:
-    """Longest request to serve in tokens (prompt + answer): req.max_context, else isl + osl."""
-    return req.max_context or req.isl + req.osl
+    """Longest request to serve in tokens (prompt + answer): req.max_context, else the longest ISL + longest OSL of
+    the workload (isl + osl when they are fixed)."""
+    w = workload_of(req)
+    return req.max_context or w.isl.longest + w.osl.longest
 
 
 def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.closedloop import Benchmark, RankSteps, Scheduler, agg_closed_loop, pool_ttft
+from costmodel.closedloop import (MAX_LOAD, Benchmark, RankSteps, Scheduler, agg_closed_loop, loaded_step_ms,
+                                  pool_ttft)
 from costmodel.engines import engine_rules
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
@@ -65,8 +66,11 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     sched = Scheduler(running=b, recv_interval=float(recv_interval),
                       host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0))
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl))
+    # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,
+    # a clump's service, one request's prefill work
     return {"ttft_ms": f["ttft_ms"], "tpot_ms": f["tpot_ms"], "req_per_s": 1000.0 * f["req_per_ms"] * dp,
-            "running": f["running"] * dp}
+            "running": f["running"] * dp, "queue_util": f["others_load"], "queue_service_ms": clump_ms,
+            "prefill_work_ms": clump_ms / g}
 
 
 def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) -> dict[str, np.ndarray]:
@@ -76,7 +80,8 @@ def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) 
     t = step.iteration_ms(lay, 0, 0, b, isl)
     lone = step.iteration_ms(lay, 0, 0, 1, isl, busy=1)  # one prompt on one rank: an idle worker's step
     return {"latency_ms": t, "lone_ms": lone, "ttft_ms": prefill_ttft(t, utilisation, lone),
-            "req_per_s": 1000.0 * b * dp / t}
+            "req_per_s": 1000.0 * b * dp / t, "queue_util": np.clip(utilisation, 0.0, MAX_LOAD),
+            "queue_service_ms": loaded_step_ms(t, utilisation, lone)}
 
 
 def prefill_ttft(batch_latency_ms, utilisation, lone_ms=None):

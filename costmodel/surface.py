@@ -38,6 +38,10 @@ class Candidates:
     max_num_tokens: np.ndarray  # engine token budget per step the row was modelled with
     handoff_ms: np.ndarray | None = None  # prefill rows: the KV hand-off share of ttft_ms (transfer + connector)
     kv_transfer_ms: np.ndarray | None = None  # prefill rows: the byte-transfer part of handoff_ms
+    # Per-request percentiles (costmodel.latency.PERCENTILES columns: p50, p90, p95, p99), shape (rows, 4), ms;
+    # ttft_ms / tpot_ms are the means. Agg rows carry both, prefill rows TTFT, decode rows TPOT.
+    ttft_pct: np.ndarray | None = None
+    tpot_pct: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -49,7 +53,7 @@ class Candidates:
 
     def row(self, i: int) -> dict:
         """One row as plain Python values."""
-        return {k: (v[i].item() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return {k: (v[i].tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_pr
     decode row's.
     """
     req = min(n_prefill * prefill.req_per_s[i], n_decode * decode.req_per_s[j])
+    pct = {"ttft_pct_ms": _pct(prefill.ttft_pct, i), "tpot_pct_ms": _pct(decode.tpot_pct, j)}
     gpus = n_prefill * prefill.gpus[i] + n_decode * decode.gpus[j]
     tpot = float(decode.tpot_ms[j])
     return {
@@ -94,6 +99,7 @@ def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_pr
         "gpus_used": int(gpus),
         "concurrency": int(n_decode * decode.batch[j]),
         "req_per_s": float(req),
+        **pct,
     }
 
 
@@ -111,4 +117,11 @@ def agg_metrics(agg: Candidates, i: int, replicas: int, osl: int) -> dict[str, f
         "gpus_used": gpus,
         "concurrency": int(replicas * agg.batch[i]),
         "req_per_s": req,
+        "ttft_pct_ms": _pct(agg.ttft_pct, i),
+        "tpot_pct_ms": _pct(agg.tpot_pct, i),
     }
+
+
+def _pct(table: np.ndarray | None, i: int) -> tuple[float, ...]:
+    """One row's percentiles as a tuple (empty when the table carries none)."""
+    return () if table is None else tuple(float(x) for x in table[i])

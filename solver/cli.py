@@ -172,7 +172,7 @@ def calibrate_cmd(
     from costmodel.calibrate import MIN_ROWS, apply, fit, scored_rows
     from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
     from solver.errors import UserError
-    from solver.export.artifacts import is_artifacts_path, read_artifact_rows
+    from solver.export.artifacts import is_artifacts_path, percentile_table, read_artifact_rows
 
     if out.exists() and not force:
         raise UserError(f"--out {out} exists; pass --force to overwrite it, or name another file")
@@ -191,6 +191,10 @@ def calibrate_cmd(
             raise UserError(str(e)) from None
     with _Progress(f"predicting {len(rows):,} measured deployments…"):
         preds = [predict_row(r) for r in rows]
+    if table := percentile_table(rows):
+        typer.echo("aiperf percentiles, ms: measured per run, and predicted for the deployment at its planned load "
+                   "(the factors below are fitted to the means)")
+        typer.echo(table + "\n")
     cal = fit(preds)
     if not cal.factors:
         ok = [p for p in preds if p.reason is None]

@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from costmodel.latency import percentile_index
 from costmodel.surface import Candidates
 from solver.errors import UserError
 from solver.problem import Problem, Topology
@@ -156,6 +157,23 @@ def sla(c: Scope) -> None:
         _request_latency(c, s.max_request_latency_ms, osl)
 
 
+def sla_percentiles(c: Scope) -> None:
+    """Percentile bounds on TTFT (agg, prefill rows) and TPOT (agg, decode rows), e.g. p90 TTFT <= 500 ms."""
+    s = c.problem.sla
+    for role in c.roles:
+        r = c.rows(role)
+        for name, bounds, skip in (("ttft", s.ttft_pct, "decode"), ("tpot", s.tpot_pct, "prefill")):
+            table = getattr(r, f"{name}_pct")
+            if role == skip or not bounds:
+                continue
+            if table is None:
+                raise UserError(f"sla.{name}_ms: the {role} candidates carry no percentiles to bound")
+            for level, limit in bounds:
+                col = percentile_index(level)
+                c.keep_rows(role, table[:, col] <= limit, lambda t, n=name, lv=level, k=limit, i=col: (
+                    f"{n}: lowest reachable p{lv} {n.upper()} is {_min(getattr(t, f'{n}_pct')[:, i])} ms > {k:g} ms"))
+
+
 def _handoff_part(t: Candidates) -> str:
     """For prefill rows: how the fastest row's TTFT splits into prefill and the KV hand-off to decode."""
     if t.handoff_ms is None or not len(t):
@@ -214,6 +232,7 @@ KINDS: dict[str, Callable[[Scope], None]] = {
     "replicas": replicas,
     "kv_handoff": kv_handoff,
     "sla": sla,
+    "sla_percentiles": sla_percentiles,
 }
 
 

@@ -13,12 +13,15 @@ from costmodel.surface import Surfaces
 
 @dataclass(frozen=True)
 class Sla:
-    """Bounds every reported deployment meets; None = unbounded."""
+    """Bounds every reported deployment meets; None = unbounded. ttft_ms / tpot_ms bound the means."""
 
     ttft_ms: float | None = None
     tpot_ms: float | None = None
     min_tokens_per_s_per_user: float | None = None
     max_request_latency_ms: float | None = None  # ttft + (osl - 1) * tpot
+    # percentile bounds: (level, ms) pairs, level one of costmodel.latency.PERCENTILES (50, 90, 95, 99)
+    ttft_pct: tuple[tuple[int, float], ...] = ()
+    tpot_pct: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,16 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
     sla, q = s["sla"], s["quantization"]
     decode = f", decode on {s['decode_system']}" if s.get("decode_system") else ""
     bounds = [f"TTFT ≤ {sla['ttft_ms']:g} ms" if sla.get("ttft_ms") else "",
+              *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in sla.get("ttft_pct", ())),
               f"TPOT ≤ {sla['tpot_ms']:g} ms" if sla.get("tpot_ms") else "",
+              *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in sla.get("tpot_pct", ())),
               f"≥ {sla['min_tokens_per_s_per_user']:g} tokens/s/user" if sla.get("min_tokens_per_s_per_user") else "",
               f"request latency ≤ {sla['max_request_latency_ms']:g} ms" if sla.get("max_request_latency_ms") else ""]
     speed = sla_min_speed(sla)
     return [
         f"{s['model']} on {s['total_gpus']} × {s['system']}{decode} ({s['backend']} {s['backend_version']})"
         + ("; latencies calibrated with measured factors" if s.get("calibrated") else ""),
-        f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens; modes: {', '.join(s['modes'])}",
+        *_workload_lines(s),
         f"  quantization  gemm {q['gemm']}, kv cache {q['kv_cache']}, attention {q['attention']}"
         + (f", moe {q['moe']}" if s.get("moe", True) else ""),
         *_recipe_lines(s),
@@ -55,6 +57,43 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
+
+
+def _workload_lines(s: dict[str, Any]) -> list[str]:
+    """ISL/OSL (fixed, or the distribution and its mean), prefix hits, the load and where the workload came from."""
+    w, modes = s.get("workload"), ', '.join(s['modes'])
+    head = f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens"
+    if not w or (len(w["isl"]["points"]) == 1 and len(w["osl"]["points"]) == 1 and not w["prefix_hit_rate"]
+                 and w["arrival"]["process"] == "closed"):
+        return [f"{head}; modes: {modes}"]
+    lines = [f"  workload      ISL {w['isl']['text']}", f"                OSL {w['osl']['text']}"]
+    if w["prefix_hit_rate"]:
+        lines.append(f"                {w['prefix_hit_rate']:.0%} of prompt tokens served from the prefix cache")
+    lines.append(f"                load: {w['arrival']['text']}; modes: {modes}")
+    return lines + ([f"                from {w['source']}"] if w.get("source") else [])
+
+
+def latency_lines(result: SolveResult, modes: list[str]) -> list[str]:
+    """Mean and percentiles of TTFT and TPOT of each mode's best deployment (a small table)."""
+    from costmodel.latency import PERCENTILES
+
+    best = {"agg": result.best_agg, "disagg": result.best_disagg}
+    rows = []
+    for mode in modes:
+        d = best[mode]
+        if d is None or not d.ttft_pct_ms:
+            continue
+        pct = d.percentiles()
+        for name, digits in (("ttft_ms", 1), ("tpot_ms", 2)):
+            rows.append([mode if name == "ttft_ms" else "", name[:4].upper(),
+                         *(_num(pct[name].get(k, float("nan")), digits) for k in ["mean"] + [f"p{p}" for p in PERCENTILES])])
+    if not rows:
+        return []
+    head = ["", "ms", "mean", *(f"p{p}" for p in PERCENTILES)]
+    table = tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True,
+                     colalign=("left", "left", *["right"] * (len(head) - 2)))
+    return ["Latency of the best deployments per request (mean and percentiles)",
+            *("  " + line for line in table.splitlines())]
 
 
 def _recipe_lines(s: dict[str, Any]) -> list[str]:
@@ -77,9 +116,10 @@ def _checkpoint_lines(c: dict[str, Any] | None) -> list[str]:
 def _one_line(d: Deployment) -> str:
     used = f"{d.gpus_used} GPUs" if d.gpus_used == d.gpus_given or not d.gpus_given else \
         f"{d.gpus_used} of {d.gpus_given} GPUs, {_num(d.tokens_per_s_per_gpu)} per GPU used"
+    tail = lambda pct, digits: f" (p90 {_num(pct[1], digits)}, p99 {_num(pct[3], digits)})" if len(pct) == 4 else ""  # noqa: E731
     return (f"{_num(d.tokens_per_s_per_gpu_given)} tokens/s/GPU at {_num(d.tokens_per_s_per_user)} tokens/s/user "
-            f"({used}, TTFT {_num(d.ttft_ms)} ms, TPOT {_num(d.tpot_ms, 2)} ms, "
-            f"concurrency {d.concurrency:,})")
+            f"({used}, TTFT {_num(d.ttft_ms)} ms{tail(d.ttft_pct_ms, 1)}, TPOT {_num(d.tpot_ms, 2)} ms"
+            f"{tail(d.tpot_pct_ms, 2)}, concurrency {d.concurrency:,})")
 
 
 # The rule a solver reason names first (solver.constraints messages: "gpus: 2 GPUs needed > 1") → what binds.
@@ -224,6 +264,8 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
     pareto = {"agg": result.pareto_agg, "disagg": result.pareto_disagg}
     series = {m: [(d.tokens_per_s_per_user, d.tokens_per_s_per_gpu_given) for d in pareto[m]] for m in modes}
     out += ["Pareto front"] + pareto_plot(series, sla_min_speed(summary["sla"])) + [""]
+    lat = latency_lines(result, modes)
+    out += lat + [""] if lat else []
     top = {"agg": result.top_agg, "disagg": result.top_disagg}
     for mode in modes:
         deps = top[mode][:top_n] if top_n else top[mode]

@@ -49,6 +49,18 @@ class Deployment:
     concurrency: int
     req_per_s: float
     gpus_given: int = 0  # the problem's total_gpus (0: unknown, e.g. a hand-made deployment)
+    # per-request percentiles at costmodel.latency.PERCENTILES (p50, p90, p95, p99), ms; ttft_ms / tpot_ms: means
+    ttft_pct_ms: tuple[float, ...] = ()
+    tpot_pct_ms: tuple[float, ...] = ()
+
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """{"ttft_ms": {"mean": …, "p50": …, …}, "tpot_ms": {…}}: the mean and each percentile carried."""
+        from costmodel.latency import PERCENTILES
+
+        def one(mean: float, pct: tuple[float, ...]) -> dict[str, float]:
+            return {"mean": mean, **{f"p{lv}": v for lv, v in zip(PERCENTILES, pct)}}
+
+        return {"ttft_ms": one(self.ttft_ms, self.ttft_pct_ms), "tpot_ms": one(self.tpot_ms, self.tpot_pct_ms)}
 
     @property
     def tokens_per_s_per_gpu_given(self) -> float:
@@ -72,7 +84,7 @@ class Deployment:
                 "tokens_per_s_per_user": self.tokens_per_s_per_user, "ttft_ms": self.ttft_ms,
                 "tpot_ms": self.tpot_ms, "gpus_used": self.gpus_used, "concurrency": self.concurrency,
                 "tokens_per_s": self.tokens_per_s, "req_per_s": self.req_per_s, "replicas": self.replicas,
-                "roles": [r.to_dict() for r in self.roles]}
+                "latency_percentiles": self.percentiles(), "roles": [r.to_dict() for r in self.roles]}
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceReques
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
-from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
-                               _children, schema)
+from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, PERCENTILE_KEYS,  # noqa: F401
+                               SCHEMA_PATH, Field, _children, schema)
 from solver.specyaml import Loader, read_yaml  # Loader is also this module's API (solver.web reads with it)
 from solver.specyaml import show as _show
 
@@ -60,13 +60,30 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "max_context_tokens": self.max_context_tokens, "model_path": self.model_path,
-                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": asdict(self.sla), "quantization": asdict(r.quant),
+                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": _plain_sla(self.sla), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
                 "moe": self.arch.is_moe, "scheduler_recv_interval": r.scheduler_recv_interval,
-                "prefill_utilisation": r.prefill_utilisation,
+                "prefill_utilisation": r.prefill_utilisation, "workload": _workload_summary(r),
                 "calibrated": r.calibration is not None}
+
+
+def _plain_sla(sla: Sla) -> dict[str, Any]:
+    """The SLA as JSON values: percentile bounds as [level, ms] lists."""
+    return {k: [list(p) for p in v] if isinstance(v, tuple) else v for k, v in dataclasses.asdict(sla).items()}
+
+
+def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:
+    """The workload as plain JSON: each length's label, mean, points and weights; prefix hits; arrivals."""
+    from costmodel.config import workload_of
+
+    w = workload_of(r)
+    dist = lambda d: {"label": d.label, "mean": d.mean, "text": d.describe(), "points": list(d.points),  # noqa: E731
+                      "weights": list(d.weights)}
+    a = w.arrival
+    return {"isl": dist(w.isl), "osl": dist(w.osl), "prefix_hit_rate": w.prefix_hit_rate, "source": w.source,
+            "arrival": {"process": a.process, "rate_per_s": a.rate_per_s, "cv": a.cv, "text": a.describe()}}
 
 
 class _Where:
@@ -141,7 +158,12 @@ def _expect(f: Field) -> str:
             "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
             "strs": lambda: f"a list of: {', '.join(f.choices)}", "list": lambda: "a non-empty list of mappings",
             "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
-            "section": lambda: f"a mapping of: {', '.join(_children(f.path))}"}[kind]() + ", or null" * ("?" in f.kind)
+            "section": lambda: f"a mapping of: {', '.join(_children(f.path))}",
+            "length": lambda: "a whole number of tokens ≥ 1, or a distribution: {lognormal: {mean: 4000, p90: 8000}} "
+                              "or {histogram: [[512, 0.6], [4096, 0.4]]} ([tokens, weight] pairs)",
+            "bound": lambda: f"a number{bound}, or a mapping such as {{p90: 500}} (keys: "
+                             + ", ".join(PERCENTILE_KEYS) + ")",
+            }[kind]() + ", or null" * ("?" in f.kind)
 
 
 def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
@@ -195,6 +217,8 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
             _check(v or {}, f.path, where, values, given)
         elif v is None:
             values[f.path] = copy.deepcopy(f.default)
+        elif f.kind.rstrip("?") in ("length", "bound"):
+            values[f.path] = _number_or_mapping(f, v, where)
         elif f.kind.rstrip("?") == "list":  # its items are specs of their own: solver.cluster.spec checks them
             if not isinstance(v, list) or not v or not all(isinstance(x, dict) for x in v):
                 raise _bad(where, f.path, f, v, " Write one mapping per item, e.g. - {model: …, workload: …}.")
@@ -211,6 +235,35 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
                     item = f" Offending item: {x!r}." if many else ""
                     raise _bad(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
             values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
+
+
+def _number_or_mapping(f: Field, v: Any, where: _Where) -> Any:
+    """A length (tokens, {lognormal: {mean, p90}} or {histogram: [[tokens, weight], …]}) or a bound (ms, or
+    {p90: ms, …}), checked; returned as given (numbers as numbers)."""
+    kind = f.kind.rstrip("?")
+    num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)  # noqa: E731
+    if kind == "bound":
+        if num(v) and v > 0:
+            return float(v)
+        if isinstance(v, dict) and v and all(k in PERCENTILE_KEYS and num(x) and x > 0 for k, x in v.items()):
+            return {k: float(x) for k, x in v.items()}
+        bad = next((k for k in v if k not in PERCENTILE_KEYS), None) if isinstance(v, dict) else None
+        raise _bad(where, f.path, f, v, f" Unknown key {bad!r}." if bad is not None else "")
+    if not isinstance(v, dict):
+        ok, hint = _ok("int", f, v)
+        if not ok:
+            raise _bad(where, f.path, f, v, hint)
+        return v
+    if list(v) == ["lognormal"] and isinstance(v["lognormal"], dict) and sorted(v["lognormal"]) == ["mean", "p90"] \
+            and all(num(x) and 1 <= x <= f.cap for x in v["lognormal"].values()):
+        return {"lognormal": {k: float(x) for k, x in v["lognormal"].items()}}
+    h = v.get("histogram") if list(v) == ["histogram"] else None
+    if isinstance(h, list) and 0 < len(h) <= 4096 and all(
+            isinstance(p, list) and len(p) == 2 and all(num(x) for x in p) and 1 <= p[0] <= f.cap and p[1] >= 0
+            for p in h) and sum(p[1] for p in h) > 0:
+        return {"histogram": [[float(a), float(b)] for a, b in h]}
+    raise _bad(where, f.path, f, v, " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
+               "[tokens, weight] pairs with some weight > 0.")
 
 
 def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
@@ -369,6 +422,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     where, v, given = _where or _Where(source), {}, set()
     _check(raw, "", where, v, given)
     model, arch = _resolve_model(v["model"], base_dir, where)
+    workload = _workload(v, given, arch, where, base_dir)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
     quant = _check_semantics(v, given, arch, where)
     checkpoint = _checkpoint(model, arch, Quant(**quant), v)
@@ -401,14 +455,84 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              max_context=v["workload.max_context_tokens"],
                              total_gpus=v["total_gpus"],
                              scheduler_recv_interval=v["serving.scheduler_recv_interval"],
-                             prefill_utilisation=float(v["serving.prefill_utilisation"]))
+                             prefill_utilisation=float(v["serving.prefill_utilisation"]),
+                             workload=None if workload.zero_variance else workload)
     check_grid(request, caps, where)
     return Spec(model=model, arch=arch, request=request, total_gpus=v["total_gpus"],
-                sla=Sla(**{k: float(x) for k, x in sub("sla").items()}), constraints=constraints,
+                sla=_sla(v), constraints=constraints,
                 time_limit_s=float(v["solver.time_limit_s"]), seed=v["solver.seed"], top_n=v["solver.top_n"],
                 source=source, demand_rps=demand, weight=float(v["weight"] or 1.0), name=v["name"],
                 recipe_notes=tuple(v.get("recipe_notes", ())), checkpoint=checkpoint, model_path=path,
                 served_model_name=served, raw=_as_solved(raw, model, v["calibration"], base_dir))
+
+
+def _sla(v: dict) -> Sla:
+    """The SLA: numbers bound means; a mapping's percentile keys become (level, ms) bounds."""
+    means, pct = {}, {}
+    for k in ("ttft_ms", "tpot_ms"):
+        x = v[f"sla.{k}"]
+        if isinstance(x, dict):
+            means[k] = x.get("mean")
+            pct[k] = tuple(sorted((int(p[1:]), float(ms)) for p, ms in x.items() if p != "mean"))
+        else:
+            means[k] = None if x is None else float(x)
+    return Sla(ttft_ms=means["ttft_ms"], tpot_ms=means["tpot_ms"],
+               min_tokens_per_s_per_user=_float(v["sla.min_tokens_per_s_per_user"]),
+               max_request_latency_ms=_float(v["sla.max_request_latency_ms"]),
+               ttft_pct=pct.get("ttft_ms", ()), tpot_pct=pct.get("tpot_ms", ()))
+
+
+def _workload(v: dict, given: set, arch: ModelArch, where: _Where, base: Path | None):
+    """The workload's distributions and arrivals (costmodel.workload); sets workload.isl / osl to their means.
+
+    Distributions are cut at the context limit (workload.max_context_tokens, else the model's window): engines
+    refuse longer requests."""
+    from costmodel.workload import Arrival, Workload, WorkloadError, fixed, histogram, lognormal, read_trace
+
+    pts, trace, source = v["workload.distribution_points"], None, ""
+    if v["workload.trace"] is not None:
+        for k in ("workload.isl", "workload.osl"):
+            if k in given:
+                raise UserError(f"{where(k)}{k}: workload.trace gives the lengths; drop {k} or the trace.")
+        path = (base or Path.cwd()) / Path(v["workload.trace"]).expanduser()
+        try:
+            trace = read_trace(path, pts)
+        except WorkloadError as e:
+            raise UserError(f"{where('workload.trace')}workload.trace: {e}.") from None
+        a = trace.arrival
+        source = (f"trace {path.name}: {trace.requests:,} requests over {trace.span_s:,.0f} s "
+                  f"({a.rate_per_s:,.3g} requests/s, inter-arrival CV {a.cv:.2f})")
+
+    def dist(key: str):
+        x = v[key]
+        try:
+            if trace is not None:
+                return trace.isl if key == "workload.isl" else trace.osl
+            if isinstance(x, dict) and "lognormal" in x:
+                return lognormal(x["lognormal"]["mean"], x["lognormal"]["p90"], pts)
+            return histogram(x["histogram"]) if isinstance(x, dict) else fixed(int(x))
+        except WorkloadError as e:
+            raise UserError(f"{where(key)}{key}: {e}.") from None
+
+    isl, osl = dist("workload.isl"), dist("workload.osl")
+    limit = v["workload.max_context_tokens"] or (arch.max_context if arch.max_context > 0 else None)
+    if limit and not (isl.fixed and osl.fixed):
+        osl = osl.clipped(limit - 1)
+        if limit - osl.longest < 1:
+            raise UserError(f"{where('workload.osl')}workload.osl: the longest answer ({osl.longest:,} tokens) leaves no "
+                            f"room for a prompt in the context limit of {limit:,} tokens; shorten the OSL.")
+        isl = isl.clipped(limit - osl.longest)
+    proc, rate, cv = (v[f"workload.arrival.{k}"] for k in ("process", "rate_per_s", "cv"))
+    proc = proc or ("gamma" if trace is not None else "poisson" if rate else "closed")
+    if proc == "closed" and rate:
+        raise UserError(f"{where('workload.arrival')}workload.arrival: a closed loop has no arrival rate (its clients "
+                        "send the next request when the last ends); drop rate_per_s, or use process poisson or gamma.")
+    if cv is not None and proc != "gamma":
+        raise UserError(f"{where('workload.arrival.cv')}workload.arrival.cv: a coefficient of variation describes "
+                        f"gamma inter-arrival times, not {proc}; set process: gamma or drop cv.")
+    cv = float(cv) if cv is not None else trace.arrival.cv if trace is not None and proc == "gamma" else 1.0
+    v["workload.isl"], v["workload.osl"] = max(1, round(isl.mean)), max(1, round(osl.mean))
+    return Workload(isl, osl, float(v["workload.prefix_hit_rate"]), Arrival(proc, _float(rate), cv), source)
 
 
 def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:
@@ -435,7 +559,13 @@ def _as_solved(raw: dict, model: str, calibration: str | None, base: Path | None
 
 def _demand(v: dict, where: _Where) -> float | None:
     """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
-    rps, tps = v["demand.requests_per_s"], v["demand.tokens_per_s"]
+    rps, tps, rate = v["demand.requests_per_s"], v["demand.tokens_per_s"], v["workload.arrival.rate_per_s"]
+    if rate is not None and (rps is not None or tps is not None):
+        at = where("demand", "workload.arrival.rate_per_s")
+        raise UserError(f"{at}demand: workload.arrival.rate_per_s ({rate:g} requests/s) is the load to serve; "
+                        "give it or demand, not both.")
+    if rate is not None:
+        return float(rate)
     if rps is not None and tps is not None:
         at = where("demand")
         raise UserError(f"{at}demand: give requests_per_s or tokens_per_s, not both "

@@ -31,7 +31,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "specs" / "aicsolve.schem
 
 @dataclasses.dataclass(frozen=True)
 class Field:
-    """One spec key. kind: str | int | number | bool | ints | strs | section; a trailing "?" allows null."""
+    """One spec key. kind: str | int | number | bool | ints | strs | section | list | length (tokens, or a
+    distribution) | bound (a number: the mean; or a mapping of percentiles); a trailing "?" allows null."""
 
     path: str
     kind: str
@@ -80,15 +81,34 @@ FIELDS: tuple[Field, ...] = (
       choices=("auto", "min_cost", "min_gpus", "max_goodput")),
     F("deployments", "list?", "several models on one cluster: each item is a spec of its own (model, workload, sla, "
       "demand or weight, …) and the top-level keys are its defaults"),
-    F("workload", "section", "request shape", required=True),
-    F("workload.isl", "int", "input sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
-    F("workload.osl", "int", "output sequence length in tokens", required=True, ge=1, cap=10 * _BIG),
+    F("workload", "section", "request shape and load", required=True),
+    F("workload.isl", "length", "input sequence length in tokens: a number, or a distribution {lognormal: {mean, "
+      "p90}} or {histogram: [[tokens, weight], ...]}", required=True, ge=1, cap=10 * _BIG, unless=("trace",)),
+    F("workload.osl", "length", "output sequence length in tokens: a number, or a distribution {lognormal: {mean, "
+      "p90}} or {histogram: [[tokens, weight], ...]}", required=True, ge=1, cap=10 * _BIG, unless=("trace",)),
+    F("workload.trace", "str?", "CSV of requests (header arrival_s,isl,osl; relative to the spec file) giving the "
+      "ISL and OSL distributions and the arrivals' burstiness; replaces isl and osl"),
+    F("workload.prefix_hit_rate", "number", "share of prompt tokens served from the prefix cache (e.g. a shared "
+      "system prompt): prefill does not recompute them", default=0, ge=0, le=0.99),
+    F("workload.distribution_points", "int", "points a lognormal or a trace's lengths are cut into (quantile bins, "
+      "finer in the tail); the pricing cost grows linearly with them", default=16, ge=1, le=256),
+    F("workload.arrival", "section", "how requests arrive; omitted: closed loop (a fixed number of clients, as "
+      "benchmarks run; the solver picks the concurrency)"),
+    F("workload.arrival.process", "str?", "closed, poisson, or gamma (inter-arrival times with coefficient of "
+      "variation cv); null: gamma with a trace's cv, else poisson when rate_per_s is given, else closed",
+      choices=("closed", "poisson", "gamma")),
+    F("workload.arrival.rate_per_s", "number?", "open-loop arrival rate in requests/s: the deployment is sized to "
+      "carry it, as demand.requests_per_s", gt=0, cap=_BIG),
+    F("workload.arrival.cv", "number?", "coefficient of variation of the inter-arrival times (gamma; 1 is Poisson, "
+      "above 1 bursty); null: the trace's, else 1", gt=0, le=100),
     F("workload.max_context_tokens", "int?", "longest request to serve, prompt plus answer, in tokens: the engines' "
       "context limit, and each worker keeps KV cache for one such request beside its planned batch; null: isl + osl",
       ge=1, cap=10 * _BIG),
     F("sla", "section", "bounds every reported deployment meets; null: unbounded"),
-    F("sla.ttft_ms", "number?", "time-to-first-token bound in ms", gt=0),
-    F("sla.tpot_ms", "number?", "time-per-output-token bound in ms", gt=0),
+    F("sla.ttft_ms", "bound?", "time-to-first-token bound in ms (a number: the mean; {p90: 500}: percentiles)",
+      gt=0),
+    F("sla.tpot_ms", "bound?", "time-per-output-token bound in ms (a number: the mean; {p99: 20}: percentiles)",
+      gt=0),
     F("sla.min_tokens_per_s_per_user", "number?", "per-user decode speed floor in tokens/s", gt=0),
     F("sla.max_request_latency_ms", "number?", "bound on ttft + (osl - 1) * tpot in ms", gt=0),
     F("quantization", "section", f"dtype per component; {_Q}"),
@@ -153,6 +173,8 @@ def _schema_of(f: Field) -> dict[str, Any]:
                 "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
                 **({"required": req} if req else {})}
     base = f.kind.rstrip("?")
+    if base in ("length", "bound"):
+        return {**mapping_kind_schema(base, f), "description": f.doc}
     if base == "list":  # each item is a spec of its own; the top-level keys are its defaults
         return {"type": ["array", "null"], "minItems": 1, "items": {"type": "object"}, "description": f.doc}
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
@@ -164,6 +186,27 @@ def _schema_of(f: Field) -> dict[str, Any]:
     s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
     doc = f.doc + (" (powers of two)" if f.pow2 else "")
     return {**s, "description": doc, **({"default": f.default} if f.default is not None else {})}
+
+
+PERCENTILE_KEYS = ("mean", "p50", "p90", "p95", "p99")  # what a bound mapping may name (costmodel.latency)
+
+
+def mapping_kind_schema(kind: str, f: Field) -> dict[str, Any]:
+    """JSON Schema of the kinds that take a number or a mapping: a length (tokens or a distribution) and a bound
+    (the mean, or percentiles)."""
+    pos = {"type": "number", "exclusiveMinimum": 0}
+    if kind == "bound":
+        return {"oneOf": [pos, {"type": "object", "minProperties": 1, "additionalProperties": False,
+                                "properties": {k: pos for k in PERCENTILE_KEYS}}, {"type": "null"}]}
+    pair = {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number", "minimum": 0}}
+    return {"oneOf": [{"type": "integer", "minimum": f.ge, "maximum": f.cap},
+                      {"type": "object", "additionalProperties": False, "required": ["lognormal"],
+                       "properties": {"lognormal": {"type": "object", "additionalProperties": False,
+                                                    "required": ["mean", "p90"],
+                                                    "properties": {"mean": pos, "p90": pos}}}},
+                      {"type": "object", "additionalProperties": False, "required": ["histogram"],
+                       "properties": {"histogram": {"type": "array", "minItems": 1, "items": pair}}},
+                      {"type": "null"}]}
 
 
 def schema() -> dict[str, Any]:

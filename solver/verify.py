@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from costmodel.latency import PERCENTILES
 from costmodel.surface import Candidates, agg_metrics, disagg_metrics
 from solver.problem import Problem, Topology
 from solver.result import Deployment, RoleConfig
@@ -48,7 +49,8 @@ def evaluate(problem: Problem, mode: str, rows: dict[str, int], workers: dict[st
                       ttft_ms=m["ttft_ms"], tpot_ms=m["tpot_ms"], tokens_per_s=m["tokens_per_s"],
                       tokens_per_s_per_gpu=m["tokens_per_s_per_gpu"],
                       tokens_per_s_per_user=m["tokens_per_s_per_user"], concurrency=int(m["concurrency"]),
-                      req_per_s=m["req_per_s"], gpus_given=problem.total_gpus)
+                      req_per_s=m["req_per_s"], gpus_given=problem.total_gpus, ttft_pct_ms=m["ttft_pct_ms"],
+                      tpot_pct_ms=m["tpot_pct_ms"])
 
 
 def check(problem: Problem, d: Deployment) -> list[str]:
@@ -69,6 +71,11 @@ def check(problem: Problem, d: Deployment) -> list[str]:
         bad.append(f"ttft {ttft} > {sla.ttft_ms}")
     if sla.tpot_ms is not None and not tpot <= sla.tpot_ms:
         bad.append(f"tpot {tpot} > {sla.tpot_ms}")
+    for name, bounds, pct in (("ttft", sla.ttft_pct, ref.ttft_pct_ms), ("tpot", sla.tpot_pct, ref.tpot_pct_ms)):
+        for level, limit in bounds:
+            got = dict(zip(PERCENTILES, pct)).get(level)
+            if got is None or not got <= limit:
+                bad.append(f"p{level} {name} {got} > {limit}")
     if sla.min_tokens_per_s_per_user is not None and not 1000.0 / tpot >= sla.min_tokens_per_s_per_user:
         bad.append(f"tokens/s/user {1000.0 / tpot} < {sla.min_tokens_per_s_per_user}")
     if sla.max_request_latency_ms is not None and not ttft + (osl - 1) * tpot <= sla.max_request_latency_ms:

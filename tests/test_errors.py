@@ -15,7 +15,7 @@ CASES = [  # (class, spec text, extra argv, exit code, start of the message afte
     ("python tag", BASE + "sla: !!python/object/apply:os.system [ls]\n", [], 2,
      ", line 5: tag !!python/object/apply:os.system at column 6 is not allowed"),
     ("wrong type", BASE + "sla: {ttft_ms: fast}\n", [], 2,
-     ", line 5: sla.ttft_ms must be a number > 0, or null; got 'fast' (a string)."),
+     ", line 5: sla.ttft_ms must be a number > 0, or a mapping such as {p90: 500} (keys: mean, p50, p90, p95, p99), or null; got 'fast' (a string)."),
     ("float for an int", BASE + "search: {max_batch_size: 1e6}\n", [], 2,
      ", line 5: search.max_batch_size must be an integer ≥ 1; got 1000000.0 (a number). Write it as a whole number"),
     ("unknown key", BASE + "sla: {tpot: 10}\n", [], 2,
@@ -23,7 +23,7 @@ CASES = [  # (class, spec text, extra argv, exit code, start of the message afte
     ("duplicate key", BASE + "total_gpus: 9\n", [], 2, ", line 5: key 'total_gpus' appears twice; keep one."),
     ("missing key", BASE.replace("total_gpus: 8\n", ""), [], 2, ": missing required key 'total_gpus' (or pass"),
     ("out of range", BASE + "sla: {ttft_ms: -3}\n", [], 2,
-     ", line 5: sla.ttft_ms must be a number > 0, or null; got -3"),
+     ", line 5: sla.ttft_ms must be a number > 0, or a mapping such as {p90: 500} (keys: mean, p50, p90, p95, p99), or null; got -3"),
     ("too large", BASE.replace("gpus: 8", "gpus: 10000000"), [], 2, ", line 3: total_gpus must be an integer ≥ 1; "
      "got 10000000 (an integer). The most accepted is 1,000,000."),
     ("unknown model", BASE.replace("Qwen/Qwen3-32B", "qwen3-32"), [], 2,

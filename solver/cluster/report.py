@@ -43,7 +43,9 @@ def render(c: Cluster, r: ClusterResult) -> str:
         s, q = m.spec, m.spec.request
         load = f"{m.demand_rps:,.4g} requests/s" if m.demand_rps is not None else f"weight {m.weight:g}"
         sla = ", ".join(x for x in (f"TTFT ≤ {s.sla.ttft_ms:g} ms" if s.sla.ttft_ms else "",
-                                    f"TPOT ≤ {s.sla.tpot_ms:g} ms" if s.sla.tpot_ms else "") if x) or "no SLA"
+                                    *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in s.sla.ttft_pct),
+                                    f"TPOT ≤ {s.sla.tpot_ms:g} ms" if s.sla.tpot_ms else "",
+                                    *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in s.sla.tpot_pct)) if x) or "no SLA"
         out.append(f"  {m.name:13s} {s.arch.name} ({q.backend} {q.version}), ISL {q.isl:,} / OSL {q.osl:,}, "
                    f"{sla}; {load}")
     out.append("")
@@ -53,6 +55,10 @@ def render(c: Cluster, r: ClusterResult) -> str:
             "capacity\nreq/s", "margin", "TTFT\nms", "TPOT\nms", "tokens/s", "$/hour"]
     out += [tabulate([_row(p, c.members[p.member].spec.arch.is_moe) for p in r.placements], head, disable_numparse=True,
                      colalign=("left", "left", "left", "left") + ("right",) * 8), ""]
+    pct = [f"  {p.name}: TTFT {d.ttft_ms:,.1f} · {d.ttft_pct_ms[1]:,.1f} · {d.ttft_pct_ms[3]:,.1f} ms, TPOT "
+           f"{d.tpot_ms:,.2f} · {d.tpot_pct_ms[1]:,.2f} · {d.tpot_pct_ms[3]:,.2f} ms"
+           for p in r.placements if len((d := p.deployment).ttft_pct_ms) == 4 and len(d.tpot_pct_ms) == 4]
+    out += ["latency per request (mean · p90 · p99):", *pct, ""] if pct else []
     pools = [[p.system, f"{p.used}" + (f" / {p.available}" if p.available is not None else ""),
               "" if p.price is None else f"{p.used * p.price:,.2f}"] for p in r.pools]
     out += [tabulate(pools, ["pool", "GPUs used", "$/hour"], disable_numparse=True,

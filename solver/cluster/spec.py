@@ -22,7 +22,9 @@ _BIG = 1_000_000  # stands in for total_gpus while a member is validated against
 
 def is_cluster(raw: dict) -> bool:
     """True when the spec asks for sizing or placement rather than one model on total_gpus."""
-    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand"))
+    arrival = raw.get("workload", {}).get("arrival") if isinstance(raw.get("workload"), dict) else None
+    rate = arrival.get("rate_per_s") if isinstance(arrival, dict) else None  # an open-loop rate is a demand
+    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand")) or rate is not None
 
 
 def _field(path: str):

@@ -27,6 +27,8 @@ from solver.result import Deployment, SolveResult
 
 __all__ = ["export_bundle", "check_target", "chosen"]
 ROLES = ("agg", "prefill", "decode")
+PCT_KEYS = ("p50", "p90", "p95", "p99")  # costmodel.latency.PERCENTILES, as top.csv / pareto.csv columns
+PCT_COLUMNS = tuple(f"{n}_{p}_ms" for n in ("ttft", "tpot") for p in PCT_KEYS)
 ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
 FIGURES = ("tokens_per_s_per_gpu_given", "gpus_given", "tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
            "tokens_per_s", "req_per_s", "replicas")
@@ -107,12 +109,14 @@ def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployme
 
 
 def _csv(rows: list[tuple[Deployment, int]], label: dict) -> str:
-    cols = ["mode", "rank", "exported", *FIGURES, *(f"{r}_{c}" for r in ROLES for c in ROLE_COLUMNS)]
+    cols = ["mode", "rank", "exported", *FIGURES, *PCT_COLUMNS, *(f"{r}_{c}" for r in ROLES for c in ROLE_COLUMNS)]
     buf = io.StringIO()
     w = csv.DictWriter(buf, cols, lineterminator="\n")
     w.writeheader()
     for d, k in rows:
         row = {"mode": d.mode, "rank": k, "exported": label.get(d.key(), ""), **{f: getattr(d, f) for f in FIGURES}}
+        pct = d.percentiles()
+        row |= {f"{n}_{p}_ms": pct[f"{n}_ms"][p] for n in ("ttft", "tpot") for p in PCT_KEYS if p in pct[f"{n}_ms"]}
         for r in d.roles:
             row |= {f"{r.role}_{c}": v for c, v in r.to_dict().items() if c in ROLE_COLUMNS}
         w.writerow(row)

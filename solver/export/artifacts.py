@@ -29,7 +29,9 @@ from costmodel.validate import COLUMNS
 from solver.errors import UserError
 
 PROFILE = "profile_export_aiperf.json"
-RUN_DIR = re.compile(r"c(\d+)")  # bench/run_aiperf.sh names each run's folder c<concurrency>
+RUN_DIR = re.compile(r"c(\d+)")  # bench/run_aiperf.sh names each run's folder c<concurrency> …
+RATE_DIR = re.compile(r"r(\d+(?:\.\d+)?)")  # … or r<requests/s> for an open-loop spec
+PCT_KEYS = ("p50", "p90", "p95", "p99")  # the percentiles aiperf reports that the bundle predicts (top.csv)
 TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3, "seconds": 1e3}
 MAX_RUNS = 100_000  # more aiperf results than this under one path is not a bundle
 ROLE_KEYS = (("batch_size", "batch"), ("tp_size", "tp"), ("pp_size", "pp"), ("attention_dp_size", "attention_dp"),
@@ -80,7 +82,8 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
         if len(files) > MAX_RUNS:
             raise UserError(f"{path}: more than {MAX_RUNS:,} {PROFILE} files; name one bundle or deployment folder.")
         if base.is_dir():
-            for d in sorted(p for p in base.rglob("c*") if p.is_dir() and RUN_DIR.fullmatch(p.name)):
+            for d in sorted(p for p in base.rglob("*") if p.is_dir() and (RUN_DIR.fullmatch(p.name)
+                                                                          or RATE_DIR.fullmatch(p.name))):
                 if not any(d.rglob(PROFILE)):
                     notes.append(f"{_show(d)}: no {PROFILE} (the aiperf run did not finish?); skipped.")
         if not files and sel == root:
@@ -199,7 +202,14 @@ def _ms(stats: dict, metric: str, f: Path) -> float | None:
 
 
 def _concurrency(stats: dict, f: Path, folder_root: Path) -> tuple[int | None, str | None]:
-    """Concurrency from input_config.loadgen.concurrency, else from the c<N> folder the script named."""
+    """Concurrency from input_config.loadgen.concurrency, else from the c<N> folder the script named; an open-loop
+    run (an r<rate> folder) has none set, so its mean concurrency is Little's law: throughput x mean latency."""
+    rated = any(RATE_DIR.fullmatch(d) for d in f.relative_to(folder_root).parts[:-1])
+    if rated:
+        rps, lat = _stat(stats, "request_throughput"), _ms(stats, "request_latency", f)
+        if rps is None or lat is None or rps[0] <= 0 or lat <= 0:
+            return None, None
+        return max(1, round(rps[0] * lat / 1000.0)), None
     cfg = stats.get("input_config")
     loadgen = cfg.get("loadgen") if isinstance(cfg, dict) else None
     given = loadgen.get("concurrency") if isinstance(loadgen, dict) else None
@@ -216,6 +226,9 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
     """One aiperf run as a measurement row, or (None, why it was skipped)."""
     stats = _load_json(f)
     conc, note = _concurrency(stats, f, bundle.root / folder)
+    if conc is None and any(RATE_DIR.fullmatch(d) for d in f.relative_to(bundle.root / folder).parts[:-1]):
+        return None, (f"{_show(f)}: an open-loop run without request_throughput and request_latency, so its mean "
+                      "concurrency is unknown; skipped.")
     if conc is None:
         raise UserError(f"{_show(f)}: cannot tell the concurrency of this run: no input_config.loadgen.concurrency "
                         "and no c<N> folder above it (bench/run_aiperf.sh writes each run to "
@@ -263,4 +276,49 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
         raise UserError(f"{_show(bundle.root)}: the top.csv / pareto.csv row of {folder} is incomplete ({e}); "
                         f"{_damaged(bundle.root / 'result.json')}") from None
     row["silicon_data_source"] = f"aiperf {_show(f)}; silicon_concurrency={source_conc}; total_concurrency={conc}"
+    row["percentiles"] = _percentiles(stats, cfg, f)
     return row, note
+
+
+def _percentiles(stats: dict, cfg: dict[str, str], f: Path) -> dict[str, dict[str, float]]:
+    """Measured TTFT / TPOT percentiles of a run (ms) and those the bundle predicted for the deployment at its planned
+    load (top.csv ttft_p90_ms, …): {"ttft": {"measured_p90": …, "predicted_p90": …}, "tpot": {…}}."""
+    out: dict[str, dict[str, float]] = {}
+    for name, metric in (("ttft", "time_to_first_token"), ("tpot", "inter_token_latency")):
+        block, got = stats.get(metric), {}
+        unit = str(block.get("unit", "ms")) if isinstance(block, dict) else "ms"
+        for p in PCT_KEYS:
+            v = block.get(p) if isinstance(block, dict) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and unit in TO_MS:
+                got[f"measured_{p}"] = float(v) * TO_MS[unit]
+            try:
+                got[f"predicted_{p}"] = float(cfg[f"{name}_{p}_ms"])
+            except (KeyError, TypeError, ValueError):
+                pass
+        out[name] = got
+    return out
+
+
+def percentile_table(rows: list[dict]) -> str:
+    """Measured against predicted p50 / p90 / p99 of TTFT and TPOT per aiperf run (ms); "" when no run has any.
+
+    The prediction is the deployment's at its planned load; runs at other loads are shown for the trend."""
+    lines = []
+    for r in rows:
+        pct = r.get("percentiles") or {}
+        cells = []
+        for name in ("ttft", "tpot"):
+            got = pct.get(name, {})
+            for p in ("p50", "p90", "p99"):
+                m, pr = got.get(f"measured_{p}"), got.get(f"predicted_{p}")
+                cells.append(f"{m:,.4g}" if m is not None else "-")
+                cells.append(f"{pr:,.4g}" if pr is not None else "-")
+        if any(c != "-" for c in cells[::2]):
+            lines.append([r["id"], *cells])
+    if not lines:
+        return ""
+    from tabulate import tabulate
+
+    head = ["run"] + [f"{n} {p}\n{w}" for n in ("TTFT", "TPOT") for p in ("p50", "p90", "p99")
+                      for w in ("measured", "predicted")]
+    return tabulate(lines, headers=head, tablefmt="simple", disable_numparse=True)

@@ -81,8 +81,28 @@ def pareto_svg(fronts: dict[str, tuple[Deployment, ...]], chosen: list[tuple[str
         y = TOP + 10 + 20 * k
         out += [f'<line x1="{lx}" y1="{y}" x2="{lx + 18}" y2="{y}" stroke={quoteattr(color)} stroke-width="2"/>',
                 f'<text x="{lx + 24}" y="{y + 4}">{escape(text)}</text>']
+    y = TOP + 10 + 20 * len(legend)
     if bound:
-        y = TOP + 10 + 20 * len(legend)
         out += [f'<line x1="{lx}" y1="{y}" x2="{lx + 18}" y2="{y}" stroke="#d62728" stroke-dasharray="6 4"/>',
                 f'<text x="{lx + 24}" y="{y + 4}">SLA bound</text>']
+        y += 20
+    out += _percentile_lines(chosen, lx, y + 10)
     return "\n".join([*out, "</svg>"]) + "\n"
+
+
+def _percentile_lines(chosen: list[tuple[str, Deployment]], x: float, y: float) -> list[str]:
+    """Mean and p90 / p99 of TTFT and TPOT of each exported deployment, as text lines in the legend column."""
+    out = []
+    for label, d in chosen:
+        if len(d.ttft_pct_ms) != 4:
+            continue
+        t, p = d.ttft_pct_ms, d.tpot_pct_ms
+        out += [f'<text x="{x}" y="{y:.0f}" font-size="11" font-weight="bold">{escape(label)} (mean · p90 · p99)</text>',
+                f'<text x="{x}" y="{y + 14:.0f}" font-size="11">TTFT {_ms(d.ttft_ms)} · {_ms(t[1])} · {_ms(t[3])} ms</text>',
+                f'<text x="{x}" y="{y + 28:.0f}" font-size="11">TPOT {d.tpot_ms:.2f} · {p[1]:.2f} · {p[3]:.2f} ms</text>']
+        y += 48
+    return out
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"

@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from solver.export.loadgen import load_of
 from solver.export.engine import TEMPLATES, RoleEngine, backend_data, max_seq_len, role_engines
 from solver.export.names import dgd_name
 from solver.export.placement import Placement, Slot
@@ -85,6 +86,7 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
         files[f"launch/node_{i}_run.sh"] = render("common/node_run.sh.j2", node=i, procs=procs, addrs=addrs,
                                                   slots=node, **ctx)
     ctx["sweep"] = [(c, max(4 * c, 32), c) for c in concurrencies(dep)]  # (concurrency, requests, warm-up)
+    ctx["load"] = load_of(spec, dep)
     script = render("common/run_aiperf.sh.j2", **ctx)
     files["bench/run_aiperf.sh"] = script
     files["bench/aiperf-job.yaml"] = render("common/aiperf_job.yaml.j2", script=script, **ctx)

@@ -119,10 +119,17 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
     """The web app reads no local files: a model given as a path, or a calibration file, is refused."""
     from solver.spec import Loader
 
-    seen: dict[str, list] = {"model": [], "calibration": []}
+    seen: dict[str, list] = {"model": [], "calibration": [], "workload.trace": []}
+    items = [raw] + (raw.get("deployments") if isinstance(raw, dict) and isinstance(raw.get("deployments"), list)
+                     else [])
     for key in seen:
-        if isinstance(raw, dict) and key in raw:
-            seen[key].append(raw[key])
+        head, _, leaf = key.partition(".")
+        for item in filter(lambda x: isinstance(x, dict), items):
+            sub = item.get(head)
+            if leaf and isinstance(sub, dict) and leaf in sub:
+                seen[key].append(sub[leaf])
+            elif not leaf and key in item and item is raw:
+                seen[key].append(item[key])
     for item in overrides:
         key, eq, text = (part.strip() for part in item.partition("="))
         if eq and key in seen:
@@ -135,6 +142,10 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
             raise UserError(f"model: {m!r} looks like a path; the web app accepts only model ids and aliases "
                             "(GET /api/models, or `aicsolve models`). For a local config.json run the CLI: "
                             "aicsolve SPEC.yaml.")
+    if any(t is not None for t in seen["workload.trace"]):
+        raise UserError("workload.trace: the web app reads no local files; give the lengths as distributions "
+                        "(workload.isl: {lognormal: {mean: 4000, p90: 8000}}), or run the CLI (aicsolve SPEC.yaml) "
+                        "with the trace.")
     if any(c is not None for c in seen["calibration"]):
         raise UserError("calibration: the web app reads no calibration files; run the CLI (aicsolve SPEC.yaml) "
                         "to apply one.")

@@ -25,7 +25,7 @@ def pd(i, j):
 
 def test_registry_has_one_function_per_kind():
     assert set(KINDS) == {"fixed", "max_gpus_per_worker", "topology", "gpu_budget", "role_gpu_budget", "replicas",
-                          "kv_handoff", "sla"}
+                          "kv_handoff", "sla", "sla_percentiles"}
     assert all(callable(f) for f in KINDS.values())
 
 

@@ -88,8 +88,8 @@ def test_wrong_type_and_bad_values(tmp_path):
         f"{path}, line 6: search.tp must be a list of integers ≥ 1, a power of two, e.g. [1, 2, 4, 8]; got [1, 3] "
         "(a list). Offending item: 3. (search.tp: tensor-parallel sizes.)")
     assert error_of(path, ["search.tp=[2]", "sla.ttft_ms=-5"]) == (
-        "--set sla.ttft_ms=-5: sla.ttft_ms must be a number > 0, or null; got -5 (an integer). "
-        "(sla.ttft_ms: time-to-first-token bound in ms.)")
+        "--set sla.ttft_ms=-5: sla.ttft_ms must be a number > 0, or a mapping such as {p90: 500} (keys: mean, p50, p90, p95, p99), or null; got -5 (an integer). "
+        "(sla.ttft_ms: time-to-first-token bound in ms (a number: the mean; {p90: 500}: percentiles).)")
     assert "got 0 (an integer)" in error_of(path, ["search.tp=[2]", "workload.isl=0"])
     assert "got true (a boolean)" in error_of(path, ["search.tp=[2]", "total_gpus=true"])
     assert "Write a non-empty YAML list, e.g. [4] for one value." in error_of(path, ["search.tp=4"])
@@ -201,7 +201,7 @@ def test_to_request_and_problem():
     assert (problem.time_limit_s, problem.seed, problem.top_n) == (3.0, 7, 2)
     assert problem.constraints.role_gpu_budget == {"prefill": 8} and problem.constraints.replicas_max == 4
     assert spec.summary()["sla"] == {"ttft_ms": 300.0, "tpot_ms": 10.0, "min_tokens_per_s_per_user": None,
-                                     "max_request_latency_ms": None}
+                                     "max_request_latency_ms": None, "ttft_pct": [], "tpot_pct": []}
 
 
 def test_schema_file_is_fresh():

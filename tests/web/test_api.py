@@ -177,3 +177,20 @@ def test_webapp_command(tmp_path):
         taken.listen()
         out = run_cli("webapp", "--port", str(taken.getsockname()[1]), cwd=tmp_path)
     assert out.returncode == 2 and "cannot listen on 127.0.0.1" in out.stderr, out.stderr
+
+
+def test_trace_refused_and_percentiles_answered(client):
+    """The page reads no trace file (a local path); distributions and percentile SLAs go through, and the answer
+    carries the mean and percentiles of every deployment, as the CLI's --json does."""
+    for body in ({"spec": {**SMALL, "workload": {"trace": "/etc/passwd"}}},
+                 {"spec": SMALL, "overrides": ["workload.trace=t.csv"]}):
+        r = client.post("/api/solve", json=body)
+        assert r.status_code == 400 and "workload.trace: the web app reads no local files" in r.json()["error"]
+    spec = {**SMALL, "workload": {"isl": {"lognormal": {"mean": 1000, "p90": 1800}}, "osl": 100},
+            "sla": {"ttft_ms": {"p90": 2000}}, "modes": ["agg"]}
+    r = client.post("/api/solve", json={"spec": spec})
+    assert r.status_code == 200, r.json()
+    best = r.json()["best"]["agg"]
+    lp = best["latency_percentiles"]["ttft_ms"]
+    assert lp["mean"] == best["ttft_ms"] and lp["p50"] <= lp["p90"] <= 2000 and lp["p90"] <= lp["p99"]
+    assert r.json()["input"]["sla"]["ttft_pct"] == [[90, 2000.0]]

@@ -153,19 +153,42 @@ function infeasibleLines(doc) {
   return Object.entries(doc.stats.infeasible_by_mode || {}).map(([mode, why]) => `${mode}: ${why}`);
 }
 
+function percentilesText(d) {
+  // "TTFT mean 257 · p50 190 · p90 420 · p99 1,005 ms; TPOT …": the mean and percentiles of one deployment.
+  const lp = d.latency_percentiles;
+  if (!lp || !("p90" in lp.ttft_ms)) return "";
+  const one = (name, m, fmt) => `${name} mean ${fmt(m.mean)} · p50 ${fmt(m.p50)} · p90 ${fmt(m.p90)} · ` +
+                                `p95 ${fmt(m.p95)} · p99 ${fmt(m.p99)} ms`;
+  return `${one("TTFT", lp.ttft_ms, f1)}; ${one("TPOT", lp.tpot_ms, f2)}`;
+}
+
 function describe(d) {
   return [`${d.mode}: ${f1(d.tokens_per_s_per_gpu_given)} tokens/s/GPU given at ${f1(d.tokens_per_s_per_user)} tokens/s/user`,
           `TTFT ${f1(d.ttft_ms)} ms · TPOT ${f2(d.tpot_ms)} ms · concurrency ${d.concurrency}`,
+          ...(percentilesText(d) ? [percentilesText(d)] : []),
           `${d.gpus_used} GPUs = ${d.replicas} replica(s) × (${d.roles.map(roleText).join(" + ")})`,
           ...d.roles.map((r) => `${r.role}: ${r.gpus_per_worker} GPUs/worker, ${layoutText(r)}, ` +
                                 `batch ${workerBatch(r)}/worker, max ${r.max_num_tokens} tokens/step`)];
 }
 
 function slaText(sla) {
-  const parts = [sla.ttft_ms && `TTFT ≤ ${sla.ttft_ms} ms`, sla.tpot_ms && `TPOT ≤ ${sla.tpot_ms} ms`,
+  const pct = (name, bounds) => (bounds || []).map(([lv, ms]) => `p${lv} ${name} ≤ ${ms} ms`);
+  const parts = [sla.ttft_ms && `TTFT ≤ ${sla.ttft_ms} ms`, ...pct("TTFT", sla.ttft_pct),
+                 sla.tpot_ms && `TPOT ≤ ${sla.tpot_ms} ms`, ...pct("TPOT", sla.tpot_pct),
                  sla.min_tokens_per_s_per_user && `≥ ${sla.min_tokens_per_s_per_user} tokens/s/user`,
                  sla.max_request_latency_ms && `request latency ≤ ${sla.max_request_latency_ms} ms`].filter(Boolean);
   return parts.length ? `SLA ${parts.join(", ")}` : "no SLA";
+}
+
+function workloadText(i) {
+  // "ISL 4,000 · OSL 500", or the distributions, prefix hits and arrivals the spec gave.
+  const w = i.workload;
+  const plain = `ISL ${i.isl.toLocaleString()} · OSL ${i.osl.toLocaleString()}`;
+  if (!w || (w.isl.points.length === 1 && w.osl.points.length === 1 && !w.prefix_hit_rate &&
+             w.arrival.process === "closed")) return plain;
+  return [`ISL ${w.isl.text}`, `OSL ${w.osl.text}`,
+          ...(w.prefix_hit_rate ? [`${Math.round(w.prefix_hit_rate * 100)}% prefix-cache hits`] : []),
+          w.arrival.text].join(" · ");
 }
 
 function line(tag, text, cls) {
@@ -178,7 +201,7 @@ function renderSummary(doc) {
   if (!doc.proven_optimal) notes.push("not proven optimal: the solver stopped at its time limit");
   $("summary").replaceChildren(
     line("h2", `${i.model} on ${i.total_gpus} × ${i.system} (${i.backend} ${i.backend_version})`),
-    line("div", `ISL ${i.isl.toLocaleString()} · OSL ${i.osl.toLocaleString()} · ${slaText(i.sla)} · gemm ${q.gemm}, ` +
+    line("div", `${workloadText(i)} · ${slaText(i.sla)} · gemm ${q.gemm}, ` +
                 `kv cache ${q.kv_cache}, attention ${q.attention}${i.moe ? `, moe ${q.moe}` : ""} · ` +
                 `${mtpText(i)} · solver time ${duration(doc.solve_seconds)} (CP-SAT search, Pareto set, ` +
                 "re-check; pricing the candidates not included)", "muted"),
@@ -200,6 +223,7 @@ function bestCard(doc, mode, overall) {
   card.append(line("div", f1(d.tokens_per_s_per_gpu_given), "big"), line("div", "tokens/s/GPU given", "muted"),
               line("div", `${f1(d.tokens_per_s_per_user)} tokens/s/user · TTFT ${f1(d.ttft_ms)} ms · ` +
                           `TPOT ${f2(d.tpot_ms)} ms · ${d.gpus_used} of ${d.gpus_given} GPUs used`),
+              ...(percentilesText(d) ? [line("div", percentilesText(d), "percentiles")] : []),
               line("div", `${d.replicas} × (${d.roles.map(roleText).join(" + ")})`, "config"));
   return card;
 }
