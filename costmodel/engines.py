@@ -5,6 +5,8 @@
   (moe_tp x moe_ep = tp x dp, any split) or ``tp_or_ep`` (vLLM: all MoE-TP or all EP).
 - ``disagg.equal_attention_tp``: attention kinds (``mha``, ``mla``, ``hybrid``) whose KV hand-off
   needs prefill and decode workers of equal attention TP.
+- ``scheduler.prefill_clumps``: whether prompts that reach the scheduler together are prefilled in
+  one iteration and so stay a cohort through the benchmark's closed loop (costmodel.closedloop).
 - ``recipes``: the kernel the engine uses by default for a checkpoint on a GPU generation (today:
   the MoE dtype of MXFP4 experts by SM version).
 
@@ -54,6 +56,7 @@ class EngineRules:
     equal_attention_tp: frozenset[str]
     recipes: tuple[RecipeRule, ...]
     sources: dict[str, str]
+    prefill_clumps: bool = True
 
     def layout_ok(self, tp: Any, dp: Any, moe_tp: Any, moe_ep: Any) -> Any:
         """Whether the engine runs each layout: arrays (or ints) of attention TP/DP and MoE TP/EP → bool(s)."""
@@ -99,6 +102,7 @@ def engine_rules(backend: str) -> EngineRules:
             backend=backend, attention=str(lay["attention"]), moe=str(lay["moe"]),
             equal_attention_tp=frozenset(dis["equal_attention_tp"] or ()),
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
+            prefill_clumps=bool((raw.get("scheduler") or {}).get("prefill_clumps", True)),
             sources={"attention": str(lay["attention_source"]).strip(), "moe": str(lay["moe_source"]).strip(),
                      "disagg": str(dis["source"]).strip()})
     except OSError as e:

@@ -83,9 +83,12 @@ class StepModel:
         msg = np.maximum(tokens * self.a.hidden, 1.0)
         lat = self.db.latency_ms(kind, np.clip(gpus, 2, 8), msg, **cats)
         s = self.db.system
-        # beyond one node: the slower link carries the same ring traffic
-        lat = lat * np.where(gpus > self.gpus_per_node, s.intra_node_bw_bytes_per_s / s.inter_node_bw_bytes_per_s,
-                             1.0)
+        # beyond one node the slower link carries the ring traffic: the measured in-node time plus the extra
+        # bandwidth time of the ring's bytes on that link (2(n−1)/n of the bf16 message for an all-reduce,
+        # (n−1)/n for a gather or scatter) and one more hop's latency. Small decode messages stay latency-bound.
+        ring = (2.0 if kind == "custom_allreduce" or cats.get("op") == "all_reduce" else 1.0) * (gpus - 1) / gpus
+        extra = ring * msg * 2.0 * (1.0 / s.inter_node_bw_bytes_per_s - 1.0 / s.intra_node_bw_bytes_per_s) * 1e3
+        lat = lat + np.where(gpus > self.gpus_per_node, extra + s.p2p_latency_s * 1e3, 0.0)
         return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
 
     def _allreduce(self, gpus, tokens):

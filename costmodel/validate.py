@@ -20,8 +20,8 @@ from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
 from costmodel.quant import recipe_kv_cache, resolve_quant
-from costmodel.serving import (BURST_SHARE, agg_figures, decode_figures, handoff_ms, prefill_figures,
-                               prefill_ttft)
+from costmodel.closedloop import disagg_closed_loop
+from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout
 from costmodel.system import UnknownSystemError
 
@@ -268,11 +268,10 @@ def _recv_interval(backend: str, conc: int) -> int:
     return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
 
 
-# Per-rank decode batch assumed where a disagg row gives neither decode workers nor decode batch.
-# Such rows are mostly max-throughput runs (concurrency up to thousands); rows that give both run up
-# to 1,024 per rank. 512 fits the blank rows best (dev disagg MdAPE TTFT/TPOT 55/43 % at one worker,
-# 51/33 % at 512, 50/33 % at 1,024).
-BLANK_DECODE_BATCH = 512
+# Where a disagg row gives neither decode workers nor decode batch, each decode rank is read as running
+# at the batch cap of the product's own recipe (SearchSpace.max_batch_size, what the search and the
+# exporters use by default): the fewest decode workers that hold the concurrency.
+BLANK_DECODE_BATCH = SearchSpace().max_batch_size
 
 
 def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction:
@@ -290,28 +289,21 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     dec = decode_figures(step, ld, bd, isl, osl)
     tpot = float(dec["tpot_ms"])
     pf = prefill_figures(step, lp, bp, isl, 0.0)
-    # a blank prefill count: as many prefill workers as the decode side's request rate needs
+    # a blank prefill count: as many prefill workers as the decode side's request rate needs (such rows are
+    # max-throughput sweeps: planning them at the product's 0.7 load raised the core disagg TTFT MdAPE 49 -> 55 %)
     x = _int(row.get("prefill_num_workers"), 0) or max(1, round(y * float(dec["req_per_s"]) / float(pf["req_per_s"])))
     cap_p = x * float(pf["req_per_s"])
     # the KV moves over NVLink when the whole deployment sits in one node
     gpus = x * float(lp.tp * lp.pp * lp.dp) + y * float(ld.tp * ld.pp * ld.dp)
     hand = handoff_ms(step, isl, lp.tp, gpus <= db.system.gpus_per_node)
-    t_batch, t_lone, xfer = float(pf["latency_ms"]), float(pf["lone_ms"]), float(hand["total_ms"])
-    fixed = BURST_SHARE * 0.5 * conc / cap_p * 1000.0 + xfer
-
-    def excess(ttft: float) -> float:  # rises with ttft: a longer TTFT lowers the load that causes it
-        lam = conc / ((ttft + (osl - 1) * tpot) / 1000.0)
-        return ttft - float(prefill_ttft(t_batch, lam / cap_p, t_lone)) - fixed
-
-    lo, hi = min(t_batch, t_lone) + fixed, float(prefill_ttft(t_batch, 1.0, t_lone)) + fixed
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if excess(mid) > 0 else (mid, hi)
-    return Prediction(**base, ttft_ms=0.5 * (lo + hi), tpot_ms=tpot)
+    ttft = disagg_closed_loop(conc, osl, tpot, float(pf["latency_ms"]), float(pf["lone_ms"]), cap_p / 1000.0,
+                              float(hand["total_ms"]))
+    return Prediction(**base, ttft_ms=float(ttft), tpot_ms=tpot)
 
 
 def _decode_workers(row: dict, conc: int, dp: float) -> int:
-    """Decode workers: as given; else from the given decode batch; else sized for BLANK_DECODE_BATCH per rank."""
+    """Decode workers: as given; else from the given decode batch; else the fewest at the recipe's batch cap per
+    rank (BLANK_DECODE_BATCH)."""
     given = _int(row.get("decode_num_workers"), 0)
     if given:
         return given

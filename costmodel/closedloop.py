@@ -1,0 +1,181 @@
+"""The benchmark's closed loop against the engine's scheduler: one mechanism for TTFT, TPOT and throughput.
+
+The benchmark (InferenceMAX/InferenceX ``benchmark_serving``) runs ``C`` clients; each sends its next
+request when the last one finishes, ``BENCHMARK_WAVES`` × C requests in all. The engine's scheduler runs
+iterations under a token budget (``max_num_tokens``): every running request decodes one step (several
+tokens with MTP) and prompts waiting for their prefill join in clumps that fit the budget (chunked when
+one prompt exceeds it). It holds at most ``running`` requests (the batch cap and the KV cache); the rest
+wait for a finished one. An engine that polls its inbox every ``N`` iterations (SGLang
+``--scheduler-recv-interval``) lets arrivals wait for the next poll.
+
+Steady state (exact mean-value analysis of the loop, per attention-DP rank). With ``u`` the share of time
+the rank spends on prefill work and ``Δ`` the prefill work of one request,
+    TPOT = t_decode / (1 − u),    u = λ·Δ,    λ = b / (TTFT(u) + (OSL − 1)·TPOT(u))     (Little's law)
+solved for ``u`` by bisection over the whole candidate grid at once. TTFT(u) is the host path, the inbox
+wait (half a poll period of mean-length iterations: decode and prefill iterations both count), the
+request's clump prefill, the wait behind its own cohort when more prompts arrive together than one
+iteration's budget holds, the M/D/1 wait behind other clumps at load ``u``, and the wait for a free slot.
+
+Start-up transient. All C clients start at once: the first wave's ``b`` prompts queue for ``b/g``
+clump iterations (each also decoding the requests already admitted), a mean of half of them. That wave is
+one request in ``BENCHMARK_WAVES``; later waves return at the rate the engine served the first, so the
+steady state describes them. The mean TTFT over the run is the steady state's plus that share.
+
+Disaggregated prefill pools are the same loop with the decode side's TPOT fixed: ``pool_ttft`` is the
+pool's queue at a load, ``disagg_closed_loop`` solves the load the C clients create.
+
+Every function broadcasts over numpy arrays (the candidate grid); times are in ms, rates per ms unless
+named ``_per_s``. Deterministic, no sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Requests the benchmark sends per client: InferenceMAX/InferenceX run benchmark_serving with
+# --num-prompts = 10 × concurrency (the first wave of C is one request in ten).
+BENCHMARK_WAVES = 10.0
+BISECTION_STEPS = 48
+MAX_LOAD = 0.95  # a queue formula's load is capped here: past it the closed loop throttles itself
+
+
+@dataclass(frozen=True)
+class RankSteps:
+    """Step prices of one attention-DP rank (ms; arrays broadcast over the candidate grid).
+
+    ``decode_ms``: one iteration decoding the running batch, no prefill. ``tokens_per_step``: tokens a
+    request gains per decode step (1; more with MTP). ``clump_ms``: the extra time the prefill of one clump
+    adds to the iterations that carry it (all its chunks). ``clump``: prompts one iteration's token budget
+    prefills together (≥ 1; 1 for an engine that prefills prompts one at a time). ``chunks``: iterations one
+    prompt's prefill spans (ISL / budget, ≥ 1).
+    """
+
+    decode_ms: np.ndarray
+    tokens_per_step: float
+    clump_ms: np.ndarray
+    clump: np.ndarray
+    chunks: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """What the engine admits: ``running`` requests per rank at most (batch cap, KV cache); it reads its inbox
+    every ``recv_interval`` iterations; ``host_ms``: the request path outside the GPU iterations (HTTP,
+    tokenisation, first-token stream)."""
+
+    running: np.ndarray
+    recv_interval: float = 1.0
+    host_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """The closed loop: ``clients`` per rank (≥ 1), answer length ``osl`` tokens, ``waves`` requests per client."""
+
+    clients: np.ndarray
+    osl: int
+    waves: float = BENCHMARK_WAVES
+
+
+def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dict[str, np.ndarray]:
+    """Mean TTFT and TPOT (ms) a client sees and the requests/ms one rank completes, for an aggregated worker.
+
+    Returns ``ttft_ms``, ``tpot_ms``, ``req_per_ms`` (per rank), ``running`` (requests decoding per rank),
+    ``load`` (the prefill share of the rank's time, u) and ``others_load`` (the share a request meets from the
+    other clients' prompts, u·(b − 1)/b: what stalls its decode and what it queues behind)."""
+    c = np.maximum(np.asarray(bench.clients, float), 1.0)
+    b = np.maximum(np.minimum(c, sched.running), 1.0)
+    g = np.clip(steps.clump, 1.0, b)
+    t_raw = np.asarray(steps.decode_ms, float)
+    t_dec = t_raw / steps.tokens_per_step
+    clump_ms = np.maximum(np.asarray(steps.clump_ms, float), 1e-6)
+    delta = clump_ms / g  # prefill work per request
+    osl = bench.osl
+    n_poll = np.asarray(sched.recv_interval, float)
+    chunk_iter_ms = clump_ms / steps.chunks  # one iteration of a clump's prefill
+    # the start-up burst: b prompts at once queue for b/g clump iterations, each also decoding the admitted ones
+    first_wave = 0.5 * np.maximum(b / g - 1.0, 0.0) * (clump_ms + t_raw * steps.chunks) / bench.waves
+
+    # a client never queues behind itself: of the load u, the others' share is (b − 1)/b
+    others = (b - 1.0) / b
+
+    def tpot_at(u):  # decode steps stall while the other clients' prompts prefill
+        return t_dec / (1.0 - u * others)
+
+    def ttft_at(u):
+        tpot = tpot_at(u)
+        # iterations per ms: decode iterations for the (1 − u) share, prefill iterations for u
+        mean_iter = 1.0 / ((1.0 - u) / t_raw + u / (chunk_iter_ms + t_raw))
+        inbox = 0.5 * (n_poll - 1.0) * mean_iter
+        lam = u / delta  # requests per ms
+        # arrivals between two polls reach the scheduler together; beyond one clump they queue behind each other
+        # (a clump prefilled together finishes and returns together: it stays a clump of g)
+        cohort = np.maximum(g, np.minimum(lam * n_poll * mean_iter, b))
+        behind_cohort = 0.5 * np.maximum(cohort / g - 1.0, 0.0) * clump_ms
+        own = 0.5 * tpot * others + clump_ms + (steps.chunks - 1.0) * t_dec
+        queue = u * others / (2.0 * (1.0 - u)) * clump_ms
+        admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave
+        # requests beyond the running cap wait for a slot: (c − b)/b of a running request's cycle
+        return admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
+
+    # Little's law, u·(TTFT(u) + (OSL − 1)·TPOT(u)) = C·Δ: the left side rises in u, so bisect.
+    lo, hi = np.zeros_like(t_dec * c), np.full_like(t_dec * c, 0.999)
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        over = mid * (ttft_at(mid) + (osl - 1) * tpot_at(mid)) > c * delta
+        hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
+    u = 0.5 * (lo + hi)
+    tpot = tpot_at(u)
+    ttft = ttft_at(u)
+    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / (ttft + (osl - 1) * tpot), "running": b, "load": u,
+            "others_load": u * others}
+
+
+def pool_ttft(batch_ms, load, lone_ms=None):
+    """TTFT (ms) at a disagg prefill pool at a load (0-1): own step + M/D/1 wait behind queued steps + half a
+    running step.
+
+    The engine starts a step with whatever prompts are waiting instead of filling its batch, so a step holds
+    ~1 prompt on an idle worker and a full batch (every attention-DP rank busy) at saturation: its latency
+    runs from ``lone_ms`` to ``batch_ms`` with the load."""
+    rho = np.clip(load, 0.0, MAX_LOAD)
+    t = loaded_step_ms(batch_ms, load, lone_ms)
+    return t + rho / (2.0 * (1.0 - rho)) * t + 0.5 * t * rho
+
+
+def loaded_step_ms(batch_ms, load, lone_ms=None):
+    """A prefill step's latency (ms) at a load: from ``lone_ms`` (idle: one prompt) to ``batch_ms`` (saturated)."""
+    if lone_ms is None:
+        return batch_ms
+    return lone_ms + np.clip(load, 0.0, 1.0) * (batch_ms - lone_ms)
+
+
+def disagg_closed_loop(clients, osl: int, tpot_ms, batch_ms, lone_ms, capacity_per_ms, fixed_ms,
+                       waves: float = BENCHMARK_WAVES) -> np.ndarray:
+    """Mean TTFT (ms) of a disaggregated deployment under the closed loop.
+
+    ``clients`` (all of them), the decode side's ``tpot_ms``, the prefill pool's full-batch step ``batch_ms``,
+    lone-prompt step ``lone_ms`` and capacity ``capacity_per_ms`` (requests/ms, all prefill workers),
+    ``fixed_ms`` added to every request (hand-off). The loads the clients create and the TTFT they see solve
+    TTFT = pool_ttft(λ / capacity) + fixed + first wave, λ = C / (TTFT + (OSL − 1)·TPOT); the first wave's C
+    prompts wait a mean C / (2·capacity) for the pool, one request in ``waves``."""
+    c = np.asarray(clients, float)
+    fixed = np.asarray(fixed_ms, float) + 0.5 * c / capacity_per_ms / waves
+
+    def excess(ttft):  # rises with ttft: a longer TTFT lowers the load that causes it
+        lam = c / (ttft + (osl - 1) * tpot_ms)
+        return ttft - pool_ttft(batch_ms, lam / capacity_per_ms, lone_ms) - fixed
+
+    lo = np.minimum(batch_ms, lone_ms) + fixed
+    hi = pool_ttft(batch_ms, 1.0, lone_ms) + fixed
+    lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float))
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(BISECTION_STEPS + 12):
+        mid = 0.5 * (lo + hi)
+        over = excess(mid) > 0
+        hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
+    # a saturated pool serves `capacity` requests/ms and the other clients queue for it (Little's law)
+    saturated = c / capacity_per_ms - (osl - 1) * np.asarray(tpot_ms, float) + np.asarray(fixed_ms, float)
+    return np.maximum(0.5 * (lo + hi), saturated)

@@ -1,0 +1,90 @@
+"""The closed-loop mechanism against cases with known answers (costmodel.closedloop)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel.closedloop import (BENCHMARK_WAVES, Benchmark, RankSteps, Scheduler, agg_closed_loop,
+                                  disagg_closed_loop, pool_ttft)
+
+T_DEC, CLUMP, G, OSL = 20.0, 100.0, 4.0, 500  # ms per decode iteration, ms per clump of G prompts
+
+
+def _steps(decode_ms=T_DEC, clump_ms=CLUMP, clump=G, chunks=1.0, tokens=1.0) -> RankSteps:
+    return RankSteps(decode_ms=np.asarray(decode_ms, float), tokens_per_step=tokens,
+                     clump_ms=np.asarray(clump_ms, float), clump=np.asarray(clump, float),
+                     chunks=np.asarray(chunks, float))
+
+
+def _loop(clients, running=1e9, recv=1.0, host=0.0, steps=None, osl=OSL):
+    return agg_closed_loop(steps or _steps(), Scheduler(running=np.asarray(running, float), recv_interval=recv,
+                                                        host_ms=host), Benchmark(clients=np.asarray(clients, float),
+                                                                                 osl=osl))
+
+
+def test_one_client_sees_one_prefill_plus_the_request_path():
+    """Concurrency 1: nobody to queue behind, no burst, no other prompt stalling decode. TTFT is the host path plus
+    its own prefill (one prompt: the clump holds only what arrives), TPOT is the bare decode step."""
+    f = _loop(1, host=50.0, steps=_steps(clump=1.0, clump_ms=30.0))
+    assert float(f["ttft_ms"]) == pytest.approx(50.0 + 30.0)
+    assert float(f["tpot_ms"]) == pytest.approx(T_DEC)
+    # MTP: each decode step gives a request several tokens
+    g = _loop(1, steps=_steps(clump=1.0, clump_ms=30.0, tokens=2.5))
+    assert float(g["tpot_ms"]) == pytest.approx(T_DEC / 2.5)
+
+
+def test_littles_law_holds_at_every_concurrency():
+    """C = X · (TTFT + (OSL − 1) · TPOT), including clients that wait for a slot beyond the running cap."""
+    c = np.array([1, 3, 16, 64, 256, 1000])
+    g = np.minimum(c, G)  # a clump holds at most the clients there are
+    f = _loop(c, running=128, steps=_steps(clump=g, clump_ms=CLUMP / G * g))
+    cycle = f["ttft_ms"] + (OSL - 1) * f["tpot_ms"]
+    assert np.allclose(f["req_per_ms"] * cycle, c, rtol=1e-6)
+    # the prefill load the loop settles at is the one its own request rate creates: u = X · Δ
+    assert np.allclose(f["load"], f["req_per_ms"] * CLUMP / G, rtol=1e-3)
+
+
+def test_a_saturated_loop_serves_at_capacity_and_the_rest_queue():
+    """Past the running cap (batch cap, KV slots) throughput stays at what the cap sustains; every extra client
+    adds its share of a cycle to TTFT, TPOT does not move."""
+    cap = 64
+    at_cap = _loop(cap, running=cap)
+    for c in (2 * cap, 10 * cap):
+        f = _loop(c, running=cap)
+        assert float(f["req_per_ms"]) == pytest.approx(float(at_cap["req_per_ms"]), rel=1e-3)
+        assert float(f["tpot_ms"]) == pytest.approx(float(at_cap["tpot_ms"]), rel=1e-3)
+        assert float(f["running"]) == cap
+
+
+def test_the_start_up_burst_is_one_request_in_ten():
+    """All clients start at once: the first wave of C prompts goes through C/G clump iterations (each also
+    decoding the admitted requests), a mean of half of them; that wave is one request in BENCHMARK_WAVES."""
+    c = 64.0
+    short = agg_closed_loop(_steps(), Scheduler(running=np.asarray(1e9)), Benchmark(np.asarray(c), OSL, waves=1e12))
+    full = _loop(c)
+    burst = 0.5 * (c / G - 1.0) * (CLUMP + T_DEC) / BENCHMARK_WAVES
+    # the burst lengthens the cycle slightly, which lowers the steady load: allow that second-order change
+    assert float(full["ttft_ms"] - short["ttft_ms"]) == pytest.approx(burst, rel=0.05)
+
+
+def test_inbox_poll_waits_half_a_poll_period_of_iterations():
+    """An engine that reads its inbox every N iterations delays a lone request by (N − 1)/2 iterations."""
+    base, polled = _loop(1, steps=_steps(clump=1.0)), _loop(1, recv=11.0, steps=_steps(clump=1.0))
+    # a lone client's iterations are decode iterations only while it waits (its own prompt is not yet admitted)
+    wait = float(polled["ttft_ms"] - base["ttft_ms"])
+    assert 5.0 * T_DEC * 0.8 < wait < 5.0 * (T_DEC + CLUMP)
+
+
+def test_disagg_pool_queue_and_saturation():
+    """A prefill pool: idle, TTFT is one lone step plus the fixed hand-off; loaded, the M/D/1 wait grows; saturated,
+    the pool serves its capacity and the clients beyond it queue (Little's law)."""
+    assert float(pool_ttft(200.0, 0.0, 80.0)) == pytest.approx(80.0)
+    loads = np.array([0.1, 0.5, 0.9])
+    assert np.all(np.diff(pool_ttft(200.0, loads, 80.0)) > 0)
+    tpot, cap = 20.0, 0.01  # a pool of 10 requests/s
+    one = float(disagg_closed_loop(1, OSL, tpot, 200.0, 80.0, cap, 30.0))
+    assert one == pytest.approx(80.0 + 30.0 + 0.5 / cap / BENCHMARK_WAVES, rel=0.1)
+    for c in (500, 5000):
+        ttft = float(disagg_closed_loop(c, OSL, tpot, 200.0, 80.0, cap, 30.0))
+        assert c / (ttft + (OSL - 1) * tpot) == pytest.approx(cap, rel=1e-3)
