@@ -1,0 +1,66 @@
+"""Byte-for-byte snapshot of `aicsolve SPEC --json` for the bundled specs, to check a refactor changes no output.
+
+Run: python bench/json_snapshot.py save DIR     writes one file per case (stdout, stderr tail and exit code)
+     python bench/json_snapshot.py compare DIR  reruns every case and lists each that differs (exit 1 if any)
+
+Cases: every specs/*.yaml, plus --set backend=vllm and backend=sglang on the two main examples. Fields that vary
+run to run (timings) are listed in VARYING and removed, wherever they sit, before comparing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MAIN = ["specs/qwen3-32b_h200x32.yaml", "specs/deepseek-r1_h200x64.yaml"]
+VARYING = {"solve_seconds"}  # the only field that differs between two runs of every case (checked by diffing raw runs)
+
+
+def cases() -> dict[str, list[str]]:
+    out = {Path(s).stem: [str(s.relative_to(REPO))] for s in sorted((REPO / "specs").glob("*.yaml"))}
+    for spec in MAIN:
+        for backend in ("vllm", "sglang"):
+            out[f"{Path(spec).stem}__{backend}"] = [spec, "--set", f"backend={backend}"]
+    return out
+
+
+def _strip(doc: object) -> object:
+    if isinstance(doc, dict):
+        return {k: _strip(v) for k, v in doc.items() if k not in VARYING}
+    if isinstance(doc, list):
+        return [_strip(v) for v in doc]
+    return doc
+
+
+def run(args: list[str]) -> str:
+    exe = Path(sys.executable).parent / "aicsolve"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "solver.cli"]
+    p = subprocess.run(cmd + args + ["--json"], cwd=REPO, capture_output=True, text=True, check=False)
+    try:
+        body = json.dumps(_strip(json.loads(p.stdout)), indent=2)
+    except json.JSONDecodeError:
+        body = p.stdout
+    return f"exit {p.returncode}\n{body}\n--- stderr\n{p.stderr}"
+
+
+def main() -> int:
+    mode, folder = sys.argv[1], Path(sys.argv[2])
+    folder.mkdir(parents=True, exist_ok=True)
+    bad = []
+    for name, args in cases().items():
+        text = run(args)
+        path = folder / f"{name}.txt"
+        if mode == "save":
+            path.write_text(text)
+        elif path.read_text() != text:
+            bad.append(name)
+            (folder / f"{name}.new").write_text(text)
+        print(f"{name}: {'DIFFERS' if name in bad else 'ok'}", flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
