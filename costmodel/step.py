@@ -103,7 +103,7 @@ class StepModel:
 
     def _attn(self, lay: Layout, nd, ctx, npf, lpf):
         """Attention core (no projections) for one layer, GQA/MHA, window layers apart."""
-        a, q = self.a, self.q
+        a = self.a
         heads = a.num_heads / lay.tp
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
         windows = [(0, a.num_layers - a.num_sliding_layers)]

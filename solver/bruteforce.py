@@ -94,14 +94,14 @@ def brute_force(problem: Problem) -> BruteResult:
                 best_tpot = key[1]
         bad = {r: _dominated(problem, r, {u[1][r] for u in units}) for r in ROLES[mode]}
         top, seen = [], set()
-        for key, rows, w in units:
+        for _key, rows, w in units:
             pair = tuple(rows[r] for r in ROLES[mode])
             if pair in seen or any(rows[r] in bad[r] for r in ROLES[mode]):
                 continue
             seen.add(pair)
             top.append((rows, w))
-        dep = lambda rw: _deploy(problem, mode, *rw)  # noqa: E731
-        res[mode] = (dep(front[0]) if front else None, tuple(dep(u) for u in front),
-                     tuple(dep(u) for u in top[:problem.top_n]))
+        res[mode] = (_deploy(problem, mode, *front[0]) if front else None,
+                     tuple(_deploy(problem, mode, *u) for u in front),
+                     tuple(_deploy(problem, mode, *u) for u in top[:problem.top_n]))
     return BruteResult(best_agg=res["agg"][0], best_disagg=res["disagg"][0], pareto_agg=res["agg"][1],
                        pareto_disagg=res["disagg"][1], top_agg=res["agg"][2], top_disagg=res["disagg"][2])

@@ -167,7 +167,7 @@ def add_hint(um: UnitModel, unit: Unit | None) -> None:
     """Hint a known unit (e.g. the previous Pareto point) if its rows are in the model."""
     if unit is None:
         return
-    for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
+    for role, row, _w in zip(ROLES["disagg"], unit.rows, unit.workers):
         k = np.flatnonzero(um.index[role] == row)
         if not len(k):
             return

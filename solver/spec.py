@@ -64,7 +64,7 @@ class Spec:
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
-                "moe": self.arch.is_moe, "scheduler_recv_interval": r.scheduler_recv_interval,
+                "scheduler_recv_interval": r.scheduler_recv_interval,
                 "prefill_utilisation": r.prefill_utilisation, "workload": _workload_summary(r),
                 "calibrated": r.calibration is not None}
 

@@ -124,15 +124,16 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
     except RecursionError:
         raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
                              ) from None
-    except yaml.YAMLError as e:
+    except yaml.YAMLError as fast:
+        err: yaml.YAMLError = fast
         if len(text) <= _PY_ERRORS_BELOW and _Fast is not Loader:  # the same error, worded by the Python parser
             try:
                 yaml.compose(text, Loader=Loader)
             except yaml.YAMLError as py:
-                e = py
+                err = py
             except RecursionError:
                 pass
-        raise _yaml_error(e, text, label) from None
+        raise _yaml_error(err, text, label) from None
     except ValueError as e:  # an integer of more than 4,300 digits
         raise UserError(f"{label}: {clip(str(e), 200)}; numbers in a spec are a few digits long.") from None
 

@@ -18,7 +18,6 @@ from ortools.sat.python import cp_model
 from solver.cluster.options import LAT, Combo
 from solver.cluster.problem import Cluster
 from solver.constraints import ROLES, latency_ranks
-from solver.units import scaled
 
 WEIGHT_UNITS = 10**4  # the largest member weight x osl maps to this many integer units
 MILLI = 1000  # prices and margins in thousandths

@@ -4,7 +4,6 @@ inter-node link for its collectives and pipeline hand-offs (issue 12, item 5).""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from costmodel.arch import load_model
 from costmodel.build import build_surfaces

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from solver.report import binding_rule, duration, infeasible_headline, render, top_table, worker_batch
-from test_report import DISAGG, SUMMARY, dep, result, role
+from test_report import DISAGG, SUMMARY, dep, result
 
 RoleConfig = type(DISAGG[0].roles[0])
 
