@@ -14,7 +14,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from costmodel.validate import CONCURRENCY_BINS, concurrency_bin, predict_row, read_rows
+from costmodel.scoring import CONCURRENCY_BINS, concurrency_bin
+from costmodel.validate import predict_row, read_rows
 
 CORE = ("h100_sxm", "h200_sxm", "b200_sxm")
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from costmodel.errors import CostModelError
 from costmodel.files import MAX_CONFIG_BYTES, BadInputFileError, is_regular, read_text
 from costmodel.paths import data_dir
 
@@ -54,11 +55,11 @@ _GROUP_MODULES: dict[str, tuple[tuple[str, ...], ...]] = {
 _LAYER_PREFIX = re.compile(r"^(?:language_model\.)?model\.(?:language_model\.)?layers\.")
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(CostModelError, ValueError):
     """The model id or alias is not in the registry and is not a config.json path."""
 
 
-class UnsupportedModelError(ValueError):
+class UnsupportedModelError(CostModelError, ValueError):
     """A config.json names an architecture (or lacks a field) this module cannot describe."""
 
 
@@ -458,7 +459,10 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
             f"{name}: architecture {arch!r} is not supported; supported: {', '.join(sorted(SUPPORTED_ARCHITECTURES))}"
         )
     family = SUPPORTED_ARCHITECTURES[arch]
-    g = lambda k, d=0: cfg.get(k) if cfg.get(k) is not None else d  # noqa: E731
+
+    def g(k: str, d: Any = 0) -> Any:  # a config value, d when absent or null
+        return cfg.get(k) if cfg.get(k) is not None else d
+
     layers, hidden, heads = (_req(cfg, k, name) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads"))
     experts = int(g("num_experts") or g("n_routed_experts") or g("num_local_experts"))
     inter, moe_inter = int(g("intermediate_size")), int(g("moe_intermediate_size"))

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from costmodel.validate import Prediction
+from costmodel.errors import CostModelError
+from costmodel.scoring import Prediction
 
 MIN_ROWS = 3  # fewer rows than this leave a group uncorrected
 HOLDOUT_SHARE = 0.25
 
 
-class BadCalibrationError(ValueError):
+class BadCalibrationError(CostModelError, ValueError):
     """A calibration file that cannot be read or has the wrong shape."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from costmodel.errors import CostModelError
 from costmodel.arch import ModelArch
 from costmodel.paths import data_dir
 
@@ -31,7 +32,7 @@ MOE_RULES = ("split", "tp_or_ep")
 ATTENTION_KINDS = ("mha", "mla", "hybrid")
 
 
-class EngineDataError(ValueError):
+class EngineDataError(CostModelError, ValueError):
     """data/engines/<backend>.yaml is missing or malformed."""
 
 

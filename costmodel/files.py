@@ -10,6 +10,8 @@ import os
 import stat
 from pathlib import Path
 
+from costmodel.errors import CostModelError
+
 # Sizes past which an input is refused before it is parsed (bytes). A spec or a calibration file is a
 # few hundred bytes; a model config.json a few KB; silicon_dev.csv (3,000 measured rows) is 1.1 MB.
 MAX_SPEC_BYTES = 1 << 20
@@ -17,7 +19,7 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_CSV_BYTES = 64 << 20
 
 
-class BadInputFileError(ValueError):
+class BadInputFileError(CostModelError, ValueError):
     """An input file that is not a regular file, is too large, or cannot be read (message names the path)."""
 
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from costmodel.errors import CostModelError
 from costmodel import roofline
 from costmodel.interp import Grid, build_grid, query
 from costmodel.paths import DataNotFoundError, data_dir
@@ -22,7 +23,7 @@ from costmodel.system import System, load_system
 from costmodel.tables import Table, listed, load_table, perf_dir
 
 
-class MissingDataError(LookupError):
+class MissingDataError(CostModelError, LookupError):
     """No measurements for the asked categorical key (e.g. a dtype the backend never measured)."""
 
 

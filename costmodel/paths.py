@@ -12,8 +12,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from costmodel.errors import CostModelError
 
-class DataNotFoundError(RuntimeError):
+
+class DataNotFoundError(CostModelError, RuntimeError):
     """The data folder, or a file in it, is missing."""
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import yaml
 
+from costmodel.errors import CostModelError
 from costmodel.paths import data_dir
 
 # Bytes per element, and which tensor-core rate a dtype runs at.
@@ -18,7 +19,7 @@ DTYPE_RATE = {"bfloat16": "bf16", "float16": "bf16", "fp8": "fp8", "fp8_block": 
               "int4_wo": "bf16", "w4a16_mxfp4": "bf16", "w4a8_mxfp4_mxfp8": "fp8", "int8": "int8"}
 
 
-class UnknownSystemError(ValueError):
+class UnknownSystemError(CostModelError, ValueError):
     """The system name is not one we have data for."""
 
 

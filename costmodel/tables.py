@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.errors import CostModelError
 from costmodel.paths import DataNotFoundError, data_dir
 
 
-class CorruptDataError(RuntimeError):
+class CorruptDataError(CostModelError, RuntimeError):
     """A data file does not match its manifest checksum, or cannot be parsed."""
 
 

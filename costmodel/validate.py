@@ -1,17 +1,18 @@
-"""Predict measured deployments (rows of silicon_dev.csv format) and score the errors by group."""
+"""Predict measured deployments (rows of silicon_dev.csv format) with the full cost model; costmodel.scoring
+scores the errors by group."""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import math
-import statistics
-from collections import defaultdict
-from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 
+from costmodel.errors import CostModelError
+from costmodel.scoring import Prediction
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
 from costmodel.build import step_model
 from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
@@ -34,62 +35,13 @@ COLUMNS = ("id", "silicon_data_source", "backend", "backend_version", "model_pat
 REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 
 
-class BadCsvError(ValueError):
+class BadCsvError(CostModelError, ValueError):
     """The file is not a readable measurement CSV."""
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """One row's outcome: predicted figures or why not."""
-
-    row_id: str
-    group: tuple[str, str, str]
-    ttft_ms: float | None = None
-    tpot_ms: float | None = None
-    measured_ttft_ms: float = 0.0
-    measured_tpot_ms: float = 0.0
-    reason: str | None = None
-    concurrency: int = 0
-
-
-# Concurrency bins of the signed-error breakdown (upper bounds; the last is open).
-CONCURRENCY_BINS = ((4, "1-4"), (16, "5-16"), (64, "17-64"), (256, "65-256"), (None, ">256"))
-
-
-def concurrency_bin(c: int) -> str:
-    """The CONCURRENCY_BINS label of a concurrency."""
-    return next(label for hi, label in CONCURRENCY_BINS if hi is None or c <= hi)
-
-
-@dataclass
-class GroupScore:
-    """Accuracy of one (system, backend, mode) group."""
-
-    rows: int = 0
-    predicted: int = 0
-    ttft_err: list[float] = field(default_factory=list)
-    tpot_err: list[float] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    signed: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
-
-    def summary(self) -> dict:
-        """Plain figures for printing or JSON."""
-        def mdape(e):
-            return round(100 * statistics.median(e), 1) if e else None
-
-        def within(e):
-            return round(100 * sum(x <= 0.2 for x in e) / len(e), 1) if e else None
-
-        by_bin = {label: {"rows": len(e), "ttft_signed_median": round(100 * statistics.median(x for x, _ in e), 1),
-                          "tpot_signed_median": round(100 * statistics.median(y for _, y in e), 1)}
-                  for _, label in CONCURRENCY_BINS if (e := self.signed.get(label))}
-        return {"rows": self.rows, "predicted": self.predicted, "ttft_mdape": mdape(self.ttft_err),
-                "tpot_mdape": mdape(self.tpot_err), "ttft_within_20": within(self.ttft_err),
-                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items())),
-                "signed_error_by_concurrency": by_bin}
-
-
-def _int(v: str, default: int = 1) -> int:
+def _int(v: str | None, default: int = 1) -> int:
+    if v is None:
+        return default
     try:
         x = int(float(v))
     except (TypeError, ValueError, OverflowError):  # blank, text, nan, inf
@@ -128,7 +80,7 @@ def _layout(row: dict, prefix: str = "") -> Layout:
 def _fix_moe(lay: Layout) -> Layout:
     """Rows sometimes give moe_tp·moe_ep ≠ tp·dp; keep EP and give TP the rest."""
     gpus = int(lay.tp * lay.dp)
-    ep = int(min(lay.moe_ep, gpus))
+    ep = int(min(int(lay.moe_ep), gpus))
     return Layout(lay.tp, lay.pp, lay.dp, np.array(max(gpus // ep, 1)), np.array(ep))
 
 
@@ -190,7 +142,7 @@ def predict_row(row: dict) -> Prediction:
     """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
     group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
     meas = _float(row, "silicon_ttft_ms"), _float(row, "silicon_tpot_ms")
-    base = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1],
+    base: dict[str, Any] = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1],
                 concurrency=concurrency(row))
     if (bad := _malformed(row)) is not None:
         return Prediction(**base, reason=bad)
@@ -336,53 +288,3 @@ def read_rows(path: Path) -> list[dict]:
         raise BadCsvError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8 CSV") from None
     except (OSError, EOFError, csv.Error) as e:  # EOFError: a truncated .gz
         raise BadCsvError(f"{path}: cannot read as CSV ({getattr(e, 'strerror', None) or e})") from None
-
-
-def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]:
-    """Per-group and overall accuracy."""
-    groups: dict[tuple, GroupScore] = defaultdict(GroupScore)
-    total = GroupScore()
-    for p in preds:
-        for g in (groups[p.group], total):
-            g.rows += 1
-            if p.reason:
-                g.reasons[p.reason] += 1
-                continue
-            g.predicted += 1
-            e_ttft = (p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms
-            e_tpot = (p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms
-            g.ttft_err.append(abs(e_ttft))
-            g.tpot_err.append(abs(e_tpot))
-            g.signed[concurrency_bin(p.concurrency)].append((e_ttft, e_tpot))
-    return dict(sorted(groups.items())), total
-
-
-def render(groups: dict[tuple, GroupScore], total: GroupScore) -> str:
-    """Per-group table and the closing ``overall:`` line."""
-    from tabulate import tabulate
-
-    rows = []
-    for (system, backend, mode), g in groups.items():
-        d = g.summary()
-        why = "; ".join(f"{k} ({v})" for k, v in d["unpredicted"].items())
-        rows.append([system, backend, mode, d["rows"], d["predicted"], _pct(d["ttft_mdape"]), _pct(d["tpot_mdape"]),
-                     _pct(d["ttft_within_20"]), _pct(d["tpot_within_20"]), why])
-    head = ["system", "backend", "mode", "rows", "predicted", "TTFT MdAPE", "TPOT MdAPE", "TTFT ≤20%", "TPOT ≤20%",
-            "not predicted (why)"]
-    t = total.summary()
-    bins = "; ".join(f"{k} ({v['rows']}) {v['ttft_signed_median']:+.1f}% / {v['tpot_signed_median']:+.1f}%"
-                     for k, v in t["signed_error_by_concurrency"].items())
-    last = (f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
-            f"tpot_mdape={_pct(t['tpot_mdape'])}")
-    return (tabulate(rows, head) + "\n" + (f"signed median error by concurrency, TTFT / TPOT: {bins}\n" if bins else "")
-            + last)
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{x:.1f}%"
-
-
-def as_json(groups: dict[tuple, GroupScore], total: GroupScore) -> dict:
-    """The same figures as a JSON-ready dict."""
-    return {"groups": [{"system": s, "backend": b, "mode": m, **g.summary()} for (s, b, m), g in groups.items()],
-            "overall": total.summary()}

@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from costmodel.errors import CostModelError
+
 DEFAULT_POINTS = 16  # bins of a lognormal or a trace's lengths (bench/distribution_speed.py: cost per point)
 BODY_TOP, TAIL_TOP = 0.9, 0.999  # the body's bins are equal up to p90; the tail's shrink geometrically to p99.9
 TRACE_COLUMNS = ("arrival_s", "isl", "osl")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(CostModelError, ValueError):
     """A distribution or trace that cannot describe a workload; the message says what would."""
 
 

@@ -7,17 +7,17 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from solver.errors import EXIT_INTERNAL
 
 if TYPE_CHECKING:  # annotations only: importing costmodel at start-up would slow down --help
-    from costmodel.config import SurfaceRequest
+    from costmodel import SurfaceRequest
 
 # Help texts are plain text: rich markup would swallow "[import]" and any other bracketed word.
-_HELP = dict(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+_HELP: dict[str, Any] = dict(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
              context_settings={"help_option_names": ["-h", "--help"]})
 app = typer.Typer(**_HELP,
                   help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
@@ -54,8 +54,8 @@ def data_import(
     out: Optional[Path] = typer.Option(None, help="data folder to write (default: the one aicsolve reads)"),
 ) -> None:
     """Re-import the measured op tables from the aiconfigurator-core wheel (needs the [import] extra)."""
-    from costmodel.importer.run import import_all
-    from costmodel.paths import data_dir
+    from costmodel import import_all
+    from costmodel import data_dir
 
     try:
         import pyarrow  # noqa: F401
@@ -70,10 +70,10 @@ def data_import(
 def data_verify() -> None:
     """Check every data file: tables against their manifest SHA-256, system and model files by reading them; flag
     implausible GEMM tables."""
-    from costmodel.datacheck import verify_data
-    from costmodel.paths import data_dir
-    from costmodel.plausibility import gemm_warnings
-    from costmodel.tables import load_table
+    from costmodel import verify_data
+    from costmodel import data_dir
+    from costmodel import gemm_warnings
+    from costmodel import load_table
 
     n = verify_data()  # every check first: a bad file is the one error
     perf = data_dir() / "perf"
@@ -88,7 +88,7 @@ def data_verify() -> None:
 @app.command("models")
 def models() -> None:
     """List the bundled model architectures and their aliases."""
-    from costmodel.arch import list_models, registry_problems
+    from costmodel import list_models, registry_problems
 
     for problem in registry_problems():  # a damaged file is skipped, not fatal to the rest
         typer.echo(f"note: skipped {problem}", err=True)
@@ -99,8 +99,8 @@ def models() -> None:
 @app.command("systems")
 def systems() -> None:
     """List the systems (GPU types) and the backend versions measured on each."""
-    from costmodel.paths import data_dir
-    from costmodel.system import list_systems
+    from costmodel import data_dir
+    from costmodel import list_systems
 
     for s in list_systems():
         base = data_dir() / "perf" / s
@@ -130,7 +130,7 @@ class _Progress:
 def _grid_size(request: SurfaceRequest) -> str:
     """How many candidates the cost model prices (layouts × batch sizes per role), for the progress line."""
     try:
-        from costmodel.build import PREFILL_BATCHES, batch_grid, layouts
+        from costmodel import PREFILL_BATCHES, batch_grid, layouts
     except ImportError:  # the grid helpers moved: say less rather than fail over a progress line
         return "the candidates"
     s = request.search
@@ -150,8 +150,8 @@ def validate_cmd(
     """Predict each measured row's TTFT/TPOT and score the errors per (system, backend, mode)."""
     import json
 
-    from costmodel.paths import measurement_sample
-    from costmodel.validate import BadCsvError, as_json, predict_row, read_rows, render, score
+    from costmodel import measurement_sample
+    from costmodel import BadCsvError, scores_json as as_json, predict_row, read_rows, render_scores as render, score_predictions as score
     from solver.errors import UserError
 
     if csv_file is None:
@@ -176,8 +176,8 @@ def calibrate_cmd(
     force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Fit TTFT/TPOT correction factors per (system, backend, mode); show the error before and after."""
-    from costmodel.calibrate import MIN_ROWS, apply, fit, scored_rows
-    from costmodel.validate import BadCsvError, predict_row, read_rows, render, score
+    from costmodel import CALIBRATION_MIN_ROWS as MIN_ROWS, apply_calibration as apply, fit_calibration as fit, calibration_scored_rows as scored_rows
+    from costmodel import BadCsvError, predict_row, read_rows, render_scores as render, score_predictions as score
     from solver.errors import UserError
     from solver.export.artifacts import is_artifacts_path, percentile_table, read_artifact_rows
 
@@ -290,7 +290,7 @@ def solve_cmd(
         check_target(save_dir, force, image)
         parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
     # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
-    from costmodel.build import build_surfaces
+    from costmodel import build_surfaces
     from solver.search import solve
 
     with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
@@ -452,8 +452,8 @@ def _exception(e: Exception, debug: bool) -> None:
 
     # Usage errors: click's ClickException, or the copy newer typer versions vendor (typer._click).
     if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
-        e.show()
-        sys.exit(e.exit_code)
+        e.show()  # type: ignore[attr-defined]  # checked just above; click's class differs by typer version
+        sys.exit(e.exit_code)  # type: ignore[attr-defined]
     if isinstance(e, user_error_types()):
         typer.echo(f"error: {e}", err=True)
         sys.exit(getattr(e, "exit_code", 2))

@@ -15,8 +15,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from costmodel.latency import percentile_index
-from costmodel.surface import Candidates
+from costmodel import percentile_index
+from costmodel import Candidates
 from solver.errors import UserError
 from solver.problem import Problem, Topology
 

@@ -19,12 +19,12 @@ class InfeasibleError(UserError):
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Every exception class that is the user's to fix (imported lazily: costmodel loads no data)."""
-    from costmodel.arch import UnknownModelError, UnsupportedModelError
-    from costmodel.files import BadInputFileError
-    from costmodel.opdb import MissingDataError
-    from costmodel.paths import DataNotFoundError
-    from costmodel.system import UnknownSystemError
-    from costmodel.tables import CorruptDataError
+    from costmodel import UnknownModelError, UnsupportedModelError
+    from costmodel import BadInputFileError
+    from costmodel import MissingDataError
+    from costmodel import DataNotFoundError
+    from costmodel import UnknownSystemError
+    from costmodel import CorruptDataError
 
     return (UserError, UnknownModelError, UnsupportedModelError, MissingDataError, DataNotFoundError,
             UnknownSystemError, CorruptDataError, BadInputFileError)

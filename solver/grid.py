@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from costmodel.config import SurfaceRequest
+from costmodel import SurfaceRequest
 from solver.errors import InfeasibleError, UserError
 
 # Layouts x batch sizes. Default grids stay far below (DeepSeek-R1: 44 x 18 = 792). Measured on 2 cores:
@@ -21,7 +21,7 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
 
     caps: the keys that limit GPUs per worker and their values (the smallest one applies).
     """
-    from costmodel.build import batch_grid, layouts, search_layouts
+    from costmodel import batch_grid, layouts, search_layouts
 
     lays = layouts(req)
     if not lays:
@@ -68,7 +68,7 @@ def _why_empty(req: SurfaceRequest, caps: dict[str, int]) -> tuple[str, str]:
 
 def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
     """(key, why) for a search space whose every layout the backend cannot run."""
-    from costmodel.engines import engine_rules
+    from costmodel import engine_rules
 
     rules = engine_rules(req.backend)
     return "search", (f"no layout of the search space runs on {req.backend}: {rules.layout_rule_text()}. Add 1 to "
@@ -77,28 +77,22 @@ def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
 
 def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, int], where) -> None:
     """The same memory test costmodel.build applies per layout (free memory after weights > 0)."""
-    from costmodel.config import DEFAULT_MAX_NUM_TOKENS
-    from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
-    from costmodel.opdb import open_db
-    from costmodel.quant import resolve_quant
+    from costmodel import weight_fit
     from solver.errors import user_error_types
 
     try:
-        db = open_db(req.system, req.backend, req.version)
-        quant, _ = resolve_quant(db, req.model, req.quant)
+        fit = weight_fit(req, lays)
     except user_error_types():  # missing or broken data: build_surfaces reports it, naming the file
         return
-    arr = np.array(lays, dtype=float).T
-    mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
-    cap, wfrac = kv_capacity_tokens(db.system, req.model, quant, *arr, mnt, req.isl + req.osl)
-    if np.any(cap > 0):
+    if np.any(fit.kv_tokens > 0):
         return
+    arr = np.array(lays, dtype=float).T
     gpus = arr[0] * arr[1] * arr[2]
     big = int(np.argmax(gpus))
-    whole = float(weight_bytes_per_gpu(req.model, quant, 1, 1, 1, 1, 1))
+    wfrac, quant = fit.weight_share, fit.quant
     dtypes = quant.gemm + (f", experts {quant.moe}" if req.model.is_moe else "")
-    msg = (f"no worker of the search space holds {req.model.name}'s weights on {req.system} ({whole / 2**30:,.0f} GiB "
-           f"in {dtypes}; {db.system.mem_bytes / 2**30:,.0f} GiB per GPU): the largest, {int(gpus[big])} GPUs, would "
+    msg = (f"no worker of the search space holds {req.model.name}'s weights on {req.system} "
+           f"({fit.model_bytes / 2**30:,.0f} GiB in {dtypes}; {fit.gpu_mem_bytes / 2**30:,.0f} GiB per GPU): the largest, {int(gpus[big])} GPUs, would "
            f"fill {100 * wfrac[big]:.0f}% of each GPU with weights, so a worker needs more than {int(gpus[big])} "
            "GPUs. ")
     if caps:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from costmodel.surface import Candidates
+from costmodel import Candidates
 from solver.constraints import ROLES, apply_all, node_budget, topology_of
 from solver.problem import Problem
 from solver.units import scaled

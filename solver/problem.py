@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from costmodel.surface import Surfaces
+from costmodel import Surfaces
 
 
 @dataclass(frozen=True)

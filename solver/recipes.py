@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from costmodel.config import SurfaceRequest, mtp_settings
-from costmodel.recipe import Recipe
+from costmodel import SurfaceRequest, mtp_settings
+from costmodel import Recipe
 from solver.result import Deployment
 
 

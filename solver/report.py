@@ -75,7 +75,7 @@ def _workload_lines(s: dict[str, Any]) -> list[str]:
 
 def latency_lines(result: SolveResult, modes: list[str]) -> list[str]:
     """Mean and percentiles of TTFT and TPOT of each mode's best deployment (a small table)."""
-    from costmodel.latency import PERCENTILES
+    from costmodel import PERCENTILES
 
     best = {"agg": result.best_agg, "disagg": result.best_disagg}
     rows = []

@@ -55,7 +55,7 @@ class Deployment:
 
     def percentiles(self) -> dict[str, dict[str, float]]:
         """{"ttft_ms": {"mean": …, "p50": …, …}, "tpot_ms": {…}}: the mean and each percentile carried."""
-        from costmodel.latency import PERCENTILES
+        from costmodel import PERCENTILES
 
         def one(mean: float, pct: tuple[float, ...]) -> dict[str, float]:
             return {"mean": mean, **{f"p{lv}": v for lv, v in zip(PERCENTILES, pct)}}
@@ -122,16 +122,16 @@ class SolveResult:
             "proven_optimal": self.proven_optimal,
             "solve_seconds": self.solve_seconds,
             "linearization_max_rel_error": self.linearization_max_rel_error,
-            "stats": _plain(self.stats),
+            "stats": json_ready(self.stats),
         }
 
 
-def _plain(x):
+def json_ready(x):
     """Stats as JSON-ready values with sorted keys (numpy scalars to Python)."""
     if isinstance(x, dict):
-        return {str(k): _plain(x[k]) for k in sorted(x, key=str)}
+        return {str(k): json_ready(x[k]) for k in sorted(x, key=str)}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [json_ready(v) for v in x]
     if hasattr(x, "item"):
         return x.item()
     return x

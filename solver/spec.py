@@ -11,15 +11,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, load_model
-from costmodel.checkpoint import Checkpoint, resolve_checkpoint
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, context_tokens, mtp_settings
-from costmodel.files import is_regular
+from costmodel import ModelArch, UnknownModelError, UnsupportedModelError, load_model
+from costmodel import Checkpoint, resolve_checkpoint
+from costmodel import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, context_tokens, mtp_settings
+from costmodel import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, PERCENTILE_KEYS,  # noqa: F401
-                               SCHEMA_PATH, Field, _children, schema)
+                               SCHEMA_PATH, Field, children, schema)
 from solver.specyaml import (Loader, YamlLimitError, clip, parse,  # noqa: F401 - Loader is also this module's API
                              read_yaml)
 from solver.specyaml import show as _show
@@ -76,7 +76,7 @@ def _plain_sla(sla: Sla) -> dict[str, Any]:
 
 def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:
     """The workload as plain JSON: each length's label, mean, points and weights; prefix hits; arrivals."""
-    from costmodel.config import workload_of
+    from costmodel import workload_of
 
     w = workload_of(r)
     dist = lambda d: {"label": d.label, "mean": d.mean, "text": d.describe(), "points": list(d.points),  # noqa: E731
@@ -86,8 +86,9 @@ def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:
             "arrival": {"process": a.process, "rate_per_s": a.rate_per_s, "cv": a.cv, "text": a.describe()}}
 
 
-class _Where:
-    # Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"), for messages.
+class Where:
+    """Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"): where(path) gives the
+    prefix of a message about that key."""
     def __init__(self, source: str, lines: dict[str, int] | None = None):
         self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
         self.flagged: set[str] = set()  # key paths whose value came from a flag or --set (they override the file)
@@ -126,7 +127,7 @@ def _set(raw: dict, key: str, value: Any, label: str) -> None:
     raw[leaf] = value
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: _Where | None = None,
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: Where | None = None,
                     label: str = "--set") -> dict:
     """A copy of raw with each "dotted.key=value" applied (values parsed as YAML).
 
@@ -161,7 +162,7 @@ def _expect(f: Field) -> str:
             "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
             "strs": lambda: f"a list of: {', '.join(f.choices)}", "list": lambda: "a non-empty list of mappings",
             "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
-            "section": lambda: f"a mapping of: {', '.join(_children(f.path))}",
+            "section": lambda: f"a mapping of: {', '.join(children(f.path))}",
             "length": lambda: "a whole number of tokens ≥ 1, or a distribution: {lognormal: {mean: 4000, p90: 8000}} "
                               "or {histogram: [[512, 0.6], [4096, 0.4]]} ([tokens, weight] pairs)",
             "bound": lambda: f"a number{bound}, or a mapping such as {{p90: 500}} (keys: "
@@ -176,7 +177,8 @@ def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
     return best if best is not None and score(best) >= 0.5 else None
 
 
-def _ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:  # (valid?, did-you-mean hint) for one scalar
+def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
+    """(valid?, did-you-mean hint) for one scalar value v of field f read as kind ("str", "bool", "int", "number")."""
     numeric = kind in ("int", "number")
     if not isinstance(v, {"str": str, "bool": bool, "int": int, "number": (int, float)}[kind]) or (
             numeric and (isinstance(v, bool) or not math.isfinite(v))):
@@ -192,12 +194,15 @@ def _ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:  # (valid?, did-you-me
     return low and (not f.pow2 or (v & (v - 1)) == 0), ""
 
 
-def _bad(where: _Where, path: str, f: Field, given: Any, extra: str = "") -> UserError:
+def bad_value(where: Where, path: str, f: Field, given: Any, extra: str = "") -> UserError:
+    """The one-paragraph error for a value of field f that is not what it must be."""
     return UserError(f"{where(path)}{f.path} must be {_expect(f)}; got {_show(given)}.{extra} ({f.path}: {f.doc}.)")
 
 
-def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> None:
-    kids = _children(prefix)
+def check_keys(raw: dict, prefix: str, where: Where, values: dict, given: set) -> None:
+    """Check the mapping raw, found at key path prefix, against FIELDS; put each value in values (by dotted path)
+    and each path the user gave in given. Raises UserError naming the first unknown key or bad value."""
+    kids = children(prefix)
     for key in raw:
         if str(key) not in kids:
             path = f"{prefix}.{key}" if prefix else str(key)
@@ -216,31 +221,31 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
         given |= {f.path} if v is not None else set()
         if f.kind == "section":
             if not isinstance(v, (dict, type(None))):
-                raise _bad(where, f.path, f, v)
-            _check(v or {}, f.path, where, values, given)
+                raise bad_value(where, f.path, f, v)
+            check_keys(v or {}, f.path, where, values, given)
         elif v is None:
             values[f.path] = copy.deepcopy(f.default)
         elif f.kind.rstrip("?") in ("length", "bound"):
             values[f.path] = _number_or_mapping(f, v, where)
         elif f.kind.rstrip("?") == "list":  # its items are specs of their own: solver.cluster.spec checks them
             if not isinstance(v, list) or not v or not all(isinstance(x, dict) for x in v):
-                raise _bad(where, f.path, f, v, " Write one mapping per item, e.g. - {model: …, workload: …}.")
+                raise bad_value(where, f.path, f, v, " Write one mapping per item, e.g. - {model: …, workload: …}.")
             values[f.path] = v
         else:
             kind = f.kind.rstrip("?")
             many = kind in ("ints", "strs")
             if many and (not isinstance(v, list) or not v):
                 one = v if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
-                raise _bad(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
+                raise bad_value(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
             for i, x in enumerate(v if many else [v]):
-                ok, hint = _ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
+                ok, hint = scalar_ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
                 if not ok:
                     item = f" Offending item: {x!r}." if many else ""
-                    raise _bad(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
+                    raise bad_value(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
             values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
 
 
-def _number_or_mapping(f: Field, v: Any, where: _Where) -> Any:
+def _number_or_mapping(f: Field, v: Any, where: Where) -> Any:
     """A length (tokens, {lognormal: {mean, p90}} or {histogram: [[tokens, weight], …]}) or a bound (ms, or
     {p90: ms, …}), checked; returned as given (numbers as numbers)."""
     kind = f.kind.rstrip("?")
@@ -251,11 +256,11 @@ def _number_or_mapping(f: Field, v: Any, where: _Where) -> Any:
         if isinstance(v, dict) and v and all(k in PERCENTILE_KEYS and num(x) and x > 0 for k, x in v.items()):
             return {k: float(x) for k, x in v.items()}
         bad = next((k for k in v if k not in PERCENTILE_KEYS), None) if isinstance(v, dict) else None
-        raise _bad(where, f.path, f, v, f" Unknown key {bad!r}." if bad is not None else "")
+        raise bad_value(where, f.path, f, v, f" Unknown key {bad!r}." if bad is not None else "")
     if not isinstance(v, dict):
-        ok, hint = _ok("int", f, v)
+        ok, hint = scalar_ok("int", f, v)
         if not ok:
-            raise _bad(where, f.path, f, v, hint)
+            raise bad_value(where, f.path, f, v, hint)
         return v
     if list(v) == ["lognormal"] and isinstance(v["lognormal"], dict) and sorted(v["lognormal"]) == ["mean", "p90"] \
             and all(num(x) and 1 <= x <= f.cap for x in v["lognormal"].values()):
@@ -265,18 +270,18 @@ def _number_or_mapping(f: Field, v: Any, where: _Where) -> Any:
             isinstance(p, list) and len(p) == 2 and all(num(x) for x in p) and 1 <= p[0] <= f.cap and p[1] >= 0
             for p in h) and sum(p[1] for p in h) > 0:
         return {"histogram": [[float(a), float(b)] for a, b in h]}
-    raise _bad(where, f.path, f, v, " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
+    raise bad_value(where, f.path, f, v, " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
                "[tokens, weight] pairs with some weight > 0.")
 
 
 def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
-             flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, _Where, Path]:
+             flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, Where, Path]:
     """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:
     (raw dict, where each key came from, folder that relative paths start from).
 
     flags None: not read by the CLI, so no message suggests a flag; label names an override (apply_overrides)."""
     raw, lines = read_yaml(path) if path is not None else ({}, {})
-    where = _Where(str(path) if path is not None else "<flags>", lines)
+    where = Where(str(path) if path is not None else "<flags>", lines)
     where.cli = flags is not None
     for name, value in (flags or {}).items():
         if value is not None:
@@ -299,12 +304,12 @@ def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), sourc
                    base_dir: Path | None = None, label: str = "--set", local_files: bool = True) -> Spec:
     """Validate a spec given as a mapping (the web form's), overrides applied: a value an override gave is blamed on
     it ("override sla.tpot=5: …"), the others on the source."""
-    where = _Where(source)
+    where = Where(source)
     return spec_from_raw(apply_overrides(raw, overrides, where, label), source=source, base_dir=base_dir,
                          _where=where, local_files=local_files)
 
 
-def _resolve_model(name: str, base: Path | None, where: _Where, local_files: bool = True) -> tuple[str, ModelArch]:
+def _resolve_model(name: str, base: Path | None, where: Where, local_files: bool = True) -> tuple[str, ModelArch]:
     target = name
     if local_files and len(name) <= 4096:  # longer is no file name (the OS refuses past 4,096 bytes)
         local = (base or Path.cwd()) / Path(name).expanduser()  # an absolute path stays as it is
@@ -318,11 +323,11 @@ def _resolve_model(name: str, base: Path | None, where: _Where, local_files: boo
         raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones{tail}") from None
 
 
-def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dict[str, str]:
+def _check_semantics(v: dict, given: set, arch: ModelArch, where: Where) -> dict[str, str]:
     """Checks across keys and against the data; narrows the search to fixed values; returns the quantization."""
-    from costmodel.engines import engine_rules
-    from costmodel.paths import data_dir
-    from costmodel.system import load_system
+    from costmodel import engine_rules
+    from costmodel import data_dir
+    from costmodel import load_system
 
     for key in filter(lambda k: v[k], ("system", "decode_system")):
         have = sorted(p.name for p in (data_dir() / "perf" / v[key] / v["backend"]).glob("*"))
@@ -369,7 +374,7 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: _Where) -> dic
     return quant
 
 
-def _check_context(v: dict, arch: ModelArch, where: _Where) -> None:
+def _check_context(v: dict, arch: ModelArch, where: Where) -> None:
     """workload.max_context_tokens holds one isl + osl request and fits the model's context window."""
     longest, need = v["workload.max_context_tokens"], v["workload.isl"] + v["workload.osl"]
     if longest is None:
@@ -383,7 +388,7 @@ def _check_context(v: dict, arch: ModelArch, where: _Where) -> None:
                         f"{arch.max_context} (max_position_embeddings); give at most {arch.max_context}.")
 
 
-def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: _Where) -> tuple[str, str]:
+def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: Where) -> tuple[str, str]:
     """(model_path, served_model_name): the spec's; else the checkpoint providing the priced quantization; for a
     local model its folder, served under the config's own HF id (_name_or_path) or, without one, the folder's name."""
     for key in ("model_path", "served_model_name"):
@@ -403,14 +408,13 @@ def _recipe_kv(v: dict, arch: ModelArch) -> str:
     """The default KV-cache dtype: the engine recipe's (bf16 for MLA where the backend lacks a fast fp8-KV kernel)."""
     if not arch.is_mla:
         return "fp8"
-    from costmodel.opdb import open_db
-    from costmodel.quant import recipe_kv_cache
+    from costmodel import default_kv_cache
 
-    return recipe_kv_cache(open_db(v["system"], v["backend"], v["backend_version"]), arch)
+    return default_kv_cache(v["system"], v["backend"], v["backend_version"], arch)
 
 
-def _load_calibration(name: str | None, base: Path | None, where: _Where, local_files: bool = True):
-    from costmodel.calibrate import BadCalibrationError, load
+def _load_calibration(name: str | None, base: Path | None, where: Where, local_files: bool = True):
+    from costmodel import BadCalibrationError, load_calibration as load
 
     if name is None:
         return None
@@ -425,15 +429,17 @@ def _load_calibration(name: str | None, base: Path | None, where: _Where, local_
 
 
 def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
-                  _where: _Where | None = None, local_files: bool = True) -> Spec:
+                  _where: Where | None = None, local_files: bool = True) -> Spec:
     """Validate a raw spec dict into a Spec (UserError on any mistake).
 
     local_files=False: model is a registry name only and calibration is refused; no file is read.
     """
-    from costmodel.system import load_system
+    from costmodel import load_system
 
-    where, v, given = _where or _Where(source), {}, set()
-    _check(raw, "", where, v, given)
+    where = _where or Where(source)
+    v: dict[str, Any] = {}  # dotted key path -> value, as read and checked
+    given: set[str] = set()
+    check_keys(raw, "", where, v, given)
     model, arch = _resolve_model(v["model"], base_dir, where, local_files)
     workload = _workload(v, given, arch, where, base_dir)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
@@ -445,7 +451,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
     topology = None
     if "constraints.topology" in given:
-        t = {k: v[f"constraints.topology.{k}"] for k in _children("constraints.topology")}
+        t = {k: v[f"constraints.topology.{k}"] for k in children("constraints.topology")}
         topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
@@ -454,7 +460,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
                          max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
                          max_gpus_per_worker=min(caps.values()) if caps else None)
-    sub = lambda sec: {k: v[f"{sec}.{k}"] for k in _children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
+    sub = lambda sec: {k: v[f"{sec}.{k}"] for k in children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
     constraints = Constraints(topology, v["constraints.replicas.min"], v["constraints.replicas.max"],
                               v["constraints.max_gpus_per_worker"], sub("constraints.fixed"),
                               sub("constraints.role_gpu_budget"))
@@ -495,12 +501,12 @@ def _sla(v: dict) -> Sla:
                ttft_pct=pct.get("ttft_ms", ()), tpot_pct=pct.get("tpot_ms", ()))
 
 
-def _workload(v: dict, given: set, arch: ModelArch, where: _Where, base: Path | None):
+def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | None):
     """The workload's distributions and arrivals (costmodel.workload); sets workload.isl / osl to their means.
 
     Distributions are cut at the context limit (workload.max_context_tokens, else the model's window): engines
     refuse longer requests."""
-    from costmodel.workload import Arrival, Workload, WorkloadError, fixed, histogram, lognormal, read_trace
+    from costmodel import Arrival, Workload, WorkloadError, fixed_lengths as fixed, histogram_lengths as histogram, lognormal_lengths as lognormal, read_trace
 
     pts, trace, source = v["workload.distribution_points"], None, ""
     if v["workload.trace"] is not None:
@@ -550,12 +556,11 @@ def _workload(v: dict, given: set, arch: ModelArch, where: _Where, base: Path | 
 
 def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:
     """The checkpoint providing the quantization as the cost model prices it on the (first) system."""
-    from costmodel.opdb import open_db
-    from costmodel.quant import resolve_quant
+    from costmodel import priced_quant
     from solver.errors import user_error_types
 
     try:
-        quant, _ = resolve_quant(open_db(v["system"], v["backend"], v["backend_version"]), arch, quant)
+        quant, _ = priced_quant(v["system"], v["backend"], v["backend_version"], arch, quant)
     except user_error_types():  # missing or broken data: build_surfaces reports it, naming the file
         pass
     return resolve_checkpoint(model, arch, quant)
@@ -570,7 +575,7 @@ def _as_solved(raw: dict, model: str, calibration: str | None, base: Path | None
     return out
 
 
-def _demand(v: dict, where: _Where) -> float | None:
+def _demand(v: dict, where: Where) -> float | None:
     """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
     rps, tps, rate = v["demand.requests_per_s"], v["demand.tokens_per_s"], v["workload.arrival.rate_per_s"]
     if rate is not None and (rps is not None or tps is not None):

@@ -9,8 +9,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
-from costmodel.importer.sources import SYSTEMS  # the systems whose data ships
+from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+from costmodel import SYSTEMS  # the systems whose data ships
 
 MODES = ("agg", "disagg")
 FIXED_KEYS = ("tp", "pp", "dp", "moe_tp", "moe_ep")
@@ -162,13 +162,14 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
-def _children(prefix: str) -> dict[str, Field]:
+def children(prefix: str) -> dict[str, Field]:
+    """The fields directly under a dotted key path ("" for the top level), by their last key."""
     return {f.path.rpartition(".")[2]: f for f in FIELDS if f.path.rpartition(".")[0] == prefix}
 
 
 def _schema_of(f: Field) -> dict[str, Any]:
     if f.kind == "section":
-        kids, req = _children(f.path), [k for k, c in _children(f.path).items() if c.required and not c.unless]
+        kids, req = children(f.path), [k for k, c in children(f.path).items() if c.required and not c.unless]
         return {"type": "object" if f.required or not f.path else ["object", "null"], "description": f.doc,
                 "additionalProperties": False, "properties": {k: _schema_of(c) for k, c in kids.items()},
                 **({"required": req} if req else {})}

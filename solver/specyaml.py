@@ -141,7 +141,7 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
 def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
     """Parse a spec file into (raw dict, key path → line number); UserError for anything but a small
     regular file of YAML mapping (see parse for the bounds)."""
-    from costmodel.files import BadInputFileError, read_bytes
+    from costmodel import BadInputFileError, read_bytes
 
     try:
         data = read_bytes(path, MAX_SPEC_BYTES, "spec file")

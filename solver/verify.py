@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from costmodel.latency import PERCENTILES
-from costmodel.surface import Candidates, agg_metrics, disagg_metrics
+from costmodel import PERCENTILES
+from costmodel import Candidates, agg_metrics, disagg_metrics
 from solver.problem import Problem, Topology
 from solver.result import Deployment, RoleConfig
 

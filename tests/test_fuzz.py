@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import solver.cli as cli
-from costmodel.validate import COLUMNS, REQUIRED, BadCsvError, Prediction, as_json, predict_row, read_rows, render, score
+from costmodel.scoring import Prediction, as_json, render, score
+from costmodel.validate import COLUMNS, REQUIRED, BadCsvError, predict_row, read_rows
 from solver.errors import UserError
 from solver.spec import FIELDS, apply_overrides, load_spec
 

@@ -17,7 +17,8 @@ from costmodel.importer.convert import (
     convert_table,
     write_csv_gz,
 )
-from costmodel.importer.sources import BACKENDS, SOURCE_PACKAGE, SOURCE_VERSION, SYSTEMS, TABLES
+from costmodel.importer.sources import BACKENDS, SOURCE_PACKAGE, SOURCE_VERSION, TABLES
+from costmodel.shipped import SYSTEMS
 
 
 def convert_system_yaml(raw: dict, name: str) -> dict:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 SOURCE_PACKAGE = "aiconfigurator-core"
 SOURCE_VERSION = "0.12.0"
-SYSTEMS = ("h100_sxm", "h200_sxm", "b200_sxm", "gb200", "b300_sxm", "gb300")
 BACKENDS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 
 # Kernel lane pinned per (backend, table family, SM version) where several lanes measured the

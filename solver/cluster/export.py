@@ -12,7 +12,7 @@ from solver.cluster.problem import Cluster
 from solver.cluster.report import render, summary
 from solver.cluster.result import ClusterResult, Placement
 from solver.errors import InfeasibleError
-from solver.export import _write_atomically, bundle_files, check_target
+from solver.export import write_atomically, bundle_files, check_target
 from solver.problem import Topology
 from solver.result import SolveResult
 from solver.spec import Spec
@@ -67,7 +67,7 @@ def cluster_files(c: Cluster, r: ClusterResult, image: str | None = None) -> dic
     return files
 
 
-def export_cluster(c: Cluster, r: ClusterResult, out_dir: str | Path, force: bool = False,
+def export_cluster(c: Cluster, r: ClusterResult, out_dir: str | Path, force: int = False,
                    image: str | None = None) -> list[Path]:
     """Write the cluster bundle to out_dir (replacing a non-empty folder only with force); return the files."""
     out = Path(out_dir)
@@ -79,5 +79,5 @@ def export_cluster(c: Cluster, r: ClusterResult, out_dir: str | Path, force: boo
         raise InfeasibleError(f"deployment names {names} give the same folder twice; give each deployment a "
                               "distinct name:.")
     files = cluster_files(c, r, image)
-    _write_atomically(out, files)
+    write_atomically(out, files)
     return [out / rel for rel in sorted(files)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.surface import Candidates, Surfaces
+from costmodel import Candidates, Surfaces
 from solver.cluster.problem import Cluster, Member
 from solver.constraints import ROLES, FilterScope
 from solver.pareto import undominated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from solver.result import Deployment, _plain
+from solver.result import Deployment, json_ready
 
 
 @dataclass(frozen=True)
@@ -83,4 +83,4 @@ class ClusterResult:
                 "pools": [{"system": p.system, "used": p.used, "available": p.available, "price": p.price}
                           for p in self.pools],
                 "placements": [p.to_dict() for p in self.placements], "solve_seconds": self.solve_seconds,
-                "stats": _plain(self.stats)}
+                "stats": json_ready(self.stats)}

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 from ortools.sat.python import cp_model
 
-from costmodel.surface import Surfaces
+from costmodel import Surfaces
 from solver.cluster.idle import idle_reasons
 from solver.cluster.model import ClusterModel, build, cost_expr, goodput_expr, lat_rank_expr
 from solver.cluster.options import Combo, build_combos
@@ -25,7 +25,7 @@ from solver.verify import evaluate, verify
 
 def price_members(c: Cluster) -> list[dict[tuple[str, str], Surfaces]]:
     """Each member's surfaces per (agg or prefill system, decode system) pair of the systems it may use."""
-    from costmodel.build import build_pair_surfaces
+    from costmodel import build_pair_surfaces
 
     return [build_pair_surfaces(m.spec.request, m.systems) for m in c.members]
 

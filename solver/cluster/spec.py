@@ -13,7 +13,7 @@ from typing import Any
 
 from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
-from solver.spec import Spec, _bad, _check, _ok, _Where, spec_from_raw
+from solver.spec import Spec, bad_value, check_keys, scalar_ok, Where, spec_from_raw
 from solver.specfields import FIELDS
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
@@ -38,9 +38,9 @@ def _merge(base: dict, item: dict) -> dict:
     return out
 
 
-def _member_where(where: _Where, i: int | None) -> _Where:
+def _member_where(where: Where, i: int | None) -> Where:
     """Where-lookup for item i: its own lines, else the top-level default's."""
-    w = _Where(where.source)
+    w = Where(where.source)
     tag = f"deployments[{i}]"
     for p, at in where.at.items():
         if i is not None and p.startswith(tag + "."):
@@ -52,38 +52,38 @@ def _member_where(where: _Where, i: int | None) -> _Where:
     return w
 
 
-def _section(raw: dict, key: str, where: _Where) -> dict[str, Any]:
+def _section(raw: dict, key: str, where: Where) -> dict[str, Any]:
     """A pools/cost mapping, checked key by key, in the order written (null values kept)."""
     v = raw.get(key)
     if v is None:
         return {}
     if not isinstance(v, dict):
-        raise _bad(where, key, _field(key), v)
-    _check(v, key, where, {}, set())
+        raise bad_value(where, key, _field(key), v)
+    check_keys(v, key, where, {}, set())
     return dict(v)
 
 
-def _scalar(raw: dict, key: str, where: _Where, default=None):
+def _scalar(raw: dict, key: str, where: Where, default=None):
     """One top-level scalar key checked against its field (type, range, choices) before the cluster uses it."""
     f, v = _field(key), raw.get(key, default)
     if v is None:
         return v
-    ok, hint = _ok(f.kind.rstrip("?"), f, v)
+    ok, hint = scalar_ok(f.kind.rstrip("?"), f, v)
     if not ok:
-        raise _bad(where, key, f, v, hint)
+        raise bad_value(where, key, f, v, hint)
     return v
 
 
-def _objective(raw: dict, where: _Where) -> str:
+def _objective(raw: dict, where: Where) -> str:
     return _scalar(raw, "objective", where, "auto")
 
 
-def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
+def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
     """Validate a cluster spec (UserError naming the key on any mistake)."""
     if raw.get("deployments") is not None:
         items = raw["deployments"]
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
-            raise _bad(where, "deployments", _field("deployments"), items,
+            raise bad_value(where, "deployments", _field("deployments"), items,
                        " Write one mapping per item, e.g. - {model: Qwen/Qwen3-32B, workload: {isl: 1000, osl: 200}}.")
         for i, item in enumerate(items):
             for k in CLUSTER_KEYS:
@@ -121,13 +121,13 @@ def cluster_from_raw(raw: dict, where: _Where, base: Path) -> Cluster:
 
 
 def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:
-    from costmodel.system import load_system
+    from costmodel import load_system
 
     return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
                 gpus_per_node=gpus_per_node or load_system(system).gpus_per_node)
 
 
-def _node_size(raw: dict, items: list[dict], pools: dict, where: _Where) -> int | None:
+def _node_size(raw: dict, items: list[dict], pools: dict, where: Where) -> int | None:
     """constraints.topology.gpus_per_node: a property of the one pool (None: each system's own)."""
     for i, item in enumerate(items):
         if ((item.get("constraints") or {}).get("topology") or {}).get("gpus_per_node") is not None and \
@@ -143,8 +143,8 @@ def _node_size(raw: dict, items: list[dict], pools: dict, where: _Where) -> int 
     return gpn  # validated as an integer with the deployments' own keys
 
 
-def _member(top: dict, item: dict, i: int | None, pools: dict, where: _Where, base: Path) -> Member:
-    from costmodel.paths import data_dir
+def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, base: Path) -> Member:
+    from costmodel import data_dir
 
     mraw, mwhere = _merge(top, item), _member_where(where, i)
     label = "" if i is None else f"deployments[{i}]: "
@@ -191,7 +191,7 @@ def _labelled(msg: str, label: str, source: str) -> str:
     return msg[:cut] + label + msg[cut:]
 
 
-def _unused_keys(spec: Spec, where: _Where, label: str) -> None:
+def _unused_keys(spec: Spec, where: Where, label: str) -> None:
     """Constraint keys a cluster does not model: an error, never silently ignored."""
     k, t = spec.constraints, spec.constraints.topology
     given = [("constraints.topology.max_nodes", t is not None and t.max_nodes is not None),
@@ -206,7 +206,7 @@ def _unused_keys(spec: Spec, where: _Where, label: str) -> None:
                             "or a deployment's own total_gpus caps its GPUs.")
 
 
-def _unique_names(members: list[Member], where: _Where) -> list[Member]:
+def _unique_names(members: list[Member], where: Where) -> list[Member]:
     """Each deployment's name, unique as a bundle folder: two given names that share a folder are an error
     (before the solve, not at export); a name taken from the model gets the first free -2, -3, …"""
     import dataclasses
@@ -234,7 +234,7 @@ def _unique_names(members: list[Member], where: _Where) -> list[Member]:
     return out
 
 
-def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool, ...], where: _Where) -> str:
+def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool, ...], where: Where) -> str:
     unmet = [m.name for m in members if m.demand_rps is None]
     if objective == "auto":
         objective = "max_goodput" if unmet else "min_cost" if all(p.price for p in pools) else "min_gpus"

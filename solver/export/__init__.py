@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from costmodel.config import mtp_settings
+from costmodel import mtp_settings
 from solver.errors import InfeasibleError, UserError
 from solver.export.names import grove_name_errors
 from solver.export.placement import gpus_per_node, place, separate_roles
@@ -81,7 +81,7 @@ def chosen(result: SolveResult, top_n: int) -> list[tuple[str, Deployment]]:
     return out
 
 
-def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: int = 1, force: bool = False,
+def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: int = 1, force: int = False,
                   image: str | None = None, notes: Sequence[str] = ()) -> list[Path]:
     """Write the bundle of the best (and up to top_n per mode) deployments to out_dir; return the files."""
     out = Path(out_dir)
@@ -92,7 +92,7 @@ def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: in
     if not picks:
         raise InfeasibleError(f"no deployment meets the SLA, so nothing was written to {out}.")
     files = bundle_files(result, spec, picks, image, notes)
-    _write_atomically(out, files)
+    write_atomically(out, files)
     return [out / rel for rel in sorted(files)]
 
 
@@ -196,7 +196,7 @@ def _write_file(path: Path, text: str) -> None:
         path.chmod(0o755)
 
 
-def _write_atomically(out: Path, files: dict[str, str]) -> None:
+def write_atomically(out: Path, files: dict[str, str]) -> None:
     """Write into a temporary folder beside out, then swap it in; on any failure nothing changes.
 
     Ctrl+C or SIGTERM (which the CLI turns into SystemExit) while the files are written removes the

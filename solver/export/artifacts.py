@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from costmodel.validate import COLUMNS
+from costmodel import MEASUREMENT_COLUMNS as COLUMNS
 from solver.errors import UserError
 
 PROFILE = "profile_export_aiperf.json"

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from costmodel.engines import engine_rules
-from costmodel.memory import KV_MEMORY_FRACTION
-from costmodel.recipe import Recipe
+from costmodel import engine_rules
+from costmodel import KV_MEMORY_FRACTION
+from costmodel import Recipe
 from solver.recipes import recipes_of
 from solver.result import Deployment
 

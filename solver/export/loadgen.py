@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from costmodel.config import workload_of
-from costmodel.workload import Workload
+from costmodel import workload_of
+from costmodel import Workload
 from solver.result import Deployment
 
 RATE_SWEEP = (0.5, 0.75, 1.0)  # open-loop benchmark rates, as multiples of the rate the deployment plans for

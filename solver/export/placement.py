@@ -43,7 +43,7 @@ class Placement:
 
 def gpus_per_node(spec: Any) -> int:
     """The node size the cost model priced (the request's, from constraints.topology), else the system's."""
-    from costmodel.system import load_system
+    from costmodel import load_system
 
     return spec.request.gpus_per_node or load_system(spec.request.system).gpus_per_node
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from costmodel.recipe import ROLES, Recipe
+from costmodel import ROLES, Recipe
 
 
 @dataclass(frozen=True)

@@ -53,16 +53,16 @@ class _Named(os.PathLike):
 
 def models() -> dict:
     """The bundled models: {"models": [{"id", "aliases"}]}."""
-    from costmodel.arch import list_models
+    from costmodel import list_models
 
     return {"models": [{"id": hf_id, "aliases": aliases} for hf_id, aliases in list_models()]}
 
 
 def systems() -> dict:
     """Systems with their measured backends and versions, the default versions and the dtype choices."""
-    from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
-    from costmodel.paths import data_dir
-    from costmodel.system import list_systems, load_system
+    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+    from costmodel import data_dir
+    from costmodel import list_systems, load_system
 
     out = []
     for name in list_systems():
@@ -121,7 +121,7 @@ def _depth(v: Any) -> int:
 
 
 def _looks_like_path(model: str) -> bool:
-    from costmodel.arch import list_models
+    from costmodel import list_models
 
     s = model.strip()
     if s.lower() in {k.lower() for hf_id, aliases in list_models() for k in (hf_id, *aliases)}:
@@ -214,7 +214,7 @@ _LOCK = threading.Lock()
 
 def solve(body: Any) -> Solved:
     """Solve a request body as `aicsolve SPEC --json` does (the last few solves are remembered for /api/bundle)."""
-    from costmodel.build import build_surfaces
+    from costmodel import build_surfaces
     from solver.search import solve as run_solver
     from solver.spec import to_problem
 
@@ -238,7 +238,7 @@ def solve(body: Any) -> Solved:
 def is_light(body: Any) -> bool:
     """Whether a request body is a small solve (few candidates and GPUs, about a second): such requests run in
     a lane of their own, so they never wait behind large ones. False for a body that does not validate."""
-    from costmodel.build import batch_grid, layouts
+    from costmodel import batch_grid, layouts
 
     try:
         spec = load(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from costmodel.calibrate import BadCalibrationError, apply, fit, held_out, load
-from costmodel.validate import Prediction, score
+from costmodel.scoring import Prediction, score
 
 
 def _preds(n=200, ttft_bias=2.0, tpot_bias=0.5):

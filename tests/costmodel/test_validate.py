@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.validate import COLUMNS, BadCsvError, predict_row, read_rows, render, score
+from costmodel.scoring import render, score
+from costmodel.validate import COLUMNS, BadCsvError, predict_row, read_rows
 
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "silicon_dev.csv"
 COLS = list(COLUMNS)
@@ -133,7 +134,7 @@ def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
 
 
 def test_signed_error_is_reported_by_concurrency_bin():
-    from costmodel.validate import Prediction, concurrency_bin
+    from costmodel.scoring import Prediction, concurrency_bin
 
     assert [concurrency_bin(c) for c in (1, 4, 5, 16, 17, 64, 65, 256, 257)] == \
         ["1-4", "1-4", "5-16", "5-16", "17-64", "17-64", "65-256", "65-256", ">256"]

@@ -1,0 +1,56 @@
+"""Questions the solver asks before pricing: does a worker hold the weights, which quantization and KV-cache
+dtype will be priced. Each opens the measured tables for one (system, backend, version) and answers with plain
+values, so that callers need not know how the op tables, the memory model or the quantization fallbacks work.
+
+Errors: DataNotFoundError, MissingDataError or CorruptDataError when the tables are missing or broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.arch import ModelArch
+from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest
+from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
+from costmodel.opdb import open_db
+from costmodel.quant import recipe_kv_cache, resolve_quant
+
+
+@dataclass(frozen=True)
+class WeightFit:
+    """How the model's weights sit on each worker layout of a grid (arrays of shape (layouts,)).
+
+    kv_tokens: tokens of KV cache one GPU holds after weights, activations and reserves; <= 0: does not fit.
+    weight_share: share of one GPU's memory the weights take. model_bytes: the whole model's weights, bytes,
+    in `quant`. gpu_mem_bytes: one GPU's memory, bytes.
+    """
+
+    kv_tokens: np.ndarray
+    weight_share: np.ndarray
+    model_bytes: float
+    gpu_mem_bytes: float
+    quant: Quant
+
+
+def weight_fit(req: SurfaceRequest, layouts: list[tuple[int, ...]]) -> WeightFit:
+    """The memory test costmodel.build applies per layout, for the layouts (tp, pp, dp, moe_tp, moe_ep) given."""
+    db = open_db(req.system, req.backend, req.version)
+    quant, _ = resolve_quant(db, req.model, req.quant)
+    arr = np.array(layouts, dtype=float).T
+    mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
+    tp, pp, dp, moe_tp, moe_ep = arr
+    cap, share = kv_capacity_tokens(db.system, req.model, quant, tp, pp, dp, moe_tp, moe_ep, mnt, req.isl + req.osl)
+    whole = float(weight_bytes_per_gpu(req.model, quant, 1, 1, 1, 1, 1))
+    return WeightFit(cap, share, whole, float(db.system.mem_bytes), quant)
+
+
+def priced_quant(system: str, backend: str, version: str, arch: ModelArch, quant: Quant) -> tuple[Quant, tuple[str, ...]]:
+    """The quantization the cost model will price for `quant` on this system, and a note per substitution made."""
+    return resolve_quant(open_db(system, backend, version), arch, quant)
+
+
+def default_kv_cache(system: str, backend: str, version: str, arch: ModelArch) -> str:
+    """The KV-cache dtype the backend's engine recipe runs for this model by default ("fp8" or "bfloat16")."""
+    return recipe_kv_cache(open_db(system, backend, version), arch)
