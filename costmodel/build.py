@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, mtp_settings, workload_of
+from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, fixed_lengths,
+                              mtp_settings, workload_of)
 from costmodel.engines import attention_kind, engine_rules
 from costmodel.latency import agg_spread, decode_spread, prefill_spread
 from costmodel.memory import kv_capacity_tokens
@@ -191,7 +192,8 @@ class _Engine:
 
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
-        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval)
+        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval,
+                        fixed_lengths=fixed_lengths(self.req))
         f = agg_spread(self.step, lay, f, workload_of(self.req), isl, osl, self.mnt)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = _calibrated(f, k)

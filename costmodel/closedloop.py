@@ -16,6 +16,15 @@ wait (half a poll period of mean-length iterations: decode and prefill iteration
 request's clump prefill, the wait behind its own cohort when more prompts arrive together than one
 iteration's budget holds, the M/D/1 wait behind other clumps at load ``u``, and the wait for a free slot.
 
+Synchronized loop (an engine that prefills first, under a benchmark whose requests all have the same
+lengths). SGLang runs a prefill batch on its own (mixed chunks are off by default) whenever prompts wait,
+and polls its inbox right after every prefill iteration. A cohort admitted together then decodes together,
+finishes in the same iteration and returns together: the whole population of ``b`` clients stays one
+cohort. Each cycle prefills its ``b/g`` clumps back to back, then decodes ``OSL − 1`` steps; the k-th clump
+waits for k clump prefills (TTFT) and its decode stalls for the b/g − k after it (TPOT). Any spread in the
+lengths (``benchmark_serving --random-range-ratio`` below 1) spreads the finishes over many iterations
+and the loop falls back to the steady state above.
+
 Start-up transient. All C clients start at once: the first wave's ``b`` prompts queue for ``b/g``
 clump iterations (each also decoding the requests already admitted), a mean of half of them. That wave is
 one request in ``BENCHMARK_WAVES``; later waves return at the rate the engine served the first, so the
@@ -49,7 +58,8 @@ class RankSteps:
     request gains per decode step (1; more with MTP). ``clump_ms``: the extra time the prefill of one clump
     adds to the iterations that carry it (all its chunks). ``clump``: prompts one iteration's token budget
     prefills together (≥ 1; 1 for an engine that prefills prompts one at a time). ``chunks``: iterations one
-    prompt's prefill spans (ISL / budget, ≥ 1).
+    prompt's prefill spans (ISL / budget, ≥ 1). ``prefill_ms``: a clump's prefill in iterations of its own (no
+    decode in them), for an engine that prefills first; None: ``clump_ms``.
     """
 
     decode_ms: np.ndarray
@@ -57,26 +67,31 @@ class RankSteps:
     clump_ms: np.ndarray
     clump: np.ndarray
     chunks: np.ndarray
+    prefill_ms: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Scheduler:
     """What the engine admits: ``running`` requests per rank at most (batch cap, KV cache); it reads its inbox
     every ``recv_interval`` iterations; ``host_ms``: the request path outside the GPU iterations (HTTP,
-    tokenisation, first-token stream)."""
+    tokenisation, first-token stream); ``prefill_first``: a prefill batch runs alone and before the decode of the
+    running batch (SGLang without mixed chunks) rather than mixed into a decode iteration."""
 
     running: np.ndarray
     recv_interval: float = 1.0
     host_ms: float = 0.0
+    prefill_first: bool = False
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """The closed loop: ``clients`` per rank (≥ 1), answer length ``osl`` tokens, ``waves`` requests per client."""
+    """The closed loop: ``clients`` per rank (≥ 1), answer length ``osl`` tokens, ``waves`` requests per client;
+    ``fixed_lengths``: every request has exactly the same prompt and answer length (no length spread)."""
 
     clients: np.ndarray
     osl: int
     waves: float = BENCHMARK_WAVES
+    fixed_lengths: bool = False
 
 
 def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dict[str, np.ndarray]:
@@ -120,6 +135,8 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
         # requests beyond the running cap wait for a slot: (c − b)/b of a running request's cycle
         return admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
 
+    if sched.prefill_first and bench.fixed_lengths:
+        return _synchronized(steps, sched, bench, c, b, g, t_dec)
     # Little's law, u·(TTFT(u) + (OSL − 1)·TPOT(u)) = C·Δ: the left side rises in u, so bisect.
     lo, hi = np.zeros_like(t_dec * c), np.full_like(t_dec * c, 0.999)
     for _ in range(BISECTION_STEPS):
@@ -131,6 +148,26 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
     ttft = ttft_at(u)
     return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / (ttft + (osl - 1) * tpot), "running": b, "load": u,
             "others_load": u * others}
+
+
+def _synchronized(steps: RankSteps, sched: Scheduler, bench: Benchmark, c, b, g, t_dec) -> dict[str, np.ndarray]:
+    """The synchronized loop of a prefill-first engine under same-length requests (module docstring).
+
+    ``n = b/g`` clumps prefill back to back: the k-th request clump's TTFT holds k clump prefills (mean (n + 1)/2),
+    its decode stalls for the n − k after it (mean (n − 1)/2 over its OSL − 1 tokens). Arrivals reach an idle or
+    prefilling engine, which polls at once (SGLang's recv skipper counts only decode iterations toward its
+    interval), so there is no inbox wait; the cohort is the benchmark's first wave, so no start-up excess either.
+    Clients past the running cap wait for a slot as in the steady state."""
+    pf = np.asarray(steps.clump_ms if steps.prefill_ms is None else steps.prefill_ms, float)
+    n = b / g
+    osl = bench.osl
+    tpot = t_dec + 0.5 * (n - 1.0) * pf / max(osl - 1, 1)
+    admitted = sched.host_ms + 0.5 * (n + 1.0) * pf
+    ttft = admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
+    cycle = ttft + (osl - 1) * tpot
+    u = np.minimum(n * pf / (admitted + (osl - 1) * tpot), 1.0)  # the share of a cycle spent prefilling
+    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / cycle, "running": b, "load": u,
+            "others_load": u * (b - 1.0) / b}
 
 
 def pool_ttft(batch_ms, load, lone_ms=None):

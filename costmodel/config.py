@@ -75,6 +75,9 @@ class SurfaceRequest:
     max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
     total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
     scheduler_recv_interval: int = 1  # SGLang --scheduler-recv-interval: new requests read every N iterations
+    # benchmark_serving --random-range-ratio r: each request's ISL and OSL uniform in [r·L, L]; 1: all exactly
+    # ISL/OSL. Priced: a prefill-first engine's closed loop stays synchronized only at 1 (costmodel.closedloop).
+    length_range_ratio: float = 1.0
     prefill_utilisation: float = PREFILL_UTILISATION  # load the disagg prefill pools are planned at
     # length distributions, prefix hits and arrivals (costmodel.workload); None: isl and osl fixed, closed loop.
     # isl and osl above are then the distributions' means, rounded: the serving model prices rows at them.
@@ -84,6 +87,12 @@ class SurfaceRequest:
 def workload_of(req: SurfaceRequest) -> Workload:
     """The request's workload: its own, else fixed isl and osl under closed-loop load."""
     return req.workload if req.workload is not None else fixed_workload(req.isl, req.osl)
+
+
+def fixed_lengths(req: SurfaceRequest) -> bool:
+    """Whether every request has exactly ``isl``/``osl`` tokens under the closed loop: no workload distribution or
+    open-loop arrivals, and no benchmark length spread (``length_range_ratio`` 1)."""
+    return req.workload is None and req.length_range_ratio >= 1.0
 
 
 def context_tokens(req: SurfaceRequest) -> int:

@@ -7,6 +7,8 @@
   needs prefill and decode workers of equal attention TP.
 - ``scheduler.prefill_clumps``: whether prompts that reach the scheduler together are prefilled in
   one iteration and so stay a cohort through the benchmark's closed loop (costmodel.closedloop).
+- ``scheduler.prefill_first``: whether a prefill batch runs alone, ahead of the running batch's decode
+  (SGLang without mixed chunks), instead of mixed into a decode iteration.
 - ``recipes``: the kernel the engine uses by default for a checkpoint on a GPU generation (today:
   the MoE dtype of MXFP4 experts by SM version).
 
@@ -58,6 +60,7 @@ class EngineRules:
     recipes: tuple[RecipeRule, ...]
     sources: dict[str, str]
     prefill_clumps: bool = True
+    prefill_first: bool = False
 
     def layout_ok(self, tp: Any, dp: Any, moe_tp: Any, moe_ep: Any) -> Any:
         """Whether the engine runs each layout: arrays (or ints) of attention TP/DP and MoE TP/EP → bool(s)."""
@@ -104,6 +107,7 @@ def engine_rules(backend: str) -> EngineRules:
             equal_attention_tp=frozenset(dis["equal_attention_tp"] or ()),
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
             prefill_clumps=bool((raw.get("scheduler") or {}).get("prefill_clumps", True)),
+            prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
             sources={"attention": str(lay["attention_source"]).strip(), "moe": str(lay["moe_source"]).strip(),
                      "disagg": str(dis["source"]).strip()})
     except OSError as e:

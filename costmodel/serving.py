@@ -41,12 +41,13 @@ HANDOFF_CONNECTOR_MS = {"gqa": 36.0, "mla": 200.0}
 
 
 def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, max_num_tokens,
-                kv_cap_tokens, recv_interval=1) -> dict[str, np.ndarray]:
+                kv_cap_tokens, recv_interval=1, fixed_lengths=False) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
     ``concurrency`` clients spread over the worker's attention-DP ranks; each rank holds as many requests
     as its KV cache (``kv_cap_tokens`` per rank) has room for ISL + OSL tokens; ``max_num_tokens`` is the
-    engine's token budget per iteration; ``recv_interval`` the iterations between inbox polls. Returns
+    engine's token budget per iteration; ``recv_interval`` the iterations between inbox polls; ``fixed_lengths``
+    whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized). Returns
     ``ttft_ms``, ``tpot_ms``, ``req_per_s`` (the worker) and ``running`` (requests decoding, the worker)."""
     dp = np.asarray(lay.dp, float)
     c = np.maximum(np.asarray(concurrency, float) / dp, 1.0)
@@ -61,11 +62,13 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     raw_dec = step.iteration_ms(lay, b, ctx, 0, 0)
     # a clump's whole prefill; drafting does not shorten it
     clump_ms = np.maximum(step.iteration_ms(lay, b, ctx, g, chunk) - raw_dec, 1e-6) * n_chunks
+    # a prefill-first engine runs the clump's iterations without the decode batch
+    alone = step.iteration_ms(lay, 0, 0, g, chunk) * n_chunks if rules.prefill_first else None
     steps = RankSteps(decode_ms=raw_dec, tokens_per_step=step.tokens_per_decode_step(), clump_ms=clump_ms,
-                      clump=g, chunks=n_chunks)
+                      clump=g, chunks=n_chunks, prefill_ms=alone)
     sched = Scheduler(running=b, recv_interval=float(recv_interval),
-                      host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0))
-    f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl))
+                      host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0), prefill_first=rules.prefill_first)
+    f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))
     # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,
     # a clump's service, one request's prefill work
     return {"ttft_ms": f["ttft_ms"], "tpot_ms": f["tpot_ms"], "req_per_s": 1000.0 * f["req_per_ms"] * dp,

@@ -16,7 +16,7 @@ from costmodel.scoring import Prediction
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
 from costmodel.build import step_model
 from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
-                              SurfaceRequest)
+                              SurfaceRequest, fixed_lengths)
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
@@ -161,7 +161,8 @@ def predict_row(row: dict) -> Prediction:
             cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval)
+            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval,
+                            fixed_lengths=fixed_lengths(req))
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
@@ -186,7 +187,8 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     return SurfaceRequest(model=arch, system=row["system"], backend=row["backend"], version=db.version,
                           isl=int(row["isl"]), osl=int(row["osl"]), quant=q, search=SearchSpace(),
                           modes=(row["mode"],), mtp_draft=draft, mtp_accept=accept,
-                          scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)))
+                          scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
+                          length_range_ratio=_range_ratio(row))
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token
@@ -218,6 +220,16 @@ def _recv_interval(backend: str, conc: int) -> int:
     if backend != "sglang":
         return 1
     return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
+
+
+# InferenceMAX/InferenceX runs (the rows that record their run date, `measured=`, in the source field) send
+# `benchmark_serving --random-range-ratio 0.8`: each ISL and OSL uniform in [0.8·L, L] (InferenceMAX README,
+# benchmark client configuration). Other sources (the gap-analysis sweeps) record no spread: read as exact lengths.
+BENCHMARK_RANGE_RATIO = 0.8
+
+
+def _range_ratio(row: dict) -> float:
+    return BENCHMARK_RANGE_RATIO if "measured=" in (row.get("silicon_data_source") or "") else 1.0
 
 
 # Where a disagg row gives neither decode workers nor decode batch, each decode rank is read as running

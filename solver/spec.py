@@ -474,6 +474,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
                              max_context=v["workload.max_context_tokens"],
                              total_gpus=v["total_gpus"],
                              scheduler_recv_interval=v["serving.scheduler_recv_interval"],
+                             length_range_ratio=float(v["workload.length_range_ratio"]),
                              prefill_utilisation=float(v["serving.prefill_utilisation"]),
                              workload=None if workload.zero_variance else workload)
     check_grid(request, caps, where)

@@ -88,6 +88,9 @@ FIELDS: tuple[Field, ...] = (
       "p90}} or {histogram: [[tokens, weight], ...]}", required=True, ge=1, cap=10 * _BIG, unless=("trace",)),
     F("workload.trace", "str?", "CSV of requests (header arrival_s,isl,osl; relative to the spec file) giving the "
       "ISL and OSL distributions and the arrivals' burstiness; replaces isl and osl"),
+    F("workload.length_range_ratio", "number", "benchmark_serving --random-range-ratio r: each request's ISL "
+      "and OSL uniform in [r*L, L]; 1: every request exactly isl/osl (SGLang's closed loop then stays one "
+      "synchronized cohort)", default=1.0, gt=0, le=1),
     F("workload.prefix_hit_rate", "number", "share of prompt tokens served from the prefix cache (e.g. a shared "
       "system prompt): prefill does not recompute them", default=0, ge=0, le=0.99),
     F("workload.distribution_points", "int", "points a lognormal or a trace's lengths are cut into (quantile bins, "

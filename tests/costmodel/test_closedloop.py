@@ -88,3 +88,23 @@ def test_disagg_pool_queue_and_saturation():
     for c in (500, 5000):
         ttft = float(disagg_closed_loop(c, OSL, tpot, 200.0, 80.0, cap, 30.0))
         assert c / (ttft + (OSL - 1) * tpot) == pytest.approx(cap, rel=1e-3)
+
+
+def test_a_prefill_first_engine_under_same_length_requests_stays_one_cohort():
+    """SGLang (prefill first) with every request exactly ISL/OSL: the b clients return together, their b/g clumps
+    prefill back to back, then all decode. Mean TTFT = (b/g + 1)/2 clumps, mean TPOT = decode step + (b/g − 1)/2
+    clumps over OSL − 1 tokens; Little's law still holds. With a length spread the loop is the steady state."""
+    c = 64.0
+    sched = Scheduler(running=np.asarray(1e9), recv_interval=30.0, host_ms=10.0, prefill_first=True)
+    sync = agg_closed_loop(_steps(), sched, Benchmark(np.asarray(c), OSL, fixed_lengths=True))
+    n = c / G
+    assert float(sync["ttft_ms"]) == pytest.approx(10.0 + (n + 1) / 2 * CLUMP)
+    assert float(sync["tpot_ms"]) == pytest.approx(T_DEC + (n - 1) / 2 * CLUMP / (OSL - 1))
+    assert float(sync["req_per_ms"]) * (float(sync["ttft_ms"]) + (OSL - 1) * float(sync["tpot_ms"])) == \
+        pytest.approx(c)
+    spread = agg_closed_loop(_steps(), sched, Benchmark(np.asarray(c), OSL))
+    mixed = agg_closed_loop(_steps(), Scheduler(running=np.asarray(1e9), recv_interval=30.0, host_ms=10.0),
+                            Benchmark(np.asarray(c), OSL, fixed_lengths=True))
+    assert float(spread["ttft_ms"]) == pytest.approx(float(mixed["ttft_ms"]))
+    # the cohort waits for its own prefills where the spread loop stalls decode instead: TTFT up, TPOT down
+    assert float(sync["ttft_ms"]) > float(spread["ttft_ms"]) and float(sync["tpot_ms"]) < float(spread["tpot_ms"])

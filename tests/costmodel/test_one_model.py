@@ -32,7 +32,7 @@ def _spec_of(row: dict):
     tp = int(_layout(row).tp)
     return spec_from_raw({
         "model": row["model_path"], "system": row["system"], "backend": row["backend"], "total_gpus": max(tp, 8),
-        "workload": {"isl": req.isl, "osl": req.osl}, "modes": ["agg"],
+        "workload": {"isl": req.isl, "osl": req.osl, "length_range_ratio": req.length_range_ratio}, "modes": ["agg"],
         "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
         "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
         "serving": {"scheduler_recv_interval": req.scheduler_recv_interval},
