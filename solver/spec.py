@@ -19,7 +19,7 @@ from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
                                _children, schema)
-from solver.specyaml import (Loader, YamlLimitError, clip, parse,  # noqa: F401 - Loader is also this module's API
+from solver.specyaml import (Loader, YamlLimitError, brief, clip, parse,  # noqa: F401 - Loader is also this module's API
                              read_yaml)
 from solver.specyaml import show as _show
 
@@ -113,6 +113,8 @@ def _expect(f: Field) -> str:
 
 def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
     # difflib's ratio ties "modle" between "model" and "modes"; transposed letters should win.
+    if len(word) > 100:  # no option is that long; difflib's cost grows with the length
+        return None
     score = lambda o: difflib.SequenceMatcher(None, word, o).ratio() + 0.2 * (sorted(word) == sorted(o))  # noqa: E731
     best = max(options, key=score, default=None)
     return best if best is not None and score(best) >= 0.5 else None
@@ -169,12 +171,12 @@ def _check(raw: dict, prefix: str, where: _Where, values: dict, given: set) -> N
             kind = f.kind.rstrip("?")
             many = kind in ("ints", "strs")
             if many and (not isinstance(v, list) or not v):
-                one = v if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
+                one = clip(str(v), 40) if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
                 raise _bad(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
             for i, x in enumerate(v if many else [v]):
                 ok, hint = _ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
                 if not ok:
-                    item = f" Offending item: {x!r}." if many else ""
+                    item = f" Offending item: {brief(x)}." if many else ""
                     raise _bad(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
             values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
 

@@ -125,6 +125,9 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
         raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
                              ) from None
     except yaml.YAMLError as e:
+        if "maximum nesting depth" in str(e):  # libyaml stops at 1,000 levels (the Python parser would recurse)
+            raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
+                                 ) from None
         if len(text) <= _PY_ERRORS_BELOW and _Fast is not Loader:  # the same error, worded by the Python parser
             try:
                 yaml.compose(text, Loader=Loader)
@@ -169,7 +172,7 @@ class _Full(Exception):
     pass
 
 
-def _brief(v: Any, limit: int) -> str:
+def brief(v: Any, limit: int = 120) -> str:
     """v as JSON text (a string as its repr), cut once limit characters are out: the walk stops there, so
     a value of a billion items (aliases) costs as little as one of three."""
     out: list[str] = []
@@ -223,4 +226,4 @@ def _brief(v: Any, limit: int) -> str:
 def show(v: Any) -> str:
     """A value for a message: its text (cut at 120 characters) and its YAML type."""
     kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
-    return "null" if v is None else f"{_brief(v, 120)} ({kind.get(type(v), type(v).__name__)})"
+    return "null" if v is None else f"{brief(v, 120)} ({kind.get(type(v), type(v).__name__)})"

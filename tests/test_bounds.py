@@ -1,7 +1,7 @@
 """Issue 17: any input is refused (exit 2, a message naming the file and field) in bounded time and memory.
 
-Each CLI case runs in a child process under RLIMIT_AS = 500 MB and a CPU-time cap (tests/bounded.py): an
-input that needs more fails the test by a refused allocation, not by a timer.
+Each CLI case runs in a child process under a CPU-time cap and an address-space limit, and its peak RSS must
+stay under 500 MB (tests/bounded.py): an input that needs more fails the test by a limit, not by a timer.
 """
 
 from __future__ import annotations
