@@ -19,8 +19,8 @@ from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, NATIVE_QUANT, SCHEMA_PATH, Field,  # noqa: F401
                                _children, schema)
-from solver.specyaml import (Loader, YamlLimitError, brief, clip, parse,  # noqa: F401 - Loader is also this module's API
-                             read_yaml)
+# Loader is also this module's API (solver.web read with it)
+from solver.specyaml import Loader, YamlLimitError, brief, clip, parse, read_yaml  # noqa: F401
 from solver.specyaml import show as _show
 
 
