@@ -265,3 +265,12 @@ def test_worker_counts_stay_few_for_any_budget():
         range(1, EXACT_COUNTS + 1))
     far = many[EXACT_COUNTS - 1:]
     assert (far[1:] / far[:-1]).max() < 1.01  # sparse steps stay fine-grained
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_measurement_csv_that_is_not_a_regular_file(tmp_path, command):
+    os.mkfifo(tmp_path / "pipe.csv")
+    for target in ("/dev/zero", str(tmp_path / "pipe.csv")):
+        code, _, err, _ = run_cli(command, target, *(["--out", str(tmp_path / "c.yaml")] if command == "calibrate"
+                                                     else []), wall_s=60)
+        _refused(code, err, f"{target}: cannot read as CSV (not a regular file")
