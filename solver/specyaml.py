@@ -164,8 +164,10 @@ def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
 
 
 def clip(text: str, limit: int) -> str:
-    """text cut to limit characters (an ellipsis marks the cut)."""
-    return text if len(text) <= limit else text[:limit - 3] + "…"
+    """text cut to limit characters (an ellipsis marks the cut), control characters and newlines escaped so
+    that a message stays one line."""
+    text = text if len(text) <= limit else text[:limit - 3] + "…"
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Full(Exception):
