@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,9 +15,22 @@ MAX_RSS_MB = 500  # peak resident memory any input may take (issue 17: < 500 MB)
 CPU_S = 20  # CPU seconds: a hang guard, far above the < 5 s an input may take (2 shared cores in CI)
 
 
-_LAUNCH = ("import os, resource, sys; m, c = int(sys.argv[1]), int(sys.argv[2]); "
-           "resource.setrlimit(resource.RLIMIT_AS, (m, m)); resource.setrlimit(resource.RLIMIT_CPU, (c, c)); "
-           "os.execv(sys.argv[3], sys.argv[3:])")
+# The launcher sets the limits, forks the CLI and reports the CLI's own peak RSS (wait4) to the file named
+# first: a process forked straight from this (large) one would count this one's memory in its peak.
+_LAUNCH = """
+import os, resource, signal, sys
+out, mem, cpu, argv = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGKILL))
+_, status, usage = os.wait4(pid, 0)
+open(out, "w").write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, memory_mb: int = MEMORY_MB,
@@ -30,26 +42,20 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, memory_mb: in
     stdout: a file descriptor to write to instead of capturing (e.g. /dev/full).
     """
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        # A small launcher sets the limits and execs the CLI: a forked copy of this (large) process would count
-        # in the child's peak RSS, and preexec_fn is not safe with threads.
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(memory_mb << 20), str(cpu_s), sys.executable,
-                                 "-m", "solver.cli", *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                stdout=out if stdout is None else stdout, stderr=err)
-        deadline = time.monotonic() + wall_s
-        while True:  # wait4 (not communicate) to read this child's own peak memory
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
+        rss_file = os.path.join(d, "rss")
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, rss_file, str(memory_mb << 20), str(cpu_s),
+                                 sys.executable, "-m", "solver.cli", *args], cwd=cwd, env=full_env,
+                                stdin=subprocess.DEVNULL, stdout=out if stdout is None else stdout, stderr=err)
+        try:
+            proc.wait(wall_s)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # the launcher kills the CLI
+            proc.wait(30)
+        rss = int(open(rss_file).read()) if os.path.exists(rss_file) else 0
         out.seek(0)
         err.seek(0)
         text = err.read().decode(errors="replace")
-        assert max_rss_mb is None or usage.ru_maxrss < max_rss_mb << 10, \
-            f"peak RSS {usage.ru_maxrss >> 10} MiB > {max_rss_mb} MiB: aicsolve {' '.join(args)[:200]}"
-        return proc.returncode, out.read().decode(errors="replace"), text, usage.ru_maxrss
+        assert max_rss_mb is None or rss < max_rss_mb << 10, \
+            f"peak RSS {rss >> 10} MiB > {max_rss_mb} MiB: aicsolve {' '.join(args)[:200]}"
+        return proc.returncode, out.read().decode(errors="replace"), text, rss
