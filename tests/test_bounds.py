@@ -97,7 +97,7 @@ def test_a_spec_or_calibration_that_is_not_a_regular_file(tmp_path, kind):
     ("factors: [{system: [1], backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1}]",
      ["factors[0] needs system, backend and mode strings"]),
     (f"factors: {LAUGHS}", ["factors[0] needs system"]),
-    ("[1, 2", ["not valid YAML at line 1"]),
+    ("[1, 2", ["not a calibration file written by `aicsolve calibrate` (not valid YAML at line"]),
 ])
 def test_damaged_calibration_files(tmp_path, text, words):
     _spec(tmp_path, text, "cal.yaml")
