@@ -7,6 +7,10 @@ are recorded. Prints per kind: cases, faults (an outcome other than loading or a
 slowest and the most memory-hungry case; then reruns the worst inputs through the CLI in a child process
 under the limits of tests/bounded.py and reports their wall time and peak RSS. Exit 1 when any case faulted.
 The CI profile of the same generators (few examples, fixed seed) is in tests/test_fuzz.py.
+
+Measured (seed 17, 2 shared cores): 10,650 cases, 0 faults, 573 s. Slowest case in-process 4.4 s (damaged
+data: copying the 36 MB data folder included), peak traced memory 103 MiB; worst input through the CLI: a
+priced local config.json (126 layers, hidden 16,384) 1.85 s / 181 MiB RSS; worst refused input 0.91 s / 35 MiB.
 """
 
 from __future__ import annotations
