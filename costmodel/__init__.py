@@ -40,6 +40,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "data_dir": ("paths", "data_dir"),
     "measurement_sample": ("paths", "measurement_sample"),
     "is_regular": ("files", "is_regular"),
+    "file_kind": ("files", "file_kind"),
     "read_bytes": ("files", "read_bytes"),
     "load_table": ("tables", "load_table"),
     "verify_data": ("datacheck", "verify_data"),
@@ -131,7 +132,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.engines import engine_rules
     from costmodel.errors import CostModelError
     from costmodel.feasibility import WeightFit, default_kv_cache, priced_quant, weight_fit
-    from costmodel.files import BadInputFileError, is_regular, read_bytes
+    from costmodel.files import BadInputFileError, file_kind, is_regular, read_bytes
     from costmodel.importer.run import import_all
     from costmodel.latency import PERCENTILES, percentile_index
     from costmodel.memory import KV_MEMORY_FRACTION

@@ -417,6 +417,11 @@ def _check_config(cfg: dict[str, Any], source: str) -> None:
         raise bad("layer_types", 'a list of layer kinds, e.g. ["full_attention", ...]')
     if len(cfg.get("layer_types") or []) > _RANGES["num_hidden_layers"][1]:
         raise bad("layer_types", "one kind per layer")
+    if "linear_attention" in (cfg.get("layer_types") or []):  # gated delta-net layers need their shapes
+        for key in ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim"):
+            if not cfg.get(key):
+                cfg.setdefault(key, None)
+                raise bad(key, "a whole number ≥ 1 when layer_types has linear_attention layers")
     heads, kv = cfg.get("num_attention_heads"), cfg.get("num_key_value_heads")
     if heads and kv and heads % kv:
         raise bad("num_key_value_heads", f"a divisor of num_attention_heads ({heads})")

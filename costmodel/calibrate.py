@@ -108,7 +108,9 @@ def load(path: Path) -> Calibration:
     from costmodel.files import BadInputFileError, read_text
 
     try:
-        raw = yaml.safe_load(read_text(path, MAX_CALIBRATION_BYTES, "calibration file"))
+        # libyaml: fast, and it stops at 1,000 levels of nesting where the Python parser would recurse
+        raw = yaml.load(read_text(path, MAX_CALIBRATION_BYTES, "calibration file"),
+                        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except BadInputFileError as e:
         raise BadCalibrationError(str(e).rstrip(".")) from None
     except (yaml.YAMLError, RecursionError) as e:

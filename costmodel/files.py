@@ -29,7 +29,8 @@ def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes
     Opened without blocking (a FIFO answers at once) and checked with fstat on the open descriptor,
     so the file read is the file checked.
     """
-    shown = str(path)
+    shown = str(path) if len(str(path)) <= 200 else str(path)[:197] + "..."
+    shown = shown if shown.isprintable() else shown.encode("unicode_escape").decode("ascii")
     try:
         fd = os.open(os.fspath(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
@@ -62,7 +63,8 @@ def read_text(path: str | os.PathLike, limit: int, what: str = "file") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise BadInputFileError(f"{path}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8.") from None
+        raise BadInputFileError(f"{str(path)[:200]}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8."
+                                ) from None
 
 
 def is_regular(path: Path) -> bool:

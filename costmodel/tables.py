@@ -275,6 +275,7 @@ def verify_folder(folder: Path) -> list[str]:
             raise CorruptDataError(f"data file {f} is unreadable ({e.strerror or e}); reinstall or rerun the "
                                    "importer") from None
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise CorruptDataError(f"data file {f} does not match its manifest checksum; reinstall or rerun the importer")
+            raise CorruptDataError(f"data file {f} does not match its manifest checksum; reinstall or rerun the "
+                                   "importer")
         checked.append(name)
     return checked

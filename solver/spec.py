@@ -20,8 +20,8 @@ from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
 from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_QUANT, PERCENTILE_KEYS,  # noqa: F401
                                SCHEMA_PATH, Field, children, schema)
-from solver.specyaml import (Loader, YamlLimitError, clip, parse,  # noqa: F401 - Loader is also this module's API
-                             read_yaml)
+# Loader is also this module's API (solver.web reads with it)
+from solver.specyaml import Loader, YamlLimitError, brief, clip, parse, read_yaml  # noqa: F401
 from solver.specyaml import show as _show
 
 
@@ -172,6 +172,8 @@ def _expect(f: Field) -> str:
 
 def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
     # difflib's ratio ties "modle" between "model" and "modes"; transposed letters should win.
+    if len(word) > 100:  # no option is that long; difflib's cost grows with the length
+        return None
     score = lambda o: difflib.SequenceMatcher(None, word, o).ratio() + 0.2 * (sorted(word) == sorted(o))  # noqa: E731
     best = max(options, key=score, default=None)
     return best if best is not None and score(best) >= 0.5 else None
@@ -235,12 +237,12 @@ def check_keys(raw: dict, prefix: str, where: Where, values: dict, given: set) -
             kind = f.kind.rstrip("?")
             many = kind in ("ints", "strs")
             if many and (not isinstance(v, list) or not v):
-                one = v if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
+                one = clip(str(v), 40) if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
                 raise bad_value(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
             for i, x in enumerate(v if many else [v]):
                 ok, hint = scalar_ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
                 if not ok:
-                    item = f" Offending item: {x!r}." if many else ""
+                    item = f" Offending item: {brief(x)}." if many else ""
                     raise bad_value(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
             values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
 

@@ -126,6 +126,9 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
                              ) from None
     except yaml.YAMLError as fast:
         err: yaml.YAMLError = fast
+        if "maximum nesting depth" in str(err):  # libyaml stops at 1,000 levels (the Python parser would recurse)
+            raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
+                                 ) from None
         if len(text) <= _PY_ERRORS_BELOW and _Fast is not Loader:  # the same error, worded by the Python parser
             try:
                 yaml.compose(text, Loader=Loader)
@@ -162,15 +165,17 @@ def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
 
 
 def clip(text: str, limit: int) -> str:
-    """text cut to limit characters (an ellipsis marks the cut)."""
-    return text if len(text) <= limit else text[:limit - 3] + "…"
+    """text cut to limit characters (an ellipsis marks the cut), control characters and newlines escaped so
+    that a message stays one line."""
+    text = text if len(text) <= limit else text[:limit - 3] + "…"
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Full(Exception):
     pass
 
 
-def _brief(v: Any, limit: int) -> str:
+def brief(v: Any, limit: int = 120) -> str:
     """v as JSON text (a string as its repr), cut once limit characters are out: the walk stops there, so
     a value of a billion items (aliases) costs as little as one of three."""
     out: list[str] = []
@@ -224,4 +229,4 @@ def _brief(v: Any, limit: int) -> str:
 def show(v: Any) -> str:
     """A value for a message: its text (cut at 120 characters) and its YAML type."""
     kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
-    return "null" if v is None else f"{_brief(v, 120)} ({kind.get(type(v), type(v).__name__)})"
+    return "null" if v is None else f"{brief(v, 120)} ({kind.get(type(v), type(v).__name__)})"

@@ -1,7 +1,7 @@
 """Issue 17: any input is refused (exit 2, a message naming the file and field) in bounded time and memory.
 
-Each CLI case runs in a child process under RLIMIT_AS = 500 MB and a CPU-time cap (tests/bounded.py): an
-input that needs more fails the test by a refused allocation, not by a timer.
+Each CLI case runs in a child process under a CPU-time cap and an address-space limit, and its peak RSS must
+stay under 500 MB (tests/bounded.py): an input that needs more fails the test by a limit, not by a timer.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_a_spec_or_calibration_that_is_not_a_regular_file(tmp_path, kind):
     ("factors: [{system: [1], backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1}]",
      ["factors[0] needs system, backend and mode strings"]),
     (f"factors: {LAUGHS}", ["factors[0] needs system"]),
-    ("[1, 2", ["not valid YAML at line 1"]),
+    ("[1, 2", ["not a calibration file written by `aicsolve calibrate` (not valid YAML at line"]),
 ])
 def test_damaged_calibration_files(tmp_path, text, words):
     _spec(tmp_path, text, "cal.yaml")
@@ -268,3 +268,12 @@ def test_worker_counts_stay_few_for_any_budget():
         range(1, EXACT_COUNTS + 1))
     far = many[EXACT_COUNTS - 1:]
     assert (far[1:] / far[:-1]).max() < 1.01  # sparse steps stay fine-grained
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_measurement_csv_that_is_not_a_regular_file(tmp_path, command):
+    os.mkfifo(tmp_path / "pipe.csv")
+    for target in ("/dev/zero", str(tmp_path / "pipe.csv")):
+        code, _, err, _ = run_cli(command, target, *(["--out", str(tmp_path / "c.yaml")] if command == "calibrate"
+                                                     else []), wall_s=60)
+        _refused(code, err, f"{target}: cannot read as CSV (not a regular file")

@@ -247,3 +247,49 @@ def test_validate_cli_bad_files(tmp_path):
     for path in (tmp_path, tmp_path / "missing.csv"):  # a folder, a missing file
         code, _, err = _cli(["validate", str(path)], False)
         assert code == 2 and err.startswith(f"error: {path}: cannot read as CSV")
+
+
+# ---- issue 17: aliases, long strings, --set values, model configs, calibration files, damaged data ----
+# The same generators run ≥ 10,000 random cases in bench/fuzz_explore.py; here a few fixed-seed ones each.
+import fuzz_inputs as fi  # noqa: E402
+
+
+@settings(FUZZ, max_examples=40)
+@given(fi.alias_yaml())
+def test_aliases_long_strings_and_deep_nesting(text):
+    assert fi.check_spec_text(text) is None
+
+
+@settings(FUZZ, max_examples=40)
+@given(fi.set_strings())
+def test_set_values_with_aliases_and_long_strings(overrides):
+    assert fi.check_set(overrides) is None
+
+
+@settings(FUZZ, max_examples=60)
+@given(fi.model_configs())
+def test_local_model_configs(case):
+    assert fi.check_model_config(case) is None
+
+
+@settings(FUZZ, max_examples=40)
+@given(fi.calibration_texts())
+def test_calibration_files(text):
+    assert fi.check_calibration(text) is None
+
+
+@pytest.fixture(scope="module")
+def pristine_data(tmp_path_factory):
+    import shutil
+
+    from costmodel.paths import data_dir
+
+    root = tmp_path_factory.mktemp("pristine") / "data"
+    shutil.copytree(data_dir(), root)
+    return root
+
+
+@settings(FUZZ, max_examples=12)
+@given(case=fi.data_damage())
+def test_damaged_data(pristine_data, case):
+    assert fi.check_data_damage(case, pristine_data) is None

@@ -119,6 +119,11 @@ def _show(p: Path) -> str:
 
 
 def _read_text(f: Path) -> str:
+    from costmodel import file_kind
+
+    kind, size = file_kind(f)
+    if kind == "other" or size > 64 << 20:  # a FIFO would block, /dev/zero would never end
+        raise UserError(f"cannot read {_show(f)}: not a regular file of at most 64 MB; {_damaged(f)}")
     try:
         return f.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
