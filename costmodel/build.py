@@ -25,7 +25,18 @@ PREFILL_BATCHES = (1, 2, 4, 8)
 
 def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepModel:
     """The step model of one mode's engine recipe (MTP per mode); the search and `validate` both build it here."""
-    return StepModel(db, req.model, quant, *mtp_settings(req, mode), gpus_per_node=req.gpus_per_node)
+    return StepModel(db, req.model, quant, *mtp_settings(req, mode), gpus_per_node=req.gpus_per_node,
+                     graph_max_batch=graph_max_batch(db, req))
+
+
+def graph_max_batch(db: OpDB, req: SurfaceRequest) -> int | None:
+    """Largest decode batch per attention-DP rank priced as a captured CUDA graph: the request's, else what the
+    product deploys: None (every batch captured) where the exporters render a capture limit covering the batch
+    cap, else the engine's default (data/engines/<backend>.yaml ``cuda_graph``)."""
+    if req.cuda_graph_max_batch is not None:
+        return req.cuda_graph_max_batch
+    rules = engine_rules(db.backend)
+    return None if rules.graph_exported else rules.default_graph_batch(db.system.mem_bytes, 1)
 
 
 def batch_grid(max_batch: int) -> np.ndarray:

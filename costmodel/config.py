@@ -75,6 +75,9 @@ class SurfaceRequest:
     max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
     total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
     scheduler_recv_interval: int = 1  # SGLang --scheduler-recv-interval: new requests read every N iterations
+    # largest decode batch per attention-DP rank the engine replays as a CUDA graph (larger ones run eagerly);
+    # None: the product's recipe (costmodel.build.graph_max_batch: what the exporters render, else the engine default)
+    cuda_graph_max_batch: int | None = None
     # benchmark_serving --random-range-ratio r: each request's ISL and OSL uniform in [r·L, L]; 1: all exactly
     # ISL/OSL. Priced: a prefill-first engine's closed loop stays synchronized only at 1 (costmodel.closedloop).
     length_range_ratio: float = 1.0

@@ -9,6 +9,9 @@
   one iteration and so stay a cohort through the benchmark's closed loop (costmodel.closedloop).
 - ``scheduler.prefill_first``: whether a prefill batch runs alone, ahead of the running batch's decode
   (SGLang without mixed chunks), instead of mixed into a decode iteration.
+- ``cuda_graph``: the largest decode batch (requests per attention-DP rank) the engine replays as a
+  captured CUDA graph by default (rules by GPU memory and world size), and whether the exporters render a
+  capture limit that covers the batch cap (``exported``); larger batches run eagerly (costmodel.step).
 - ``recipes``: the kernel the engine uses by default for a checkpoint on a GPU generation (today:
   the MoE dtype of MXFP4 experts by SM version).
 
@@ -50,6 +53,16 @@ class RecipeRule:
 
 
 @dataclass(frozen=True)
+class GraphRule:
+    """Default CUDA-graph capture limit ``max_batch`` where the GPU has under ``below_gpu_mem_gib`` GiB and the
+    worker under ``below_world_size`` GPUs (None: no bound)."""
+
+    max_batch: int
+    below_gpu_mem_gib: float | None = None
+    below_world_size: int | None = None
+
+
+@dataclass(frozen=True)
 class EngineRules:
     """One backend's layout, hand-off and default-kernel rules (see the module docstring)."""
 
@@ -61,6 +74,18 @@ class EngineRules:
     sources: dict[str, str]
     prefill_clumps: bool = True
     prefill_first: bool = False
+    graph_defaults: tuple[GraphRule, ...] = ()
+    graph_exported: bool = False
+
+    def default_graph_batch(self, gpu_mem_bytes: float, world_size: int) -> int | None:
+        """The engine's default CUDA-graph capture limit (decode requests per attention-DP rank) on a GPU of
+        ``gpu_mem_bytes`` in a worker of ``world_size`` GPUs; None: the engine data give none (no limit priced)."""
+        gib = gpu_mem_bytes / 2**30
+        for r in self.graph_defaults:
+            if (r.below_gpu_mem_gib is None or gib < r.below_gpu_mem_gib) and \
+                    (r.below_world_size is None or world_size < r.below_world_size):
+                return r.max_batch
+        return None
 
     def layout_ok(self, tp: Any, dp: Any, moe_tp: Any, moe_ep: Any) -> Any:
         """Whether the engine runs each layout: arrays (or ints) of attention TP/DP and MoE TP/EP → bool(s)."""
@@ -108,6 +133,8 @@ def engine_rules(backend: str) -> EngineRules:
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
             prefill_clumps=bool((raw.get("scheduler") or {}).get("prefill_clumps", True)),
             prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
+            graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
+            graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
             sources={"attention": str(lay["attention_source"]).strip(), "moe": str(lay["moe_source"]).strip(),
                      "disagg": str(dis["source"]).strip()})
     except OSError as e:
@@ -120,6 +147,15 @@ def engine_rules(backend: str) -> EngineRules:
         raise EngineDataError(f"engine rules {path}: unknown value(s) {', '.join(bad)}; attention is one of "
                               f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}.")
     return rules
+
+
+def _graph_rule(r: dict) -> GraphRule:
+    mem, world = r.get("below_gpu_mem_gib"), r.get("below_world_size")
+    rule = GraphRule(max_batch=int(r["max_batch"]), below_gpu_mem_gib=None if mem is None else float(mem),
+                     below_world_size=None if world is None else int(world))
+    if rule.max_batch < 1:
+        raise ValueError(f"cuda_graph max_batch {rule.max_batch} is below 1")
+    return rule
 
 
 def _recipe(r: dict) -> RecipeRule:

@@ -27,8 +27,33 @@ ELEMENTWISE_PASSES = 8.0
 # CUDA graphs. The rows sit a near-constant gap above vLLM's and SGLang's GEMMs of the same shape and
 # dtype (median 7 µs fp8 on H100/H200/B200, 5 µs nvfp4 on B200), which the engine does not pay.
 TRTLLM_QUANT_GEMM_GAP_MS = {"fp8": 0.007, "nvfp4": 0.005}
+# Host launches per decoder layer when a step runs eagerly, outside a CUDA graph: one per op the layer runs (op
+# count). Attention block 6 (norm, QKV, rope, cache write, attention, output) or MLA 9 (down projection, two
+# norms, Q up-projection, absorb BMM, rope, attention, BMM, output); residual add + norm 1; dense FFN 3 (gate/up,
+# activation, down) or MoE 7 (router, top-k, permute, two expert GEMMs, activation, combine) plus 3 for shared
+# experts; 2 collectives where the layer is split over GPUs (all-reduces, or a gather and a scatter).
+EAGER_LAUNCHES = {"attention": 6, "mla": 9, "residual": 1, "dense_ffn": 3, "moe": 7, "shared_experts": 3,
+                  "collectives": 2}
 ALLREDUCE_VARIANT = {"trtllm": ("trtllm",), "vllm": ("vllm_graph", "vllm_eager"),
                      "sglang": ("sglang_graph", "trtllm", "sglang_eager")}
+
+
+def eager_launch_ms(db: OpDB) -> float | None:
+    """Host time (ms) of one eager op launch, from the op tables: the all-reduce measured eagerly minus the same
+    all-reduce replayed in a CUDA graph at the smallest message (where both are latency, not bandwidth), median
+    over the measured GPU counts. None when the backend's tables measure no eager variant (TRT-LLM)."""
+    if not db.has("custom_allreduce"):
+        return None
+    variants = db.options("custom_allreduce", "variant")
+    eager = next((v for v in variants if v.endswith("_eager")), None)
+    graph = next((v for v in variants if v.endswith("_graph")), None)
+    if eager is None or graph is None:
+        return None
+    msg = np.asarray(1.0)  # below the smallest measured message: the tables' floor
+    gaps = [float(db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=eager)
+                  - db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=graph))
+            for g in (2, 4, 8)]
+    return max(float(np.median(gaps)), 0.0)
 
 
 @dataclass(frozen=True)
@@ -46,8 +71,11 @@ class StepModel:
     """Prices iterations of one model with one quantization on one OpDB."""
 
     def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0,
-                 gpus_per_node: int | None = None):
+                 gpus_per_node: int | None = None, graph_max_batch: int | None = None):
         self.db, self.a, self.q = db, arch, quant
+        # decode batches per attention-DP rank above this run eagerly (no captured CUDA graph); None: all captured
+        self.graph_max_batch = graph_max_batch
+        self.launch_ms = eager_launch_ms(db)
         # node size the workers are placed on (None: the system's); groups beyond it cross the inter-node link
         self.gpus_per_node = gpus_per_node or db.system.gpus_per_node
         # multi-token prediction: each decode step verifies mtp_draft drafted tokens per request
@@ -272,7 +300,25 @@ class StepModel:
         per_micro = attn + dense_ffn + moe + comm + elem + logits
         if self.mtp_draft:  # the draft module is one more decoder layer run once per drafted token
             per_micro = per_micro * (1.0 + self.mtp_draft / a.num_layers)
-        return per_micro * pp + self._p2p_ms(lay, t) + self.overhead_ms
+        out = per_micro * pp + self._p2p_ms(lay, t) + self.overhead_ms
+        if self.graph_max_batch is None or self.launch_ms is None:
+            return out
+        # A decode step beyond the captured batches launches every kernel from the host; the GPU runs them as they
+        # come, so the step takes the longer of its GPU work and the host's launches.
+        eager = (nd > self.graph_max_batch) & (npf <= 0)
+        host = self.eager_launches(lay) * self.launch_ms + self.overhead_ms
+        return np.where(eager, np.maximum(out, host), out)
+
+    def eager_launches(self, lay: Layout) -> np.ndarray:
+        """Kernel launches of one eager forward pass over all layers (EAGER_LAUNCHES), per GPU; broadcasts over
+        the layout."""
+        a, e = self.a, EAGER_LAUNCHES
+        split = np.asarray(lay.tp * lay.dp, float) > 1
+        per_layer = e["attention" if not a.is_mla else "mla"] + e["residual"] + np.where(split, e["collectives"], 0)
+        ffn = e["dense_ffn"] * (a.num_dense_layers if a.is_moe else a.num_layers)
+        if a.is_moe:
+            ffn = ffn + (e["moe"] + (e["shared_experts"] if a.num_shared_experts else 0)) * a.num_moe_layers
+        return per_layer * a.num_layers + ffn
 
     def _p2p_ms(self, lay: Layout, t) -> np.ndarray:
         """Activation hand-offs between pipeline stages: pp - 1 per micro-batch round. Stages are placed in

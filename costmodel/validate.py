@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.engines import engine_rules
 from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
 from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
@@ -188,6 +189,7 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
                           isl=int(row["isl"]), osl=int(row["osl"]), quant=q, search=SearchSpace(),
                           modes=(row["mode"],), mtp_draft=draft, mtp_accept=accept,
                           scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
+                          cuda_graph_max_batch=_graph_max_batch(row, db),
                           length_range_ratio=_range_ratio(row))
 
 
@@ -220,6 +222,15 @@ def _recv_interval(backend: str, conc: int) -> int:
     if backend != "sglang":
         return 1
     return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
+
+
+def _graph_max_batch(row: dict, db) -> int | None:
+    """The engine's default CUDA-graph capture limit for the row's (decode) worker: the rows record no capture flag,
+    so they are read as run with the engine's defaults (data/engines/<backend>.yaml ``cuda_graph``)."""
+    pre = "decode_" if row["mode"] == "disagg" else ""
+    lay = _layout(row, pre)
+    world = int(lay.tp * lay.dp * lay.pp)
+    return engine_rules(row["backend"]).default_graph_batch(db.system.mem_bytes, world)
 
 
 # InferenceMAX/InferenceX runs (the rows that record their run date, `measured=`, in the source field) send

@@ -149,6 +149,9 @@ def _sglang(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
              **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
              "enable-dp-attention": r.dp > 1, "expert-parallel-size": r.moe_ep, "context-length": max_seq_len(spec),
              "mem-fraction-static": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    # captured CUDA graphs up to the rank's batch cap, as priced (the default stops at 256 on H100/H200 below TP 4:
+    # data/engines/sglang.yaml cuda_graph); SGLang counts the capture batch per attention-DP rank
+    flags["cuda-graph-max-bs"] = r.batch_per_rank
     if spec.request.scheduler_recv_interval != 1:  # priced by the serving model: render it
         flags["scheduler-recv-interval"] = spec.request.scheduler_recv_interval
     if r.mtp_draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path

@@ -87,6 +87,8 @@ def check_round_trip(spec, dep: Deployment, engine: dict[str, str]) -> None:
             assert (got["moe_tp"], got["moe_ep"]) == (r.moe_tp, r.moe_ep)
         total = r.batch * (r.dp if r.role == "prefill" else 1)
         assert got["batch"] == (total if got["per"] == "worker" else total // got["dp"])
+        if backend == "sglang":  # decode batches priced as captured graphs are captured: the limit covers the rank
+            assert yaml.safe_load(text)["flags"]["cuda-graph-max-bs"] == total // got["dp"]
         if backend == "trtllm":
             doc = yaml.safe_load(text)
             assert doc["cuda_graph_config"]["batch_sizes"] == cuda_graph_sizes(got["batch"])
