@@ -78,6 +78,12 @@ def engine_batch(data: dict, rec: Recipe) -> int:
     return rec.batch_per_rank if data["batch_per"] == "rank" else rec.batch_per_rank * rec.dp
 
 
+def engine_tokens(data: dict, rec: Recipe) -> int:
+    """The engine's token budget per iteration: per attention-DP rank, or per worker (SGLang divides its
+    --chunked-prefill-size among the DP ranks), as the backend counts it; priced per rank."""
+    return rec.max_num_tokens * (rec.dp if data.get("tokens_per") == "worker" else 1)
+
+
 def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     """One RoleEngine per role of the deployment, in the deployment's role order."""
     req = spec.request
@@ -128,7 +134,7 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
 
 def _common_flags(r: Recipe, spec: Any, data: dict, batch_flag: str, tokens_flag: str) -> dict[str, Any]:
     return {"pipeline-parallel-size": r.pp, "data-parallel-size": r.dp,
-            batch_flag: engine_batch(data, r), tokens_flag: r.max_num_tokens,
+            batch_flag: engine_batch(data, r), tokens_flag: engine_tokens(data, r),
             "kv-cache-dtype": _kv_dtype(spec, data)}
 
 

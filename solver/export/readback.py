@@ -55,8 +55,8 @@ def _recipe(backend: str, role: str, doc: dict[str, Any], moe: bool, accept: flo
         ep = world if f.get("enable-expert-parallel") else 1
         spec = json.loads(f["speculative-config"]) if "speculative-config" in f else {}
         draft = int(spec.get("num_speculative_tokens", 0))
-    else:  # SGLang: --tp is the worker's world, --max-running-requests counts the whole worker
-        world, per_rank, tokens = n, int(f["max-running-requests"]) // dp, int(f["chunked-prefill-size"])
+    else:  # SGLang: --tp is the worker's world, --max-running-requests and --chunked-prefill-size count the worker
+        world, per_rank, tokens = n, int(f["max-running-requests"]) // dp, int(f["chunked-prefill-size"]) // dp
         ep, draft = int(f.get("expert-parallel-size", 1)), int(f.get("speculative-num-steps", 0))
     mtp, ep = (world // ep, ep) if moe else (1, 1)
     return _make(role, world // dp, pp, dp, mtp, ep, per_rank, tokens, draft, accept)

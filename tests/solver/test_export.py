@@ -72,7 +72,7 @@ def read_back(backend: str, text: str) -> dict:
     kv = f.get("gpu-memory-utilization", f.get("mem-fraction-static"))
     return dict(gpus=world * pp, pp=pp, tp=world // dp, dp=dp, moe_tp=world // ep, moe_ep=ep, kv=kv,
                 **(dict(batch=f["max-num-seqs"], per="rank", tokens=f["max-num-batched-tokens"]) if backend == "vllm"
-                   else dict(batch=f["max-running-requests"], per="worker", tokens=f["chunked-prefill-size"])))
+                   else dict(batch=f["max-running-requests"], per="worker", tokens=f["chunked-prefill-size"] // dp)))
 
 
 def check_round_trip(spec, dep: Deployment, engine: dict[str, str]) -> None:
