@@ -23,9 +23,9 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "CorruptDataError": ("tables", "CorruptDataError"),
     "DataNotFoundError": ("paths", "DataNotFoundError"),
     "MissingDataError": ("opdb", "MissingDataError"),
-    "UnknownModelError": ("arch", "UnknownModelError"),
+    "UnknownModelError": ("errors", "UnknownModelError"),
     "UnknownSystemError": ("system", "UnknownSystemError"),
-    "UnsupportedModelError": ("arch", "UnsupportedModelError"),
+    "UnsupportedModelError": ("errors", "UnsupportedModelError"),
     "WorkloadError": ("workload", "WorkloadError"),
     # model and system registries, checkpoints, data files
     "ModelArch": ("arch", "ModelArch"),
@@ -115,7 +115,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.py checks both lists agree)
-    from costmodel.arch import ModelArch, UnknownModelError, UnsupportedModelError, list_models, load_model
+    from costmodel.arch import ModelArch, list_models, load_model
     from costmodel.arch import registry_problems
     from costmodel.build import PREFILL_BATCHES, batch_grid, build_pair_surfaces, build_surfaces, layouts
     from costmodel.build import search_layouts
@@ -130,7 +130,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.config import SurfaceRequest, context_tokens, mtp_settings, workload_of
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules
-    from costmodel.errors import CostModelError
+    from costmodel.errors import CostModelError, UnknownModelError, UnsupportedModelError
     from costmodel.feasibility import WeightFit, default_kv_cache, priced_quant, weight_fit
     from costmodel.files import BadInputFileError, file_kind, is_regular, read_bytes
     from costmodel.importer.run import import_all

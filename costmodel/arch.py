@@ -9,15 +9,15 @@ Nothing loads at import.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from costmodel.errors import CostModelError
+from costmodel.configcheck import check_config, shown_value
+from costmodel.errors import CostModelError, UnknownModelError, UnsupportedModelError  # noqa: F401 - this module's API too
+from costmodel.precision import HIGH_PRECISION_GROUPS, group_layers, high_precision, native_dtype  # noqa: F401
 from costmodel.files import MAX_CONFIG_BYTES, BadInputFileError, is_regular, read_text
 from costmodel.paths import data_dir
 
@@ -33,34 +33,6 @@ SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.it
 
 # Archs whose HF ``intermediate_size`` is the width of one expert, not of a dense FFN.
 _EXPERT_WIDTH_IN_INTERMEDIATE = {"MixtralForCausalLM", "GptOssForCausalLM", "MiniMaxM2ForCausalLM"}
-
-
-# Weight groups a quantized checkpoint may keep in bf16, each named by the modules that hold it in one decoder
-# layer (HF names; any one naming variant whose modules are all listed counts). The groups are those the cost
-# model prices apart (costmodel.memory, costmodel.step); the embedding is always priced in bf16.
-HIGH_PRECISION_GROUPS = ("attn_qkv", "attn_out", "linear_attn", "dense_mlp", "shared_experts", "router", "lm_head")
-_GROUP_MODULES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "attn_qkv": (("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"), ("self_attn.qkv_proj",)),
-    "attn_qkv_mla": (("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa",
-                      "self_attn.kv_b_proj"), ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa",
-                                              "self_attn.kv_b_proj")),
-    "attn_out": (("self_attn.o_proj",),),
-    "linear_attn": (("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),),
-    "dense_mlp": (("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),),
-    "shared_experts": (("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
-                       ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj")),
-    "router": (("mlp.gate",), ("block_sparse_moe.gate",), ("mlp.router",)),
-}
-# Wrappers in front of the decoder layers (multimodal checkpoints): names are compared as model.layers.<i>.…
-_LAYER_PREFIX = re.compile(r"^(?:language_model\.)?model\.(?:language_model\.)?layers\.")
-
-
-class UnknownModelError(CostModelError, ValueError):
-    """The model id or alias is not in the registry and is not a config.json path."""
-
-
-class UnsupportedModelError(CostModelError, ValueError):
-    """A config.json names an architecture (or lacks a field) this module cannot describe."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,68 +261,6 @@ def list_models(base_dir: Path | None = None) -> list[tuple[str, list[str]]]:
     return [(i, list(_read_json(next(f for f, h, _ in index.values() if h == i)).get("aliases", []))) for i in ids]
 
 
-def _native_dtype(cfg: dict[str, Any]) -> str:
-    q = cfg.get("quantization_config") or {}
-    method = str(q.get("quant_method", "")).lower()
-    algo = str(q.get("quant_algo", "")).upper()
-    if not q:
-        dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16")
-        return {"float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
-    if method == "mxfp4" or "NVFP4" in algo:
-        return "mxfp4" if method == "mxfp4" else "nvfp4"
-    if method == "fp8" or algo.startswith("FP8"):
-        return "fp8_block" if q.get("weight_block_size") or "BLOCK" in algo else "fp8"
-    weights = [(g.get("weights") or {}) for g in (q.get("config_groups") or {}).values()]
-    bits, types = {w.get("num_bits") for w in weights}, {w.get("type") for w in weights}
-    if bits in ({4}, {8}):  # compressed-tensors / modelopt config_groups
-        fp = types == {"float"}
-        return {(4, True): "nvfp4", (4, False): "int4", (8, True): "fp8", (8, False): "int8"}[(bits.pop(), fp)]
-    # awq/gptq are int4; an unknown scheme is named rather than passed off as bf16
-    return "int4" if q.get("bits") == 4 else (method or "bf16")
-
-
-def _not_quantized_pattern(entries: list[str]) -> re.Pattern[str] | None:
-    """One regex matching every module name an ignore list names. Entries are exact names, fnmatch globs
-    (ModelOpt), ``re:`` regexes (compressed-tensors) or bare module names (HF modules_to_not_convert, e.g.
-    "gate"); a name also matches every module below it (``…self_attn`` covers ``…self_attn.q_proj``)."""
-    alts = []
-    for e in entries:
-        if e.startswith("re:"):
-            alts.append(f"(?:{e[3:]})\\Z")
-            continue
-        e = _LAYER_PREFIX.sub("model.layers.", e)
-        glob = fnmatch.translate(e).removeprefix("(?s:").removesuffix(")\\Z")
-        anywhere = r"(?:.*\.)?" if "." not in e and "*" not in e else ""  # a bare name: the module's last part
-        alts.append(anywhere + f"(?s:{glob})" + r"(?:\..*)?\Z")
-    return re.compile("|".join(alts)) if alts else None
-
-
-def _high_precision(cfg: dict[str, Any], where: dict[str, list[int]], mla: bool) -> frozenset[str]:
-    """Weight groups the checkpoint's quantization_config keeps out of quantization in every decoder layer
-    that has them (where: group -> layer indices holding it)."""
-    q = cfg.get("quantization_config") or {}
-    entries = [str(e) for k in ("ignore", "exclude_modules", "modules_to_not_convert") for e in q.get(k) or []]
-    rx = _not_quantized_pattern(entries)
-    if rx is None:
-        return frozenset()
-    # lm_head sits beside the decoder (language_model.lm_head in multimodal wrappers)
-    groups = {"lm_head"} if rx.match("lm_head") or any(e.rsplit(".", 1)[-1] == "lm_head" for e in entries) else set()
-    for group, layers in where.items():
-        variants = _GROUP_MODULES[f"{group}_mla" if mla and f"{group}_mla" in _GROUP_MODULES else group]
-        if layers and any(all(rx.match(f"model.layers.{i}.{m}") for i in layers for m in mods) for mods in variants):
-            groups.add(group)
-    return frozenset(groups)
-
-
-def _group_layers(layers: int, dense_at: list[int], types: list, experts: int, shared: int) -> dict[str, list[int]]:
-    """Decoder-layer indices holding each weight group (layer_types tells linear from full attention)."""
-    linear = [i for i in range(layers) if i < len(types) and types[i] == "linear_attention"]
-    moe = [i for i in range(layers) if i not in set(dense_at)] if experts else []
-    return {"attn_qkv": [i for i in range(layers) if i not in set(linear)],
-            "attn_out": [i for i in range(layers) if i not in set(linear)], "linear_attn": linear,
-            "dense_mlp": dense_at, "shared_experts": moe if shared else [], "router": moe}
-
-
 def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
     """Lift a multimodal wrapper's text_config; the wrapper's architectures and quantization win."""
     text = cfg.get("text_config")
@@ -361,73 +271,6 @@ def _flatten(cfg: dict[str, Any]) -> dict[str, Any]:
     if merged.get("architectures", [None])[0] not in SUPPORTED_ARCHITECTURES and text.get("architectures"):
         merged["architectures"] = text["architectures"]
     return merged
-
-
-# Integer fields the cost model reads, with the range any real checkpoint falls in (the largest known:
-# 128 layers, hidden 25,600, 256 experts, 1,048,576-token context). A value outside is a damaged or
-# hand-edited config: refused, because a layer count of 1e12 would take hours and a negative width would
-# price nonsense.
-_RANGES: dict[str, tuple[int, int]] = {
-    "num_hidden_layers": (1, 1024), "hidden_size": (1, 131_072), "num_attention_heads": (1, 1024),
-    "num_key_value_heads": (1, 1024), "head_dim": (1, 4096), "intermediate_size": (0, 1 << 20),
-    "moe_intermediate_size": (0, 1 << 20), "vocab_size": (1, 1 << 24), "num_experts": (0, 4096),
-    "n_routed_experts": (0, 4096), "num_local_experts": (0, 4096), "num_experts_per_tok": (0, 4096),
-    "experts_per_token": (0, 4096), "first_k_dense_replace": (0, 1024), "moe_layer_freq": (0, 1024),
-    "decoder_sparse_step": (0, 1024), "n_shared_experts": (0, 64), "shared_expert_intermediate_size": (0, 1 << 20),
-    "shared_intermediate_size": (0, 1 << 20), "sliding_window": (0, 1 << 30), "num_nextn_predict_layers": (0, 16),
-    "num_mtp_modules": (0, 16), "mtp_transformer_layers": (0, 16), "mtp_num_hidden_layers": (0, 16),
-    "linear_num_key_heads": (0, 1024), "linear_num_value_heads": (0, 1024), "linear_key_head_dim": (0, 4096),
-    "linear_value_head_dim": (0, 4096), "linear_conv_kernel_dim": (0, 64), "q_lora_rank": (0, 65_536),
-    "kv_lora_rank": (0, 65_536), "qk_nope_head_dim": (0, 4096), "qk_rope_head_dim": (0, 4096),
-    "v_head_dim": (0, 4096), "max_position_embeddings": (0, 1 << 30),
-}
-
-
-def _shown(v: Any) -> str:
-    text = json.dumps(v) if isinstance(v, (int, float, bool, type(None))) else repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _check_config(cfg: dict[str, Any], source: str) -> None:
-    """UnsupportedModelError naming source and the field, for any field the cost model reads that has the
-    wrong type, sign or range."""
-    def bad(key: str, want: str) -> UnsupportedModelError:
-        return UnsupportedModelError(f"{source}: field '{key}' must be {want}; got {_shown(cfg[key])}. Fix the "
-                                     "config.json, or name a registry model (`aicsolve models` lists them)")
-
-    for key, (lo, hi) in _RANGES.items():
-        v = cfg.get(key)
-        if v is None:
-            continue
-        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
-            v = cfg[key] = int(v)  # 4096.0 is 4096; 1e400 (inf) and 1.5 stay refused below
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise bad(key, f"a whole number from {lo:,} to {hi:,}")
-    arch = cfg.get("architectures")
-    if arch is not None and (not isinstance(arch, list) or not all(isinstance(a, str) for a in arch)):
-        raise bad("architectures", 'a list of class names, e.g. ["LlamaForCausalLM"]')
-    for key, kind, want in (("quantization_config", dict, "a mapping (or absent)"),
-                            ("mlp_only_layers", list, "a list of layer indices"),
-                            ("layer_types", list, 'a list of layer kinds, e.g. ["full_attention", ...]')):
-        if cfg.get(key) is not None and not isinstance(cfg[key], kind):
-            raise bad(key, want)
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in cfg.get("mlp_only_layers") or []):
-        raise bad("mlp_only_layers", "a list of layer indices (whole numbers)")
-    if not all(isinstance(t, str) for t in cfg.get("layer_types") or []):
-        raise bad("layer_types", 'a list of layer kinds, e.g. ["full_attention", ...]')
-    if len(cfg.get("layer_types") or []) > _RANGES["num_hidden_layers"][1]:
-        raise bad("layer_types", "one kind per layer")
-    if "linear_attention" in (cfg.get("layer_types") or []):  # gated delta-net layers need their shapes
-        for key in ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim"):
-            if not cfg.get(key):
-                cfg.setdefault(key, None)
-                raise bad(key, "a whole number ≥ 1 when layer_types has linear_attention layers")
-    heads, kv = cfg.get("num_attention_heads"), cfg.get("num_key_value_heads")
-    if heads and kv and heads % kv:
-        raise bad("num_key_value_heads", f"a divisor of num_attention_heads ({heads})")
-    hidden = cfg.get("hidden_size")
-    if heads and hidden and not cfg.get("head_dim") and hidden < heads:
-        raise bad("hidden_size", f"at least num_attention_heads ({heads}) when head_dim is not given")
 
 
 def _req(cfg: dict[str, Any], key: str, name: str) -> int:
@@ -445,9 +288,9 @@ def _from_config(name: str, raw: Any, source: str | None = None) -> ModelArch:
     source = source or name
     if not isinstance(raw, dict):
         raise UnsupportedModelError(f"{source}: a config.json is a JSON object of fields (architectures, "
-                                    f"hidden_size, ...); got {type(raw).__name__} {_shown(raw)}")
+                                    f"hidden_size, ...); got {type(raw).__name__} {shown_value(raw)}")
     cfg = dict(_flatten(raw))
-    _check_config(cfg, source)
+    check_config(cfg, source)
     try:
         return _arch(name, cfg)
     except UnsupportedModelError:
@@ -513,9 +356,9 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
         num_shared_experts=shared_n if experts else 0, shared_intermediate=shared_inter if shared_n else 0,
         **lora, mtp_layers=mtp, sliding_window=window if n_sliding else 0,
         num_sliding_layers=n_sliding if window else 0,
-        native_weight_dtype=_native_dtype(cfg), max_context=int(g("max_position_embeddings")),
+        native_weight_dtype=native_dtype(cfg), max_context=int(g("max_position_embeddings")),
         attn_output_gate=bool(g("attn_output_gate", False)), **linear,
-        high_precision=_high_precision(cfg, _group_layers(layers, dense_at, types, experts, shared_n), mla),
+        high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),
     )
 
 

@@ -14,7 +14,8 @@ def verify_data() -> dict[str, int]:
     CorruptDataError naming the first damaged file. Table values (NaN, negative latencies) are checked
     when a table is parsed (costmodel.tables.load_table); a file that matches its manifest parsed clean.
     """
-    from costmodel.arch import UnsupportedModelError, list_models, load_model, registry_problems
+    from costmodel.arch import list_models, load_model, registry_problems
+    from costmodel.errors import UnsupportedModelError
     from costmodel.system import list_systems, load_system
 
     root = data_dir()

@@ -9,3 +9,11 @@ from __future__ import annotations
 
 class CostModelError(Exception):
     """An input, data file or request the cost model cannot price; the message says which and what would work."""
+
+
+class UnknownModelError(CostModelError, ValueError):
+    """The model id or alias is not in the registry and is not a config.json path."""
+
+
+class UnsupportedModelError(CostModelError, ValueError):
+    """A config.json names an architecture (or lacks a field) this module cannot describe."""

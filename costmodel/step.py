@@ -92,7 +92,7 @@ class StepModel:
             mla_gemm <= set(db.options("mla_context_module", "gemm_dtype"))
 
     def gemm_dtype(self, group: str) -> str:
-        """The GEMM dtype of a weight group (costmodel.arch.HIGH_PRECISION_GROUPS): bf16 where the
+        """The GEMM dtype of a weight group (costmodel.precision.HIGH_PRECISION_GROUPS): bf16 where the
         checkpoint keeps the group unquantized, else the priced GEMM quantization."""
         return "bfloat16" if group in self.a.high_precision else self.q.gemm
 

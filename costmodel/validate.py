@@ -14,7 +14,8 @@ import numpy as np
 from costmodel.engines import engine_rules
 from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
-from costmodel.arch import UnknownModelError, UnsupportedModelError, load_model
+from costmodel.arch import load_model
+from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
                               SurfaceRequest, fixed_lengths)
