@@ -15,6 +15,7 @@ from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
 from solver.spec import Spec, bad_value, check_keys, scalar_ok, Where, spec_from_raw
 from solver.specfields import FIELDS
+from solver.specyaml import clip
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
 _BIG = 1_000_000  # stands in for total_gpus while a member is validated against an unbounded pool
@@ -90,6 +91,7 @@ def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
                 if k in item:
                     raise UserError(f"{where(f'deployments[{i}].{k}')}deployments[{i}].{k}: {k} is a cluster-wide key; "
                                     "write it at the top level of the spec.")
+            _flag_not_overridden(item, i, where)
     else:
         items = [{}]
     top = {k: v for k, v in raw.items() if k not in CLUSTER_KEYS}
@@ -118,6 +120,18 @@ def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
     return Cluster(members=tuple(members), pools=pools, objective=_resolve_objective(
         _objective(raw, where), members, pools, where), time_limit_s=first.time_limit_s, seed=first.seed,
         source=where.source)
+
+
+def _flag_not_overridden(item: dict, i: int, where: Where) -> None:
+    """A top-level value a flag or --set gave would be silently replaced by a deployment's own: refuse it."""
+    for path in sorted(where.flagged):
+        node: object = item
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            raise UserError(f"{where(path)}{path}: deployments[{i}] sets its own {path} ({clip(repr(node), 60)}), "
+                            f"which would silently replace this value; edit deployments[{i}].{path} in the spec, or "
+                            "drop it there to use the top-level one.")
 
 
 def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:

@@ -309,3 +309,17 @@ def test_mutated_cluster_example_reads_or_says_why(tmp_path):
             assert str(e) and "\n" not in str(e), (seed, str(e))
             outcomes["error"] += 1
     assert outcomes["ok"] > 10 and outcomes["error"] > 50, outcomes
+
+
+def test_a_flag_a_deployment_overrides_is_refused_not_ignored():
+    # Before: `--isl 1000` on a cluster spec whose deployments set their own workload solved with their ISL and
+    # said nothing about the flag.
+    from solver.errors import UserError
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "cluster_3models_h100x64_h200x64.yaml"
+    with pytest.raises(UserError, match=r"^--isl 1000: workload.isl: deployments\[0\] sets its own workload.isl "
+                                        r"\(4000\)"):
+        spec_or_cluster(spec, flags={"isl": 1000})
+    with pytest.raises(UserError, match=r"^--set sla.ttft_ms=50: sla.ttft_ms: deployments\[0\]"):
+        spec_or_cluster(spec, ["sla.ttft_ms=50"])
+    spec_or_cluster(spec, ["backend=vllm"])  # a key no deployment sets applies to all of them
