@@ -21,7 +21,19 @@ from solver.errors import UserError
 from solver.problem import Problem, Topology
 
 ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
-Why = Callable[[Candidates], str]
+
+
+class Why(Protocol):
+    """The message of a row rule that left a role no rows, from the rows it saw (a protocol, not a
+    Callable alias, so lambdas may bind loop variables as defaults)."""
+
+    def __call__(self, t: Candidates, /) -> str: ...
+
+
+class Message(Protocol):
+    """The message of a deployment-level rule a deployment breaks (lambdas may bind defaults, as for Why)."""
+
+    def __call__(self) -> str: ...
 
 
 class Scope(Protocol):
@@ -37,7 +49,7 @@ class Scope(Protocol):
     def whole_nodes(self, gpus: Any) -> Any: ...
     def pick(self, role: str, values: np.ndarray) -> Any: ...
     def replicas(self) -> Any: ...
-    def require(self, cond: Any, why: Callable[[], str]) -> None: ...
+    def require(self, cond: Any, why: Message) -> None: ...
 
 
 def topology_of(problem: Problem) -> Topology:
@@ -176,7 +188,7 @@ def sla_percentiles(c: Scope) -> None:
 
 def _handoff_part(t: Candidates) -> str:
     """For prefill rows: how the fastest row's TTFT splits into prefill and the KV hand-off to decode."""
-    if t.handoff_ms is None or not len(t):
+    if t.handoff_ms is None or t.kv_transfer_ms is None or not len(t):
         return ""
     i = int(np.nanargmin(t.ttft_ms))
     h, x = float(t.handoff_ms[i]), float(t.kv_transfer_ms[i])
@@ -296,7 +308,20 @@ class FilterScope:
             self.reason = why(self.tables[role].take(np.flatnonzero(before)))
 
     # Deployment-level rules are the model's and EvalScope's business: neutral values, no checks.
-    gpus = whole_nodes = pick = replicas = require = lambda self, *args: 0
+    def gpus(self, role: str | None = None) -> int:
+        return 0
+
+    def whole_nodes(self, gpus: Any) -> int:
+        return 0
+
+    def pick(self, role: str, values: np.ndarray) -> int:
+        return 0
+
+    def replicas(self) -> int:
+        return 0
+
+    def require(self, cond: Any, why: Message) -> None:
+        pass
 
 
 class EvalScope:
@@ -328,7 +353,7 @@ class EvalScope:
     def replicas(self) -> int:
         return self.n
 
-    def require(self, cond: Any, why: Callable[[], str]) -> None:
+    def require(self, cond: Any, why: Message) -> None:
         if not cond:
             self.failures.append(why())
 

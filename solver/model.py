@@ -167,9 +167,8 @@ def add_hint(um: UnitModel, unit: Unit | None) -> None:
     """Hint a known unit (e.g. the previous Pareto point) if its rows are in the model."""
     if unit is None:
         return
-    for role, row, _w in zip(ROLES["disagg"], unit.rows, unit.workers):
-        k = np.flatnonzero(um.index[role] == row)
-        if not len(k):
+    for role, row in zip(ROLES["disagg"], unit.rows):
+        if not (um.index[role] == row).any():
             return
     for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
         k = int(np.flatnonzero(um.index[role] == row)[0])

@@ -170,7 +170,8 @@ def _best_lines(result: SolveResult, modes: list[str]) -> list[str]:
     best = {"agg": result.best_agg, "disagg": result.best_disagg}
     lines = ["Best deployment per mode (output tokens/s per GPU given: total tokens/s / total_gpus, higher is better)"]
     for mode in modes:
-        lines.append(f"  {mode:<7} " + (_one_line(best[mode]) if best[mode] else _none(result, mode)))
+        d = best[mode]
+        lines.append(f"  {mode:<7} " + (_one_line(d) if d else _none(result, mode)))
     if result.best_agg and result.best_disagg:
         ratio = result.best_disagg.tokens_per_s / result.best_agg.tokens_per_s
         lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} "

@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +180,13 @@ def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
     return best if best is not None and score(best) >= 0.5 else None
 
 
+_SCALAR_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "int": int, "number": (int, float)}
+
+
 def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
     """(valid?, did-you-mean hint) for one scalar value v of field f read as kind ("str", "bool", "int", "number")."""
-    numeric = kind in ("int", "number")
-    if not isinstance(v, {"str": str, "bool": bool, "int": int, "number": (int, float)}[kind]) or (
+    numeric, typed = kind in ("int", "number"), isinstance(v, _SCALAR_TYPES[kind])
+    if not typed or (
             numeric and (isinstance(v, bool) or not math.isfinite(v))):
         if kind == "int" and isinstance(v, float) and v.is_integer() and abs(v) < 1e18:  # 1e6 reads as a float
             return False, f" Write it as a whole number: {int(v)}."
@@ -276,7 +280,7 @@ def _number_or_mapping(f: Field, v: Any, where: Where) -> Any:
                "[tokens, weight] pairs with some weight > 0.")
 
 
-def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+def read_raw(path: str | os.PathLike[str] | None, overrides: list[str] | tuple[str, ...] = (),
              flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, Where, Path]:
     """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:
     (raw dict, where each key came from, folder that relative paths start from).
@@ -294,7 +298,7 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
     return raw, where, Path(path).resolve().parent if path is not None else Path.cwd()
 
 
-def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+def load_spec(path: str | os.PathLike[str] | None, overrides: list[str] | tuple[str, ...] = (),
               flags: dict[str, Any] | None = None, label: str = "--set", local_files: bool = True) -> Spec:
     """Read a one-model spec file (None: flags only), apply FLAGS then overrides, validate (see read_raw;
     local_files=False: see spec_from_raw)."""
@@ -458,9 +462,11 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
     demand = _demand(v, where)
-    tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
-    search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
-                         max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
+    ints = lambda key: tuple(v[key])  # noqa: E731  (tp, pp and dp are set by now)
+    maybe = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
+    search = SearchSpace(tp=ints("search.tp"), pp=ints("search.pp"), dp=ints("search.dp"),
+                         moe_ep=maybe("search.moe_ep"),
+                         max_batch_size=v["search.max_batch_size"], batch_sizes=maybe("search.batch_sizes"),
                          max_gpus_per_worker=min(caps.values()) if caps else None)
     sub = lambda sec: {k: v[f"{sec}.{k}"] for k in children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
     constraints = Constraints(topology, v["constraints.replicas.min"], v["constraints.replicas.max"],

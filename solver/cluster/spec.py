@@ -173,13 +173,12 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
             excluded[system] = f"no measured data for {r.backend} {r.version} on {system}"
     if spec is None and first_error is not None:
         raise InfeasibleError(_labelled(str(first_error), label, where.source)) from None
-    _unused_keys(spec, mwhere, label)
     if spec is None:
         raise UserError(f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
                         f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
-    systems = tuple(systems)
+    _unused_keys(spec, mwhere, label)
     return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
-                  weight=spec.weight, systems=systems, max_gpus=cap, excluded=excluded)
+                  weight=spec.weight, systems=tuple(systems), max_gpus=cap, excluded=excluded)
 
 
 def _labelled(msg: str, label: str, source: str) -> str:

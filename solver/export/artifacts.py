@@ -157,8 +157,9 @@ def _read_bundle(root: Path) -> Bundle:
     res = root / "result.json"
     doc = _load_json(res)
     inp = doc.get("input")
+    inp = inp if isinstance(inp, dict) else {}
     need = ("model", "system", "backend", "backend_version", "isl", "osl")
-    lacks = [k for k in need if not isinstance(inp, dict) or inp.get(k) in (None, "")]
+    lacks = [k for k in need if inp.get(k) in (None, "")]
     if lacks:
         raise UserError(f"{_show(res)}: not a result written by `aicsolve SPEC --save-dir` (its \"input\" lacks "
                         f"{', '.join(lacks)}); {_damaged(res)}")
@@ -251,8 +252,9 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
                       "holds one system, so this run is skipped.")
     isl = _stat(stats, "input_sequence_length")
     osl = _stat(stats, "output_sequence_length")
-    quant = inp.get("quantization") if isinstance(inp.get("quantization"), dict) else {}
-    row = dict.fromkeys(COLUMNS, "")
+    given_quant = inp.get("quantization")
+    quant = given_quant if isinstance(given_quant, dict) else {}
+    row: dict[str, object] = dict.fromkeys(COLUMNS, "")
     mode = (cfg.get("mode") or "").strip()
     row.update(id=f"{bundle.root.name}/{f.parent.relative_to(bundle.root).as_posix()}",
                backend=str(inp["backend"]), backend_version=str(inp["backend_version"]),

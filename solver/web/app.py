@@ -209,7 +209,7 @@ def _guarded_protocol():
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Guarded(H11Protocol):
-        def connection_made(self, transport):  # type: ignore[override]
+        def connection_made(self, transport):
             super().connection_made(transport)
             if len(self.connections) > MAX_CONNECTIONS:
                 transport.close()
@@ -220,7 +220,7 @@ def _guarded_protocol():
             if self.cycle is None and not self.transport.is_closing():  # headers still incomplete
                 self.transport.close()
 
-        def connection_lost(self, exc):  # type: ignore[override]
+        def connection_lost(self, exc):
             timer = getattr(self, "_deadline", None)
             if timer is not None:
                 timer.cancel()

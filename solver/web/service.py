@@ -38,7 +38,7 @@ class Solved:
     doc: dict
 
 
-class _Named(os.PathLike):
+class _Named(os.PathLike[str]):
     """A file path that prints as the name the user gave it, so messages read like the CLI's."""
 
     def __init__(self, real: Path, name: str):
@@ -135,8 +135,8 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
     from solver.specyaml import parse
 
     seen: dict[str, list] = {"model": [], "calibration": [], "workload.trace": []}
-    items = [raw] + (raw.get("deployments") if isinstance(raw, dict) and isinstance(raw.get("deployments"), list)
-                     else [])
+    deployments = raw.get("deployments") if isinstance(raw, dict) else None
+    items = [raw, *(deployments if isinstance(deployments, list) else [])]
     for key in seen:
         head, _, leaf = key.partition(".")
         for item in filter(lambda x: isinstance(x, dict), items):
