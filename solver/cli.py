@@ -179,7 +179,7 @@ def calibrate_cmd(
     from costmodel import CALIBRATION_MIN_ROWS as MIN_ROWS, apply_calibration as apply, fit_calibration as fit, calibration_scored_rows as scored_rows
     from costmodel import BadCsvError, predict_row, read_rows, render_scores as render, score_predictions as score
     from solver.errors import UserError
-    from solver.export.artifacts import is_artifacts_path, percentile_table, read_artifact_rows
+    from costmodel import artifacts_percentile_table as percentile_table, is_artifacts_path, read_artifact_rows
 
     from solver.outfile import check_out_file, write_text_atomically
 

@@ -136,8 +136,6 @@ async def api_solve(request: Request) -> Response:
 @_api
 async def api_bundle(request: Request) -> Response:
     body = await _read_json(request)
-    if not service.bundle_available():
-        raise HttpError(501, "this aicsolve has no bundle export (solver.export is missing).")
     name, data = await _in_thread(service.bundle, body)
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -4,7 +4,6 @@ bundle zip. Every mistake is a UserError worded as the CLI words it."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import io
 import json
 import os
@@ -60,7 +59,7 @@ def models() -> dict:
 
 def systems() -> dict:
     """Systems with their measured backends and versions, the default versions and the dtype choices."""
-    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, CostModelError
     from costmodel import data_dir
     from costmodel import list_systems, load_system
 
@@ -72,7 +71,7 @@ def systems() -> dict:
                 backends.setdefault(p.parent.name, []).append(p.name)
         try:
             gpn = load_system(name).gpus_per_node
-        except Exception:  # noqa: BLE001 - a hint for the form, not worth failing the list over
+        except CostModelError:  # a damaged system file: the form's node-size hint is not worth failing the list over
             gpn = None
         out.append({"name": name, "gpus_per_node": gpn, "backends": backends})
     return {"systems": out, "default_versions": dict(DEFAULT_VERSIONS),
@@ -202,8 +201,6 @@ def load(body: Any):
             except UnicodeEncodeError:
                 raise UserError(f"{name}: not UTF-8 text; save the spec as UTF-8 YAML.") from None
             spec = load_spec(_Named(real, name), overrides, label=OVERRIDE, local_files=False)
-    if os.path.isabs(spec.model) or spec.request.calibration is not None:  # never expected after the checks above
-        raise UserError("the web app accepts only model ids and aliases, and no calibration file.")
     return dataclasses.replace(spec, time_limit_s=min(spec.time_limit_s, MAX_TIME_LIMIT_S))
 
 
@@ -239,23 +236,15 @@ def is_light(body: Any) -> bool:
     """Whether a request body is a small solve (few candidates and GPUs, about a second): such requests run in
     a lane of their own, so they never wait behind large ones. False for a body that does not validate."""
     from costmodel import batch_grid, layouts
+    from solver.errors import user_error_types
 
     try:
         spec = load(body)
-    except Exception:  # noqa: BLE001 - the solve itself reports the error
+    except user_error_types():  # the solve itself reports the error
         return False
     s = spec.request.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
     return len(layouts(spec.request)) * batches <= LIGHT_CANDIDATES and spec.total_gpus <= LIGHT_GPUS
-
-
-def bundle_available() -> bool:
-    """Whether solver.export (the Dynamo bundle writer) is installed."""
-    try:
-        from solver.export import export_bundle  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def bundle(body: Any) -> tuple[str, bytes]:
@@ -271,10 +260,9 @@ def bundle(body: Any) -> tuple[str, bytes]:
     s = solve(body)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"aicsolve-{s.spec.arch.name}-{s.spec.request.system}-"
                   f"{s.spec.total_gpus}gpu").strip("-")
-    extra = {"notes": s.notes} if "notes" in inspect.signature(export_bundle).parameters else {}
     with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
         out = Path(d) / "bundle"
-        export_bundle(s.result, s.spec, out, top, False, image, **extra)
+        export_bundle(s.result, s.spec, out, top, False, image, notes=s.notes)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(out.rglob("*")):

@@ -8,7 +8,7 @@ import json
 import pytest
 from solver_surfaces import assert_same, candidates, make_problem, surfaces, synthetic, tiny
 
-from solver.bruteforce import brute_force
+from tests.solver.brute_force import brute_force
 from solver.problem import Sla, Topology
 from solver.search import solve
 
