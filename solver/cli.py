@@ -291,7 +291,7 @@ def solve_cmd(
         parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
     # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
     from costmodel import build_surfaces
-    from solver.search import solve
+    from solver.optimize import solve
 
     with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
         surfaces = build_surfaces(parsed.request)

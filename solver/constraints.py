@@ -3,7 +3,7 @@
 A constraint states its rule once, through a ``Scope``: row-local parts with ``keep_rows``
 (a mask over a role's candidate rows) and deployment-level parts with ``require`` over
 ``gpus()``, ``whole_nodes()``, ``pick()`` and ``replicas()``. Three scopes read the same
-function: FilterScope drops rows before the model is built, solver.model.ModelScope turns
+function: FilterScope drops rows before the model is built, solver.disagg_model.ModelScope turns
 ``require`` into CP-SAT constraints, and EvalScope checks one concrete deployment (replica
 counts, infeasibility explanations). Deployments are ``replicas`` x a unit of workers; the
 model and the filters use replicas = replicas_min, the least any deployment has.

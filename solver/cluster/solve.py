@@ -18,7 +18,7 @@ from solver.cluster.problem import Cluster
 from solver.cluster.result import ClusterResult, Placement, PoolUse
 from solver.cluster.verify import verify_cluster
 from solver.constraints import ROLES
-from solver.solve import NUM_WORKERS
+from solver.cpsat import NUM_WORKERS
 from solver.units import rate_scale
 from solver.verify import evaluate, verify
 

@@ -212,7 +212,7 @@ _LOCK = threading.Lock()
 def solve(body: Any) -> Solved:
     """Solve a request body as `aicsolve SPEC --json` does (the last few solves are remembered for /api/bundle)."""
     from costmodel import build_surfaces
-    from solver.search import solve as run_solver
+    from solver.optimize import solve as run_solver
     from solver.spec import to_problem
 
     spec = load(body)  # validated before the cache is read: a repeated bad body gets its error every time

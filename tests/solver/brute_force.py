@@ -1,6 +1,6 @@
 """Exhaustive reference for tests: every agg row x replicas and every disagg (row, row, x, y).
 
-Independent of solver.constraints and solver.model: feasibility is solver.verify.check on the
+Independent of solver.constraints and solver.disagg_model: feasibility is solver.verify.check on the
 deployment at replicas_min, figures are the float formulas. Same canonical order as the
 solver: tokens/s per GPU given desc, then TPOT, GPUs used, TTFT (then row indices). An agg row
 is deployed with as many replicas as fit; a disagg unit with replicas_min replicas.

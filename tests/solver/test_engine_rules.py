@@ -17,7 +17,7 @@ from solver.constraints import broken_rules
 from solver.errors import UserError
 from solver.export.engine import role_engines
 from solver.result import Deployment, RoleConfig
-from solver.search import solve
+from solver.optimize import solve
 from solver.spec import load_spec, spec_from_raw, to_problem
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from solver_surfaces import assert_same, candidates, make_problem, surfaces, syn
 
 from tests.solver.brute_force import brute_force
 from solver.problem import Sla, Topology
-from solver.search import solve
+from solver.optimize import solve
 
 
 @st.composite

@@ -140,7 +140,7 @@ def test_disagg_why_not_splits_ttft_into_prefill_and_hand_off():
     """The README's Qwen3-32B case with a TTFT bound disagg cannot meet: the reason prices the hand-off
     (NVLink-less RDMA transfer of the 524 MB prompt KV plus the connector) next to the prefill."""
     from costmodel.build import build_surfaces
-    from solver.search import solve
+    from solver.optimize import solve
     from solver.spec import spec_from_raw, to_problem
 
     raw = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "backend": "trtllm", "total_gpus": 32,

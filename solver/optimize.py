@@ -21,11 +21,11 @@ from typing import overload
 import numpy as np
 
 from solver.constraints import FilterScope, broken_rules
-from solver.model import Unit, add_hint, build, exclude_pair, maximize_throughput, role_gpu_cap, settle
+from solver.disagg_model import Unit, add_hint, build, exclude_pair, maximize_throughput, role_gpu_cap, settle
 from solver.pareto import agg_front, agg_order, disagg_front, disagg_top, front_filter, undominated
 from solver.problem import Problem
 from solver.result import Deployment, SolveResult
-from solver.solve import NUM_WORKERS, Outcome, run
+from solver.cpsat import NUM_WORKERS, Outcome, run
 from solver.units import max_rel_error, rate_scale, scaled
 from solver.verify import evaluate, table, verify
 
