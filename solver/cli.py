@@ -272,7 +272,6 @@ def solve_cmd(
     from solver.cluster.problem import Cluster
     from solver.cluster.spec import spec_or_cluster
     from solver.errors import EXIT_INFEASIBLE, UserError
-    from solver.spec import to_problem
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
                  tpot=tpot, top=top, time_limit=time_limit, quant_gemm=quant_gemm, quant_kv_cache=quant_kv_cache,
@@ -290,23 +289,22 @@ def solve_cmd(
         check_target(save_dir, force, image)
         parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
     # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
-    from costmodel import build_surfaces
-    from solver.optimize import solve
+    from solver import pipeline
 
     with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
-        surfaces = build_surfaces(parsed.request)
+        problem = pipeline.price(parsed)
+    surfaces = problem.surfaces
     for note in surfaces.notes:
         typer.echo(f"note: {note}", err=True)
     rows = sum(len(c) for c in (surfaces.agg, surfaces.prefill, surfaces.decode) if c is not None)
     with _Progress(f"solving over {rows:,} candidate rows (time limit {parsed.time_limit_s:g} s)…"):
-        result = solve(to_problem(parsed, surfaces))
-    summary = {**parsed.summary(), "notes": list(surfaces.notes)}
+        result = pipeline.run(problem)
     if json_out:
-        typer.echo(json.dumps({"input": summary, **result.to_dict()}, indent=2))
+        typer.echo(json.dumps(pipeline.document(parsed, result, surfaces.notes), indent=2))
     else:
         from solver.report import render
 
-        typer.echo(render(result, summary, parsed.top_n), nl=False)
+        typer.echo(render(result, pipeline.summary(parsed, surfaces.notes), parsed.top_n), nl=False)
     if save_dir is not None and result.best() is not None:
         from solver.export import export_bundle
 
@@ -341,9 +339,9 @@ def _solve_cluster(cluster, json_out: bool, save_dir: Optional[Path], force: int
     with _Progress(f"placing {len(cluster.members)} model(s) (time limit {cluster.time_limit_s:g} s)…"):
         result = solve_cluster(cluster, surfaces)
     if json_out:
-        from solver.cluster.report import summary
+        from solver.cluster.report import document
 
-        typer.echo(json.dumps({"input": summary(cluster), **result.to_dict()}, indent=2))
+        typer.echo(json.dumps(document(cluster, result), indent=2))
     else:
         from solver.cluster.report import render
 

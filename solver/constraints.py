@@ -15,12 +15,12 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from costmodel import ROLES as ROLES  # the roles of each mode, defined once in costmodel.recipe
 from costmodel import percentile_index
 from costmodel import Candidates
 from solver.errors import UserError
-from solver.problem import Problem, Topology
+from solver.problem import Problem
 
-ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
 
 
 class Why(Protocol):
@@ -52,14 +52,9 @@ class Scope(Protocol):
     def require(self, cond: Any, why: Message) -> None: ...
 
 
-def topology_of(problem: Problem) -> Topology:
-    """The problem's topology, or the surfaces' node size with no other rule."""
-    return problem.constraints.topology or Topology(gpus_per_node=problem.surfaces.gpus_per_node)
-
-
 def node_budget(problem: Problem) -> int:
     """Nodes available: max_nodes, else the nodes the GPU budget spans (rounded up)."""
-    t = topology_of(problem)
+    t = problem.topology()
     return t.max_nodes if t.max_nodes is not None else -(-problem.total_gpus // t.gpus_per_node)
 
 
@@ -91,7 +86,7 @@ def max_gpus_per_worker(c: Scope) -> None:
 
 def topology(c: Scope) -> None:
     """Workers fit a node (or whole nodes); max_nodes caps GPUs; separate prefill/decode nodes."""
-    p, t = c.problem, topology_of(c.problem)
+    p, t = c.problem, c.problem.topology()
     gpn, rmin = t.gpus_per_node, p.constraints.replicas_min
     for role in c.roles:
         g = c.rows(role).gpus
@@ -345,7 +340,7 @@ class EvalScope:
         return sum(self.n * self.workers[r] * int(self.tables[r].gpus[0]) for r in roles)
 
     def whole_nodes(self, gpus: int) -> int:
-        return -(-gpus // topology_of(self.problem).gpus_per_node)
+        return -(-gpus // self.problem.topology().gpus_per_node)
 
     def pick(self, role: str, values: np.ndarray) -> Any:
         return values[0]

@@ -61,18 +61,13 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "max_context_tokens": self.max_context_tokens, "model_path": self.model_path,
-                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": _plain_sla(self.sla), "quantization": asdict(r.quant),
+                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": self.sla.plain(), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
                 "scheduler_recv_interval": r.scheduler_recv_interval,
                 "prefill_utilisation": r.prefill_utilisation, "workload": _workload_summary(r),
                 "calibrated": r.calibration is not None}
-
-
-def _plain_sla(sla: Sla) -> dict[str, Any]:
-    """The SLA as JSON values: percentile bounds as [level, ms] lists."""
-    return {k: [list(p) for p in v] if isinstance(v, tuple) else v for k, v in dataclasses.asdict(sla).items()}
 
 
 def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:

@@ -130,7 +130,7 @@ async def api_systems(request: Request) -> Response:
 @_api
 async def api_solve(request: Request) -> Response:
     solved = await _in_thread(service.solve, await _read_json(request))
-    return JSONResponse(solved.doc)
+    return JSONResponse(solved.document())
 
 
 @_api

@@ -13,9 +13,12 @@ import threading
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solver.errors import UserError
+
+if TYPE_CHECKING:
+    from solver.pipeline import Solved
 
 MAX_TIME_LIMIT_S = 30.0  # solver.time_limit_s is capped at this from the web
 MAX_OVERRIDES, MAX_EXPORT_TOP = 100, 10
@@ -25,16 +28,6 @@ LIGHT_CANDIDATES, LIGHT_GPUS = 2_000, 512  # a solve this small takes about a se
 BODY_KEYS = ("spec_yaml", "spec", "overrides", "filename", "export_top", "image")
 _SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
           'or {"spec": {<spec keys>}, "overrides": [...]}')
-
-
-@dataclasses.dataclass(frozen=True)
-class Solved:
-    """One solve: the spec, the solver's result, the cost-model notes and the `--json` document."""
-
-    spec: Any
-    result: Any
-    notes: tuple[str, ...]
-    doc: dict
 
 
 class _Named(os.PathLike[str]):
@@ -211,9 +204,7 @@ _LOCK = threading.Lock()
 
 def solve(body: Any) -> Solved:
     """Solve a request body as `aicsolve SPEC --json` does (the last few solves are remembered for /api/bundle)."""
-    from costmodel import build_surfaces
-    from solver.optimize import solve as run_solver
-    from solver.spec import to_problem
+    from solver.pipeline import solve as solve_spec
 
     spec = load(body)  # validated before the cache is read: a repeated bad body gets its error every time
     key = json.dumps({k: body.get(k) for k in ("spec_yaml", "spec", "overrides", "filename")}, sort_keys=True)
@@ -221,10 +212,7 @@ def solve(body: Any) -> Solved:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    surfaces = build_surfaces(spec.request)
-    result = run_solver(to_problem(spec, surfaces))
-    doc = {"input": {**spec.summary(), "notes": list(surfaces.notes)}, **result.to_dict()}
-    solved = Solved(spec, result, tuple(surfaces.notes), doc)
+    solved = solve_spec(spec)
     with _LOCK:
         _CACHE[key] = solved
         while len(_CACHE) > _CACHE_SIZE:
