@@ -35,6 +35,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "registry_problems": ("arch", "registry_problems"),
     "SYSTEMS": ("shipped", "SYSTEMS"),
     "load_system": ("system", "load_system"),
+    "node_size": ("system", "node_size"),
     "list_systems": ("system", "list_systems"),
     "Checkpoint": ("checkpoint", "Checkpoint"),
     "resolve_checkpoint": ("checkpoint", "resolve_checkpoint"),
@@ -148,7 +149,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.recipe import ROLES, Recipe
     from costmodel.shipped import SYSTEMS
     from costmodel.surface import Candidates, Surfaces, agg_metrics, disagg_metrics
-    from costmodel.system import UnknownSystemError, list_systems, load_system
+    from costmodel.system import UnknownSystemError, list_systems, load_system, node_size
     from costmodel.tables import CorruptDataError, load_table
     from costmodel.validate import COLUMNS as MEASUREMENT_COLUMNS
     from costmodel.validate import BadCsvError, predict_row, read_rows

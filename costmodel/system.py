@@ -67,6 +67,13 @@ def list_systems() -> list[str]:
     return sorted(p.stem for p in (data_dir() / "systems").glob("*.yaml"))
 
 
+def node_size(system: str, given: int | None = None) -> int:
+    """GPUs per node that workers are placed on: the spec's constraints.topology.gpus_per_node (or a cluster
+    pool's) when given, else the system's own node (data/systems/<system>.yaml). The one place this default is
+    decided."""
+    return given or load_system(system).gpus_per_node
+
+
 @lru_cache(maxsize=16)
 def load_system(name: str) -> System:
     """Load a system by name; unknown names get the nearest valid ones in the error."""

@@ -435,7 +435,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
 
     local_files=False: model is a registry name only and calibration is refused; no file is read.
     """
-    from costmodel import load_system
+    from costmodel import node_size
 
     where = _where or Where(source)
     v: dict[str, Any] = {}  # dotted key path -> value, as read and checked
@@ -453,7 +453,7 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     topology = None
     if "constraints.topology" in given:
         t = {k: v[f"constraints.topology.{k}"] for k in children("constraints.topology")}
-        topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
+        topology = Topology(**{**t, "gpus_per_node": node_size(v["system"], t["gpus_per_node"])})
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
     demand = _demand(v, where)

@@ -121,10 +121,10 @@ def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
 
 
 def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:
-    from costmodel import load_system
+    from costmodel import node_size
 
     return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
-                gpus_per_node=gpus_per_node or load_system(system).gpus_per_node)
+                gpus_per_node=node_size(system, gpus_per_node))
 
 
 def _node_size(raw: dict, items: list[dict], pools: dict, where: Where) -> int | None:
