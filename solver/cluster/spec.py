@@ -13,7 +13,8 @@ from typing import Any
 
 from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
-from solver.spec import Spec, bad_value, check_keys, scalar_ok, Where, spec_from_raw
+from solver.spec import Spec, spec_from_raw
+from solver.validation import Where, bad_value, check, scalar_ok
 from solver.specfields import FIELDS
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
@@ -59,7 +60,7 @@ def _section(raw: dict, key: str, where: Where) -> dict[str, Any]:
         return {}
     if not isinstance(v, dict):
         raise bad_value(where, key, _field(key), v)
-    check_keys(v, key, where, {}, set())
+    check(v, where, key)
     return dict(v)
 
 
@@ -158,7 +159,7 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
     for system in [own_system] if own_system else list(pools):
         mraw["system"] = system
         try:  # a model whose weights fit no worker of one pool may still fit another's
-            one = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
+            one = spec_from_raw(mraw, source=where.source, base_dir=base, where=mwhere)
         except InfeasibleError as e:
             first_error = first_error or e
             excluded[system] = str(e)
@@ -263,4 +264,4 @@ def spec_or_cluster(path, overrides=(), flags=None) -> Spec | Cluster:
     raw, where, base = read_raw(path, overrides, flags)
     if is_cluster(raw):
         return cluster_from_raw(raw, where, base)
-    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)
+    return spec_from_raw(raw, source=where.source, base_dir=base, where=where)
