@@ -13,7 +13,7 @@ import hashlib
 import math
 import reprlib
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -95,8 +95,7 @@ def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
         if p.reason is None:
             f = cal.factor(*p.group)
             ttft, tpot = p.figures()
-            p = Prediction(p.row_id, p.group, ttft * f.ttft, tpot * f.tpot, p.measured_ttft_ms,
-                           p.measured_tpot_ms, None)
+            p = replace(p, ttft_ms=ttft * f.ttft, tpot_ms=tpot * f.tpot)  # every other field kept
         out.append(p)
     return out
 
