@@ -269,15 +269,15 @@ def solve_cmd(
     import dataclasses
     import json
 
-    from solver.cluster.problem import Cluster
-    from solver.cluster.spec import spec_or_cluster
+    from solver import pipeline
     from solver.errors import EXIT_INFEASIBLE, UserError
+    from solver.spec import Spec
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
                  tpot=tpot, top=top, time_limit=time_limit, quant_gemm=quant_gemm, quant_kv_cache=quant_kv_cache,
                  quant_attention=quant_attention, quant_moe=quant_moe)
-    parsed = spec_or_cluster(spec, set_, flags)
-    if isinstance(parsed, Cluster):
+    parsed = pipeline.load(spec, set_, flags)
+    if not isinstance(parsed, Spec):  # a Cluster
         for flag, used in (("--top", top is not None), ("--export-top", export_top != 1)):
             if used:
                 raise UserError(f"{flag}: a cluster spec (demand, pools or deployments) places one deployment per "
@@ -288,9 +288,6 @@ def solve_cmd(
 
         check_target(save_dir, force, image)
         parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
-    # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
-    from solver import pipeline
-
     with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
         problem = pipeline.price(parsed)
     surfaces = problem.surfaces

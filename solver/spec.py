@@ -118,6 +118,13 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], where: Wh
     return out
 
 
+def is_cluster(raw: dict) -> bool:
+    """True when the spec asks for sizing or placement rather than one model on total_gpus."""
+    arrival = raw.get("workload", {}).get("arrival") if isinstance(raw.get("workload"), dict) else None
+    rate = arrival.get("rate_per_s") if isinstance(arrival, dict) else None  # an open-loop rate is a demand
+    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand")) or rate is not None
+
+
 def read_raw(path: str | os.PathLike[str] | None, overrides: list[str] | tuple[str, ...] = (),
              flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, Where, Path]:
     """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:

@@ -21,13 +21,6 @@ CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
 _BIG = 1_000_000  # stands in for total_gpus while a member is validated against an unbounded pool
 
 
-def is_cluster(raw: dict) -> bool:
-    """True when the spec asks for sizing or placement rather than one model on total_gpus."""
-    arrival = raw.get("workload", {}).get("arrival") if isinstance(raw.get("workload"), dict) else None
-    rate = arrival.get("rate_per_s") if isinstance(arrival, dict) else None  # an open-loop rate is a demand
-    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand")) or rate is not None
-
-
 def _field(path: str):
     return next(f for f in FIELDS if f.path == path)
 
@@ -255,13 +248,3 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
                             f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
                             "deployment a demand to size the cluster to it.")
     return objective
-
-
-def spec_or_cluster(path, overrides=(), flags=None) -> Spec | Cluster:
-    """Read a spec file: a one-model Spec, or a Cluster when it has deployments, pools or a demand."""
-    from solver.spec import read_raw
-
-    raw, where, base = read_raw(path, overrides, flags)
-    if is_cluster(raw):
-        return cluster_from_raw(raw, where, base)
-    return spec_from_raw(raw, source=where.source, base_dir=base, where=where)

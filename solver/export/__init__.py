@@ -23,7 +23,7 @@ from solver.export.placement import gpus_per_node, place, separate_roles
 from solver.export.plot import pareto_svg
 from solver.export.render import deployment_files, render
 from solver.export.schema import DGD_SCHEMA, validate
-from solver.pipeline import document
+from solver.document import document
 from solver.result import Deployment, SolveResult
 
 __all__ = ["export_bundle", "check_target", "chosen"]

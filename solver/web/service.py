@@ -173,8 +173,7 @@ def _peek(text: str, name: str) -> Any:
 
 def load(body: Any):
     """The validated Spec of a request body, its solver time limit capped at MAX_TIME_LIMIT_S."""
-    from solver.cluster.spec import is_cluster
-    from solver.spec import apply_overrides, load_spec, spec_from_dict
+    from solver.spec import apply_overrides, is_cluster, load_spec, spec_from_dict
 
     spec_in, overrides, name = parse_body(body)
     raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in, name)
