@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from solver.cluster.solve import price_members, solve_cluster
-from solver.cluster.spec import spec_or_cluster
+from solver.pipeline import load as spec_or_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = yaml.safe_load((ROOT / "specs" / "cluster_3models_h100x64_h200x64.yaml").read_text())

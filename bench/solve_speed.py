@@ -15,7 +15,7 @@ import numpy as np
 
 from costmodel.surface import Candidates, Surfaces
 from solver.problem import Constraints, Problem, Sla
-from solver.search import solve
+from solver.optimize import solve
 
 OSL, ISL = 1000, 4000
 

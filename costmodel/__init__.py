@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 _PUBLIC: dict[str, tuple[str, str]] = {
     # errors, one base class
     "CostModelError": ("errors", "CostModelError"),
+    "BadArtifactsError": ("artifacts", "BadArtifactsError"),
     "BadCalibrationError": ("calibrate", "BadCalibrationError"),
     "BadCsvError": ("validate", "BadCsvError"),
     "BadInputFileError": ("files", "BadInputFileError"),
@@ -34,6 +35,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "registry_problems": ("arch", "registry_problems"),
     "SYSTEMS": ("shipped", "SYSTEMS"),
     "load_system": ("system", "load_system"),
+    "node_size": ("system", "node_size"),
     "list_systems": ("system", "list_systems"),
     "Checkpoint": ("checkpoint", "Checkpoint"),
     "resolve_checkpoint": ("checkpoint", "resolve_checkpoint"),
@@ -97,6 +99,9 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "apply_calibration": ("calibrate", "apply"),
     "calibration_scored_rows": ("calibrate", "scored_rows"),
     "load_calibration": ("calibrate", "load"),
+    "is_artifacts_path": ("artifacts", "is_artifacts_path"),
+    "read_artifact_rows": ("artifacts", "read_artifact_rows"),
+    "artifacts_percentile_table": ("artifacts", "percentile_table"),
 }
 
 __all__ = sorted(_PUBLIC)
@@ -117,6 +122,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.py checks both lists agree)
     from costmodel.arch import ModelArch, list_models, load_model
     from costmodel.arch import registry_problems
+    from costmodel.artifacts import BadArtifactsError, is_artifacts_path, read_artifact_rows
+    from costmodel.artifacts import percentile_table as artifacts_percentile_table
     from costmodel.build import PREFILL_BATCHES, batch_grid, build_pair_surfaces, build_surfaces, layouts
     from costmodel.build import search_layouts
     from costmodel.calibrate import MIN_ROWS as CALIBRATION_MIN_ROWS
@@ -142,7 +149,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.recipe import ROLES, Recipe
     from costmodel.shipped import SYSTEMS
     from costmodel.surface import Candidates, Surfaces, agg_metrics, disagg_metrics
-    from costmodel.system import UnknownSystemError, list_systems, load_system
+    from costmodel.system import UnknownSystemError, list_systems, load_system, node_size
     from costmodel.tables import CorruptDataError, load_table
     from costmodel.validate import COLUMNS as MEASUREMENT_COLUMNS
     from costmodel.validate import BadCsvError, predict_row, read_rows

@@ -19,6 +19,7 @@ from costmodel.quant import resolve_quant
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
+from costmodel.system import node_size
 
 PREFILL_BATCHES = (1, 2, 4, 8)
 
@@ -168,7 +169,7 @@ class _Engine:
         self.req, self.system = req, system
         self.db = open_db(system, req.backend, req.version)
         self.quant, self.notes = resolve_quant(self.db, req.model, req.quant)
-        self.gpn = req.gpus_per_node or self.db.system.gpus_per_node  # the node size workers are placed on
+        self.gpn = node_size(system, req.gpus_per_node)  # the node size workers are placed on
         self.step = step_model(self.db, req, self.quant, "agg")
         self.disagg_step = step_model(self.db, req, self.quant, "disagg")
         self.step.check()

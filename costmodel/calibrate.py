@@ -13,7 +13,7 @@ import hashlib
 import math
 import reprlib
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -75,8 +75,8 @@ def fit(preds: list[Prediction]) -> Calibration:
         small = len(ps) < MIN_ROWS
         ps = every if small else ps
         if len(ps) >= MIN_ROWS:
-            ttft = math.exp(statistics.median(math.log(p.measured_ttft_ms / p.ttft_ms) for p in ps))
-            tpot = math.exp(statistics.median(math.log(p.measured_tpot_ms / p.tpot_ms) for p in ps))
+            ttft = math.exp(statistics.median(math.log(p.measured_ttft_ms / p.figures()[0]) for p in ps))
+            tpot = math.exp(statistics.median(math.log(p.measured_tpot_ms / p.figures()[1]) for p in ps))
             factors[g] = Factor(ttft, tpot, len(ps), small)
     return Calibration(factors)
 
@@ -94,8 +94,8 @@ def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
     for p in preds:
         if p.reason is None:
             f = cal.factor(*p.group)
-            p = Prediction(p.row_id, p.group, p.ttft_ms * f.ttft, p.tpot_ms * f.tpot, p.measured_ttft_ms,
-                           p.measured_tpot_ms, None)
+            ttft, tpot = p.figures()
+            p = replace(p, ttft_ms=ttft * f.ttft, tpot_ms=tpot * f.tpot)  # every other field kept
         out.append(p)
     return out
 
@@ -135,7 +135,7 @@ def load(path: Path) -> Calibration:
                 raise BadCalibrationError(f"{where}.{k} must be a finite {'whole ' if kind is int else ''}number "
                                           f"≥ 0; got {reprlib.repr(v)}")
             nums[k] = kind(v)
-        f = Factor(nums["ttft_factor"], nums["tpot_factor"], nums["rows"], bool(r.get("in_sample")))
+        f = Factor(nums["ttft_factor"], nums["tpot_factor"], int(nums["rows"]), bool(r.get("in_sample")))
         key = (r["system"], r["backend"], r["mode"])
         if not (0.05 <= f.ttft <= 20 and 0.05 <= f.tpot <= 20):
             raise BadCalibrationError(f"{path}: factors for {'/'.join(key)} are outside 0.05–20 ({f.ttft}, {f.tpot})")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # floor(*coords) -> ms, each coordinate an array of the same shape
 FloorFn = Callable[..., np.ndarray]
@@ -85,7 +86,7 @@ def _brackets(log_axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return i, (x - lo) / (hi - lo)
 
 
-def query(grid: Grid, *coords: np.ndarray) -> np.ndarray:
+def query(grid: Grid, *coords: ArrayLike) -> np.ndarray:
     """Latency in ms at each query point (coords broadcast together)."""
     coords = np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in coords))
     clamped = [np.clip(c, a[0], a[-1]) for c, a in zip(coords, grid.axes)]

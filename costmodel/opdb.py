@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from costmodel.errors import CostModelError
 from costmodel import roofline
@@ -138,11 +139,11 @@ class OpDB:
             values = t.columns[next(c for c in t.columns if c.endswith("_ms"))][mask]
         return build_grid(coords, values, kind.floor(self.system, cats))
 
-    def latency_ms(self, op: str, /, *axes: np.ndarray, **cats) -> np.ndarray:
+    def latency_ms(self, op: str, /, *axes: ArrayLike, **cats) -> np.ndarray:
         """Latency in ms for every shape given by the numeric axes (arrays broadcast together)."""
         return query(self.grid(op, **cats), *axes)
 
-    def floor_ms(self, op: str, /, *axes: np.ndarray, **cats) -> np.ndarray:
+    def floor_ms(self, op: str, /, *axes: ArrayLike, **cats) -> np.ndarray:
         """The roofline floor the op kind is clamped to."""
         return OPS[op].floor(self.system, cats)(*np.broadcast_arrays(*(np.asarray(a, float) for a in axes)))
 

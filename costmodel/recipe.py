@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from costmodel.config import SearchSpace, SurfaceRequest
+from costmodel.surface import Metrics
 
 ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
 
@@ -49,13 +50,13 @@ class Recipe:
         return self.batch if self.role == "prefill" else self.batch // self.dp
 
 
-def price(req: SurfaceRequest, mode: str, recipes: Sequence[Recipe], workers: Mapping[str, int]) -> dict[str, float]:
+def price(req: SurfaceRequest, mode: str, recipes: Sequence[Recipe], workers: Mapping[str, int]) -> Metrics:
     """Full-model figures of ``workers[role]`` workers (all replicas together) running each role's recipe.
 
     Prices through build_surfaces with the search pinned to each recipe, so the figures are those the
     search gives the same configuration. Returns the dict of costmodel.surface.agg_metrics / disagg_metrics
     (ttft_ms, tpot_ms, tokens_per_s, tokens_per_s_per_gpu, tokens_per_s_per_user, gpus_used, concurrency,
-    req_per_s). Raises ValueError when a recipe is not one the cost model prices (no such row: a layout the
+    req_per_s, ttft_pct_ms, tpot_pct_ms). Raises ValueError when a recipe is not one the cost model prices (no such row: a layout the
     backend cannot run, a batch beyond the KV cache, or a prefill batch outside the priced grid).
     """
     from costmodel.build import build_surfaces

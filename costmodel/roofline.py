@@ -14,7 +14,9 @@ from costmodel.system import DTYPE_BYTES, System
 
 MIN_KERNEL_MS = 1e-3  # no GPU kernel or collective completes in under a microsecond
 
-FloorFactory = Callable[[System, Mapping[str, object]], Callable[..., np.ndarray]]
+# A floor's categorical keys: dtype names (str) and sizes such as head_dim or window (numbers).
+Cats = Mapping[str, str | float]
+FloorFactory = Callable[[System, Cats], Callable[..., np.ndarray]]
 
 
 def _ms(system: System, flops, nbytes, dtype: str = "bfloat16") -> np.ndarray:
@@ -26,7 +28,7 @@ def _b(dtype) -> float:
     return DTYPE_BYTES.get(str(dtype), 2.0)
 
 
-def gemm(system: System, cats: Mapping[str, object]):
+def gemm(system: System, cats: Cats):
     dt = str(cats["dtype"])
 
     def f(m, n, k):
@@ -35,7 +37,7 @@ def gemm(system: System, cats: Mapping[str, object]):
     return f
 
 
-def context_attention(system: System, cats: Mapping[str, object]):
+def context_attention(system: System, cats: Cats):
     hd, win, dt = float(cats["head_dim"]), float(cats["window"]), str(cats["attn_dtype"])
 
     def f(heads, kv_heads, batch, isl):
@@ -47,7 +49,7 @@ def context_attention(system: System, cats: Mapping[str, object]):
     return f
 
 
-def generation_attention(system: System, cats: Mapping[str, object]):
+def generation_attention(system: System, cats: Cats):
     hd, win, kvb = float(cats["head_dim"]), float(cats["window"]), _b(cats["kv_dtype"])
 
     def f(heads, kv_heads, batch, step):
@@ -57,14 +59,14 @@ def generation_attention(system: System, cats: Mapping[str, object]):
     return f
 
 
-def context_mla(system: System, cats: Mapping[str, object]):
+def context_mla(system: System, cats: Cats):
     def f(heads, batch, isl):
         return _ms(system, batch * heads * isl * isl * (192.0 + 128.0), batch * isl * heads * 320.0 * 2.0)
 
     return f
 
 
-def generation_mla(system: System, cats: Mapping[str, object]):
+def generation_mla(system: System, cats: Cats):
     kvb = _b(cats["kv_dtype"])
 
     def f(heads, batch, step):
@@ -74,7 +76,7 @@ def generation_mla(system: System, cats: Mapping[str, object]):
     return f
 
 
-def mla_bmm(system: System, cats: Mapping[str, object]):
+def mla_bmm(system: System, cats: Cats):
     dt = str(cats["dtype"])
 
     def f(heads, tokens):
@@ -83,7 +85,7 @@ def mla_bmm(system: System, cats: Mapping[str, object]):
     return f
 
 
-def moe(system: System, cats: Mapping[str, object]):
+def moe(system: System, cats: Cats):
     dt, h, inter = str(cats["dtype"]), float(cats["hidden"]), float(cats["inter"])
     topk, experts = float(cats["topk"]), float(cats["experts"])
 
@@ -95,7 +97,7 @@ def moe(system: System, cats: Mapping[str, object]):
     return f
 
 
-def gdn(system: System, cats: Mapping[str, object]):
+def gdn(system: System, cats: Cats):
     """Gated delta-net over batch sequences of seq new tokens: each token updates and reads the
     (v_heads, k_dim, v_dim) fp32 state of its sequence; the state is read and written once per call."""
     kh, vh = float(cats["k_heads"]), float(cats["v_heads"])
@@ -110,7 +112,7 @@ def gdn(system: System, cats: Mapping[str, object]):
     return f
 
 
-def collective(system: System, cats: Mapping[str, object]):
+def collective(system: System, cats: Cats):
     """All-reduce moves 2(g-1)/g of the message per GPU; gathers and all-to-all (g-1)/g."""
     elem = 1.0 if str(cats.get("dtype")) == "int8" else 2.0
     factor = 2.0 if str(cats.get("op", "all_reduce")) == "all_reduce" else 1.0
@@ -122,7 +124,7 @@ def collective(system: System, cats: Mapping[str, object]):
     return f
 
 
-def token_exchange(system: System, cats: Mapping[str, object]):
+def token_exchange(system: System, cats: Cats):
     """All-to-all dispatch/combine of hidden-size token vectors across the EP group."""
     h, topk = float(cats["hidden"]), float(cats.get("topk", 1))
 

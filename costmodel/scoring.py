@@ -21,6 +21,12 @@ class Prediction:
     reason: str | None = None
     concurrency: int = 0
 
+    def figures(self) -> tuple[float, float]:
+        """(TTFT, TPOT) in ms of a predicted row; ValueError for a row that has a reason instead."""
+        if self.ttft_ms is None or self.tpot_ms is None:
+            raise ValueError(f"row {self.row_id} has no prediction ({self.reason})")
+        return self.ttft_ms, self.tpot_ms
+
 
 # Concurrency bins of the signed-error breakdown (upper bounds; the last is open).
 CONCURRENCY_BINS = ((4, "1-4"), (16, "5-16"), (64, "17-64"), (256, "65-256"), (None, ">256"))
@@ -70,8 +76,9 @@ def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]
                 g.reasons[p.reason] += 1
                 continue
             g.predicted += 1
-            e_ttft = (p.ttft_ms - p.measured_ttft_ms) / p.measured_ttft_ms
-            e_tpot = (p.tpot_ms - p.measured_tpot_ms) / p.measured_tpot_ms
+            ttft, tpot = p.figures()
+            e_ttft = (ttft - p.measured_ttft_ms) / p.measured_ttft_ms
+            e_tpot = (tpot - p.measured_tpot_ms) / p.measured_tpot_ms
             g.ttft_err.append(abs(e_ttft))
             g.tpot_err.append(abs(e_tpot))
             g.signed[concurrency_bin(p.concurrency)].append((e_ttft, e_tpot))

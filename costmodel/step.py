@@ -138,7 +138,7 @@ class StepModel:
         if a.num_sliding_layers:
             windows.append((a.sliding_window, a.num_sliding_layers))
         attn_dt, kv_dt = self.attn_dtypes
-        out = 0.0
+        out: np.ndarray | float = 0.0
         for window, n_layers in windows:
             if n_layers == 0:
                 continue

@@ -8,6 +8,7 @@ same length; per-row values are floats in the units their names carry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -79,15 +80,30 @@ class Surfaces:
     kv_pair_rule: str = ""
 
 
+class Metrics(TypedDict):
+    """Full-deployment figures of one configuration: latencies in ms (means), throughput in output tokens/s and
+    requests/s, and per-request percentiles in ms at costmodel.latency.PERCENTILES (empty when not carried)."""
+
+    ttft_ms: float
+    tpot_ms: float
+    tokens_per_s: float
+    tokens_per_s_per_gpu: float
+    tokens_per_s_per_user: float
+    gpus_used: int
+    concurrency: int
+    req_per_s: float
+    ttft_pct_ms: tuple[float, ...]
+    tpot_pct_ms: tuple[float, ...]
+
+
 def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int,
-                   osl: int) -> dict[str, float]:
+                   osl: int) -> Metrics:
     """Full-model figures of x prefill workers (row i) feeding y decode workers (row j).
 
     The system serves the slower side's request rate; TTFT is the prefill row's, TPOT the
     decode row's.
     """
     req = min(n_prefill * prefill.req_per_s[i], n_decode * decode.req_per_s[j])
-    pct = {"ttft_pct_ms": _pct(prefill.ttft_pct, i), "tpot_pct_ms": _pct(decode.tpot_pct, j)}
     gpus = n_prefill * prefill.gpus[i] + n_decode * decode.gpus[j]
     tpot = float(decode.tpot_ms[j])
     return {
@@ -99,11 +115,12 @@ def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_pr
         "gpus_used": int(gpus),
         "concurrency": int(n_decode * decode.batch[j]),
         "req_per_s": float(req),
-        **pct,
+        "ttft_pct_ms": _pct(prefill.ttft_pct, i),
+        "tpot_pct_ms": _pct(decode.tpot_pct, j),
     }
 
 
-def agg_metrics(agg: Candidates, i: int, replicas: int, osl: int) -> dict[str, float]:
+def agg_metrics(agg: Candidates, i: int, replicas: int, osl: int) -> Metrics:
     """Full-model figures of ``replicas`` identical agg workers (row i)."""
     tpot = float(agg.tpot_ms[i])
     req = replicas * float(agg.req_per_s[i])

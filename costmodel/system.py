@@ -67,6 +67,13 @@ def list_systems() -> list[str]:
     return sorted(p.stem for p in (data_dir() / "systems").glob("*.yaml"))
 
 
+def node_size(system: str, given: int | None = None) -> int:
+    """GPUs per node that workers are placed on: the spec's constraints.topology.gpus_per_node (or a cluster
+    pool's) when given, else the system's own node (data/systems/<system>.yaml). The one place this default is
+    decided."""
+    return given or load_system(system).gpus_per_node
+
+
 @lru_cache(maxsize=16)
 def load_system(name: str) -> System:
     """Load a system by name; unknown names get the nearest valid ones in the error."""
@@ -92,20 +99,26 @@ def _system_from_file(path) -> System:
     except (BadInputFileError, yaml.YAMLError, RecursionError) as e:
         raise bad(f"is unreadable ({str(e).splitlines()[0][:160]})") from None
 
-    def num(*keys: str, integer: bool = False) -> float:
+    def checked(keys: tuple[str, ...], integer: bool) -> int | float:
         v: object = raw
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
                 or (integer and v != int(v)):
             raise bad(f"has no valid '{'.'.join(keys)}' ({'a whole' if integer else 'a'} number ≥ 0 expected)")
-        return int(v) if integer else float(v)
+        return v
+
+    def num(*keys: str) -> float:
+        return float(checked(keys, False))
+
+    def whole(*keys: str) -> int:
+        return int(checked(keys, True))
 
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise bad("has no 'name' string")
-    g = raw.get("gpu") if isinstance(raw.get("gpu"), dict) else {}
-    rates, nccl = g.get("tc_flops_per_s"), (raw.get("memory") or {}).get("nccl_reserved_bytes") \
-        if isinstance(raw.get("memory"), dict) else None
+    gpu, mem = raw.get("gpu"), raw.get("memory")
+    rates = gpu.get("tc_flops_per_s") if isinstance(gpu, dict) else None
+    nccl = mem.get("nccl_reserved_bytes") if isinstance(mem, dict) else None
     if not isinstance(rates, dict) or "bf16" not in rates:
         raise bad("has no 'gpu.tc_flops_per_s' mapping with a bf16 rate")
     if not isinstance(nccl, dict) or not nccl:
@@ -114,7 +127,7 @@ def _system_from_file(path) -> System:
     if flops["bf16"] <= 0:
         raise bad("has a 'gpu.tc_flops_per_s.bf16' of 0")
     try:
-        reserved = {int(k): num("memory", "nccl_reserved_bytes", k, integer=True) for k in nccl}
+        reserved = {int(k): whole("memory", "nccl_reserved_bytes", k) for k in nccl}
     except (TypeError, ValueError):
         raise bad("has 'memory.nccl_reserved_bytes' keys that are not GPU counts") from None
     positive = {k: num(*k.split(".")) for k in ("gpu.mem_bytes", "gpu.mem_bw_bytes_per_s", "gpu.mem_bw_efficiency",
@@ -127,15 +140,13 @@ def _system_from_file(path) -> System:
     if not isinstance(raw.get("nccl_version"), (str, int, float)):
         raise bad("has no 'nccl_version'")
     return System(
-        name=raw["name"], mem_bytes=num("gpu", "mem_bytes", integer=True),
+        name=raw["name"], mem_bytes=whole("gpu", "mem_bytes"),
         mem_bw_bytes_per_s=num("gpu", "mem_bw_bytes_per_s"), mem_bw_efficiency=num("gpu", "mem_bw_efficiency"),
-        mem_latency_s=num("gpu", "mem_latency_s"), tc_flops_per_s=flops, sm_version=num("gpu", "sm_version",
-                                                                                       integer=True),
-        gpus_per_node=num("node", "gpus_per_node", integer=True), gpus_per_rack=num("node", "gpus_per_rack",
-                                                                                  integer=True),
+        mem_latency_s=num("gpu", "mem_latency_s"), tc_flops_per_s=flops, sm_version=whole("gpu", "sm_version"),
+        gpus_per_node=whole("node", "gpus_per_node"), gpus_per_rack=whole("node", "gpus_per_rack"),
         intra_node_bw_bytes_per_s=num("node", "intra_node_bw_bytes_per_s"),
         inter_node_bw_bytes_per_s=num("node", "inter_node_bw_bytes_per_s"),
         inter_rack_bw_bytes_per_s=num("node", "inter_rack_bw_bytes_per_s"), p2p_latency_s=num("node", "p2p_latency_s"),
-        nccl_reserved_bytes=reserved, other_reserved_bytes=num("memory", "other_reserved_bytes", integer=True),
+        nccl_reserved_bytes=reserved, other_reserved_bytes=whole("memory", "other_reserved_bytes"),
         nccl_version=str(raw["nccl_version"]),
     )

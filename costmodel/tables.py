@@ -116,7 +116,9 @@ def _store_cached(cache: Path, cols: dict[str, np.ndarray]) -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
         try:
-            np.savez(tmp, **{k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()})
+            # object columns are stored as str, so nothing needs pickling
+            arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in cols.items()}
+            np.savez(tmp, allow_pickle=False, **arrays)
             os.replace(tmp, cache)
         finally:
             if tmp.exists():

@@ -179,7 +179,7 @@ def calibrate_cmd(
     from costmodel import CALIBRATION_MIN_ROWS as MIN_ROWS, apply_calibration as apply, fit_calibration as fit, calibration_scored_rows as scored_rows
     from costmodel import BadCsvError, predict_row, read_rows, render_scores as render, score_predictions as score
     from solver.errors import UserError
-    from solver.export.artifacts import is_artifacts_path, percentile_table, read_artifact_rows
+    from costmodel import artifacts_percentile_table as percentile_table, is_artifacts_path, read_artifact_rows
 
     from solver.outfile import check_out_file, write_text_atomically
 
@@ -269,16 +269,15 @@ def solve_cmd(
     import dataclasses
     import json
 
-    from solver.cluster.problem import Cluster
-    from solver.cluster.spec import spec_or_cluster
+    from solver import pipeline
     from solver.errors import EXIT_INFEASIBLE, UserError
-    from solver.spec import to_problem
+    from solver.spec import Spec
 
     flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
                  tpot=tpot, top=top, time_limit=time_limit, quant_gemm=quant_gemm, quant_kv_cache=quant_kv_cache,
                  quant_attention=quant_attention, quant_moe=quant_moe)
-    parsed = spec_or_cluster(spec, set_, flags)
-    if isinstance(parsed, Cluster):
+    parsed = pipeline.load(spec, set_, flags)
+    if not isinstance(parsed, Spec):  # a Cluster
         for flag, used in (("--top", top is not None), ("--export-top", export_top != 1)):
             if used:
                 raise UserError(f"{flag}: a cluster spec (demand, pools or deployments) places one deployment per "
@@ -289,24 +288,20 @@ def solve_cmd(
 
         check_target(save_dir, force, image)
         parsed = dataclasses.replace(parsed, top_n=max(parsed.top_n, export_top))
-    # Imported here, not at the top: numpy/ortools and the data load only when there is work to do.
-    from costmodel import build_surfaces
-    from solver.search import solve
-
     with _Progress(f"evaluating {_grid_size(parsed.request)}…"):
-        surfaces = build_surfaces(parsed.request)
+        problem = pipeline.price(parsed)
+    surfaces = problem.surfaces
     for note in surfaces.notes:
         typer.echo(f"note: {note}", err=True)
     rows = sum(len(c) for c in (surfaces.agg, surfaces.prefill, surfaces.decode) if c is not None)
     with _Progress(f"solving over {rows:,} candidate rows (time limit {parsed.time_limit_s:g} s)…"):
-        result = solve(to_problem(parsed, surfaces))
-    summary = {**parsed.summary(), "notes": list(surfaces.notes)}
+        result = pipeline.run(problem)
     if json_out:
-        typer.echo(json.dumps({"input": summary, **result.to_dict()}, indent=2))
+        typer.echo(json.dumps(pipeline.document(parsed, result, surfaces.notes), indent=2))
     else:
         from solver.report import render
 
-        typer.echo(render(result, summary, parsed.top_n), nl=False)
+        typer.echo(render(result, pipeline.summary(parsed, surfaces.notes), parsed.top_n), nl=False)
     if save_dir is not None and result.best() is not None:
         from solver.export import export_bundle
 
@@ -341,9 +336,9 @@ def _solve_cluster(cluster, json_out: bool, save_dir: Optional[Path], force: int
     with _Progress(f"placing {len(cluster.members)} model(s) (time limit {cluster.time_limit_s:g} s)…"):
         result = solve_cluster(cluster, surfaces)
     if json_out:
-        from solver.cluster.report import summary
+        from solver.cluster.report import document
 
-        typer.echo(json.dumps({"input": summary(cluster), **result.to_dict()}, indent=2))
+        typer.echo(json.dumps(document(cluster, result), indent=2))
     else:
         from solver.cluster.report import render
 

@@ -3,7 +3,7 @@
 A constraint states its rule once, through a ``Scope``: row-local parts with ``keep_rows``
 (a mask over a role's candidate rows) and deployment-level parts with ``require`` over
 ``gpus()``, ``whole_nodes()``, ``pick()`` and ``replicas()``. Three scopes read the same
-function: FilterScope drops rows before the model is built, solver.model.ModelScope turns
+function: FilterScope drops rows before the model is built, solver.disagg_model.ModelScope turns
 ``require`` into CP-SAT constraints, and EvalScope checks one concrete deployment (replica
 counts, infeasibility explanations). Deployments are ``replicas`` x a unit of workers; the
 model and the filters use replicas = replicas_min, the least any deployment has.
@@ -15,13 +15,25 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from costmodel import ROLES as ROLES  # the roles of each mode, defined once in costmodel.recipe
 from costmodel import percentile_index
 from costmodel import Candidates
 from solver.errors import UserError
-from solver.problem import Problem, Topology
+from solver.problem import Problem
 
-ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
-Why = Callable[[Candidates], str]
+
+
+class Why(Protocol):
+    """The message of a row rule that left a role no rows, from the rows it saw (a protocol, not a
+    Callable alias, so lambdas may bind loop variables as defaults)."""
+
+    def __call__(self, t: Candidates, /) -> str: ...
+
+
+class Message(Protocol):
+    """The message of a deployment-level rule a deployment breaks (lambdas may bind defaults, as for Why)."""
+
+    def __call__(self) -> str: ...
 
 
 class Scope(Protocol):
@@ -37,17 +49,12 @@ class Scope(Protocol):
     def whole_nodes(self, gpus: Any) -> Any: ...
     def pick(self, role: str, values: np.ndarray) -> Any: ...
     def replicas(self) -> Any: ...
-    def require(self, cond: Any, why: Callable[[], str]) -> None: ...
-
-
-def topology_of(problem: Problem) -> Topology:
-    """The problem's topology, or the surfaces' node size with no other rule."""
-    return problem.constraints.topology or Topology(gpus_per_node=problem.surfaces.gpus_per_node)
+    def require(self, cond: Any, why: Message) -> None: ...
 
 
 def node_budget(problem: Problem) -> int:
     """Nodes available: max_nodes, else the nodes the GPU budget spans (rounded up)."""
-    t = topology_of(problem)
+    t = problem.topology()
     return t.max_nodes if t.max_nodes is not None else -(-problem.total_gpus // t.gpus_per_node)
 
 
@@ -79,7 +86,7 @@ def max_gpus_per_worker(c: Scope) -> None:
 
 def topology(c: Scope) -> None:
     """Workers fit a node (or whole nodes); max_nodes caps GPUs; separate prefill/decode nodes."""
-    p, t = c.problem, topology_of(c.problem)
+    p, t = c.problem, c.problem.topology()
     gpn, rmin = t.gpus_per_node, p.constraints.replicas_min
     for role in c.roles:
         g = c.rows(role).gpus
@@ -176,7 +183,7 @@ def sla_percentiles(c: Scope) -> None:
 
 def _handoff_part(t: Candidates) -> str:
     """For prefill rows: how the fastest row's TTFT splits into prefill and the KV hand-off to decode."""
-    if t.handoff_ms is None or not len(t):
+    if t.handoff_ms is None or t.kv_transfer_ms is None or not len(t):
         return ""
     i = int(np.nanargmin(t.ttft_ms))
     h, x = float(t.handoff_ms[i]), float(t.kv_transfer_ms[i])
@@ -296,7 +303,20 @@ class FilterScope:
             self.reason = why(self.tables[role].take(np.flatnonzero(before)))
 
     # Deployment-level rules are the model's and EvalScope's business: neutral values, no checks.
-    gpus = whole_nodes = pick = replicas = require = lambda self, *args: 0
+    def gpus(self, role: str | None = None) -> int:
+        return 0
+
+    def whole_nodes(self, gpus: Any) -> int:
+        return 0
+
+    def pick(self, role: str, values: np.ndarray) -> int:
+        return 0
+
+    def replicas(self) -> int:
+        return 0
+
+    def require(self, cond: Any, why: Message) -> None:
+        pass
 
 
 class EvalScope:
@@ -320,7 +340,7 @@ class EvalScope:
         return sum(self.n * self.workers[r] * int(self.tables[r].gpus[0]) for r in roles)
 
     def whole_nodes(self, gpus: int) -> int:
-        return -(-gpus // topology_of(self.problem).gpus_per_node)
+        return -(-gpus // self.problem.topology().gpus_per_node)
 
     def pick(self, role: str, values: np.ndarray) -> Any:
         return values[0]
@@ -328,7 +348,7 @@ class EvalScope:
     def replicas(self) -> int:
         return self.n
 
-    def require(self, cond: Any, why: Callable[[], str]) -> None:
+    def require(self, cond: Any, why: Message) -> None:
         if not cond:
             self.failures.append(why())
 

@@ -25,6 +25,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from costmodel import DataNotFoundError
     from costmodel import UnknownSystemError
     from costmodel import CorruptDataError
+    from costmodel import BadArtifactsError
 
     return (UserError, UnknownModelError, UnsupportedModelError, MissingDataError, DataNotFoundError,
-            UnknownSystemError, CorruptDataError, BadInputFileError)
+            UnknownSystemError, CorruptDataError, BadInputFileError, BadArtifactsError)

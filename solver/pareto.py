@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from solver.model import Unit
+from solver.disagg_model import Unit
 from solver.result import Deployment
 from solver.units import tie_key
 
@@ -20,7 +20,7 @@ MAX_PARETO = 64  # points kept per mode: the highest tokens/s/GPU ones
 
 
 class RatioSearch(Protocol):
-    """What the enumeration needs from the disagg search (solver.search.DisaggSearch)."""
+    """What the enumeration needs from the disagg search (solver.optimize.DisaggSearch)."""
 
     def best(self, decode_ok: np.ndarray, excluded: frozenset = frozenset()) -> Unit | None: ...
     def decode_tpot(self, row: int) -> float: ...

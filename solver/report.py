@@ -10,17 +10,11 @@ from typing import Any
 
 from tabulate import tabulate
 
+from solver.problem import Sla
 from solver.result import Deployment, RoleConfig, SolveResult
 
 MARKS = {"agg": "o", "disagg": "x"}
 BOTH, SLA_MARK = "*", ":"
-
-
-def sla_min_speed(sla: dict[str, Any]) -> float | None:
-    """The tokens/s/user floor the SLA implies: max(1000 / tpot_ms, min_tokens_per_s_per_user)."""
-    floors = [1000.0 / sla["tpot_ms"]] if sla.get("tpot_ms") else []
-    floors += [sla["min_tokens_per_s_per_user"]] if sla.get("min_tokens_per_s_per_user") else []
-    return max(floors) if floors else None
 
 
 def duration(seconds: float) -> str:
@@ -33,15 +27,9 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def _input_lines(s: dict[str, Any]) -> list[str]:
-    sla, q = s["sla"], s["quantization"]
+    sla, q = Sla.from_plain(s["sla"]), s["quantization"]
     decode = f", decode on {s['decode_system']}" if s.get("decode_system") else ""
-    bounds = [f"TTFT ≤ {sla['ttft_ms']:g} ms" if sla.get("ttft_ms") else "",
-              *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in sla.get("ttft_pct", ())),
-              f"TPOT ≤ {sla['tpot_ms']:g} ms" if sla.get("tpot_ms") else "",
-              *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in sla.get("tpot_pct", ())),
-              f"≥ {sla['min_tokens_per_s_per_user']:g} tokens/s/user" if sla.get("min_tokens_per_s_per_user") else "",
-              f"request latency ≤ {sla['max_request_latency_ms']:g} ms" if sla.get("max_request_latency_ms") else ""]
-    speed = sla_min_speed(sla)
+    speed = sla.min_speed()
     return [
         f"{s['model']} on {s['total_gpus']} × {s['system']}{decode} ({s['backend']} {s['backend_version']})"
         + ("; latencies calibrated with measured factors" if s.get("calibrated") else ""),
@@ -54,7 +42,7 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         + (f"{n} iterations" if (n := s.get("scheduler_recv_interval", 1)) > 1 else "iteration")
         + (f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
            if "disagg" in s["modes"] and "prefill_utilisation" in s else ""),
-        "  SLA           " + (", ".join(b for b in bounds if b) or "none (throughput only)")
+        "  SLA           " + (", ".join(sla.bounds()) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
 
@@ -170,7 +158,8 @@ def _best_lines(result: SolveResult, modes: list[str]) -> list[str]:
     best = {"agg": result.best_agg, "disagg": result.best_disagg}
     lines = ["Best deployment per mode (output tokens/s per GPU given: total tokens/s / total_gpus, higher is better)"]
     for mode in modes:
-        lines.append(f"  {mode:<7} " + (_one_line(best[mode]) if best[mode] else _none(result, mode)))
+        d = best[mode]
+        lines.append(f"  {mode:<7} " + (_one_line(d) if d else _none(result, mode)))
     if result.best_agg and result.best_disagg:
         ratio = result.best_disagg.tokens_per_s / result.best_agg.tokens_per_s
         lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} "
@@ -263,7 +252,7 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
     out += _best_lines(result, modes) + [""]
     pareto = {"agg": result.pareto_agg, "disagg": result.pareto_disagg}
     series = {m: [(d.tokens_per_s_per_user, d.tokens_per_s_per_gpu_given) for d in pareto[m]] for m in modes}
-    out += ["Pareto front"] + pareto_plot(series, sla_min_speed(summary["sla"])) + [""]
+    out += ["Pareto front"] + pareto_plot(series, Sla.from_plain(summary["sla"]).min_speed()) + [""]
     lat = latency_lines(result, modes)
     out += lat + [""] if lat else []
     top = {"agg": result.top_agg, "disagg": result.top_disagg}

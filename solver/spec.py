@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from solver.specfields import (FIELDS, FIXED_KEYS, FLAGS, MODES, MOE_DP, NATIVE_
 # Loader is also this module's API (solver.web reads with it)
 from solver.specyaml import Loader, YamlLimitError, brief, clip, parse, read_yaml  # noqa: F401
 from solver.specyaml import show as _show
+from solver.validation import Where, check
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,18 +61,13 @@ class Spec:
         return {"source": self.source, "model": self.arch.name, "system": r.system, "decode_system": r.decode_system,
                 "backend": r.backend, "backend_version": r.version, "total_gpus": self.total_gpus, "isl": r.isl,
                 "osl": r.osl, "max_context_tokens": self.max_context_tokens, "model_path": self.model_path,
-                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": _plain_sla(self.sla), "quantization": asdict(r.quant),
+                "served_model_name": self.served_model_name, "modes": list(r.modes), "sla": self.sla.plain(), "quantization": asdict(r.quant),
                 "mtp": {m: dict(zip(("draft_tokens", "acceptance"), mtp_settings(r, m))) for m in r.modes},
                 "moe": self.arch.is_moe, "mtp_layers": self.arch.mtp_layers, "recipe_notes": list(self.recipe_notes),
                 "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
                 "scheduler_recv_interval": r.scheduler_recv_interval,
                 "prefill_utilisation": r.prefill_utilisation, "workload": _workload_summary(r),
                 "calibrated": r.calibration is not None}
-
-
-def _plain_sla(sla: Sla) -> dict[str, Any]:
-    """The SLA as JSON values: percentile bounds as [level, ms] lists."""
-    return {k: [list(p) for p in v] if isinstance(v, tuple) else v for k, v in dataclasses.asdict(sla).items()}
 
 
 def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:
@@ -86,36 +82,6 @@ def _workload_summary(r: SurfaceRequest) -> dict[str, Any]:
             "arrival": {"process": a.process, "rate_per_s": a.rate_per_s, "cv": a.cv, "text": a.describe()}}
 
 
-class Where:
-    """Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"): where(path) gives the
-    prefix of a message about that key."""
-    def __init__(self, source: str, lines: dict[str, int] | None = None):
-        self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
-        self.flagged: set[str] = set()  # key paths whose value came from a flag or --set (they override the file)
-        self.cli = False  # whether the spec is read by the CLI, so a message may suggest a flag
-
-    def __call__(self, path: str, *context: str) -> str:
-        """Where the value checked came from: the flags or --set items that gave path (a section stands for every
-        key under it: "--isl 1000, --osl 40000: …"), else those that gave a context key which made the file's value
-        wrong ("--system h200_sxm: quantization.gemm: …"), else the line of path."""
-        for paths in ((path,), context):
-            flags = list(dict.fromkeys(self.at[p] for p in self._given(paths) if p in self.flagged))
-            if flags:
-                return f"{', '.join(flags)}: "
-        return self._one(path)
-
-    def _given(self, paths: tuple[str, ...]) -> list[str]:
-        # A section path stands for the keys under it ("workload" for workload.isl and workload.osl).
-        return [k for p in paths for k in self.at if p and (k == p or k.startswith(p + "."))]
-
-    def _one(self, path: str) -> str:
-        if path not in self.at:  # "search.tp[3]" has no line of its own; "deployments[0].pools" has
-            path = path.split("[")[0]
-        while path and path not in self.at:  # fall back to the enclosing key's line
-            path = path.rpartition(".")[0]
-        return f"{self.at[path]}: " if path else (f"{self.source}: " if self.source != "<flags>" else "")
-
-
 def _set(raw: dict, key: str, value: Any, label: str) -> None:
     *parents, leaf = key.split(".")
     for i, part in enumerate(parents):
@@ -127,7 +93,7 @@ def _set(raw: dict, key: str, value: Any, label: str) -> None:
     raw[leaf] = value
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: Where | None = None,
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], where: Where | None = None,
                     label: str = "--set") -> dict:
     """A copy of raw with each "dotted.key=value" applied (values parsed as YAML).
 
@@ -146,137 +112,20 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], _where: W
             raise UserError(f"{label} {shown}: {clip(text, 80)!r} is not valid YAML; quote strings, write lists as "
                             "[1, 2].") from None
         _set(out, key, value, f"{label} {shown}")
-        if _where is not None:
-            _where.at[key] = f"{label} {shown}"
-            _where.flagged.add(key)
+        if where is not None:
+            where.at[key] = f"{label} {shown}"
+            where.flagged.add(key)
     return out
 
 
-def _expect(f: Field) -> str:
-    kind = f.kind.rstrip("?")
-    bound = (f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else "")
-    bound += f" and ≤ {f.le:g}" if f.le is not None else ""
-    bound += ", a power of two" if f.pow2 else ""
-    # Lambdas: only the kind asked for is formatted (a scalar default would break the "ints" example).
-    return {"str": lambda: f"one of: {', '.join(f.choices)}" if f.choices else "a string",
-            "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
-            "strs": lambda: f"a list of: {', '.join(f.choices)}", "list": lambda: "a non-empty list of mappings",
-            "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
-            "section": lambda: f"a mapping of: {', '.join(children(f.path))}",
-            "length": lambda: "a whole number of tokens ≥ 1, or a distribution: {lognormal: {mean: 4000, p90: 8000}} "
-                              "or {histogram: [[512, 0.6], [4096, 0.4]]} ([tokens, weight] pairs)",
-            "bound": lambda: f"a number{bound}, or a mapping such as {{p90: 500}} (keys: "
-                             + ", ".join(PERCENTILE_KEYS) + ")",
-            }[kind]() + ", or null" * ("?" in f.kind)
+def is_cluster(raw: dict) -> bool:
+    """True when the spec asks for sizing or placement rather than one model on total_gpus."""
+    arrival = raw.get("workload", {}).get("arrival") if isinstance(raw.get("workload"), dict) else None
+    rate = arrival.get("rate_per_s") if isinstance(arrival, dict) else None  # an open-loop rate is a demand
+    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand")) or rate is not None
 
 
-def _nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
-    # difflib's ratio ties "modle" between "model" and "modes"; transposed letters should win.
-    if len(word) > 100:  # no option is that long; difflib's cost grows with the length
-        return None
-    score = lambda o: difflib.SequenceMatcher(None, word, o).ratio() + 0.2 * (sorted(word) == sorted(o))  # noqa: E731
-    best = max(options, key=score, default=None)
-    return best if best is not None and score(best) >= 0.5 else None
-
-
-def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
-    """(valid?, did-you-mean hint) for one scalar value v of field f read as kind ("str", "bool", "int", "number")."""
-    numeric = kind in ("int", "number")
-    if not isinstance(v, {"str": str, "bool": bool, "int": int, "number": (int, float)}[kind]) or (
-            numeric and (isinstance(v, bool) or not math.isfinite(v))):
-        if kind == "int" and isinstance(v, float) and v.is_integer() and abs(v) < 1e18:  # 1e6 reads as a float
-            return False, f" Write it as a whole number: {int(v)}."
-        return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
-    if numeric and f.cap is not None and v > f.cap:
-        return False, f" The most accepted is {f.cap:,}."
-    if f.choices and v not in f.choices:
-        return False, f" Did you mean {near!r}?" if (near := _nearest(str(v), f.choices)) else ""
-    low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) \
-        if numeric else True
-    return low and (not f.pow2 or (v & (v - 1)) == 0), ""
-
-
-def bad_value(where: Where, path: str, f: Field, given: Any, extra: str = "") -> UserError:
-    """The one-paragraph error for a value of field f that is not what it must be."""
-    return UserError(f"{where(path)}{f.path} must be {_expect(f)}; got {_show(given)}.{extra} ({f.path}: {f.doc}.)")
-
-
-def check_keys(raw: dict, prefix: str, where: Where, values: dict, given: set) -> None:
-    """Check the mapping raw, found at key path prefix, against FIELDS; put each value in values (by dotted path)
-    and each path the user gave in given. Raises UserError naming the first unknown key or bad value."""
-    kids = children(prefix)
-    for key in raw:
-        if str(key) not in kids:
-            path = f"{prefix}.{key}" if prefix else str(key)
-            near = _nearest(str(key), list(kids))
-            hint = f" — did you mean '{prefix + '.' if prefix else ''}{near}'?" if near else "."
-            scope = f"under '{prefix}'" if prefix else "at the top level"
-            raise UserError(f"{where(path)}unknown key '{path}'{hint} Keys allowed {scope}: {', '.join(kids)}.")
-    for name, f in kids.items():
-        v = raw.get(name)
-        if v is None and f.required and not any(raw.get(k) is not None for k in f.unless):
-            flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path and where.cli),
-                        "")
-            alt = " To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s." \
-                if f.unless else ""
-            raise UserError(f"{where._one(prefix)}missing required key '{f.path}'{flag}: {_expect(f)} ({f.doc}).{alt}")
-        given |= {f.path} if v is not None else set()
-        if f.kind == "section":
-            if not isinstance(v, (dict, type(None))):
-                raise bad_value(where, f.path, f, v)
-            check_keys(v or {}, f.path, where, values, given)
-        elif v is None:
-            values[f.path] = copy.deepcopy(f.default)
-        elif f.kind.rstrip("?") in ("length", "bound"):
-            values[f.path] = _number_or_mapping(f, v, where)
-        elif f.kind.rstrip("?") == "list":  # its items are specs of their own: solver.cluster.spec checks them
-            if not isinstance(v, list) or not v or not all(isinstance(x, dict) for x in v):
-                raise bad_value(where, f.path, f, v, " Write one mapping per item, e.g. - {model: …, workload: …}.")
-            values[f.path] = v
-        else:
-            kind = f.kind.rstrip("?")
-            many = kind in ("ints", "strs")
-            if many and (not isinstance(v, list) or not v):
-                one = clip(str(v), 40) if isinstance(v, (str, int, float)) else (f.default or ["…"])[0]
-                raise bad_value(where, f.path, f, v, f" Write a non-empty YAML list, e.g. [{one}] for one value.")
-            for i, x in enumerate(v if many else [v]):
-                ok, hint = scalar_ok(kind.rstrip("s"), f, x)  # ints → int, strs → str; scalar kinds unchanged
-                if not ok:
-                    item = f" Offending item: {brief(x)}." if many else ""
-                    raise bad_value(where, f"{f.path}[{i}]" if many else f.path, f, v, item + hint)
-            values[f.path] = (sorted(set(v), key=v.index) if kind == "strs" else sorted(set(v))) if many else v
-
-
-def _number_or_mapping(f: Field, v: Any, where: Where) -> Any:
-    """A length (tokens, {lognormal: {mean, p90}} or {histogram: [[tokens, weight], …]}) or a bound (ms, or
-    {p90: ms, …}), checked; returned as given (numbers as numbers)."""
-    kind = f.kind.rstrip("?")
-    num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)  # noqa: E731
-    if kind == "bound":
-        if num(v) and v > 0:
-            return float(v)
-        if isinstance(v, dict) and v and all(k in PERCENTILE_KEYS and num(x) and x > 0 for k, x in v.items()):
-            return {k: float(x) for k, x in v.items()}
-        bad = next((k for k in v if k not in PERCENTILE_KEYS), None) if isinstance(v, dict) else None
-        raise bad_value(where, f.path, f, v, f" Unknown key {bad!r}." if bad is not None else "")
-    if not isinstance(v, dict):
-        ok, hint = scalar_ok("int", f, v)
-        if not ok:
-            raise bad_value(where, f.path, f, v, hint)
-        return v
-    if list(v) == ["lognormal"] and isinstance(v["lognormal"], dict) and sorted(v["lognormal"]) == ["mean", "p90"] \
-            and all(num(x) and 1 <= x <= f.cap for x in v["lognormal"].values()):
-        return {"lognormal": {k: float(x) for k, x in v["lognormal"].items()}}
-    h = v.get("histogram") if list(v) == ["histogram"] else None
-    if isinstance(h, list) and 0 < len(h) <= 4096 and all(
-            isinstance(p, list) and len(p) == 2 and all(num(x) for x in p) and 1 <= p[0] <= f.cap and p[1] >= 0
-            for p in h) and sum(p[1] for p in h) > 0:
-        return {"histogram": [[float(a), float(b)] for a, b in h]}
-    raise bad_value(where, f.path, f, v, " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
-               "[tokens, weight] pairs with some weight > 0.")
-
-
-def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+def read_raw(path: str | os.PathLike[str] | None, overrides: list[str] | tuple[str, ...] = (),
              flags: dict[str, Any] | None = None, label: str = "--set") -> tuple[dict, Where, Path]:
     """A spec file (None: flags only) with FLAGS (name → value) then --set overrides applied, unvalidated:
     (raw dict, where each key came from, folder that relative paths start from).
@@ -294,12 +143,12 @@ def read_raw(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (
     return raw, where, Path(path).resolve().parent if path is not None else Path.cwd()
 
 
-def load_spec(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
+def load_spec(path: str | os.PathLike[str] | None, overrides: list[str] | tuple[str, ...] = (),
               flags: dict[str, Any] | None = None, label: str = "--set", local_files: bool = True) -> Spec:
     """Read a one-model spec file (None: flags only), apply FLAGS then overrides, validate (see read_raw;
     local_files=False: see spec_from_raw)."""
     raw, where, base = read_raw(path, overrides, flags, label)
-    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where, local_files=local_files)
+    return spec_from_raw(raw, source=where.source, base_dir=base, where=where, local_files=local_files)
 
 
 def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), source: str = "<flags>",
@@ -308,7 +157,7 @@ def spec_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), sourc
     it ("override sla.tpot=5: …"), the others on the source."""
     where = Where(source)
     return spec_from_raw(apply_overrides(raw, overrides, where, label), source=source, base_dir=base_dir,
-                         _where=where, local_files=local_files)
+                         where=where, local_files=local_files)
 
 
 def _resolve_model(name: str, base: Path | None, where: Where, local_files: bool = True) -> tuple[str, ModelArch]:
@@ -431,17 +280,17 @@ def _load_calibration(name: str | None, base: Path | None, where: Where, local_f
 
 
 def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = None,
-                  _where: Where | None = None, local_files: bool = True) -> Spec:
+                  where: Where | None = None, local_files: bool = True) -> Spec:
     """Validate a raw spec dict into a Spec (UserError on any mistake).
 
     local_files=False: model is a registry name only and calibration is refused; no file is read.
     """
-    from costmodel import load_system
+    from costmodel import node_size
 
-    where = _where or Where(source)
-    v: dict[str, Any] = {}  # dotted key path -> value, as read and checked
-    given: set[str] = set()
-    check_keys(raw, "", where, v, given)
+    where = where or Where(source)
+    checked = check(raw, where)
+    v: dict[str, Any] = dict(checked.values)  # dotted key path -> value; the checks across keys below fill in more
+    given = set(checked.given)
     model, arch = _resolve_model(v["model"], base_dir, where, local_files)
     workload = _workload(v, given, arch, where, base_dir)
     v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
@@ -454,13 +303,15 @@ def spec_from_raw(raw: dict, source: str = "<flags>", base_dir: Path | None = No
     topology = None
     if "constraints.topology" in given:
         t = {k: v[f"constraints.topology.{k}"] for k in children("constraints.topology")}
-        topology = Topology(**{**t, "gpus_per_node": t["gpus_per_node"] or load_system(v["system"]).gpus_per_node})
+        topology = Topology(**{**t, "gpus_per_node": node_size(v["system"], t["gpus_per_node"])})
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
     demand = _demand(v, where)
-    tup = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
-    search = SearchSpace(tp=tup("search.tp"), pp=tup("search.pp"), dp=tup("search.dp"), moe_ep=tup("search.moe_ep"),
-                         max_batch_size=v["search.max_batch_size"], batch_sizes=tup("search.batch_sizes"),
+    ints = lambda key: tuple(v[key])  # noqa: E731  (tp, pp and dp are set by now)
+    maybe = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
+    search = SearchSpace(tp=ints("search.tp"), pp=ints("search.pp"), dp=ints("search.dp"),
+                         moe_ep=maybe("search.moe_ep"),
+                         max_batch_size=v["search.max_batch_size"], batch_sizes=maybe("search.batch_sizes"),
                          max_gpus_per_worker=min(caps.values()) if caps else None)
     sub = lambda sec: {k: v[f"{sec}.{k}"] for k in children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
     constraints = Constraints(topology, v["constraints.replicas.min"], v["constraints.replicas.max"],

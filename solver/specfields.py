@@ -182,10 +182,10 @@ def _schema_of(f: Field) -> dict[str, Any]:
     if base == "list":  # each item is a spec of its own; the top-level keys are its defaults
         return {"type": ["array", "null"], "minItems": 1, "items": {"type": "object"}, "description": f.doc}
     kind = {"str": "string", "int": "integer", "number": "number", "bool": "boolean"}[base.rstrip("s")]
-    rules = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
+    rules: dict[str, object] = {"enum": [*f.choices, *([None] if f.kind == "str?" else [])]} if f.choices else {}
     rules |= ({"minimum": f.ge} if f.ge is not None else {}) | ({"exclusiveMinimum": f.gt} if f.gt is not None else {})
     rules |= {"maximum": min(x for x in (f.le, f.cap) if x is not None)} if (f.le, f.cap) != (None, None) else {}
-    s = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
+    s: dict[str, object] = {"type": kind, **rules} if base in ("str", "int", "number", "bool") else \
         {"type": "array", "minItems": 1, "items": {"type": kind, **rules}}
     s["type"] = [s["type"], "null"] if "?" in f.kind else s["type"]
     doc = f.doc + (" (powers of two)" if f.pow2 else "")

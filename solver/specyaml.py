@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -22,7 +22,8 @@ class Loader(yaml.SafeLoader):
 
 
 
-def _line_map(node: yaml.Node, prefix: str, out: dict[str, int], source: str, seen: set | None = None) -> dict:
+def _line_map(node: yaml.Node | None, prefix: str, out: dict[str, int], source: str,
+              seen: set[int] | None = None) -> dict[str, int]:
     seen = set() if seen is None else seen
     if isinstance(node, yaml.MappingNode) and id(node) not in seen:
         seen.add(id(node))  # an aliased node is walked once: nested aliases would otherwise blow up exponentially
@@ -49,7 +50,13 @@ MAX_DEPTH = 64  # lists and mappings inside each other (a cluster spec nests 5 d
 _PY_ERRORS_BELOW = 64 * 1024  # re-parse bad YAML this small with the Python parser, whose messages are clearer
 
 
-class _Fast(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml parses ~6x faster, same resolver
+try:  # libyaml parses ~6x faster, same resolver
+    from yaml import CSafeLoader as _FastBase
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _FastBase  # type: ignore[assignment]
+
+
+class _Fast(_FastBase):
     pass
 
 
@@ -141,7 +148,7 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
         raise UserError(f"{label}: {clip(str(e), 200)}; numbers in a spec are a few digits long.") from None
 
 
-def read_yaml(path: str | Path) -> tuple[dict, dict[str, int]]:
+def read_yaml(path: str | os.PathLike[str]) -> tuple[dict, dict[str, int]]:
     """Parse a spec file into (raw dict, key path → line number); UserError for anything but a small
     regular file of YAML mapping (see parse for the bounds)."""
     from costmodel import BadInputFileError, read_bytes

@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 
 from costmodel import PERCENTILES
-from costmodel import Candidates, agg_metrics, disagg_metrics
-from solver.problem import Problem, Topology
+from costmodel import ROLES, Candidates, agg_metrics, disagg_metrics
+from solver.problem import Problem
 from solver.result import Deployment, RoleConfig
 
-ROLES = {"agg": ("agg",), "disagg": ("prefill", "decode")}
 
 
 class VerificationError(AssertionError):
@@ -84,7 +83,7 @@ def check(problem: Problem, d: Deployment) -> list[str]:
         bad.append(f"gpus {ref.gpus_used} > {problem.total_gpus}")
     if d.replicas < k.replicas_min or (k.replicas_max is not None and d.replicas > k.replicas_max):
         bad.append(f"replicas {d.replicas} outside [{k.replicas_min}, {k.replicas_max}]")
-    topo = k.topology or Topology(gpus_per_node=problem.surfaces.gpus_per_node)
+    topo = problem.topology()
     gpn, role_gpus = topo.gpus_per_node, {}
     for r in d.roles:
         row = table(problem, r.role).row(r.row)

@@ -260,7 +260,7 @@ def test_the_time_limit_bounds_a_million_gpu_solve(tmp_path):
 
 
 def test_worker_counts_stay_few_for_any_budget():
-    from solver.search import EXACT_COUNTS, worker_counts
+    from solver.optimize import EXACT_COUNTS, worker_counts
 
     assert list(worker_counts(5)) == [1, 2, 3, 4, 5]
     many = worker_counts(10**6)

@@ -116,7 +116,7 @@ def import_all(wheel_path: str, out: Path, log=print, systems: tuple[str, ...] =
 
 def _write(folder: Path, tables: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"tables": {}}
+    manifest: dict[str, dict[str, object]] = {"tables": {}}
     for spec, (merged, prov) in sorted(tables.items(), key=lambda kv: kv[0].name):
         blob = write_csv_gz(spec, merged)
         fname = f"{spec.name}.csv.gz"

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from solver.cluster.problem import Cluster
-from solver.cluster.report import render, summary
+from solver.cluster.report import document, render
 from solver.cluster.result import ClusterResult, Placement
 from solver.errors import InfeasibleError
 from solver.export import write_atomically, bundle_files, check_target
@@ -56,7 +56,7 @@ def cluster_files(c: Cluster, r: ClusterResult, image: str | None = None) -> dic
         spec = member_spec(c, p)
         for rel, text in bundle_files(_one(p), spec, [(f"{p.deployment.mode}_1", p.deployment)], image).items():
             files[f"{folder}/{rel}"] = text
-    files["cluster.json"] = json.dumps({"input": summary(c), **r.to_dict()}, indent=2) + "\n"
+    files["cluster.json"] = json.dumps(document(c, r), indent=2) + "\n"
     lines = ["# Cluster deployment (aicsolve)", "", "```text", render(c, r).rstrip("\n"), "```", "",
              "| deployment | folder | mode | GPUs | systems |", "|---|---|---|---|---|"]
     lines += [f"| {p.name} | [{f}/]({f}/README.md) | {p.deployment.mode} | {p.deployment.gpus_used} | "

@@ -16,7 +16,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solver.cluster.options import LAT, Combo
-from solver.cluster.problem import Cluster
+from solver.cluster.problem import Cluster, Pool
 from solver.constraints import ROLES, latency_ranks
 
 WEIGHT_UNITS = 10**4  # the largest member weight x osl maps to this many integer units
@@ -126,8 +126,14 @@ def _request_latency(cm: ClusterModel, ci: int, combo: Combo) -> None:
 
 def cost_expr(c: Cluster, cm: ClusterModel, by_price: bool):
     """GPUs used, each weighted by its pool's price in MILLI units (by_price) or 1."""
-    return sum((round(MILLI * p.price) if by_price else 1) * cm.gpus[p.system] for p in c.pools
-               if not isinstance(cm.gpus[p.system], int))
+    def weight(p: Pool) -> int:
+        if not by_price:
+            return 1
+        if p.price is None:  # the spec prices every pool of a cost objective (cluster.spec)
+            raise ValueError(f"pool {p.system} has no price")
+        return round(MILLI * p.price)
+
+    return sum(weight(p) * cm.gpus[p.system] for p in c.pools if not isinstance(cm.gpus[p.system], int))
 
 
 def goodput_expr(c: Cluster, cm: ClusterModel):

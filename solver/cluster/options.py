@@ -142,7 +142,8 @@ def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]],
                  prune: bool = True) -> tuple[list[Combo], dict[str, list]]:
     """Every member's combos (surfaces[i]: member i's surfaces per system pair) and, per member, why
     each missing combo has no rows; prune=False keeps every row the rules allow (for enumeration)."""
-    combos, why = [], {}
+    combos: list[Combo] = []
+    why: dict[str, list] = {}
     for i, m in enumerate(c.members):
         why[m.name] = []
         for (a, b), s in surfaces[i].items():

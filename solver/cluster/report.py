@@ -42,10 +42,7 @@ def render(c: Cluster, r: ClusterResult) -> str:
     for m in c.members:
         s, q = m.spec, m.spec.request
         load = f"{m.demand_rps:,.4g} requests/s" if m.demand_rps is not None else f"weight {m.weight:g}"
-        sla = ", ".join(x for x in (f"TTFT ≤ {s.sla.ttft_ms:g} ms" if s.sla.ttft_ms else "",
-                                    *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in s.sla.ttft_pct),
-                                    f"TPOT ≤ {s.sla.tpot_ms:g} ms" if s.sla.tpot_ms else "",
-                                    *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in s.sla.tpot_pct)) if x) or "no SLA"
+        sla = ", ".join(s.sla.bounds()) or "no SLA"
         out.append(f"  {m.name:13s} {s.arch.name} ({q.backend} {q.version}), ISL {q.isl:,} / OSL {q.osl:,}, "
                    f"{sla}; {load}")
     out.append("")
@@ -91,6 +88,11 @@ def summary(c: Cluster) -> dict:
             "deployments": [{"name": m.name, "demand_rps": m.demand_rps, "weight": m.weight,
                              "systems": list(m.systems), "max_gpus": m.max_gpus, **_member_inputs(m.spec.summary())}
                             for m in c.members]}
+
+
+def document(c: Cluster, r: ClusterResult) -> dict:
+    """The cluster's `--json` document, also the bundle's cluster.json: {"input": summary(c), **r.to_dict()}."""
+    return {"input": summary(c), **r.to_dict()}
 
 
 def _member_inputs(s: dict) -> dict:

@@ -18,7 +18,7 @@ from solver.cluster.problem import Cluster
 from solver.cluster.result import ClusterResult, Placement, PoolUse
 from solver.cluster.verify import verify_cluster
 from solver.constraints import ROLES
-from solver.solve import NUM_WORKERS
+from solver.cpsat import NUM_WORKERS
 from solver.units import rate_scale
 from solver.verify import evaluate, verify
 
@@ -93,10 +93,11 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
     if empty:
         reasons = "; ".join(f"{n}: " + ", ".join(f"{k}: {w}" for k, w in why[n]) for n in empty)
         return _infeasible(c, t0, stats, f"no configuration meets the SLA and constraints for {reasons}")
-    rates = np.concatenate([x.table(r).req_per_s for x in combos if x.workers is None for r in ROLES[x.mode]] or [[]])
+    rates = np.concatenate([x.table(r).req_per_s for x in combos if x.workers is None for r in ROLES[x.mode]] or [np.zeros(0)])
     most = max((p.gpus or 10**6) for p in c.pools)
     scale = rate_scale(rates, most, 10**4 * len(c.members))
-    fixed, prev, proven, last = [], None, True, None
+    fixed: list[tuple[str, int, int]] = []
+    prev, proven, last = None, True, None
     for name, sense in _stages(c):
         cm = build(c, combos, scale)
         for term, value, s in fixed:  # earlier stages keep their optimum
@@ -123,6 +124,7 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
             proven &= status == "OPTIMAL"
         last, prev = (solver, cm), (solver, cm)
         fixed.append((name, int(round(solver.objective_value)), sense))
+    assert last is not None, "every member has a combo, so the cost stage has variables to choose"
     placements = _extract(c, *last)
     stats["solver_status"] = dict(sorted(stats["solver_status"].items()))
     stats["unused"] = idle_reasons(c, placements, combos, why)
@@ -153,8 +155,8 @@ def _placement(c: Cluster, combo: Combo, rows: dict, workers: dict) -> Placement
     by_system: dict[str, int] = {}
     for r, system in zip(d.roles, combo.systems):
         by_system[system] = by_system.get(system, 0) + r.workers * r.gpus_per_worker
-    prices = [c.pool(s).price for s in by_system]
-    cost = None if None in prices else sum(n * c.pool(s).price for s, n in by_system.items())
+    prices = {s: price for s in by_system if (price := c.pool(s).price) is not None}
+    cost = sum(n * prices[s] for s, n in by_system.items()) if len(prices) == len(by_system) else None
     return Placement(name=m.name, model=m.spec.arch.name, backend=m.spec.request.backend, member=combo.member,
                      systems=dict(zip(ROLES[combo.mode], combo.systems)), deployment=d, demand_rps=m.demand_rps,
                      weight=m.weight, gpus_by_system=by_system, cost_per_hour=cost)

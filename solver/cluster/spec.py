@@ -13,19 +13,13 @@ from typing import Any
 
 from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
-from solver.spec import Spec, bad_value, check_keys, scalar_ok, Where, spec_from_raw
+from solver.spec import Spec, spec_from_raw
+from solver.validation import Where, bad_value, check, scalar_ok
 from solver.specfields import FIELDS
 from solver.specyaml import clip
 
 CLUSTER_KEYS = ("deployments", "pools", "cost", "objective")  # top level only
 _BIG = 1_000_000  # stands in for total_gpus while a member is validated against an unbounded pool
-
-
-def is_cluster(raw: dict) -> bool:
-    """True when the spec asks for sizing or placement rather than one model on total_gpus."""
-    arrival = raw.get("workload", {}).get("arrival") if isinstance(raw.get("workload"), dict) else None
-    rate = arrival.get("rate_per_s") if isinstance(arrival, dict) else None  # an open-loop rate is a demand
-    return any(raw.get(k) is not None for k in ("deployments", "pools", "demand")) or rate is not None
 
 
 def _field(path: str):
@@ -60,7 +54,7 @@ def _section(raw: dict, key: str, where: Where) -> dict[str, Any]:
         return {}
     if not isinstance(v, dict):
         raise bad_value(where, key, _field(key), v)
-    check_keys(v, key, where, {}, set())
+    check(v, where, key)
     return dict(v)
 
 
@@ -135,10 +129,10 @@ def _flag_not_overridden(item: dict, i: int, where: Where) -> None:
 
 
 def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:
-    from costmodel import load_system
+    from costmodel import node_size
 
     return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
-                gpus_per_node=gpus_per_node or load_system(system).gpus_per_node)
+                gpus_per_node=node_size(system, gpus_per_node))
 
 
 def _node_size(raw: dict, items: list[dict], pools: dict, where: Where) -> int | None:
@@ -172,7 +166,7 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
     for system in [own_system] if own_system else list(pools):
         mraw["system"] = system
         try:  # a model whose weights fit no worker of one pool may still fit another's
-            one = spec_from_raw(mraw, source=where.source, base_dir=base, _where=mwhere)
+            one = spec_from_raw(mraw, source=where.source, base_dir=base, where=mwhere)
         except InfeasibleError as e:
             first_error = first_error or e
             excluded[system] = str(e)
@@ -187,13 +181,12 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
             excluded[system] = f"no measured data for {r.backend} {r.version} on {system}"
     if spec is None and first_error is not None:
         raise InfeasibleError(_labelled(str(first_error), label, where.source)) from None
-    _unused_keys(spec, mwhere, label)
     if spec is None:
         raise UserError(f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
                         f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
-    systems = tuple(systems)
+    _unused_keys(spec, mwhere, label)
     return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
-                  weight=spec.weight, systems=systems, max_gpus=cap, excluded=excluded)
+                  weight=spec.weight, systems=tuple(systems), max_gpus=cap, excluded=excluded)
 
 
 def _labelled(msg: str, label: str, source: str) -> str:
@@ -269,13 +262,3 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
                             f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
                             "deployment a demand to size the cluster to it.")
     return objective
-
-
-def spec_or_cluster(path, overrides=(), flags=None) -> Spec | Cluster:
-    """Read a spec file: a one-model Spec, or a Cluster when it has deployments, pools or a demand."""
-    from solver.spec import read_raw
-
-    raw, where, base = read_raw(path, overrides, flags)
-    if is_cluster(raw):
-        return cluster_from_raw(raw, where, base)
-    return spec_from_raw(raw, source=where.source, base_dir=base, _where=where)

@@ -16,17 +16,18 @@ from typing import Any
 
 import yaml
 
-from costmodel import mtp_settings
+from costmodel import ROLES, mtp_settings
 from solver.errors import InfeasibleError, UserError
 from solver.export.names import grove_name_errors
 from solver.export.placement import gpus_per_node, place, separate_roles
-from solver.export.plot import pareto_svg, sla_bound
+from solver.export.plot import pareto_svg
 from solver.export.render import deployment_files, render
 from solver.export.schema import DGD_SCHEMA, validate
+from solver.document import document
 from solver.result import Deployment, SolveResult
 
 __all__ = ["export_bundle", "check_target", "chosen"]
-ROLES = ("agg", "prefill", "decode")
+ALL_ROLES = tuple(dict.fromkeys(r for roles in ROLES.values() for r in roles))  # agg, prefill, decode
 PCT_KEYS = ("p50", "p90", "p95", "p99")  # costmodel.latency.PERCENTILES, as top.csv / pareto.csv columns
 PCT_COLUMNS = tuple(f"{n}_{p}_ms" for n in ("ttft", "tpot") for p in PCT_KEYS)
 ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
@@ -112,22 +113,21 @@ def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployme
         for rel, text in deployment_files(dep, folder, spec, image, placement, extra).items():
             files[f"{folder}/{rel}"] = text
         _self_check(files[f"{folder}/k8s/deploy.yaml"], dep, placement.gpus_used())
-    summary = {**spec.summary(), "notes": list(notes)}
-    files["result.json"] = json.dumps({"input": summary, **result.to_dict()}, indent=2) + "\n"
+    files["result.json"] = json.dumps(document(spec, result, notes), indent=2) + "\n"
     label = {d.key(): f for f, d in picks}
     files["pareto.csv"] = _csv([(d, k) for ds in (result.pareto_agg, result.pareto_disagg)
                                 for k, d in enumerate(ds, 1)], label)
     files["top.csv"] = _csv([(d, k) for ds in (result.top_agg, result.top_disagg) for k, d in enumerate(ds, 1)], label)
     title = f"{spec.arch.name} on {spec.total_gpus} x {spec.request.system} ({spec.request.backend})"
     files["pareto.svg"] = pareto_svg({"agg": result.pareto_agg, "disagg": result.pareto_disagg}, picks,
-                                     sla_bound(spec.sla), title)
+                                     spec.sla.min_speed(), title)
     files["README.md"] = render("common/index.md.j2", picks=picks, spec=spec, req=spec.request, title=title,
                                 sla_text=_sla_text(spec), best=result.best())
     return files
 
 
 def _csv(rows: list[tuple[Deployment, int]], label: dict) -> str:
-    cols = ["mode", "rank", "exported", *FIGURES, *PCT_COLUMNS, *(f"{r}_{c}" for r in ROLES for c in ROLE_COLUMNS)]
+    cols = ["mode", "rank", "exported", *FIGURES, *PCT_COLUMNS, *(f"{r}_{c}" for r in ALL_ROLES for c in ROLE_COLUMNS)]
     buf = io.StringIO()
     w = csv.DictWriter(buf, cols, lineterminator="\n")
     w.writeheader()
@@ -142,11 +142,8 @@ def _csv(rows: list[tuple[Deployment, int]], label: dict) -> str:
 
 
 def _sla_text(spec: Any) -> str:
-    s = spec.sla
-    parts = [f"TTFT <= {s.ttft_ms:g} ms" if s.ttft_ms else "", f"TPOT <= {s.tpot_ms:g} ms" if s.tpot_ms else "",
-             f">= {s.min_tokens_per_s_per_user:g} tokens/s/user" if s.min_tokens_per_s_per_user else "",
-             f"request latency <= {s.max_request_latency_ms:g} ms" if s.max_request_latency_ms else ""]
-    return "SLA " + ", ".join(p for p in parts if p) if any(parts) else "no SLA"
+    bounds = spec.sla.bounds()
+    return "SLA " + ", ".join(bounds) if bounds else "no SLA"
 
 
 def _mtp_text(spec: Any, dep: Deployment) -> str:

@@ -43,9 +43,9 @@ class Placement:
 
 def gpus_per_node(spec: Any) -> int:
     """The node size the cost model priced (the request's, from constraints.topology), else the system's."""
-    from costmodel import load_system
+    from costmodel import node_size
 
-    return spec.request.gpus_per_node or load_system(spec.request.system).gpus_per_node
+    return node_size(spec.request.system, spec.request.gpus_per_node)
 
 
 def separate_roles(spec: Any) -> bool:

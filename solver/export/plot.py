@@ -26,13 +26,6 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:g}"
 
 
-def sla_bound(sla) -> float | None:
-    """Lowest tokens/s/user the SLA admits: 1000 / tpot_ms, or the explicit floor if higher."""
-    vals = [1000.0 / sla.tpot_ms] if sla.tpot_ms else []
-    vals += [sla.min_tokens_per_s_per_user] if sla.min_tokens_per_s_per_user else []
-    return max(vals) if vals else None
-
-
 def pareto_svg(fronts: dict[str, tuple[Deployment, ...]], chosen: list[tuple[str, Deployment]],
                bound: float | None, title: str) -> str:
     """SVG text: one frontier per mode, chosen points ringed and labelled, the SLA bound as a dashed line."""

@@ -131,7 +131,7 @@ def _fill(words: list, **values: Any) -> list:
 def _node_procs(i: int, node: tuple[Slot, ...], engines: list[RoleEngine], data: dict,
                 gpn: int) -> tuple[list[dict], list[int]]:
     """Processes node i starts (dicts for node_run.sh.j2) and the other nodes whose address it needs."""
-    procs = [dict(label="frontend", env={}, argv=["python3", "-m", "dynamo.frontend", "--http-port", FRONTEND_PORT],
+    procs: list[dict[str, Any]] = [dict(label="frontend", env={}, argv=["python3", "-m", "dynamo.frontend", "--http-port", FRONTEND_PORT],
                   foreground=[], log="frontend.log", note="")] if i == 0 else []
     by_role = {e.role: e for e in engines}
     mn = data["multinode"]
@@ -142,7 +142,7 @@ def _node_procs(i: int, node: tuple[Slot, ...], engines: list[RoleEngine], data:
         argv = ["python3", "-m", e.module, e.model_flag, Shell('"$MODEL"'), "--served-model-name",
                 Shell('"$SERVED"'), *e.args(Shell(f'"$BUNDLE/engine/{e.role}.yaml"'), offset)]
         label = f"{s.role}_{s.worker}"
-        proc = dict(label=label, env=env, argv=argv, foreground=[], log=f"{label}.log", note="")
+        proc: dict[str, Any] = dict(label=label, env=env, argv=argv, foreground=[], log=f"{label}.log", note="")
         if s.spans:
             head = s.nodes[0]
             values = dict(head=_addr(head), gpus=e.gpus_per_worker, nodes=len(s.nodes), rank=s.rank,

@@ -51,7 +51,7 @@ DGD_SCHEMA: dict[str, Any] = {
             "services": {"type": "object", "required": ["Frontend"], "additionalProperties": _SERVICE}}},
     },
 }
-_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+_TYPES: dict[str, type | tuple[type, ...]] = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
 
 
 def validate(doc: Any, schema: dict[str, Any], path: str = "$") -> list[str]:

@@ -130,14 +130,12 @@ async def api_systems(request: Request) -> Response:
 @_api
 async def api_solve(request: Request) -> Response:
     solved = await _in_thread(service.solve, await _read_json(request))
-    return JSONResponse(solved.doc)
+    return JSONResponse(solved.document())
 
 
 @_api
 async def api_bundle(request: Request) -> Response:
     body = await _read_json(request)
-    if not service.bundle_available():
-        raise HttpError(501, "this aicsolve has no bundle export (solver.export is missing).")
     name, data = await _in_thread(service.bundle, body)
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -209,7 +207,7 @@ def _guarded_protocol():
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Guarded(H11Protocol):
-        def connection_made(self, transport):  # type: ignore[override]
+        def connection_made(self, transport):
             super().connection_made(transport)
             if len(self.connections) > MAX_CONNECTIONS:
                 transport.close()
@@ -220,7 +218,7 @@ def _guarded_protocol():
             if self.cycle is None and not self.transport.is_closing():  # headers still incomplete
                 self.transport.close()
 
-        def connection_lost(self, exc):  # type: ignore[override]
+        def connection_lost(self, exc):
             timer = getattr(self, "_deadline", None)
             if timer is not None:
                 timer.cancel()

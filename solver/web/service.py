@@ -4,7 +4,6 @@ bundle zip. Every mistake is a UserError worded as the CLI words it."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import io
 import json
 import os
@@ -14,9 +13,12 @@ import threading
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solver.errors import UserError
+
+if TYPE_CHECKING:
+    from solver.pipeline import Solved
 
 MAX_TIME_LIMIT_S = 30.0  # solver.time_limit_s is capped at this from the web
 MAX_OVERRIDES, MAX_EXPORT_TOP = 100, 10
@@ -28,17 +30,7 @@ _SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", 
           'or {"spec": {<spec keys>}, "overrides": [...]}')
 
 
-@dataclasses.dataclass(frozen=True)
-class Solved:
-    """One solve: the spec, the solver's result, the cost-model notes and the `--json` document."""
-
-    spec: Any
-    result: Any
-    notes: tuple[str, ...]
-    doc: dict
-
-
-class _Named(os.PathLike):
+class _Named(os.PathLike[str]):
     """A file path that prints as the name the user gave it, so messages read like the CLI's."""
 
     def __init__(self, real: Path, name: str):
@@ -60,7 +52,7 @@ def models() -> dict:
 
 def systems() -> dict:
     """Systems with their measured backends and versions, the default versions and the dtype choices."""
-    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, CostModelError
     from costmodel import data_dir
     from costmodel import list_systems, load_system
 
@@ -72,7 +64,7 @@ def systems() -> dict:
                 backends.setdefault(p.parent.name, []).append(p.name)
         try:
             gpn = load_system(name).gpus_per_node
-        except Exception:  # noqa: BLE001 - a hint for the form, not worth failing the list over
+        except CostModelError:  # a damaged system file: the form's node-size hint is not worth failing the list over
             gpn = None
         out.append({"name": name, "gpus_per_node": gpn, "backends": backends})
     return {"systems": out, "default_versions": dict(DEFAULT_VERSIONS),
@@ -135,8 +127,8 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
     from solver.specyaml import parse
 
     seen: dict[str, list] = {"model": [], "calibration": [], "workload.trace": []}
-    items = [raw] + (raw.get("deployments") if isinstance(raw, dict) and isinstance(raw.get("deployments"), list)
-                     else [])
+    deployments = raw.get("deployments") if isinstance(raw, dict) else None
+    items = [raw, *(deployments if isinstance(deployments, list) else [])]
     for key in seen:
         head, _, leaf = key.partition(".")
         for item in filter(lambda x: isinstance(x, dict), items):
@@ -181,8 +173,7 @@ def _peek(text: str, name: str) -> Any:
 
 def load(body: Any):
     """The validated Spec of a request body, its solver time limit capped at MAX_TIME_LIMIT_S."""
-    from solver.cluster.spec import is_cluster
-    from solver.spec import apply_overrides, load_spec, spec_from_dict
+    from solver.spec import apply_overrides, is_cluster, load_spec, spec_from_dict
 
     spec_in, overrides, name = parse_body(body)
     raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in, name)
@@ -202,8 +193,6 @@ def load(body: Any):
             except UnicodeEncodeError:
                 raise UserError(f"{name}: not UTF-8 text; save the spec as UTF-8 YAML.") from None
             spec = load_spec(_Named(real, name), overrides, label=OVERRIDE, local_files=False)
-    if os.path.isabs(spec.model) or spec.request.calibration is not None:  # never expected after the checks above
-        raise UserError("the web app accepts only model ids and aliases, and no calibration file.")
     return dataclasses.replace(spec, time_limit_s=min(spec.time_limit_s, MAX_TIME_LIMIT_S))
 
 
@@ -214,9 +203,7 @@ _LOCK = threading.Lock()
 
 def solve(body: Any) -> Solved:
     """Solve a request body as `aicsolve SPEC --json` does (the last few solves are remembered for /api/bundle)."""
-    from costmodel import build_surfaces
-    from solver.search import solve as run_solver
-    from solver.spec import to_problem
+    from solver.pipeline import solve as solve_spec
 
     spec = load(body)  # validated before the cache is read: a repeated bad body gets its error every time
     key = json.dumps({k: body.get(k) for k in ("spec_yaml", "spec", "overrides", "filename")}, sort_keys=True)
@@ -224,10 +211,7 @@ def solve(body: Any) -> Solved:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    surfaces = build_surfaces(spec.request)
-    result = run_solver(to_problem(spec, surfaces))
-    doc = {"input": {**spec.summary(), "notes": list(surfaces.notes)}, **result.to_dict()}
-    solved = Solved(spec, result, tuple(surfaces.notes), doc)
+    solved = solve_spec(spec)
     with _LOCK:
         _CACHE[key] = solved
         while len(_CACHE) > _CACHE_SIZE:
@@ -239,23 +223,15 @@ def is_light(body: Any) -> bool:
     """Whether a request body is a small solve (few candidates and GPUs, about a second): such requests run in
     a lane of their own, so they never wait behind large ones. False for a body that does not validate."""
     from costmodel import batch_grid, layouts
+    from solver.errors import user_error_types
 
     try:
         spec = load(body)
-    except Exception:  # noqa: BLE001 - the solve itself reports the error
+    except user_error_types():  # the solve itself reports the error
         return False
     s = spec.request.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
     return len(layouts(spec.request)) * batches <= LIGHT_CANDIDATES and spec.total_gpus <= LIGHT_GPUS
-
-
-def bundle_available() -> bool:
-    """Whether solver.export (the Dynamo bundle writer) is installed."""
-    try:
-        from solver.export import export_bundle  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def bundle(body: Any) -> tuple[str, bytes]:
@@ -271,10 +247,9 @@ def bundle(body: Any) -> tuple[str, bytes]:
     s = solve(body)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"aicsolve-{s.spec.arch.name}-{s.spec.request.system}-"
                   f"{s.spec.total_gpus}gpu").strip("-")
-    extra = {"notes": s.notes} if "notes" in inspect.signature(export_bundle).parameters else {}
     with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
         out = Path(d) / "bundle"
-        export_bundle(s.result, s.spec, out, top, False, image, **extra)
+        export_bundle(s.result, s.spec, out, top, False, image, notes=s.notes)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(out.rglob("*")):

@@ -28,6 +28,18 @@ def test_fit_recovers_a_systematic_bias_and_helps_held_out_rows():
     assert cal.factor("b200_sxm", "vllm", "agg").ttft == 1.0  # unfitted group stays as modelled
 
 
+def test_apply_keeps_each_rows_concurrency_for_the_signed_breakdown():
+    """apply used to rebuild each prediction without its concurrency, so after calibration every row fell in
+    the first concurrency bin ("1-4") of the signed-error breakdown."""
+    g = ("h200_sxm", "trtllm", "agg")
+    preds = [Prediction(f"row{i}", g, 100.0, 10.0, 200.0, 5.0, None, concurrency=c)
+             for i, c in enumerate([2, 8, 32, 128, 512] * 4)]
+    done = apply(fit(preds), preds)
+    assert [p.concurrency for p in done] == [p.concurrency for p in preds]
+    _, total = score(done)
+    assert sorted(total.signed) == ["1-4", "17-64", "5-16", "65-256", ">256"]
+
+
 def test_a_group_too_small_to_hold_rows_out_is_fitted_in_sample(tmp_path):
     import dataclasses
 

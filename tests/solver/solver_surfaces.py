@@ -58,7 +58,7 @@ def synthetic(seed: int, moe: bool = False, batches=(1, 2, 4, 8, 16, 32), prefil
 
 
 def tiny() -> Surfaces:
-    """Hand-made: the answers are worked out in test_search.py."""
+    """Hand-made: the answers are worked out in test_optimize.py."""
     agg = candidates("agg", [dict(tp=1, batch=4, ttft_ms=200.0, tpot_ms=30.0, req_per_s=0.5),
                              dict(tp=2, batch=8, ttft_ms=300.0, tpot_ms=40.0, req_per_s=1.6),
                              dict(tp=4, batch=8, ttft_ms=250.0, tpot_ms=50.0, req_per_s=2.0)])

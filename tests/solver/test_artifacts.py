@@ -15,8 +15,7 @@ import yaml
 
 import solver.cli as cli
 from costmodel.validate import predict_row
-from solver.errors import UserError
-from solver.export.artifacts import PROFILE, read_artifact_rows
+from costmodel.artifacts import PROFILE, BadArtifactsError, read_artifact_rows
 from tests.solver.test_cli import run
 
 SPEC = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
@@ -262,19 +261,19 @@ def test_corrupt_and_misplaced_inputs(bundle, tmp_path, monkeypatch, capsys):
     assert "rerun that concurrency with the deployment's bench/run_aiperf.sh, or delete its folder" in err
 
     bad.write_text("[1, 2]")
-    with pytest.raises(UserError, match=rf"{PROFILE}: expected a JSON object, got list"):
+    with pytest.raises(BadArtifactsError, match=rf"{PROFILE}: expected a JSON object, got list"):
         read_artifact_rows(root)
     bad.write_text('{"time_to_first_token": {"unit": "fortnights", "avg": 3}, "inter_token_latency": {"avg": 1}}')
-    with pytest.raises(UserError, match="time_to_first_token is in unit 'fortnights'; expected one of ns, us"):
+    with pytest.raises(BadArtifactsError, match="time_to_first_token is in unit 'fortnights'; expected one of ns, us"):
         read_artifact_rows(root)
 
     (root / "agg_9").mkdir()
-    with pytest.raises(UserError, match="agg_9 is not an exported deployment of the bundle .* names agg_1, agg_2, "
+    with pytest.raises(BadArtifactsError, match="agg_9 is not an exported deployment of the bundle .* names agg_1, agg_2, "
                                         "disagg_1, disagg_2"):
         read_artifact_rows(root / "agg_9")
 
     (root / "result.json").write_text('{"input": {"model": "Qwen/Qwen3-32B"}}')
-    with pytest.raises(UserError, match=r"result.json: not a result written by `aicsolve SPEC --save-dir` \(its "
+    with pytest.raises(BadArtifactsError, match=r"result.json: not a result written by `aicsolve SPEC --save-dir` \(its "
                                         r'"input" lacks system, backend, backend_version, isl, osl\)'):
         read_artifact_rows(root)
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -57,12 +56,9 @@ def fakes(monkeypatch):
         return solve_result(seen["feasible"])
 
     monkeypatch.setattr("costmodel.build.build_surfaces", build_surfaces)
-    try:
-        import solver.search as search
-    except ImportError:  # not written yet: stand in a module
-        search = types.ModuleType("solver.search")
-        monkeypatch.setitem(sys.modules, "solver.search", search)
-    monkeypatch.setattr(search, "solve", solve, raising=False)
+    import solver.optimize as optimize
+
+    monkeypatch.setattr(optimize, "solve", solve)
     return seen
 
 
@@ -166,7 +162,6 @@ def test_cold_import_and_help_load_nothing_heavy():
     assert "SPEC.yaml" in done.stdout
 
 
-@pytest.mark.skipif(not (ROOT / "solver" / "search.py").exists(), reason="solver.search not written yet")
 def test_real_pipeline_end_to_end():
     """The real cost model and solver on a bundled example, through the installed entry point's code path."""
     done = subprocess.run([sys.executable, "-c", "from solver.cli import main; main()",

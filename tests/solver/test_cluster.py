@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from solver.cluster.solve import price_members, solve_cluster
-from solver.cluster.spec import spec_or_cluster
+from solver.pipeline import load as spec_or_cluster
 from solver.errors import InfeasibleError, UserError
 from tests.solver.cluster_brute import brute_force
 

@@ -9,7 +9,7 @@ import yaml
 
 from solver.cluster.report import render
 from solver.cluster.solve import solve_cluster
-from solver.cluster.spec import spec_or_cluster
+from solver.pipeline import load as spec_or_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "specs" / "cluster_3models_h100x64_h200x64.yaml"

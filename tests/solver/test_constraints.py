@@ -9,7 +9,7 @@ from solver_surfaces import candidates, make_problem, surfaces, tiny
 from solver.constraints import KINDS, FilterScope, broken_rules
 from solver.errors import UserError
 from solver.problem import Sla, Topology
-from solver.search import solve
+from solver.optimize import solve
 
 AGG = {"agg": 1}
 

@@ -17,7 +17,7 @@ from solver.constraints import broken_rules
 from solver.errors import UserError
 from solver.export.engine import role_engines
 from solver.result import Deployment, RoleConfig
-from solver.search import solve
+from solver.optimize import solve
 from solver.spec import load_spec, spec_from_raw, to_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +117,7 @@ def test_sglang_dense_disagg_pairs_have_equal_attention_tp():
 
 def test_cluster_disagg_pairs_have_equal_attention_tp(tmp_path):
     from solver.cluster.solve import solve_cluster
-    from solver.cluster.spec import spec_or_cluster
+    from solver.pipeline import load as spec_or_cluster
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({
         "model": "Qwen/Qwen3-32B-FP8", "system": "h200_sxm", "backend": "sglang", "total_gpus": 16,

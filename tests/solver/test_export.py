@@ -25,7 +25,7 @@ from solver.export.engine import cuda_graph_sizes
 from solver.export.placement import place
 from solver.export.schema import DGD_SCHEMA, DNS_LABEL, validate
 from solver.result import Deployment, RoleConfig, SolveResult
-from solver.search import solve
+from solver.optimize import solve
 from solver.spec import load_spec, to_problem
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from solver import cli
-from solver.export.artifacts import percentile_table, read_artifact_rows
+from costmodel.artifacts import percentile_table, read_artifact_rows
 from tests.solver.test_artifacts import aiperf_summary, write_run
 
 SPEC = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\n"

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solver_surfaces import assert_same, candidates, make_problem, surfaces, synthetic
 
-from solver.bruteforce import brute_force
+from tests.solver.brute_force import brute_force
 from solver.problem import Sla, Topology
-from solver.search import solve
+from solver.optimize import solve
 
 
 @st.composite

@@ -7,7 +7,8 @@ import re
 import pytest
 
 result_mod = pytest.importorskip("solver.result")  # written concurrently; skip until it exists
-from solver.report import MARKS, SLA_MARK, infeasible_text, pareto_plot, render, sla_min_speed  # noqa: E402
+from solver.problem import Sla  # noqa: E402
+from solver.report import MARKS, SLA_MARK, infeasible_text, pareto_plot, render  # noqa: E402
 
 Deployment, RoleConfig, SolveResult = result_mod.Deployment, result_mod.RoleConfig, result_mod.SolveResult
 
@@ -109,9 +110,20 @@ def test_overlapping_points_use_the_both_mark():
 
 
 def test_sla_min_speed():
-    assert sla_min_speed({"tpot_ms": 10.0}) == 100.0
-    assert sla_min_speed({"tpot_ms": 10.0, "min_tokens_per_s_per_user": 150.0}) == 150.0
-    assert sla_min_speed({"tpot_ms": None, "min_tokens_per_s_per_user": None}) is None
+    assert Sla(tpot_ms=10.0).min_speed() == 100.0
+    assert Sla(tpot_ms=10.0, min_tokens_per_s_per_user=150.0).min_speed() == 150.0
+    assert Sla().min_speed() is None
+    assert Sla.from_plain({"tpot_ms": 10.0, "min_tokens_per_s_per_user": None}).min_speed() == 100.0
+
+
+def test_sla_bounds_text_names_every_bound_once():
+    """One wording for the report, the cluster report and the bundle README: every bound, percentiles included."""
+    sla = Sla(ttft_ms=300.0, tpot_ms=10.0, min_tokens_per_s_per_user=50.0, max_request_latency_ms=9000.0,
+              ttft_pct=((90, 600.0),), tpot_pct=((99, 25.0),))
+    assert sla.bounds() == ["TTFT ≤ 300 ms", "p90 TTFT ≤ 600 ms", "TPOT ≤ 10 ms", "p99 TPOT ≤ 25 ms",
+                            "≥ 50 tokens/s/user", "request latency ≤ 9000 ms"]
+    assert Sla.from_plain(sla.plain()) == sla
+    assert Sla().bounds() == []
 
 
 def test_ranking_divides_by_the_gpus_given():
@@ -140,7 +152,7 @@ def test_disagg_why_not_splits_ttft_into_prefill_and_hand_off():
     """The README's Qwen3-32B case with a TTFT bound disagg cannot meet: the reason prices the hand-off
     (NVLink-less RDMA transfer of the 524 MB prompt KV plus the connector) next to the prefill."""
     from costmodel.build import build_surfaces
-    from solver.search import solve
+    from solver.optimize import solve
     from solver.spec import spec_from_raw, to_problem
 
     raw = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "backend": "trtllm", "total_gpus": 32,

@@ -12,7 +12,7 @@ from costmodel.recipe import price
 from solver.export import bundle_files, chosen
 from solver.export.readback import read_deployment
 from solver.recipes import recipes_of
-from solver.search import solve
+from solver.optimize import solve
 from solver.spec import spec_from_raw, to_problem
 
 MODELS = {"dense": "Qwen/Qwen3-32B-FP8", "moe": "Qwen/Qwen3-30B-A3B-FP8", "mla": "deepseek-ai/DeepSeek-R1",

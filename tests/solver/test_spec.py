@@ -38,7 +38,7 @@ def test_examples_load():
     assert {p.name for p in SPECS} >= {"qwen3-32b_h200x32.yaml", "deepseek-r1_h200x64.yaml",
                                         "llama3.1-70b_h100x16_topology.yaml"}
     from solver.cluster.problem import Cluster
-    from solver.cluster.spec import spec_or_cluster
+    from solver.pipeline import load as spec_or_cluster
 
     kinds = {path.name: type(spec_or_cluster(path)) for path in SPECS}
     assert kinds.pop("cluster_3models_h100x64_h200x64.yaml") is Cluster

@@ -9,7 +9,7 @@ import pytest
 from solver_surfaces import make_problem, synthetic, tiny
 
 from solver.problem import Sla, Topology
-from solver.search import solve
+from solver.optimize import solve
 from solver.units import MAX_PRODUCT, MIN_RATE_UNITS, max_rel_error, rate_scale, scaled
 from solver.verify import VerificationError, check, verify
 

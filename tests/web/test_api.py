@@ -149,7 +149,6 @@ def test_slow_solve_is_504_and_server_stays_responsive(client, monkeypatch):
     assert client.get("/api/models").status_code == 200
 
 
-@pytest.mark.skipif(not service.bundle_available(), reason="solver.export (the Dynamo bundle writer) is missing")
 def test_bundle_zip_holds_the_manifest(client):
     r = client.post("/api/bundle", json={"spec_yaml": QWEN.read_text()})
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
@@ -162,7 +161,6 @@ def test_bundle_zip_holds_the_manifest(client):
     assert _tps(result) == _tps(cli_json())
 
 
-@pytest.mark.skipif(not service.bundle_available(), reason="solver.export (the Dynamo bundle writer) is missing")
 def test_bundle_of_infeasible_spec_is_422(client):
     body = {"spec": {**SMALL, "sla": {"ttft_ms": 0.001}}}
     doc = client.post("/api/solve", json=body).json()

@@ -18,7 +18,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
-from solver.web import service  # noqa: E402
 from web_helpers import cli_error, cli_json, page_wording  # noqa: E402
 
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
@@ -98,8 +97,7 @@ def test_form_solve_plot_table_download(browser, downloads):
     assert len(rows) == len(ref["top"]["agg"]) + len(ref["top"]["disagg"])
     first = (ref["top"]["agg"] or ref["top"]["disagg"])[0]  # the table lists agg, then disagg
     assert float(rows[0].get_attribute("data-tokens-per-s-per-gpu")) == first["tokens_per_s_per_gpu_given"]
-    if service.bundle_available():
-        _download(d, downloads)
+    _download(d, downloads)
     _fit_window(d)
     ActionChains(d).move_to_element(points[0]).perform()
     tip = d.find_element(By.ID, "tip")
@@ -107,8 +105,6 @@ def test_form_solve_plot_table_download(browser, downloads):
     assert "tokens/s/GPU" in tip.text and "TTFT" in tip.text
     shot = _screenshot(d, "webapp.png")
     assert shot.stat().st_size > 10_000
-    if not service.bundle_available():
-        pytest.skip("solver.export (the Dynamo bundle writer) is missing: no download to check")
 
 
 def _download(d, downloads: Path) -> None:

@@ -18,13 +18,11 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from solver.web import app as web_app  # noqa: E402
-from solver.web import service  # noqa: E402
 from web_helpers import run_cli  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 FORM = {"model": "QWEN3_32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100},
         "sla": {"ttft_ms": 1000}, "solver": {"top_n": 2}}
-needs_export = pytest.mark.skipif(not service.bundle_available(), reason="solver.export is missing")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +60,6 @@ def _bundle(client, body) -> dict[str, bytes]:
     return {n.split("/", 1)[1]: z.read(n) for n in z.namelist()}
 
 
-@needs_export
 def test_bundle_from_the_form_carries_the_submitted_spec(client, tmp_path):
     files = _bundle(client, {"spec": FORM, "overrides": ["sla.tpot_ms=50"]})
     spec = yaml.safe_load(files["spec.yaml"])
@@ -77,7 +74,6 @@ def test_bundle_from_the_form_carries_the_submitted_spec(client, tmp_path):
     assert json.loads(again.stdout)["best"] == mine["best"]
 
 
-@needs_export
 def test_bundle_from_yaml_carries_it_with_the_overrides(client):
     text = "# mine\nmodel: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
     files = _bundle(client, {"spec_yaml": text, "overrides": ["workload.osl=200"], "filename": "mine.yaml"})

@@ -15,7 +15,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from costmodel import Candidates
-from solver.constraints import ROLES, apply_all, node_budget, topology_of
+from solver.constraints import ROLES, apply_all, node_budget
 from solver.problem import Problem
 from solver.units import scaled
 
@@ -72,7 +72,7 @@ class ModelScope:
 
     def whole_nodes(self, gpus):
         n = self.um.model.new_int_var(0, node_budget(self.problem), "nodes")
-        self.um.model.add(topology_of(self.problem).gpus_per_node * n >= gpus)
+        self.um.model.add(self.problem.topology().gpus_per_node * n >= gpus)
         return n
 
     def pick(self, role: str, values: np.ndarray):
@@ -91,7 +91,7 @@ class ModelScope:
 
 def role_gpu_cap(problem: Problem, role: str) -> int:
     """GPUs one replica's workers of a role may use (total, role and node budgets / replicas_min)."""
-    k, t = problem.constraints, topology_of(problem)
+    k, t = problem.constraints, problem.topology()
     cap = min(problem.total_gpus, k.role_gpu_budget.get(role, problem.total_gpus))
     if t.max_nodes is not None:
         cap = min(cap, t.max_nodes * t.gpus_per_node)
@@ -167,9 +167,8 @@ def add_hint(um: UnitModel, unit: Unit | None) -> None:
     """Hint a known unit (e.g. the previous Pareto point) if its rows are in the model."""
     if unit is None:
         return
-    for role, row, _w in zip(ROLES["disagg"], unit.rows, unit.workers):
-        k = np.flatnonzero(um.index[role] == row)
-        if not len(k):
+    for role, row in zip(ROLES["disagg"], unit.rows):
+        if not (um.index[role] == row).any():
             return
     for role, row, w in zip(ROLES["disagg"], unit.rows, unit.workers):
         k = int(np.flatnonzero(um.index[role] == row)[0])

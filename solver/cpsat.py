@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from solver.constraints import ROLES
-from solver.model import Unit, UnitModel
+from solver.disagg_model import Unit, UnitModel
 
 # One worker: CP-SAT's portfolio with several workers races threads, so answers could vary.
 NUM_WORKERS = 1

@@ -1,6 +1,6 @@
 """Exhaustive reference for tests: every agg row x replicas and every disagg (row, row, x, y).
 
-Independent of solver.constraints and solver.model: feasibility is solver.verify.check on the
+Independent of solver.constraints and solver.disagg_model: feasibility is solver.verify.check on the
 deployment at replicas_min, figures are the float formulas. Same canonical order as the
 solver: tokens/s per GPU given desc, then TPOT, GPUs used, TTFT (then row indices). An agg row
 is deployed with as many replicas as fit; a disagg unit with replicas_min replicas.
@@ -32,7 +32,7 @@ class BruteResult:
 def _units(problem: Problem, mode: str) -> list[tuple[tuple, dict, dict]]:
     """(canonical key, rows, workers) of every feasible unit of a mode."""
     s, n, rmin = problem.surfaces, problem.total_gpus, problem.constraints.replicas_min
-    out = []
+    out: list[tuple[tuple, dict, dict]] = []
     if mode == "agg" and s.agg is not None:
         for i in range(len(s.agg)):
             rows, w = {"agg": i}, {"agg": 1}
@@ -87,7 +87,8 @@ def brute_force(problem: Problem) -> BruteResult:
     res = {}
     for mode in ("agg", "disagg"):
         units = _units(problem, mode) if mode in problem.modes else []
-        front, best_tpot = [], float("inf")
+        front: list[tuple[dict, dict]] = []
+        best_tpot = float("inf")
         for key, rows, w in units:
             if key[1] < best_tpot and len(front) < MAX_PARETO:
                 front.append((rows, w))

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from costmodel import MEASUREMENT_COLUMNS as COLUMNS
-from solver.errors import UserError
+from costmodel.errors import CostModelError
+from costmodel.validate import COLUMNS
 
 PROFILE = "profile_export_aiperf.json"
 RUN_DIR = re.compile(r"c(\d+)")  # bench/run_aiperf.sh names each run's folder c<concurrency> …
@@ -38,6 +38,10 @@ ROLE_KEYS = (("batch_size", "batch"), ("tp_size", "tp"), ("pp_size", "pp"), ("at
              ("moe_tp_size", "moe_tp"), ("moe_ep_size", "ep"))
 HOW = ("calibrate reads a measurement CSV, or a bundle written by `aicsolve SPEC --save-dir DIR` (or one deployment "
        "folder of it, or the bench/artifacts/ folder inside one) after its bench/run_aiperf.sh has run")
+
+
+class BadArtifactsError(CostModelError, ValueError):
+    """A path calibrate cannot read as aiperf results of a bundle; the message names the file and what would work."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,12 @@ def is_artifacts_path(path: Path) -> bool:
 def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
     """The measurement rows of every aiperf run under `path`, and notes on runs skipped or doubtful.
 
-    Raises UserError (one paragraph naming the file) when the path is not in a bundle, the bundle's own files
+    Raises BadArtifactsError (one paragraph naming the file) when the path is not in a bundle, the bundle's own files
     are damaged, an aiperf summary is not readable JSON, or no run has results.
     """
     root = _find_root(path)
     if root is None:
-        raise UserError(f"{path}: not a bundle folder: no result.json in it or in a folder above it; {HOW}.")
+        raise BadArtifactsError(f"{path}: not a bundle folder: no result.json in it or in a folder above it; {HOW}.")
     bundle = _read_bundle(root)
     sel = path.resolve()
     if sel == root:
@@ -70,7 +74,7 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
     else:
         folder = sel.relative_to(root).parts[0]
         if folder not in bundle.configs:
-            raise UserError(f"{path}: {folder} is not an exported deployment of the bundle {_show(root)} (its "
+            raise BadArtifactsError(f"{path}: {folder} is not an exported deployment of the bundle {_show(root)} (its "
                             f"top.csv names {', '.join(sorted(bundle.configs)) or 'none'}); name the bundle or one "
                             "of those folders.")
         folders = [folder]
@@ -80,7 +84,7 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
         base = sel if sel != root else root / folder
         files = [base] if base.is_file() else sorted(base.rglob(PROFILE))
         if len(files) > MAX_RUNS:
-            raise UserError(f"{path}: more than {MAX_RUNS:,} {PROFILE} files; name one bundle or deployment folder.")
+            raise BadArtifactsError(f"{path}: more than {MAX_RUNS:,} {PROFILE} files; name one bundle or deployment folder.")
         if base.is_dir():
             for d in sorted(p for p in base.rglob("*") if p.is_dir() and (RUN_DIR.fullmatch(p.name)
                                                                           or RATE_DIR.fullmatch(p.name))):
@@ -96,7 +100,7 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
                 notes.append(note)
     if not rows:
         where = _show(path) if sel != root else ", ".join(_show(root / f / "bench" / "artifacts") for f in folders)
-        raise UserError(f"{path}: no aiperf results with TTFT and TPOT to calibrate from (looked for {PROFILE} "
+        raise BadArtifactsError(f"{path}: no aiperf results with TTFT and TPOT to calibrate from (looked for {PROFILE} "
                         f"under {where}). Run the deployment's bench/run_aiperf.sh against it first (each "
                         "concurrency writes bench/artifacts/c<N>/); results of the Kubernetes Job "
                         "(bench/aiperf-job.yaml, in /artifacts of its pod) belong in that deployment's "
@@ -119,17 +123,17 @@ def _show(p: Path) -> str:
 
 
 def _read_text(f: Path) -> str:
-    from costmodel import file_kind
+    from costmodel.files import file_kind
 
     kind, size = file_kind(f)
     if kind == "other" or size > 64 << 20:  # a FIFO would block, /dev/zero would never end
-        raise UserError(f"cannot read {_show(f)}: not a regular file of at most 64 MB; {_damaged(f)}")
+        raise BadArtifactsError(f"cannot read {_show(f)}: not a regular file of at most 64 MB; {_damaged(f)}")
     try:
         return f.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise UserError(f"{_show(f)}: not UTF-8 text (byte {e.start}); {_damaged(f)}") from None
+        raise BadArtifactsError(f"{_show(f)}: not UTF-8 text (byte {e.start}); {_damaged(f)}") from None
     except OSError as e:
-        raise UserError(f"cannot read {_show(f)}: {e.strerror or e}.") from None
+        raise BadArtifactsError(f"cannot read {_show(f)}: {e.strerror or e}.") from None
 
 
 def _damaged(f: Path) -> str:
@@ -144,12 +148,12 @@ def _load_json(f: Path) -> dict:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise UserError(f"{_show(f)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+        raise BadArtifactsError(f"{_show(f)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
                         f"{_damaged(f)}") from None
     except RecursionError:
-        raise UserError(f"{_show(f)}: not valid JSON (nested too deeply); {_damaged(f)}") from None
+        raise BadArtifactsError(f"{_show(f)}: not valid JSON (nested too deeply); {_damaged(f)}") from None
     if not isinstance(doc, dict):
-        raise UserError(f"{_show(f)}: expected a JSON object, got {type(doc).__name__}; {_damaged(f)}")
+        raise BadArtifactsError(f"{_show(f)}: expected a JSON object, got {type(doc).__name__}; {_damaged(f)}")
     return doc
 
 
@@ -157,10 +161,11 @@ def _read_bundle(root: Path) -> Bundle:
     res = root / "result.json"
     doc = _load_json(res)
     inp = doc.get("input")
+    inp = inp if isinstance(inp, dict) else {}
     need = ("model", "system", "backend", "backend_version", "isl", "osl")
-    lacks = [k for k in need if not isinstance(inp, dict) or inp.get(k) in (None, "")]
+    lacks = [k for k in need if inp.get(k) in (None, "")]
     if lacks:
-        raise UserError(f"{_show(res)}: not a result written by `aicsolve SPEC --save-dir` (its \"input\" lacks "
+        raise BadArtifactsError(f"{_show(res)}: not a result written by `aicsolve SPEC --save-dir` (its \"input\" lacks "
                         f"{', '.join(lacks)}); {_damaged(res)}")
     configs: dict[str, dict[str, str]] = {}
     for name in ("top.csv", "pareto.csv"):
@@ -171,14 +176,14 @@ def _read_bundle(root: Path) -> Bundle:
             with open(f, newline="", encoding="utf-8") as fh:
                 table = list(csv.DictReader(fh))
         except (OSError, UnicodeDecodeError, csv.Error) as e:
-            raise UserError(f"{_show(f)}: cannot read as CSV ({getattr(e, 'strerror', None) or e}); "
+            raise BadArtifactsError(f"{_show(f)}: cannot read as CSV ({getattr(e, 'strerror', None) or e}); "
                             f"{_damaged(f)}") from None
         for r in table:
             label = (r.get("exported") or "").strip()
             if label and label not in configs:
                 configs[label] = r
     if not configs:
-        raise UserError(f"{_show(root)}: neither top.csv nor pareto.csv names an exported deployment (column "
+        raise BadArtifactsError(f"{_show(root)}: neither top.csv nor pareto.csv names an exported deployment (column "
                         f"`exported`); {_damaged(res)}")
     return Bundle(root, inp, configs)
 
@@ -201,7 +206,7 @@ def _ms(stats: dict, metric: str, f: Path) -> float | None:
         return None
     value, unit = got
     if unit not in TO_MS:
-        raise UserError(f"{_show(f)}: {metric} is in unit {unit!r}; expected one of {', '.join(TO_MS)}; "
+        raise BadArtifactsError(f"{_show(f)}: {metric} is in unit {unit!r}; expected one of {', '.join(TO_MS)}; "
                         f"{_damaged(f)}")
     return value * TO_MS[unit]
 
@@ -235,7 +240,7 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
         return None, (f"{_show(f)}: an open-loop run without request_throughput and request_latency, so its mean "
                       "concurrency is unknown; skipped.")
     if conc is None:
-        raise UserError(f"{_show(f)}: cannot tell the concurrency of this run: no input_config.loadgen.concurrency "
+        raise BadArtifactsError(f"{_show(f)}: cannot tell the concurrency of this run: no input_config.loadgen.concurrency "
                         "and no c<N> folder above it (bench/run_aiperf.sh writes each run to "
                         "bench/artifacts/c<N>/); move it into such a folder.")
     ttft, tpot = _ms(stats, "time_to_first_token", f), _ms(stats, "inter_token_latency", f)
@@ -251,8 +256,9 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
                       "holds one system, so this run is skipped.")
     isl = _stat(stats, "input_sequence_length")
     osl = _stat(stats, "output_sequence_length")
-    quant = inp.get("quantization") if isinstance(inp.get("quantization"), dict) else {}
-    row = dict.fromkeys(COLUMNS, "")
+    given_quant = inp.get("quantization")
+    quant = given_quant if isinstance(given_quant, dict) else {}
+    row: dict[str, object] = dict.fromkeys(COLUMNS, "")
     mode = (cfg.get("mode") or "").strip()
     row.update(id=f"{bundle.root.name}/{f.parent.relative_to(bundle.root).as_posix()}",
                backend=str(inp["backend"]), backend_version=str(inp["backend_version"]),
@@ -278,7 +284,7 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
         else:
             raise ValueError(f"mode {mode!r}")
     except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
-        raise UserError(f"{_show(bundle.root)}: the top.csv / pareto.csv row of {folder} is incomplete ({e}); "
+        raise BadArtifactsError(f"{_show(bundle.root)}: the top.csv / pareto.csv row of {folder} is incomplete ({e}); "
                         f"{_damaged(bundle.root / 'result.json')}") from None
     row["silicon_data_source"] = f"aiperf {_show(f)}; silicon_concurrency={source_conc}; total_concurrency={conc}"
     row["percentiles"] = _percentiles(stats, cfg, f)

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import overload
 
 import numpy as np
 
 from solver.constraints import FilterScope, broken_rules
-from solver.model import Unit, add_hint, build, exclude_pair, maximize_throughput, role_gpu_cap, settle
+from solver.disagg_model import Unit, add_hint, build, exclude_pair, maximize_throughput, role_gpu_cap, settle
 from solver.pareto import agg_front, agg_order, disagg_front, disagg_top, front_filter, undominated
 from solver.problem import Problem
 from solver.result import Deployment, SolveResult
-from solver.solve import NUM_WORKERS, Outcome, run
+from solver.cpsat import NUM_WORKERS, Outcome, run
 from solver.units import max_rel_error, rate_scale, scaled
-from solver.verify import evaluate, verify
+from solver.verify import evaluate, table, verify
 
 WARM_ROWS = (4, 8)  # cheapest prefill / decode rows of the warm-start model
 # Heuristic lower bound: many row pairs x few worker counts, few pairs x all counts, rule checks.
@@ -62,7 +63,7 @@ class DisaggSearch:
         return self.tables["decode"].tpot_ms
 
     def decode_tpot(self, row: int) -> float:
-        return float(self.problem.surfaces.decode.tpot_ms[row])
+        return float(table(self.problem, "decode").tpot_ms[row])
 
     def best(self, decode_ok: np.ndarray, excluded: frozenset = frozenset()) -> Unit | None:
         """Max T, then min TPOT, GPUs, TTFT, over decode rows in decode_ok and pairs not excluded."""
@@ -168,7 +169,13 @@ class DisaggSearch:
         add_hint(um, lower)
         return um
 
-    def _maximize(self, decode_ok, excluded, lower: Unit | None, warm) -> Unit | None:
+    @overload
+    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit, warm: tuple[int, int] | None) -> Unit: ...
+    @overload
+    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: None, warm: tuple[int, int] | None) -> Unit | None: ...
+
+    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit | None,
+                  warm: tuple[int, int] | None) -> Unit | None:
         """The highest-rate unit over the rows the bound from ``lower`` keeps (``warm``: the cheapest few)."""
         um = self._model(decode_ok, excluded, lower, warm)
         if um is None:
@@ -218,9 +225,10 @@ def _agg(problem: Problem, stats: dict) -> tuple:
         why = broken_rules(problem, "agg", {"agg": k}, {"agg": 1}, problem.constraints.replicas_min)
         return None, (), (), "smallest agg deployment: " + why[0]
     t, idx = t.take(np.flatnonzero(ok)), idx[ok]
-    n = np.array([reps[int(g)] for g in t.gpus])  # each row's deployment: as many replicas as the rules admit
+    fits = {g: r for g, r in reps.items() if r is not None}
+    n = np.array([fits[int(g)] for g in t.gpus])  # each row's deployment: as many replicas as the rules admit
     order = agg_order(n * t.req_per_s * problem.surfaces.osl / problem.total_gpus, t.tpot_ms, n * t.gpus, t.ttft_ms)
-    dep = lambda i: evaluate(problem, "agg", {"agg": int(idx[i])}, {"agg": 1}, reps[int(t.gpus[i])])  # noqa: E731
+    dep = lambda i: evaluate(problem, "agg", {"agg": int(idx[i])}, {"agg": 1}, fits[int(t.gpus[i])])  # noqa: E731
     undom = undominated(t.gpus, t.req_per_s, t.ttft_ms, t.tpot_ms)
     top = [dep(i) for i in [i for i in order if undom[i]][:problem.top_n]]
     return dep(order[0]), front_filter([dep(i) for i in agg_front(order, t.tpot_ms)]), tuple(top), None

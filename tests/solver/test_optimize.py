@@ -8,9 +8,9 @@ import json
 import pytest
 from solver_surfaces import assert_same, candidates, make_problem, surfaces, synthetic, tiny
 
-from solver.bruteforce import brute_force
+from tests.solver.brute_force import brute_force
 from solver.problem import Sla, Topology
-from solver.search import solve
+from solver.optimize import solve
 
 
 def test_tiny_hand_checked():
@@ -125,7 +125,7 @@ def test_pareto_is_capped_and_deployments_fill_the_budget():
 @pytest.mark.parametrize("case", ["dense", "moe", "request_latency", "separate_nodes", "role_budget"])
 def test_without_the_heuristic_lower_bound(case, monkeypatch):
     """Dinkelbach from the continuous upper bound (warm-start model, then the full one) finds the same."""
-    from solver.search import DisaggSearch
+    from solver.optimize import DisaggSearch
 
     monkeypatch.setattr(DisaggSearch, "_heuristic", lambda self, ok, excluded: None)
     p = CASES[case]()

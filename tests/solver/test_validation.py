@@ -1,0 +1,44 @@
+"""The spec-validation engine (solver.validation): a typed record of checked values, messages that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from solver.errors import UserError
+from solver.specfields import FIELDS
+from solver.validation import Checked, Where, bad_value, check, scalar_ok
+
+MINIMAL = {"model": "QWEN3_32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100}}
+
+
+def test_check_returns_every_value_with_defaults_and_the_keys_given():
+    c = check(MINIMAL, Where("s.yaml"))
+    assert isinstance(c, Checked)
+    assert c["model"] == "QWEN3_32B" and c["total_gpus"] == 8 and c["workload.isl"] == 1000
+    assert c["search.tp"] == [1, 2, 4, 8]  # the field's default, filled in
+    assert {"model", "system", "total_gpus", "workload", "workload.isl"} <= c.given
+    assert "search.tp" not in c.given and "sla.ttft_ms" not in c.given
+
+
+def test_lists_are_sorted_and_deduplicated():
+    assert check({**MINIMAL, "search": {"tp": [4, 1, 4]}}, Where("s.yaml"))["search.tp"] == [1, 4]
+
+
+def test_an_unknown_key_names_its_line_and_the_nearest_key():
+    where = Where("s.yaml", {"sla": 3, "sla.ttfy_ms": 4})
+    with pytest.raises(UserError, match=r"^s\.yaml, line 4: unknown key 'sla\.ttfy_ms' — did you mean 'sla\.ttft_ms'"):
+        check({**MINIMAL, "sla": {"ttfy_ms": 100}}, where)
+
+
+def test_a_section_is_checked_on_its_own_under_its_prefix():
+    assert check({"ttft_ms": 250}, Where("s.yaml"), prefix="sla")["sla.ttft_ms"] == 250
+    with pytest.raises(UserError, match="sla.ttft_ms must be a number > 0"):
+        check({"ttft_ms": -1}, Where("s.yaml"), prefix="sla")
+
+
+def test_scalar_ok_and_bad_value_word_one_value():
+    f = next(f for f in FIELDS if f.path == "total_gpus")
+    assert scalar_ok("int", f, 8) == (True, "")
+    assert scalar_ok("int", f, 8.0) == (False, " Write it as a whole number: 8.")
+    msg = str(bad_value(Where("s.yaml", {"total_gpus": 2}), "total_gpus", f, "eight"))
+    assert msg.startswith("s.yaml, line 2: total_gpus must be an integer") and "got 'eight'" in msg
