@@ -34,8 +34,12 @@ def variants() -> dict[str, dict]:
     demands["deployments"][2]["demand"] = {"requests_per_s": 10}
     demands["deployments"][2].pop("weight")
     demands["constraints"] = {}  # let DeepSeek-R1 span two H100 nodes
-    return {"example (2 demands + leftover)": EXAMPLE, "max_goodput, 3 weighted": leftover,
-            "min_cost, 3 demands": demands, "6 models, 3 pools, 320 GPUs": SIX}
+    return {
+        "example (2 demands + leftover)": EXAMPLE,
+        "max_goodput, 3 weighted": leftover,
+        "min_cost, 3 demands": demands,
+        "6 models, 3 pools, 320 GPUs": SIX,
+    }
 
 
 def _dep(model: str, isl: int, osl: int, ttft: float, tpot: float, **load) -> dict:
@@ -43,14 +47,19 @@ def _dep(model: str, isl: int, osl: int, ttft: float, tpot: float, **load) -> di
 
 
 # A scale check beyond the target: two demands, four models sharing what is left.
-SIX = {"pools": {"h100_sxm": 128, "h200_sxm": 128, "b200_sxm": 64},
-       "cost": {"h100_sxm": 2.2, "h200_sxm": 3.5, "b200_sxm": 5.5}, "backend": "trtllm",
-       "deployments": [_dep("Qwen/Qwen3-32B", 4000, 500, 1000, 20, weight=2),
-                       _dep("meta-llama/Llama-3.1-70B", 2000, 500, 1500, 30, weight=3),
-                       _dep("deepseek-ai/DeepSeek-R1", 4000, 1000, 2000, 50, weight=1),
-                       _dep("Qwen/Qwen3-8B", 1000, 300, 500, 15, demand={"requests_per_s": 50}),
-                       _dep("openai/gpt-oss-120b", 2000, 1000, 1000, 20, weight=1.5),
-                       _dep("Qwen/Qwen3-235B-A22B-FP8", 4000, 800, 2000, 40, demand={"requests_per_s": 5})]}
+SIX = {
+    "pools": {"h100_sxm": 128, "h200_sxm": 128, "b200_sxm": 64},
+    "cost": {"h100_sxm": 2.2, "h200_sxm": 3.5, "b200_sxm": 5.5},
+    "backend": "trtllm",
+    "deployments": [
+        _dep("Qwen/Qwen3-32B", 4000, 500, 1000, 20, weight=2),
+        _dep("meta-llama/Llama-3.1-70B", 2000, 500, 1500, 30, weight=3),
+        _dep("deepseek-ai/DeepSeek-R1", 4000, 1000, 2000, 50, weight=1),
+        _dep("Qwen/Qwen3-8B", 1000, 300, 500, 15, demand={"requests_per_s": 50}),
+        _dep("openai/gpt-oss-120b", 2000, 1000, 1000, 20, weight=1.5),
+        _dep("Qwen/Qwen3-235B-A22B-FP8", 4000, 800, 2000, 40, demand={"requests_per_s": 5}),
+    ],
+}
 
 
 def main(repeats: int = 3) -> None:
@@ -66,9 +75,11 @@ def main(repeats: int = 3) -> None:
                 t1 = time.perf_counter()
                 r = solve_cluster(c, surfaces)
                 best_price, best_solve = min(best_price, t1 - t0), min(best_solve, time.perf_counter() - t1)
-            print(f"{name:32s} pricing {best_price:5.2f} s  solve {best_solve:5.2f} s  "
-                  f"proven={r.proven_optimal}  rows={r.stats.get('rows')}  gpus={r.gpus_used}/{sum(p.gpus for p in c.pools)}  "
-                  f"solves={sum(r.stats['solver_status'].values())}")
+            print(
+                f"{name:32s} pricing {best_price:5.2f} s  solve {best_solve:5.2f} s  "
+                f"proven={r.proven_optimal}  rows={r.stats.get('rows')}  gpus={r.gpus_used}/{sum(p.gpus for p in c.pools)}  "
+                f"solves={sum(r.stats['solver_status'].values())}"
+            )
 
 
 if __name__ == "__main__":

@@ -20,13 +20,19 @@ from costmodel.build import build_surfaces
 from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest
 from costmodel.workload import Workload, fixed, lognormal
 
-P90 = ["specs/qwen3-32b_h200x32.yaml", "--set", "workload.isl={lognormal: {mean: 4000, p90: 8000}}",
-       "--set", "sla.ttft_ms={p90: 500}"]
+P90 = [
+    "specs/qwen3-32b_h200x32.yaml",
+    "--set",
+    "workload.isl={lognormal: {mean: 4000, p90: 8000}}",
+    "--set",
+    "sla.ttft_ms={p90: 500}",
+]
 
 
 def _grid(model: str, search: SearchSpace) -> None:
-    base = SurfaceRequest(load_model(model), "h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"], 4000, 500, Quant(),
-                          search)
+    base = SurfaceRequest(
+        load_model(model), "h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"], 4000, 500, Quant(), search
+    )
     build_surfaces(base)  # tables read once
     ref = None
     for k in (0, 1, 4, 8, 16, 32, 64):

@@ -12,8 +12,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = ["specs/qwen3-32b_h200x32.yaml", "specs/deepseek-r1_h200x64.yaml", "specs/llama3.1-70b_h100x16_topology.yaml",
-         "specs/cluster_3models_h100x64_h200x64.yaml"]
+SPECS = [
+    "specs/qwen3-32b_h200x32.yaml",
+    "specs/deepseek-r1_h200x64.yaml",
+    "specs/llama3.1-70b_h100x16_topology.yaml",
+    "specs/cluster_3models_h100x64_h200x64.yaml",
+]
 
 
 def _cmd() -> list[str]:

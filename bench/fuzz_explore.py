@@ -48,8 +48,7 @@ def explore(kind: str, strategy, check, n: int, seed_: int, pristine: Path) -> d
     rec = {"cases": 0, "faults": [], "slowest": (0.0, None), "largest": (0, None)}
 
     @seed(seed_)
-    @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck))
     @given(strategy)
     def run(case):
         tracemalloc.reset_peak()
@@ -121,23 +120,35 @@ def main() -> int:
         rec = results[kind] = explore(kind, strategy, check, max(1, int(n * a.scale)), a.seed, pristine)
         total += rec["cases"]
         faults += len(rec["faults"])
-        print(f"{kind:28s} {rec['cases']:6,d} cases {len(rec['faults']):4d} faults  {time.perf_counter() - t0:6.1f} s"
-              f"  slowest {rec['slowest'][0]:.2f} s  peak {rec['largest'][0] / 2**20:.0f} MiB", flush=True)
+        print(
+            f"{kind:28s} {rec['cases']:6,d} cases {len(rec['faults']):4d} faults  {time.perf_counter() - t0:6.1f} s"
+            f"  slowest {rec['slowest'][0]:.2f} s  peak {rec['largest'][0] / 2**20:.0f} MiB",
+            flush=True,
+        )
         for fault, case in rec["faults"][:5]:
             print(f"    FAULT {fault}\n      input: {_brief(case)}")
     tracemalloc.stop()
     shutil.rmtree(pristine.parent, ignore_errors=True)
     print(f"total {total:,} cases, {faults} faults, {time.perf_counter() - t_all:.0f} s (seed {a.seed})")
     if a.save:
-        a.save.write_text(json.dumps({k: {"cases": r["cases"], "faults": r["faults"], "slowest": r["slowest"],
-                                          "largest": r["largest"]} for k, r in results.items()}, default=repr))
+        a.save.write_text(
+            json.dumps(
+                {
+                    k: {"cases": r["cases"], "faults": r["faults"], "slowest": r["slowest"], "largest": r["largest"]}
+                    for k, r in results.items()
+                },
+                default=repr,
+            )
+        )
     print("worst inputs rerun through the CLI (tests/bounded.py limits):")
     for kind, rec in results.items():
         for label, (_, case) in (("slowest", rec["slowest"]), ("largest", rec["largest"])):
             got = _cli_rerun(kind, case) if case is not None else None
             if got:
-                print(f"  {kind:28s} {label:8s} exit {got[0]}  {got[1]:.2f} s  {got[2] / 1024:.0f} MiB  "
-                      f"{_brief(case)[:90]}")
+                print(
+                    f"  {kind:28s} {label:8s} exit {got[0]}  {got[1]:.2f} s  {got[2] / 1024:.0f} MiB  "
+                    f"{_brief(case)[:90]}"
+                )
                 if got[0] not in (0, 1, 2):
                     faults += 1
                     print(f"    FAULT through the CLI: {got[3][-300:]}")

@@ -35,10 +35,15 @@ def main() -> None:
         step = StepModel(db, a, quant)
         for lay in lays:
             w = float(weight_bytes_per_gpu(a, quant, *lay))
-            tpot = float(decode_figures(step, Layout(*(np.array(float(x)) for x in lay)), np.array(float(batch)),
-                                        ISL, OSL)["tpot_ms"])
-            print(f"{model} {system} {backend} tp/pp/dp/moe_tp/ep {'/'.join(map(str, lay))}: "
-                  f"weights {w / 2**30:.2f} GiB/GPU, decode TPOT {tpot:.3f} ms at batch {batch}/rank, ISL {ISL}")
+            tpot = float(
+                decode_figures(step, Layout(*(np.array(float(x)) for x in lay)), np.array(float(batch)), ISL, OSL)[
+                    "tpot_ms"
+                ]
+            )
+            print(
+                f"{model} {system} {backend} tp/pp/dp/moe_tp/ep {'/'.join(map(str, lay))}: "
+                f"weights {w / 2**30:.2f} GiB/GPU, decode TPOT {tpot:.3f} ms at batch {batch}/rank, ISL {ISL}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from costmodel.opdb import OpDB
 
 
 def main() -> None:
-    system, backend, version = (sys.argv[1:] + ["h200_sxm", "trtllm", "1.3.0rc20"][len(sys.argv) - 1:])[:3]
+    system, backend, version = (sys.argv[1:] + ["h200_sxm", "trtllm", "1.3.0rc20"][len(sys.argv) - 1 :])[:3]
     rng = np.random.default_rng(0)
     n = 100_000
     t0 = time.perf_counter()

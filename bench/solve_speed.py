@@ -35,9 +35,21 @@ def _table(role: str, rows: list[tuple]) -> Candidates:
     a = np.array(rows, dtype=float)
     i = lambda k: a[:, k].astype(int)  # noqa: E731
     n = len(rows)
-    return Candidates(role=role, tp=i(0), pp=i(1), dp=i(2), moe_tp=i(3), moe_ep=i(4), gpus=i(0) * i(1) * i(2),
-                      batch=i(5), ttft_ms=a[:, 6], tpot_ms=a[:, 7], req_per_s=a[:, 8], mem_used_frac=np.full(n, 0.5),
-                      max_num_tokens=np.full(n, 8192))
+    return Candidates(
+        role=role,
+        tp=i(0),
+        pp=i(1),
+        dp=i(2),
+        moe_tp=i(3),
+        moe_ep=i(4),
+        gpus=i(0) * i(1) * i(2),
+        batch=i(5),
+        ttft_ms=a[:, 6],
+        tpot_ms=a[:, 7],
+        req_per_s=a[:, 8],
+        mem_used_frac=np.full(n, 0.5),
+        max_num_tokens=np.full(n, 8192),
+    )
 
 
 def synthetic(seed: int = 0, gpus_per_node: int = 8) -> Surfaces:
@@ -49,7 +61,7 @@ def synthetic(seed: int = 0, gpus_per_node: int = 8) -> Surfaces:
         tp, pp, dp, _, _ = lay
         g = tp * pp * dp
         eff = rng.uniform(0.6, 1.0) * g ** rng.uniform(0.7, 0.95)
-        base = rng.uniform(6.0, 14.0) / eff ** 0.35
+        base = rng.uniform(6.0, 14.0) / eff**0.35
         for b in batches:
             tpot = base * (1 + b / (eff * rng.uniform(20, 40))) * rng.uniform(0.98, 1.02)
             dec.append((*lay, b, np.nan, tpot, 1000.0 * b / (OSL * tpot)))
@@ -62,9 +74,18 @@ def synthetic(seed: int = 0, gpus_per_node: int = 8) -> Surfaces:
         for b in (1, 2, 4, 8):
             t = ISL * b * rng.uniform(0.01, 0.02) / eff + rng.uniform(5, 20)
             pre.append((*lay, b, 1.6 * t, np.nan, 700.0 * b / t))
-    return Surfaces(model="synthetic-moe", system="synthetic", backend="synthetic", version="0", isl=ISL, osl=OSL,
-                    gpus_per_node=gpus_per_node, agg=_table("agg", agg), prefill=_table("prefill", pre),
-                    decode=_table("decode", dec))
+    return Surfaces(
+        model="synthetic-moe",
+        system="synthetic",
+        backend="synthetic",
+        version="0",
+        isl=ISL,
+        osl=OSL,
+        gpus_per_node=gpus_per_node,
+        agg=_table("agg", agg),
+        prefill=_table("prefill", pre),
+        decode=_table("decode", dec),
+    )
 
 
 def main() -> None:
@@ -82,9 +103,11 @@ def main() -> None:
             best = min(best, time.perf_counter() - t)
         base = base or best
         d = r.best_disagg
-        print(f"gpus {n:5d}: {best * 1e3:7.1f} ms ({best / base:4.2f}x)  solves {r.stats['solves']:4d}  "
-              f"pareto agg {len(r.pareto_agg):2d} disagg {len(r.pareto_disagg):2d}  proven {r.proven_optimal}  "
-              f"best disagg {d.tokens_per_s_per_gpu_given if d else float('nan'):.1f} tok/s per GPU given")
+        print(
+            f"gpus {n:5d}: {best * 1e3:7.1f} ms ({best / base:4.2f}x)  solves {r.stats['solves']:4d}  "
+            f"pareto agg {len(r.pareto_agg):2d} disagg {len(r.pareto_disagg):2d}  proven {r.proven_optimal}  "
+            f"best disagg {d.tokens_per_s_per_gpu_given if d else float('nan'):.1f} tok/s per GPU given"
+        )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,23 @@ from costmodel.paths import data_dir
 
 # HF architectures we can describe, and the cost-model family each one maps to.
 _FAMILIES = {
-    "dense": ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-              "Qwen3_5ForConditionalGeneration", "Qwen3_5ForCausalLM"),
-    "moe": ("MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM",
-            "MiniMaxM2ForCausalLM", "Qwen3_5MoeForConditionalGeneration", "Qwen3_5MoeForCausalLM"),
+    "dense": (
+        "LlamaForCausalLM",
+        "MistralForCausalLM",
+        "Qwen2ForCausalLM",
+        "Qwen3ForCausalLM",
+        "Qwen3_5ForConditionalGeneration",
+        "Qwen3_5ForCausalLM",
+    ),
+    "moe": (
+        "MixtralForCausalLM",
+        "Qwen2MoeForCausalLM",
+        "Qwen3MoeForCausalLM",
+        "GptOssForCausalLM",
+        "MiniMaxM2ForCausalLM",
+        "Qwen3_5MoeForConditionalGeneration",
+        "Qwen3_5MoeForCausalLM",
+    ),
     "mla_moe": ("DeepseekV3ForCausalLM", "KimiK25ForConditionalGeneration"),
 }
 SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.items() for a in archs}
@@ -134,8 +147,10 @@ class ModelArch:
 
     def attn_params_all_layers(self) -> int:
         """Attention (full and linear) parameters of every decoder layer."""
-        return (self.num_full_attn_layers * self.attn_params_per_layer()
-                + self.num_linear_layers * self.linear_attn_params_per_layer())
+        return (
+            self.num_full_attn_layers * self.attn_params_per_layer()
+            + self.num_linear_layers * self.linear_attn_params_per_layer()
+        )
 
     def linear_state_bytes_per_request(self, conv_dtype_bytes: float = 2) -> float:
         """Fixed GDN state one request holds over the whole model: conv window + recurrent state."""
@@ -213,14 +228,17 @@ def _registry_entry(f: Path) -> dict[str, Any]:
     """One registry file ({"hf_id", "aliases", "config"}), its shape checked; UnsupportedModelError naming it."""
     entry = _read_json(str(f))
     if not isinstance(entry, dict) or not isinstance(entry.get("hf_id"), str) or not entry["hf_id"].strip():
-        raise UnsupportedModelError(f"{f}: a model file holds {{\"hf_id\": \"org/name\", \"aliases\": [...], "
-                                    "\"config\": {...}}; it has no hf_id string. Reinstall aicsolve or fix the file.")
+        raise UnsupportedModelError(
+            f'{f}: a model file holds {{"hf_id": "org/name", "aliases": [...], '
+            '"config": {...}}; it has no hf_id string. Reinstall aicsolve or fix the file.'
+        )
     aliases = entry.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise UnsupportedModelError(f"{f}: 'aliases' must be a list of strings. Reinstall aicsolve or fix the file.")
     if not isinstance(entry.get("config"), dict):
-        raise UnsupportedModelError(f"{f}: 'config' must be the model's HF config.json mapping. Reinstall aicsolve "
-                                    "or fix the file.")
+        raise UnsupportedModelError(
+            f"{f}: 'config' must be the model's HF config.json mapping. Reinstall aicsolve or fix the file."
+        )
     return entry
 
 
@@ -287,8 +305,10 @@ def _from_config(name: str, raw: Any, source: str | None = None) -> ModelArch:
     """
     source = source or name
     if not isinstance(raw, dict):
-        raise UnsupportedModelError(f"{source}: a config.json is a JSON object of fields (architectures, "
-                                    f"hidden_size, ...); got {type(raw).__name__} {shown_value(raw)}")
+        raise UnsupportedModelError(
+            f"{source}: a config.json is a JSON object of fields (architectures, "
+            f"hidden_size, ...); got {type(raw).__name__} {shown_value(raw)}"
+        )
     cfg = dict(_flatten(raw))
     check_config(cfg, source)
     try:
@@ -296,8 +316,9 @@ def _from_config(name: str, raw: Any, source: str | None = None) -> ModelArch:
     except UnsupportedModelError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as e:
-        raise UnsupportedModelError(f"{source}: cannot read this config.json ({type(e).__name__}: "
-                                    f"{str(e)[:200]})") from None
+        raise UnsupportedModelError(
+            f"{source}: cannot read this config.json ({type(e).__name__}: {str(e)[:200]})"
+        ) from None
 
 
 def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
@@ -337,27 +358,52 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
     mtp = int(g("num_mtp_modules")) * int(g("mtp_transformer_layers", 1)) if g("use_mtp", False) else mtp
     mla = family == "mla_moe"
     n_linear = sum(t == "linear_attention" for t in types)
-    linear = dict(num_linear_layers=n_linear, linear_k_heads=int(g("linear_num_key_heads")),
-                  linear_v_heads=int(g("linear_num_value_heads")), linear_k_dim=int(g("linear_key_head_dim")),
-                  linear_v_dim=int(g("linear_value_head_dim")), linear_conv_kernel=int(g("linear_conv_kernel_dim")),
-                  linear_state_dtype_bytes={"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}.get(
-                      str(g("mamba_ssm_dtype", "float32")), 4.0)) if n_linear else {}
+    linear = (
+        dict(
+            num_linear_layers=n_linear,
+            linear_k_heads=int(g("linear_num_key_heads")),
+            linear_v_heads=int(g("linear_num_value_heads")),
+            linear_k_dim=int(g("linear_key_head_dim")),
+            linear_v_dim=int(g("linear_value_head_dim")),
+            linear_conv_kernel=int(g("linear_conv_kernel_dim")),
+            linear_state_dtype_bytes={"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}.get(
+                str(g("mamba_ssm_dtype", "float32")), 4.0
+            ),
+        )
+        if n_linear
+        else {}
+    )
     mtp = mtp or int(g("mtp_num_hidden_layers"))  # Qwen3.5's name for its MTP layers
-    lora = {k: int(g(k)) if mla else 0 for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
-                                                 "qk_rope_head_dim", "v_head_dim")}
+    lora = {
+        k: int(g(k)) if mla else 0
+        for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+    }
     head_dim = lora["qk_nope_head_dim"] + lora["qk_rope_head_dim"] if mla else int(g("head_dim") or hidden // heads)
     return ModelArch(
-        name=name, family=family, num_layers=layers, hidden=hidden, num_heads=heads,
-        num_kv_heads=int(g("num_key_value_heads", heads)), head_dim=head_dim,
-        intermediate=inter if dense else 0, vocab=_req(cfg, "vocab_size", name),
-        tie_embeddings=bool(g("tie_word_embeddings", False)), num_experts=experts,
+        name=name,
+        family=family,
+        num_layers=layers,
+        hidden=hidden,
+        num_heads=heads,
+        num_kv_heads=int(g("num_key_value_heads", heads)),
+        head_dim=head_dim,
+        intermediate=inter if dense else 0,
+        vocab=_req(cfg, "vocab_size", name),
+        tie_embeddings=bool(g("tie_word_embeddings", False)),
+        num_experts=experts,
         topk=int(g("num_experts_per_tok") or g("experts_per_token")) if experts else 0,
-        moe_intermediate=moe_inter if experts else 0, num_dense_layers=dense if experts else 0,
-        num_shared_experts=shared_n if experts else 0, shared_intermediate=shared_inter if shared_n else 0,
-        **lora, mtp_layers=mtp, sliding_window=window if n_sliding else 0,
+        moe_intermediate=moe_inter if experts else 0,
+        num_dense_layers=dense if experts else 0,
+        num_shared_experts=shared_n if experts else 0,
+        shared_intermediate=shared_inter if shared_n else 0,
+        **lora,
+        mtp_layers=mtp,
+        sliding_window=window if n_sliding else 0,
         num_sliding_layers=n_sliding if window else 0,
-        native_weight_dtype=native_dtype(cfg), max_context=int(g("max_position_embeddings")),
-        attn_output_gate=bool(g("attn_output_gate", False)), **linear,
+        native_weight_dtype=native_dtype(cfg),
+        max_context=int(g("max_position_embeddings")),
+        attn_output_gate=bool(g("attn_output_gate", False)),
+        **linear,
         high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),
     )
 
@@ -375,8 +421,10 @@ def _load_path(path: Path) -> ModelArch:
             q = _load_json(str(side))
             q = q.get("quantization", {}) if isinstance(q, dict) else None
             if not isinstance(q, dict) or not isinstance(q.get("quant_algo", ""), str):
-                raise UnsupportedModelError(f"{side}: field 'quantization' must be a mapping with a quant_algo "
-                                            'string, e.g. {"quantization": {"quant_algo": "NVFP4"}}')
+                raise UnsupportedModelError(
+                    f"{side}: field 'quantization' must be a mapping with a quant_algo "
+                    'string, e.g. {"quantization": {"quant_algo": "NVFP4"}}'
+                )
             raw = {**raw, "quantization_config": {"quant_method": "modelopt", "quant_algo": q.get("quant_algo", "")}}
     # Without _name_or_path a local checkpoint is named by its folder, not by its config.json.
     name = raw.get("_name_or_path") if isinstance(raw, dict) else None
@@ -415,8 +463,14 @@ def load_model(spec: str, base_dir: Path | None = None, paths: bool = True) -> M
     close = difflib.get_close_matches(key[:200], list(index), n=3, cutoff=0.4)
     hint = f" Did you mean: {', '.join(index[c][2] for c in close)}?" if close else ""
     skipped = _scan(models_dir)[1]
-    broken = (f" ({len(skipped)} registry file(s) could not be read and were skipped: {skipped[0]}"
-              f"{' …' if len(skipped) > 1 else ''} `aicsolve data verify` checks them.)") if skipped else ""
+    broken = (
+        (
+            f" ({len(skipped)} registry file(s) could not be read and were skipped: {skipped[0]}"
+            f"{' …' if len(skipped) > 1 else ''} `aicsolve data verify` checks them.)"
+        )
+        if skipped
+        else ""
+    )
     raise UnknownModelError(
         f"Unknown model {shown!r}.{hint}{broken} Known models are listed by list_models()"
         + ("; a path to a local HF config.json works too." if paths else ".")

@@ -34,10 +34,18 @@ RATE_DIR = re.compile(r"r(\d+(?:\.\d+)?)")  # … or r<requests/s> for an open-l
 PCT_KEYS = ("p50", "p90", "p95", "p99")  # the percentiles aiperf reports that the bundle predicts (top.csv)
 TO_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3, "seconds": 1e3}
 MAX_RUNS = 100_000  # more aiperf results than this under one path is not a bundle
-ROLE_KEYS = (("batch_size", "batch"), ("tp_size", "tp"), ("pp_size", "pp"), ("attention_dp_size", "attention_dp"),
-             ("moe_tp_size", "moe_tp"), ("moe_ep_size", "ep"))
-HOW = ("calibrate reads a measurement CSV, or a bundle written by `aicsolve SPEC --save-dir DIR` (or one deployment "
-       "folder of it, or the bench/artifacts/ folder inside one) after its bench/run_aiperf.sh has run")
+ROLE_KEYS = (
+    ("batch_size", "batch"),
+    ("tp_size", "tp"),
+    ("pp_size", "pp"),
+    ("attention_dp_size", "attention_dp"),
+    ("moe_tp_size", "moe_tp"),
+    ("moe_ep_size", "ep"),
+)
+HOW = (
+    "calibrate reads a measurement CSV, or a bundle written by `aicsolve SPEC --save-dir DIR` (or one deployment "
+    "folder of it, or the bench/artifacts/ folder inside one) after its bench/run_aiperf.sh has run"
+)
 
 
 class BadArtifactsError(CostModelError, ValueError):
@@ -74,9 +82,11 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
     else:
         folder = sel.relative_to(root).parts[0]
         if folder not in bundle.configs:
-            raise BadArtifactsError(f"{path}: {folder} is not an exported deployment of the bundle {_show(root)} (its "
-                            f"top.csv names {', '.join(sorted(bundle.configs)) or 'none'}); name the bundle or one "
-                            "of those folders.")
+            raise BadArtifactsError(
+                f"{path}: {folder} is not an exported deployment of the bundle {_show(root)} (its "
+                f"top.csv names {', '.join(sorted(bundle.configs)) or 'none'}); name the bundle or one "
+                "of those folders."
+            )
         folders = [folder]
     rows: list[dict] = []
     notes: list[str] = []
@@ -84,10 +94,13 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
         base = sel if sel != root else root / folder
         files = [base] if base.is_file() else sorted(base.rglob(PROFILE))
         if len(files) > MAX_RUNS:
-            raise BadArtifactsError(f"{path}: more than {MAX_RUNS:,} {PROFILE} files; name one bundle or deployment folder.")
+            raise BadArtifactsError(
+                f"{path}: more than {MAX_RUNS:,} {PROFILE} files; name one bundle or deployment folder."
+            )
         if base.is_dir():
-            for d in sorted(p for p in base.rglob("*") if p.is_dir() and (RUN_DIR.fullmatch(p.name)
-                                                                          or RATE_DIR.fullmatch(p.name))):
+            for d in sorted(
+                p for p in base.rglob("*") if p.is_dir() and (RUN_DIR.fullmatch(p.name) or RATE_DIR.fullmatch(p.name))
+            ):
                 if not any(d.rglob(PROFILE)):
                     notes.append(f"{_show(d)}: no {PROFILE} (the aiperf run did not finish?); skipped.")
         if not files and sel == root:
@@ -100,11 +113,13 @@ def read_artifact_rows(path: Path) -> tuple[list[dict], list[str]]:
                 notes.append(note)
     if not rows:
         where = _show(path) if sel != root else ", ".join(_show(root / f / "bench" / "artifacts") for f in folders)
-        raise BadArtifactsError(f"{path}: no aiperf results with TTFT and TPOT to calibrate from (looked for {PROFILE} "
-                        f"under {where}). Run the deployment's bench/run_aiperf.sh against it first (each "
-                        "concurrency writes bench/artifacts/c<N>/); results of the Kubernetes Job "
-                        "(bench/aiperf-job.yaml, in /artifacts of its pod) belong in that deployment's "
-                        "bench/artifacts/." + "".join(f" {n}" for n in notes if "skipped" in n)[:2000])
+        raise BadArtifactsError(
+            f"{path}: no aiperf results with TTFT and TPOT to calibrate from (looked for {PROFILE} "
+            f"under {where}). Run the deployment's bench/run_aiperf.sh against it first (each "
+            "concurrency writes bench/artifacts/c<N>/); results of the Kubernetes Job "
+            "(bench/aiperf-job.yaml, in /artifacts of its pod) belong in that deployment's "
+            "bench/artifacts/." + "".join(f" {n}" for n in notes if "skipped" in n)[:2000]
+        )
     return rows, notes
 
 
@@ -138,8 +153,10 @@ def _read_text(f: Path) -> str:
 
 def _damaged(f: Path) -> str:
     if f.name == PROFILE:
-        return ("the file is damaged: rerun that concurrency with the deployment's bench/run_aiperf.sh, or delete "
-                "its folder to calibrate from the other runs.")
+        return (
+            "the file is damaged: rerun that concurrency with the deployment's bench/run_aiperf.sh, or delete "
+            "its folder to calibrate from the other runs."
+        )
     return "the bundle is damaged: write it again with `aicsolve SPEC --save-dir DIR --force`."
 
 
@@ -148,8 +165,9 @@ def _load_json(f: Path) -> dict:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise BadArtifactsError(f"{_show(f)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
-                        f"{_damaged(f)}") from None
+        raise BadArtifactsError(
+            f"{_show(f)}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); {_damaged(f)}"
+        ) from None
     except RecursionError:
         raise BadArtifactsError(f"{_show(f)}: not valid JSON (nested too deeply); {_damaged(f)}") from None
     if not isinstance(doc, dict):
@@ -165,8 +183,10 @@ def _read_bundle(root: Path) -> Bundle:
     need = ("model", "system", "backend", "backend_version", "isl", "osl")
     lacks = [k for k in need if inp.get(k) in (None, "")]
     if lacks:
-        raise BadArtifactsError(f"{_show(res)}: not a result written by `aicsolve SPEC --save-dir` (its \"input\" lacks "
-                        f"{', '.join(lacks)}); {_damaged(res)}")
+        raise BadArtifactsError(
+            f'{_show(res)}: not a result written by `aicsolve SPEC --save-dir` (its "input" lacks '
+            f"{', '.join(lacks)}); {_damaged(res)}"
+        )
     configs: dict[str, dict[str, str]] = {}
     for name in ("top.csv", "pareto.csv"):
         f = root / name
@@ -176,15 +196,18 @@ def _read_bundle(root: Path) -> Bundle:
             with open(f, newline="", encoding="utf-8") as fh:
                 table = list(csv.DictReader(fh))
         except (OSError, UnicodeDecodeError, csv.Error) as e:
-            raise BadArtifactsError(f"{_show(f)}: cannot read as CSV ({getattr(e, 'strerror', None) or e}); "
-                            f"{_damaged(f)}") from None
+            raise BadArtifactsError(
+                f"{_show(f)}: cannot read as CSV ({getattr(e, 'strerror', None) or e}); {_damaged(f)}"
+            ) from None
         for r in table:
             label = (r.get("exported") or "").strip()
             if label and label not in configs:
                 configs[label] = r
     if not configs:
-        raise BadArtifactsError(f"{_show(root)}: neither top.csv nor pareto.csv names an exported deployment (column "
-                        f"`exported`); {_damaged(res)}")
+        raise BadArtifactsError(
+            f"{_show(root)}: neither top.csv nor pareto.csv names an exported deployment (column "
+            f"`exported`); {_damaged(res)}"
+        )
     return Bundle(root, inp, configs)
 
 
@@ -206,8 +229,9 @@ def _ms(stats: dict, metric: str, f: Path) -> float | None:
         return None
     value, unit = got
     if unit not in TO_MS:
-        raise BadArtifactsError(f"{_show(f)}: {metric} is in unit {unit!r}; expected one of {', '.join(TO_MS)}; "
-                        f"{_damaged(f)}")
+        raise BadArtifactsError(
+            f"{_show(f)}: {metric} is in unit {unit!r}; expected one of {', '.join(TO_MS)}; {_damaged(f)}"
+        )
     return value * TO_MS[unit]
 
 
@@ -223,11 +247,15 @@ def _concurrency(stats: dict, f: Path, folder_root: Path) -> tuple[int | None, s
     cfg = stats.get("input_config")
     loadgen = cfg.get("loadgen") if isinstance(cfg, dict) else None
     given = loadgen.get("concurrency") if isinstance(loadgen, dict) else None
-    named = next((int(m.group(1)) for d in f.relative_to(folder_root).parts[:-1][::-1]
-                  if (m := RUN_DIR.fullmatch(d))), None)
+    named = next(
+        (int(m.group(1)) for d in f.relative_to(folder_root).parts[:-1][::-1] if (m := RUN_DIR.fullmatch(d))), None
+    )
     if isinstance(given, int) and not isinstance(given, bool) and given > 0:
-        note = (f"{_show(f)}: aiperf ran at concurrency {given}, not the {named} its folder name says; used "
-                f"{given}." if named is not None and named != given else None)
+        note = (
+            f"{_show(f)}: aiperf ran at concurrency {given}, not the {named} its folder name says; used {given}."
+            if named is not None and named != given
+            else None
+        )
         return given, note
     return named, None
 
@@ -237,37 +265,54 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
     stats = _load_json(f)
     conc, note = _concurrency(stats, f, bundle.root / folder)
     if conc is None and any(RATE_DIR.fullmatch(d) for d in f.relative_to(bundle.root / folder).parts[:-1]):
-        return None, (f"{_show(f)}: an open-loop run without request_throughput and request_latency, so its mean "
-                      "concurrency is unknown; skipped.")
+        return None, (
+            f"{_show(f)}: an open-loop run without request_throughput and request_latency, so its mean "
+            "concurrency is unknown; skipped."
+        )
     if conc is None:
-        raise BadArtifactsError(f"{_show(f)}: cannot tell the concurrency of this run: no input_config.loadgen.concurrency "
-                        "and no c<N> folder above it (bench/run_aiperf.sh writes each run to "
-                        "bench/artifacts/c<N>/); move it into such a folder.")
+        raise BadArtifactsError(
+            f"{_show(f)}: cannot tell the concurrency of this run: no input_config.loadgen.concurrency "
+            "and no c<N> folder above it (bench/run_aiperf.sh writes each run to "
+            "bench/artifacts/c<N>/); move it into such a folder."
+        )
     ttft, tpot = _ms(stats, "time_to_first_token", f), _ms(stats, "inter_token_latency", f)
     if ttft is None or tpot is None or ttft <= 0 or tpot <= 0:
         errors = _stat(stats, "error_request_count")
-        why = (f"{int(errors[0]):,} request(s) failed, see its error_summary" if errors and errors[0] > 0 else
-               "aiperf measures them only for --streaming runs")
+        why = (
+            f"{int(errors[0]):,} request(s) failed, see its error_summary"
+            if errors and errors[0] > 0
+            else "aiperf measures them only for --streaming runs"
+        )
         return None, f"{_show(f)}: no time_to_first_token / inter_token_latency ({why}); skipped."
     inp, cfg = bundle.input, bundle.configs[folder]
     decode_system = inp.get("decode_system")
     if (cfg.get("mode") or "").strip() == "disagg" and decode_system not in (None, "", inp["system"]):
-        return None, (f"{_show(f)}: decode ran on {decode_system}, prefill on {inp['system']}; a measurement row "
-                      "holds one system, so this run is skipped.")
+        return None, (
+            f"{_show(f)}: decode ran on {decode_system}, prefill on {inp['system']}; a measurement row "
+            "holds one system, so this run is skipped."
+        )
     isl = _stat(stats, "input_sequence_length")
     osl = _stat(stats, "output_sequence_length")
     given_quant = inp.get("quantization")
     quant = given_quant if isinstance(given_quant, dict) else {}
     row: dict[str, object] = dict.fromkeys(COLUMNS, "")
     mode = (cfg.get("mode") or "").strip()
-    row.update(id=f"{bundle.root.name}/{f.parent.relative_to(bundle.root).as_posix()}",
-               backend=str(inp["backend"]), backend_version=str(inp["backend_version"]),
-               model_path=str(inp["model"]), system=str(inp["system"]), mode=mode,
-               # what aiperf counted (the tokenizer's lengths), else what the bundle asked for
-               isl=str(round(isl[0]) if isl and isl[0] >= 1 else inp["isl"]),
-               osl=str(round(osl[0]) if osl and osl[0] >= 1 else inp["osl"]),
-               precision=str(quant.get("gemm", "")), gemm_quant_mode=str(quant.get("gemm", "")),
-               moe_quant_mode=str(quant.get("moe", "")), silicon_ttft_ms=repr(ttft), silicon_tpot_ms=repr(tpot))
+    row.update(
+        id=f"{bundle.root.name}/{f.parent.relative_to(bundle.root).as_posix()}",
+        backend=str(inp["backend"]),
+        backend_version=str(inp["backend_version"]),
+        model_path=str(inp["model"]),
+        system=str(inp["system"]),
+        mode=mode,
+        # what aiperf counted (the tokenizer's lengths), else what the bundle asked for
+        isl=str(round(isl[0]) if isl and isl[0] >= 1 else inp["isl"]),
+        osl=str(round(osl[0]) if osl and osl[0] >= 1 else inp["osl"]),
+        precision=str(quant.get("gemm", "")),
+        gemm_quant_mode=str(quant.get("gemm", "")),
+        moe_quant_mode=str(quant.get("moe", "")),
+        silicon_ttft_ms=repr(ttft),
+        silicon_tpot_ms=repr(tpot),
+    )
     try:
         replicas = int(cfg["replicas"])
         if mode == "agg":
@@ -284,8 +329,10 @@ def _run_row(bundle: Bundle, folder: str, f: Path) -> tuple[dict | None, str | N
         else:
             raise ValueError(f"mode {mode!r}")
     except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
-        raise BadArtifactsError(f"{_show(bundle.root)}: the top.csv / pareto.csv row of {folder} is incomplete ({e}); "
-                        f"{_damaged(bundle.root / 'result.json')}") from None
+        raise BadArtifactsError(
+            f"{_show(bundle.root)}: the top.csv / pareto.csv row of {folder} is incomplete ({e}); "
+            f"{_damaged(bundle.root / 'result.json')}"
+        ) from None
     row["silicon_data_source"] = f"aiperf {_show(f)}; silicon_concurrency={source_conc}; total_concurrency={conc}"
     row["percentiles"] = _percentiles(stats, cfg, f)
     return row, note
@@ -330,6 +377,7 @@ def percentile_table(rows: list[dict]) -> str:
         return ""
     from tabulate import tabulate
 
-    head = ["run"] + [f"{n} {p}\n{w}" for n in ("TTFT", "TPOT") for p in ("p50", "p90", "p99")
-                      for w in ("measured", "predicted")]
+    head = ["run"] + [
+        f"{n} {p}\n{w}" for n in ("TTFT", "TPOT") for p in ("p50", "p90", "p99") for w in ("measured", "predicted")
+    ]
     return tabulate(lines, headers=head, tablefmt="simple", disable_numparse=True)

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest, context_tokens, fixed_lengths,
-                              mtp_settings, workload_of)
+from costmodel.config import (
+    DEFAULT_MAX_NUM_TOKENS,
+    Quant,
+    SurfaceRequest,
+    context_tokens,
+    fixed_lengths,
+    mtp_settings,
+    workload_of,
+)
 from costmodel.engines import attention_kind, engine_rules
 from costmodel.latency import agg_spread, decode_spread, prefill_spread
 from costmodel.memory import kv_capacity_tokens
@@ -26,8 +33,14 @@ PREFILL_BATCHES = (1, 2, 4, 8)
 
 def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepModel:
     """The step model of one mode's engine recipe (MTP per mode); the search and `validate` both build it here."""
-    return StepModel(db, req.model, quant, *mtp_settings(req, mode), gpus_per_node=req.gpus_per_node,
-                     graph_max_batch=graph_max_batch(db, req))
+    return StepModel(
+        db,
+        req.model,
+        quant,
+        *mtp_settings(req, mode),
+        gpus_per_node=req.gpus_per_node,
+        graph_max_batch=graph_max_batch(db, req),
+    )
 
 
 def graph_max_batch(db: OpDB, req: SurfaceRequest) -> int | None:
@@ -101,13 +114,23 @@ def _candidates(role, lays_np, batch, gpus, fig, keep, mem, mnt) -> Candidates:
     nan = np.full(L * B, np.nan).reshape(L, B)
     get = lambda k: np.broadcast_to(fig.get(k, nan), (L, B))[li, bi]  # noqa: E731
     return Candidates(
-        role=role, tp=lays_np[li, 0], pp=lays_np[li, 1], dp=lays_np[li, 2], moe_tp=lays_np[li, 3],
-        moe_ep=lays_np[li, 4], gpus=gpus[li], batch=np.broadcast_to(batch, (L, B))[li, bi].astype(int),
-        ttft_ms=get("ttft_ms"), tpot_ms=get("tpot_ms"), req_per_s=get("req_per_s"),
-        mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi], max_num_tokens=np.full(len(li), mnt),
+        role=role,
+        tp=lays_np[li, 0],
+        pp=lays_np[li, 1],
+        dp=lays_np[li, 2],
+        moe_tp=lays_np[li, 3],
+        moe_ep=lays_np[li, 4],
+        gpus=gpus[li],
+        batch=np.broadcast_to(batch, (L, B))[li, bi].astype(int),
+        ttft_ms=get("ttft_ms"),
+        tpot_ms=get("tpot_ms"),
+        req_per_s=get("req_per_s"),
+        mem_used_frac=np.broadcast_to(mem, (L, B))[li, bi],
+        max_num_tokens=np.full(len(li), mnt),
         handoff_ms=get("handoff_ms") if "handoff_ms" in fig else None,
         kv_transfer_ms=get("kv_transfer_ms") if "kv_transfer_ms" in fig else None,
-        ttft_pct=_pct(fig.get("ttft_pct"), L, B, li, bi), tpot_pct=_pct(fig.get("tpot_pct"), L, B, li, bi),
+        ttft_pct=_pct(fig.get("ttft_pct"), L, B, li, bi),
+        tpot_pct=_pct(fig.get("tpot_pct"), L, B, li, bi),
     )
 
 
@@ -134,8 +157,14 @@ def build_surfaces(req: SurfaceRequest) -> Surfaces:
     home = _Engine(req, req.system)
     far = home if req.decode_system in (None, req.system) else _Engine(req, req.decode_system)
     disagg = "disagg" in req.modes
-    return _surfaces(req, home, far, home.agg() if "agg" in req.modes else None,
-                     home.prefill(far) if disagg else None, far.decode() if disagg else None)
+    return _surfaces(
+        req,
+        home,
+        far,
+        home.agg() if "agg" in req.modes else None,
+        home.prefill(far) if disagg else None,
+        far.decode() if disagg else None,
+    )
 
 
 def build_pair_surfaces(req: SurfaceRequest, systems: tuple[str, ...]) -> dict[tuple[str, str], Surfaces]:
@@ -146,20 +175,40 @@ def build_pair_surfaces(req: SurfaceRequest, systems: tuple[str, ...]) -> dict[t
     eng = {s: _Engine(req, s) for s in systems}
     disagg = "disagg" in req.modes
     decode = {s: e.decode() for s, e in eng.items()} if disagg else {}
-    return {(a, b): _surfaces(req, eng[a], eng[b], eng[a].agg() if a == b and "agg" in req.modes else None,
-                              eng[a].prefill(eng[b]) if disagg else None, decode.get(b))
-            for a in systems for b in systems}
+    return {
+        (a, b): _surfaces(
+            req,
+            eng[a],
+            eng[b],
+            eng[a].agg() if a == b and "agg" in req.modes else None,
+            eng[a].prefill(eng[b]) if disagg else None,
+            decode.get(b),
+        )
+        for a in systems
+        for b in systems
+    }
 
 
 def _surfaces(req: SurfaceRequest, home: _Engine, far: _Engine, agg, prefill, decode) -> Surfaces:
     rules = engine_rules(req.backend)
-    return Surfaces(model=req.model.name, system=home.system, backend=req.backend, version=req.version,
-                    isl=req.isl, osl=req.osl, gpus_per_node=home.gpn, agg=agg, prefill=prefill,
-                    decode=decode, notes=tuple(dict.fromkeys(home.notes + far.notes)),
-                    decode_system=None if far is home else far.system, decode_gpus_per_node=far.gpn,
-                    equal_attention_tp=rules.needs_equal_tp(req.model),
-                    kv_pair_rule=f"{req.backend} hands the KV cache of {attention_kind(req.model).upper()} attention "
-                                 f"only between prefill and decode workers of equal attention TP ({rules.sources['disagg']})")
+    return Surfaces(
+        model=req.model.name,
+        system=home.system,
+        backend=req.backend,
+        version=req.version,
+        isl=req.isl,
+        osl=req.osl,
+        gpus_per_node=home.gpn,
+        agg=agg,
+        prefill=prefill,
+        decode=decode,
+        notes=tuple(dict.fromkeys(home.notes + far.notes)),
+        decode_system=None if far is home else far.system,
+        decode_gpus_per_node=far.gpn,
+        equal_attention_tp=rules.needs_equal_tp(req.model),
+        kv_pair_rule=f"{req.backend} hands the KV cache of {attention_kind(req.model).upper()} attention "
+        f"only between prefill and decode workers of equal attention TP ({rules.sources['disagg']})",
+    )
 
 
 class _Engine:
@@ -186,8 +235,9 @@ class _Engine:
 
     def _kv(self, tokens: int):
         lay = self.lay
-        return kv_capacity_tokens(self.db.system, self.req.model, self.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp,
-                                  lay.moe_ep, self.mnt, tokens)
+        return kv_capacity_tokens(
+            self.db.system, self.req.model, self.quant, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, self.mnt, tokens
+        )
 
     def _factor(self, mode: str):
         cal = self.req.calibration
@@ -204,8 +254,17 @@ class _Engine:
 
     def agg(self) -> Candidates:
         lay, isl, osl = self.lay, self.req.isl, self.req.osl
-        f = agg_figures(self.step, lay, self.bgrid, isl, osl, self.mnt, self.cap, self.req.scheduler_recv_interval,
-                        fixed_lengths=fixed_lengths(self.req))
+        f = agg_figures(
+            self.step,
+            lay,
+            self.bgrid,
+            isl,
+            osl,
+            self.mnt,
+            self.cap,
+            self.req.scheduler_recv_interval,
+            fixed_lengths=fixed_lengths(self.req),
+        )
         f = agg_spread(self.step, lay, f, workload_of(self.req), isl, osl, self.mnt)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them
             f = _calibrated(f, k)
@@ -225,9 +284,14 @@ class _Engine:
         gpn = self.db.system.gpus_per_node
         within = to is self and self.req.total_gpus is not None and self.req.total_gpus <= gpn
         hand = handoff_ms(link.disagg_step, isl, lay.tp, within)
-        fp = {"ttft_ms": fp["ttft_ms"] + hand["total_ms"], "req_per_s": fp["req_per_s"] * util,
-              "handoff_ms": hand["total_ms"], "kv_transfer_ms": hand["transfer_ms"], "queue_util": fp["queue_util"],
-              "queue_service_ms": fp["queue_service_ms"]}
+        fp = {
+            "ttft_ms": fp["ttft_ms"] + hand["total_ms"],
+            "req_per_s": fp["req_per_s"] * util,
+            "handoff_ms": hand["total_ms"],
+            "kv_transfer_ms": hand["transfer_ms"],
+            "queue_util": fp["queue_util"],
+            "queue_service_ms": fp["queue_service_ms"],
+        }
         fp = prefill_spread(self.disagg_step, lay, fp, workload_of(self.req), isl, hand["transfer_ms"])
         if (k := self._factor("disagg")) is not None:
             fp = _calibrated(fp, k)

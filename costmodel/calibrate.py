@@ -51,9 +51,18 @@ class Calibration:
 
     def to_yaml(self) -> str:
         """The file form a spec's `calibration:` key points to."""
-        rows = [{"system": s, "backend": b, "mode": m, "ttft_factor": round(f.ttft, 4),
-                 "tpot_factor": round(f.tpot, 4), "rows": f.rows, **({"in_sample": True} if f.in_sample else {})}
-                for (s, b, m), f in sorted(self.factors.items())]
+        rows = [
+            {
+                "system": s,
+                "backend": b,
+                "mode": m,
+                "ttft_factor": round(f.ttft, 4),
+                "tpot_factor": round(f.tpot, 4),
+                "rows": f.rows,
+                **({"in_sample": True} if f.in_sample else {}),
+            }
+            for (s, b, m), f in sorted(self.factors.items())
+        ]
         return yaml.safe_dump({"aicsolve_calibration": 1, "factors": rows}, sort_keys=False)
 
 
@@ -84,8 +93,7 @@ def fit(preds: list[Prediction]) -> Calibration:
 def scored_rows(cal: Calibration, preds: list[Prediction]) -> tuple[list[Prediction], list[Prediction]]:
     """(held-out rows of the groups fitted without them, every row of the in-sample groups)."""
     inside = {g for g, f in cal.factors.items() if f.in_sample}
-    return ([p for p in preds if held_out(p.row_id) and p.group not in inside],
-            [p for p in preds if p.group in inside])
+    return ([p for p in preds if held_out(p.row_id) and p.group not in inside], [p for p in preds if p.group in inside])
 
 
 def apply(cal: Calibration, preds: list[Prediction]) -> list[Prediction]:
@@ -109,19 +117,24 @@ def load(path: Path) -> Calibration:
 
     try:
         # libyaml: fast, and it stops at 1,000 levels of nesting where the Python parser would recurse
-        raw = yaml.load(read_text(path, MAX_CALIBRATION_BYTES, "calibration file"),
-                        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = yaml.load(
+            read_text(path, MAX_CALIBRATION_BYTES, "calibration file"),
+            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+        )
     except BadInputFileError as e:
         raise BadCalibrationError(str(e).rstrip(".")) from None
     except (yaml.YAMLError, RecursionError) as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
-        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` (not valid YAML"
-                                  f"{at}: {str(getattr(e, 'problem', None) or type(e).__name__)[:120]})") from None
+        raise BadCalibrationError(
+            f"{path}: not a calibration file written by `aicsolve calibrate` (not valid YAML"
+            f"{at}: {str(getattr(e, 'problem', None) or type(e).__name__)[:120]})"
+        ) from None
     rows = raw.get("factors") if isinstance(raw, dict) else None
     if not isinstance(rows, list) or len(rows) > 10_000:
-        raise BadCalibrationError(f"{path}: not a calibration file written by `aicsolve calibrate` (no list of "
-                                  "'factors')")
+        raise BadCalibrationError(
+            f"{path}: not a calibration file written by `aicsolve calibrate` (no list of 'factors')"
+        )
     factors = {}
     for i, r in enumerate(rows):
         where = f"{path}: factors[{i}]"
@@ -130,10 +143,16 @@ def load(path: Path) -> Calibration:
         nums = {}
         for k, kind in (("ttft_factor", float), ("tpot_factor", float), ("rows", int)):
             v = r.get(k, 0 if k == "rows" else None)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
-                    or (kind is int and v != int(v)):
-                raise BadCalibrationError(f"{where}.{k} must be a finite {'whole ' if kind is int else ''}number "
-                                          f"≥ 0; got {reprlib.repr(v)}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or v < 0
+                or (kind is int and v != int(v))
+            ):
+                raise BadCalibrationError(
+                    f"{where}.{k} must be a finite {'whole ' if kind is int else ''}number ≥ 0; got {reprlib.repr(v)}"
+                )
             nums[k] = kind(v)
         f = Factor(nums["ttft_factor"], nums["tpot_factor"], int(nums["rows"]), bool(r.get("in_sample")))
         key = (r["system"], r["backend"], r["mode"])

@@ -15,12 +15,26 @@ from costmodel.arch import ModelArch, base_model, list_models, load_model
 from costmodel.config import Quant
 
 # Weight format of each priced dtype (costmodel.config GEMM_DTYPES / MOE_DTYPES).
-WEIGHT_FORMAT = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4",
-                 "w4a16_mxfp4": "mxfp4", "w4a8_mxfp4_mxfp8": "mxfp4", "int4_wo": "int4"}
+WEIGHT_FORMAT = {
+    "bfloat16": "bf16",
+    "fp8": "fp8",
+    "fp8_block": "fp8_block",
+    "nvfp4": "nvfp4",
+    "w4a16_mxfp4": "mxfp4",
+    "w4a8_mxfp4_mxfp8": "mxfp4",
+    "int4_wo": "int4",
+}
 # (GEMM weights, routed-expert weights) of a checkpoint by its native dtype (ModelArch.native_weight_dtype).
-CHECKPOINT_FORMATS = {"bf16": ("bf16", "bf16"), "fp16": ("bf16", "bf16"), "fp32": ("bf16", "bf16"),
-                      "fp8_block": ("fp8_block", "fp8_block"), "fp8": ("fp8", "fp8"), "nvfp4": ("nvfp4", "nvfp4"),
-                      "mxfp4": ("bf16", "mxfp4"), "int4": ("bf16", "int4")}
+CHECKPOINT_FORMATS = {
+    "bf16": ("bf16", "bf16"),
+    "fp16": ("bf16", "bf16"),
+    "fp32": ("bf16", "bf16"),
+    "fp8_block": ("fp8_block", "fp8_block"),
+    "fp8": ("fp8", "fp8"),
+    "nvfp4": ("nvfp4", "nvfp4"),
+    "mxfp4": ("bf16", "mxfp4"),
+    "int4": ("bf16", "int4"),
+}
 TOOLS = "NVIDIA ModelOpt or llm-compressor"
 
 
@@ -60,8 +74,9 @@ def resolve_checkpoint(model: str, arch: ModelArch, quant: Quant) -> Checkpoint:
     want = (WEIGHT_FORMAT.get(quant.gemm, quant.gemm), WEIGHT_FORMAT.get(quant.moe, quant.moe) if arch.is_moe else "")
     provides = f"gemm {quant.gemm}" + (f", moe {quant.moe}" if arch.is_moe else "")
     root = base_model(model)
-    family = [arch] + sorted((load_model(h) for h, _ in list_models() if h != arch.name and base_model(h) == root),
-                             key=lambda a: a.name)
+    family = [arch] + sorted(
+        (load_model(h) for h, _ in list_models() if h != arch.name and base_model(h) == root), key=lambda a: a.name
+    )
     family = [a for a in family if _shape(a) == _shape(arch)]
     have = [(a, _formats(a)[0], _formats(a)[1] if arch.is_moe else "") for a in family]
     for same in (lambda x, y: x == y, lambda x, y: _fp8(x) == _fp8(y)):
@@ -70,6 +85,8 @@ def resolve_checkpoint(model: str, arch: ModelArch, quant: Quant) -> Checkpoint:
             return Checkpoint(hit.name, provides, True, high_precision=hit.high_precision)
     start = next((a.name for a, g, m in have if (g, m or "bf16") == ("bf16", "bf16")), model)
     what = f"{quant.gemm} GEMM weights" + (f" and {quant.moe} experts" if arch.is_moe else "")
-    note = (f"no known checkpoint of {root} has {what}: produce one (quantize {start} to {what}, e.g. with "
-            f"{TOOLS}) and load it instead of {start}")
+    note = (
+        f"no known checkpoint of {root} has {what}: produce one (quantize {start} to {what}, e.g. with "
+        f"{TOOLS}) and load it instead of {start}"
+    )
     return Checkpoint(start, provides, False, note)

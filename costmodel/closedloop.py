@@ -146,8 +146,14 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
     u = 0.5 * (lo + hi)
     tpot = tpot_at(u)
     ttft = ttft_at(u)
-    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / (ttft + (osl - 1) * tpot), "running": b, "load": u,
-            "others_load": u * others}
+    return {
+        "ttft_ms": ttft,
+        "tpot_ms": tpot,
+        "req_per_ms": c / (ttft + (osl - 1) * tpot),
+        "running": b,
+        "load": u,
+        "others_load": u * others,
+    }
 
 
 def _synchronized(steps: RankSteps, sched: Scheduler, bench: Benchmark, c, b, g, t_dec) -> dict[str, np.ndarray]:
@@ -166,8 +172,14 @@ def _synchronized(steps: RankSteps, sched: Scheduler, bench: Benchmark, c, b, g,
     ttft = admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
     cycle = ttft + (osl - 1) * tpot
     u = np.minimum(n * pf / (admitted + (osl - 1) * tpot), 1.0)  # the share of a cycle spent prefilling
-    return {"ttft_ms": ttft, "tpot_ms": tpot, "req_per_ms": c / cycle, "running": b, "load": u,
-            "others_load": u * (b - 1.0) / b}
+    return {
+        "ttft_ms": ttft,
+        "tpot_ms": tpot,
+        "req_per_ms": c / cycle,
+        "running": b,
+        "load": u,
+        "others_load": u * (b - 1.0) / b,
+    }
 
 
 def pool_ttft(batch_ms, load, lone_ms=None):
@@ -189,8 +201,9 @@ def loaded_step_ms(batch_ms, load, lone_ms=None):
     return lone_ms + np.clip(load, 0.0, 1.0) * (batch_ms - lone_ms)
 
 
-def disagg_closed_loop(clients, osl: int, tpot_ms, batch_ms, lone_ms, capacity_per_ms, fixed_ms,
-                       waves: float = BENCHMARK_WAVES) -> np.ndarray:
+def disagg_closed_loop(
+    clients, osl: int, tpot_ms, batch_ms, lone_ms, capacity_per_ms, fixed_ms, waves: float = BENCHMARK_WAVES
+) -> np.ndarray:
     """Mean TTFT (ms) of a disaggregated deployment under the closed loop.
 
     ``clients`` (all of them), the decode side's ``tpot_ms``, the prefill pool's full-batch step ``batch_ms``,

@@ -110,5 +110,4 @@ def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:
     if not req.model.mtp_layers:
         return 0, 0.0
     draft, accept = (DISAGG_MTP if mode == "disagg" else DEFAULT_MTP).get(req.backend, (0, 0.0))
-    return (draft if req.mtp_draft is None else req.mtp_draft,
-            accept if req.mtp_accept is None else req.mtp_accept)
+    return (draft if req.mtp_draft is None else req.mtp_draft, accept if req.mtp_accept is None else req.mtp_accept)

@@ -12,18 +12,41 @@ from costmodel.errors import UnsupportedModelError
 # hand-edited config: refused, because a layer count of 1e12 would take hours and a negative width would
 # price nonsense.
 _RANGES: dict[str, tuple[int, int]] = {
-    "num_hidden_layers": (1, 1024), "hidden_size": (1, 131_072), "num_attention_heads": (1, 1024),
-    "num_key_value_heads": (1, 1024), "head_dim": (1, 4096), "intermediate_size": (0, 1 << 20),
-    "moe_intermediate_size": (0, 1 << 20), "vocab_size": (1, 1 << 24), "num_experts": (0, 4096),
-    "n_routed_experts": (0, 4096), "num_local_experts": (0, 4096), "num_experts_per_tok": (0, 4096),
-    "experts_per_token": (0, 4096), "first_k_dense_replace": (0, 1024), "moe_layer_freq": (0, 1024),
-    "decoder_sparse_step": (0, 1024), "n_shared_experts": (0, 64), "shared_expert_intermediate_size": (0, 1 << 20),
-    "shared_intermediate_size": (0, 1 << 20), "sliding_window": (0, 1 << 30), "num_nextn_predict_layers": (0, 16),
-    "num_mtp_modules": (0, 16), "mtp_transformer_layers": (0, 16), "mtp_num_hidden_layers": (0, 16),
-    "linear_num_key_heads": (0, 1024), "linear_num_value_heads": (0, 1024), "linear_key_head_dim": (0, 4096),
-    "linear_value_head_dim": (0, 4096), "linear_conv_kernel_dim": (0, 64), "q_lora_rank": (0, 65_536),
-    "kv_lora_rank": (0, 65_536), "qk_nope_head_dim": (0, 4096), "qk_rope_head_dim": (0, 4096),
-    "v_head_dim": (0, 4096), "max_position_embeddings": (0, 1 << 30),
+    "num_hidden_layers": (1, 1024),
+    "hidden_size": (1, 131_072),
+    "num_attention_heads": (1, 1024),
+    "num_key_value_heads": (1, 1024),
+    "head_dim": (1, 4096),
+    "intermediate_size": (0, 1 << 20),
+    "moe_intermediate_size": (0, 1 << 20),
+    "vocab_size": (1, 1 << 24),
+    "num_experts": (0, 4096),
+    "n_routed_experts": (0, 4096),
+    "num_local_experts": (0, 4096),
+    "num_experts_per_tok": (0, 4096),
+    "experts_per_token": (0, 4096),
+    "first_k_dense_replace": (0, 1024),
+    "moe_layer_freq": (0, 1024),
+    "decoder_sparse_step": (0, 1024),
+    "n_shared_experts": (0, 64),
+    "shared_expert_intermediate_size": (0, 1 << 20),
+    "shared_intermediate_size": (0, 1 << 20),
+    "sliding_window": (0, 1 << 30),
+    "num_nextn_predict_layers": (0, 16),
+    "num_mtp_modules": (0, 16),
+    "mtp_transformer_layers": (0, 16),
+    "mtp_num_hidden_layers": (0, 16),
+    "linear_num_key_heads": (0, 1024),
+    "linear_num_value_heads": (0, 1024),
+    "linear_key_head_dim": (0, 4096),
+    "linear_value_head_dim": (0, 4096),
+    "linear_conv_kernel_dim": (0, 64),
+    "q_lora_rank": (0, 65_536),
+    "kv_lora_rank": (0, 65_536),
+    "qk_nope_head_dim": (0, 4096),
+    "qk_rope_head_dim": (0, 4096),
+    "v_head_dim": (0, 4096),
+    "max_position_embeddings": (0, 1 << 30),
 }
 
 
@@ -36,24 +59,29 @@ def shown_value(v: Any) -> str:
 def check_config(cfg: dict[str, Any], source: str) -> None:
     """UnsupportedModelError naming source and the field, for any field the cost model reads that has the
     wrong type, sign or range."""
+
     def bad(key: str, want: str) -> UnsupportedModelError:
-        return UnsupportedModelError(f"{source}: field '{key}' must be {want}; got {shown_value(cfg[key])}. Fix the "
-                                     "config.json, or name a registry model (`aicsolve models` lists them)")
+        return UnsupportedModelError(
+            f"{source}: field '{key}' must be {want}; got {shown_value(cfg[key])}. Fix the "
+            "config.json, or name a registry model (`aicsolve models` lists them)"
+        )
 
     for key, (lo, hi) in _RANGES.items():
         v = cfg.get(key)
         if v is None:
             continue
-        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
             v = cfg[key] = int(v)  # 4096.0 is 4096; 1e400 (inf) and 1.5 stay refused below
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise bad(key, f"a whole number from {lo:,} to {hi:,}")
     arch = cfg.get("architectures")
     if arch is not None and (not isinstance(arch, list) or not all(isinstance(a, str) for a in arch)):
         raise bad("architectures", 'a list of class names, e.g. ["LlamaForCausalLM"]')
-    for key, kind, want in (("quantization_config", dict, "a mapping (or absent)"),
-                            ("mlp_only_layers", list, "a list of layer indices"),
-                            ("layer_types", list, 'a list of layer kinds, e.g. ["full_attention", ...]')):
+    for key, kind, want in (
+        ("quantization_config", dict, "a mapping (or absent)"),
+        ("mlp_only_layers", list, "a list of layer indices"),
+        ("layer_types", list, 'a list of layer kinds, e.g. ["full_attention", ...]'),
+    ):
         if cfg.get(key) is not None and not isinstance(cfg[key], kind):
             raise bad(key, want)
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in cfg.get("mlp_only_layers") or []):

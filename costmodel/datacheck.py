@@ -21,17 +21,22 @@ def verify_data() -> dict[str, int]:
     root = data_dir()
     perf = root / "perf"
     if not perf.is_dir():
-        raise DataNotFoundError(f"data folder {perf} is missing: no measured op tables; reinstall aicsolve or rerun "
-                                "the importer")
+        raise DataNotFoundError(
+            f"data folder {perf} is missing: no measured op tables; reinstall aicsolve or rerun the importer"
+        )
     folders = sorted(p for p in perf.glob("*/*/*") if p.is_dir())
     if not folders:
-        raise DataNotFoundError(f"data folder {perf} holds no <system>/<backend>/<version> folders; reinstall "
-                                "aicsolve or rerun the importer")
+        raise DataNotFoundError(
+            f"data folder {perf} holds no <system>/<backend>/<version> folders; reinstall "
+            "aicsolve or rerun the importer"
+        )
     tables = 0
     for folder in folders:
         if not (folder / "manifest.json").is_file():
-            raise DataNotFoundError(f"data file {folder / 'manifest.json'} is missing, so the tables in {folder} "
-                                    "cannot be checked; reinstall aicsolve or rerun the importer")
+            raise DataNotFoundError(
+                f"data file {folder / 'manifest.json'} is missing, so the tables in {folder} "
+                "cannot be checked; reinstall aicsolve or rerun the importer"
+            )
         tables += len(verify_folder(folder))
     systems = list_systems()
     if not systems:

@@ -82,8 +82,9 @@ class EngineRules:
         ``gpu_mem_bytes`` in a worker of ``world_size`` GPUs; None: the engine data give none (no limit priced)."""
         gib = gpu_mem_bytes / 2**30
         for r in self.graph_defaults:
-            if (r.below_gpu_mem_gib is None or gib < r.below_gpu_mem_gib) and \
-                    (r.below_world_size is None or world_size < r.below_world_size):
+            if (r.below_gpu_mem_gib is None or gib < r.below_gpu_mem_gib) and (
+                r.below_world_size is None or world_size < r.below_world_size
+            ):
                 return r.max_batch
         return None
 
@@ -97,11 +98,17 @@ class EngineRules:
 
     def layout_rule_text(self) -> str:
         """The layout rules in words, with their sources (for messages)."""
-        att = ("runs attention either tensor-parallel or data-parallel across a worker, never both"
-               if self.attention == "tp_or_dp" else "runs attention as TP x DP in any combination")
-        moe = ("runs the experts either all tensor-parallel or all expert-parallel across the worker"
-               if self.moe == "tp_or_ep" else "splits the experts as MoE TP x EP in any combination")
-        return (f"{self.backend} {att} ({self.sources['attention']}) and {moe} ({self.sources['moe']})")
+        att = (
+            "runs attention either tensor-parallel or data-parallel across a worker, never both"
+            if self.attention == "tp_or_dp"
+            else "runs attention as TP x DP in any combination"
+        )
+        moe = (
+            "runs the experts either all tensor-parallel or all expert-parallel across the worker"
+            if self.moe == "tp_or_ep"
+            else "splits the experts as MoE TP x EP in any combination"
+        )
+        return f"{self.backend} {att} ({self.sources['attention']}) and {moe} ({self.sources['moe']})"
 
     def needs_equal_tp(self, arch: ModelArch) -> bool:
         """Whether this model's disagg prefill and decode workers must have equal attention TP."""
@@ -109,8 +116,14 @@ class EngineRules:
 
     def default_moe(self, arch: ModelArch, sm_version: int) -> RecipeRule | None:
         """The engine's default MoE kernel rule for this checkpoint on this SM version, if one applies."""
-        return next((r for r in self.recipes if r.expert_weights == arch.native_weight_dtype
-                     and r.min_sm <= sm_version <= r.max_sm), None)
+        return next(
+            (
+                r
+                for r in self.recipes
+                if r.expert_weights == arch.native_weight_dtype and r.min_sm <= sm_version <= r.max_sm
+            ),
+            None,
+        )
 
 
 def attention_kind(arch: ModelArch) -> str:
@@ -128,31 +141,45 @@ def engine_rules(backend: str) -> EngineRules:
         raw = yaml.safe_load(path.read_text())
         lay, dis = raw["layout"], raw["disagg"]
         rules = EngineRules(
-            backend=backend, attention=str(lay["attention"]), moe=str(lay["moe"]),
+            backend=backend,
+            attention=str(lay["attention"]),
+            moe=str(lay["moe"]),
             equal_attention_tp=frozenset(dis["equal_attention_tp"] or ()),
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
             prefill_clumps=bool((raw.get("scheduler") or {}).get("prefill_clumps", True)),
             prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
-            sources={"attention": str(lay["attention_source"]).strip(), "moe": str(lay["moe_source"]).strip(),
-                     "disagg": str(dis["source"]).strip()})
+            sources={
+                "attention": str(lay["attention_source"]).strip(),
+                "moe": str(lay["moe_source"]).strip(),
+                "disagg": str(dis["source"]).strip(),
+            },
+        )
     except OSError as e:
         raise EngineDataError(f"engine rules {path} cannot be read ({e.strerror or e}); reinstall aicsolve.") from None
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise EngineDataError(f"engine rules {path} are malformed ({type(e).__name__}: {e}).") from None
-    bad = ([rules.attention] if rules.attention not in ATTENTION_RULES else []) + \
-        ([rules.moe] if rules.moe not in MOE_RULES else []) + sorted(rules.equal_attention_tp - set(ATTENTION_KINDS))
+    bad = (
+        ([rules.attention] if rules.attention not in ATTENTION_RULES else [])
+        + ([rules.moe] if rules.moe not in MOE_RULES else [])
+        + sorted(rules.equal_attention_tp - set(ATTENTION_KINDS))
+    )
     if bad:
-        raise EngineDataError(f"engine rules {path}: unknown value(s) {', '.join(bad)}; attention is one of "
-                              f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}.")
+        raise EngineDataError(
+            f"engine rules {path}: unknown value(s) {', '.join(bad)}; attention is one of "
+            f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}."
+        )
     return rules
 
 
 def _graph_rule(r: dict) -> GraphRule:
     mem, world = r.get("below_gpu_mem_gib"), r.get("below_world_size")
-    rule = GraphRule(max_batch=int(r["max_batch"]), below_gpu_mem_gib=None if mem is None else float(mem),
-                     below_world_size=None if world is None else int(world))
+    rule = GraphRule(
+        max_batch=int(r["max_batch"]),
+        below_gpu_mem_gib=None if mem is None else float(mem),
+        below_world_size=None if world is None else int(world),
+    )
     if rule.max_batch < 1:
         raise ValueError(f"cuda_graph max_batch {rule.max_batch} is below 1")
     return rule
@@ -160,5 +187,10 @@ def _graph_rule(r: dict) -> GraphRule:
 
 def _recipe(r: dict) -> RecipeRule:
     when = r["when"]
-    return RecipeRule(expert_weights=str(when["expert_weights"]), min_sm=int(when.get("min_sm", 0)),
-                      max_sm=int(when.get("max_sm", 10_000)), moe=str(r["moe"]), source=" ".join(str(r["source"]).split()))
+    return RecipeRule(
+        expert_weights=str(when["expert_weights"]),
+        min_sm=int(when.get("min_sm", 0)),
+        max_sm=int(when.get("max_sm", 10_000)),
+        moe=str(r["moe"]),
+        source=" ".join(str(r["source"]).split()),
+    )

@@ -46,7 +46,9 @@ def weight_fit(req: SurfaceRequest, layouts: list[tuple[int, ...]]) -> WeightFit
     return WeightFit(cap, share, whole, float(db.system.mem_bytes), quant)
 
 
-def priced_quant(system: str, backend: str, version: str, arch: ModelArch, quant: Quant) -> tuple[Quant, tuple[str, ...]]:
+def priced_quant(
+    system: str, backend: str, version: str, arch: ModelArch, quant: Quant
+) -> tuple[Quant, tuple[str, ...]]:
     """The quantization the cost model will price for `quant` on this system, and a note per substitution made."""
     return resolve_quant(open_db(system, backend, version), arch, quant)
 

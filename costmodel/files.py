@@ -42,8 +42,9 @@ def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes
         if stat.S_ISDIR(st.st_mode):
             raise BadInputFileError(f"{shown}: is a folder, not a {what}.")
         if not stat.S_ISREG(st.st_mode):
-            raise BadInputFileError(f"{shown}: not a regular file (a device, FIFO or socket); give the path of a "
-                                    f"{what}.")
+            raise BadInputFileError(
+                f"{shown}: not a regular file (a device, FIFO or socket); give the path of a {what}."
+            )
         if st.st_size > limit:
             raise BadInputFileError(f"{shown}: {st.st_size:,} bytes is more than the {limit:,} a {what} may have.")
         with os.fdopen(fd, "rb", closefd=False) as fh:
@@ -63,8 +64,9 @@ def read_text(path: str | os.PathLike, limit: int, what: str = "file") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise BadInputFileError(f"{str(path)[:200]}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8."
-                                ) from None
+        raise BadInputFileError(
+            f"{str(path)[:200]}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8."
+        ) from None
 
 
 def is_regular(path: Path) -> bool:

@@ -53,8 +53,9 @@ def _prefill_points(w: Workload, isl: int) -> tuple[np.ndarray, np.ndarray, np.n
     return p * (1.0 - w.prefix_hit_rate), p, wt
 
 
-def agg_spread(step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int, osl: int,
-               max_num_tokens: int) -> dict[str, np.ndarray]:
+def agg_spread(
+    step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int, osl: int, max_num_tokens: int
+) -> dict[str, np.ndarray]:
     """Agg rows: ``fig`` (agg_figures at the mean lengths, arrays (L, B)) with mean TTFT/TPOT/req_per_s spread over
     the workload and ``ttft_pct`` / ``tpot_pct`` (L, B, len(PERCENTILES)) added, all in ms (req_per_s: 1/s)."""
     shape = np.shape(fig["ttft_ms"])
@@ -71,8 +72,10 @@ def agg_spread(step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int, o
     s_bar = own(np.array([float(isl)]))[..., 0]
     s = np.where(x == isl, s_bar[..., None], own(x))
     s_full = np.where(full == isl, s_bar[..., None], own(full)) if w.prefix_hit_rate else None
-    f = {k: _flat(fig[k], shape) for k in ("ttft_ms", "tpot_ms", "req_per_s", "queue_util", "queue_service_ms",
-                                           "prefill_work_ms")}
+    f = {
+        k: _flat(fig[k], shape)
+        for k in ("ttft_ms", "tpot_ms", "req_per_s", "queue_util", "queue_service_ms", "prefill_work_ms")
+    }
     out = _spread(f, s, s_bar, s_full, wt, w, fixed_load=False, shape=shape)
     out["tpot_pct"] = _tpot_pct(out["tpot_ms"], out["util"], f["prefill_work_ms"] * out["ratio"], out["cs2"], w)
     # closed loop at the row's concurrency: a request takes TTFT + (OSL - 1) TPOT (Little's law)
@@ -81,8 +84,9 @@ def agg_spread(step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int, o
     return {**fig, **{k: _unflat(out[k], shape) for k in ("ttft_ms", "tpot_ms", "req_per_s", "ttft_pct", "tpot_pct")}}
 
 
-def prefill_spread(step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int,
-                   transfer_ms) -> dict[str, np.ndarray]:
+def prefill_spread(
+    step: StepModel, lay: Layout, fig: dict, w: Workload, isl: int, transfer_ms
+) -> dict[str, np.ndarray]:
     """Disagg prefill rows: ``fig`` (prefill TTFT with the hand-off, req_per_s at the planned load, the queue's
     utilisation and service, arrays (L, B)) spread over the workload; adds ``ttft_pct``. The pools are planned at
     a fixed load, so prefix hits raise their request rate rather than lower their utilisation."""
@@ -124,8 +128,11 @@ def _spread(f: dict, s, s_bar, s_full, wt: np.ndarray, w: Workload, fixed_load: 
     base, rho, q_bar = f["ttft_ms"], f["queue_util"], f["queue_service_ms"]
     mean_s, cs2 = moments(s, wt)
     # prefix hits: the prefill work per request shrinks by this ratio (exactly 1 without hits)
-    ratio = np.ones(r) if s_full is None else \
-        mean_s / moments(np.broadcast_to(s_full, tuple(shape) + (k,)).reshape(r, k), wt)[0]
+    ratio = (
+        np.ones(r)
+        if s_full is None
+        else mean_s / moments(np.broadcast_to(s_full, tuple(shape) + (k,)).reshape(r, k), wt)[0]
+    )
     rho2 = rho if fixed_load else rho * ratio
     q2 = q_bar * ratio
     ca2 = w.arrival.ca2
@@ -144,8 +151,7 @@ def _spread(f: dict, s, s_bar, s_full, wt: np.ndarray, w: Workload, fixed_load: 
         return np.sum(wt * lattice.cdf_at(gap.reshape(r, -1)).reshape(gap.shape), axis=2)
 
     lo = np.repeat((start + s.min(axis=1))[:, None], len(levels), 1) - 1e-9
-    hi = np.repeat((start + s.max(axis=1) + stretch * lattice.h * (lattice.cdf.shape[1] - 1))[:, None],
-                   len(levels), 1)
+    hi = np.repeat((start + s.max(axis=1) + stretch * lattice.h * (lattice.cdf.shape[1] - 1))[:, None], len(levels), 1)
     out = {"ttft_ms": mean, "ttft_pct": _bisect(cdf, lo, hi, levels), "ratio": ratio, "cs2": cs2, "util": rho2}
     if "tpot_ms" in f:  # agg: the decode steps carry less prefill work
         out["tpot_ms"] = f["tpot_ms"] * ((1.0 - rho) / (1.0 - rho2))

@@ -41,28 +41,45 @@ class OpKind:
 
 OPS: dict[str, OpKind] = {
     "gemm": OpKind("gemm", ("dtype",), ("m", "n", "k"), roofline.gemm),
-    "context_attention": OpKind("context_attention", ("attn_dtype", "kv_dtype", "window", "head_dim"),
-                                ("heads", "kv_heads", "batch", "isl"), roofline.context_attention),
-    "generation_attention": OpKind("generation_attention", ("attn_dtype", "kv_dtype", "window", "head_dim"),
-                                   ("heads", "kv_heads", "batch", "step"), roofline.generation_attention),
-    "context_mla": OpKind("context_mla", ("mla_dtype", "kv_dtype"), ("heads", "batch", "isl"),
-                          roofline.context_mla),
-    "generation_mla": OpKind("generation_mla", ("mla_dtype", "kv_dtype"), ("heads", "batch", "step"),
-                             roofline.generation_mla),
-    "mla_context_module": OpKind("mla_context_module", ("gemm_dtype", "mla_dtype", "kv_dtype"),
-                                 ("heads", "batch", "isl"), roofline.context_mla),
-    "mla_generation_module": OpKind("mla_generation_module", ("gemm_dtype", "mla_dtype", "kv_dtype"),
-                                    ("heads", "batch", "step"), roofline.generation_mla),
+    "context_attention": OpKind(
+        "context_attention",
+        ("attn_dtype", "kv_dtype", "window", "head_dim"),
+        ("heads", "kv_heads", "batch", "isl"),
+        roofline.context_attention,
+    ),
+    "generation_attention": OpKind(
+        "generation_attention",
+        ("attn_dtype", "kv_dtype", "window", "head_dim"),
+        ("heads", "kv_heads", "batch", "step"),
+        roofline.generation_attention,
+    ),
+    "context_mla": OpKind("context_mla", ("mla_dtype", "kv_dtype"), ("heads", "batch", "isl"), roofline.context_mla),
+    "generation_mla": OpKind(
+        "generation_mla", ("mla_dtype", "kv_dtype"), ("heads", "batch", "step"), roofline.generation_mla
+    ),
+    "mla_context_module": OpKind(
+        "mla_context_module", ("gemm_dtype", "mla_dtype", "kv_dtype"), ("heads", "batch", "isl"), roofline.context_mla
+    ),
+    "mla_generation_module": OpKind(
+        "mla_generation_module",
+        ("gemm_dtype", "mla_dtype", "kv_dtype"),
+        ("heads", "batch", "step"),
+        roofline.generation_mla,
+    ),
     "mla_bmm": OpKind("mla_bmm", ("op", "dtype"), ("heads", "tokens"), roofline.mla_bmm),
-    "moe": OpKind("moe", ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
-                  ("tp", "ep", "tokens"), roofline.moe),
+    "moe": OpKind(
+        "moe", ("dtype", "distribution", "hidden", "inter", "topk", "experts"), ("tp", "ep", "tokens"), roofline.moe
+    ),
     "custom_allreduce": OpKind("custom_allreduce", ("dtype", "variant"), ("gpus", "msg"), roofline.collective),
     "nccl": OpKind("nccl", ("op", "dtype"), ("gpus", "msg"), roofline.collective, system_wide=True),
-    "moe_a2a": OpKind("moe_a2a", ("comm_backend", "phase", "comm_dtype", "nodes", "hidden", "topk",
-                                  "experts", "sms"), ("ep", "tokens"), roofline.token_exchange),
+    "moe_a2a": OpKind(
+        "moe_a2a",
+        ("comm_backend", "phase", "comm_dtype", "nodes", "hidden", "topk", "experts", "sms"),
+        ("ep", "tokens"),
+        roofline.token_exchange,
+    ),
     # gated delta-net linear attention (conv + delta rule), heads per GPU; generation rows have seq = 1
-    "gdn": OpKind("gdn", ("phase", "d_model", "k_dim", "v_dim", "k_heads", "v_heads"), ("batch", "seq"),
-                  roofline.gdn),
+    "gdn": OpKind("gdn", ("phase", "d_model", "k_dim", "v_dim", "k_heads", "v_heads"), ("batch", "seq"), roofline.gdn),
 }
 
 
@@ -90,9 +107,11 @@ class OpDB:
         else:
             path = self.folder / f"{name}.csv.gz"
         if not listed(path.parent, path.name):
-            raise MissingDataError(f"{self.system.name}/{self.backend} {self.version} has no {name} table (looked for "
-                                   f"{path}); `aicsolve systems` lists what is measured, `aicsolve data verify` checks "
-                                   "the installed data")
+            raise MissingDataError(
+                f"{self.system.name}/{self.backend} {self.version} has no {name} table (looked for "
+                f"{path}); `aicsolve systems` lists what is measured, `aicsolve data verify` checks "
+                "the installed data"
+            )
         return load_table(path)
 
     def has(self, op: str) -> bool:
@@ -128,7 +147,7 @@ class OpDB:
                 near = difflib.get_close_matches(str(want), [str(h) for h in have], n=3, cutoff=0.3)
                 raise MissingDataError(
                     f"{self.system.name}/{self.backend} {self.version}: no {op} measurements for "
-                    f"{c}={want!r} (with {', '.join(f'{k}={cats[k]!r}' for k in kind.cats[:kind.cats.index(c)])})"
+                    f"{c}={want!r} (with {', '.join(f'{k}={cats[k]!r}' for k in kind.cats[: kind.cats.index(c)])})"
                     f"; measured: {', '.join(map(str, have[:12]))}" + (f"; nearest: {', '.join(near)}" if near else "")
                 )
             mask &= sel

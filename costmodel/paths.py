@@ -28,7 +28,8 @@ def data_dir() -> Path:
             what = "does not exist" if not Path(env).exists() else "holds no aicsolve data (no systems/ folder)"
             raise DataNotFoundError(
                 f"AICSOLVE_DATA={env}: that folder {what}; point AICSOLVE_DATA to a folder holding systems/, "
-                "models/ and perf/ (a copy of the repository's data/), or unset it to use the installed data.")
+                "models/ and perf/ (a copy of the repository's data/), or unset it to use the installed data."
+            )
         return Path(env)
     here = Path(__file__).resolve().parent
     candidates = [here.parent / "data", here / "_data"]
@@ -54,6 +55,8 @@ def measurement_sample() -> Path:
     """
     path = data_dir() / SAMPLE
     if not path.is_file():
-        raise DataNotFoundError(f"the measurement sample {path} is missing; reinstall aicsolve, or name a "
-                                "measurement CSV: aicsolve validate FILE.csv")
+        raise DataNotFoundError(
+            f"the measurement sample {path} is missing; reinstall aicsolve, or name a "
+            "measurement CSV: aicsolve validate FILE.csv"
+        )
     return path

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TINY_M, TINY_NK = 16, 2 ** 20
+TINY_M, TINY_NK = 16, 2**20
 # A dtype's tiny-shape floor this many times the same table's bf16 floor (and above HOST_FLOOR_MS) is host-bound.
 HOST_FLOOR_RATIO, HOST_FLOOR_MS = 4.0, 0.02
 # Where a host-bound dtype has a same-table twin that moves the same bytes at the same FLOP rate, the twin's
@@ -46,10 +46,13 @@ def gemm_warnings(cols: dict[str, np.ndarray], where: str) -> list[str]:
     out = []
     for dt, (f, ref) in host_bound_gemm_dtypes(cols).items():
         twin = GEMM_TWIN.get(dt)
-        how = (f"read as min(row, same-shape {twin} row)" if twin and (cols["dtype"] == twin).any()
-               else "read as measured")
-        out.append(f"{where}: gemm {dt} is flat at {f * 1e3:.0f} µs for tiny shapes, {f / ref:.0f}× the bf16 "
-                   f"kernel floor ({ref * 1e3:.1f} µs): likely a host-side per-call cost, not GPU time; {how}")
+        how = (
+            f"read as min(row, same-shape {twin} row)" if twin and (cols["dtype"] == twin).any() else "read as measured"
+        )
+        out.append(
+            f"{where}: gemm {dt} is flat at {f * 1e3:.0f} µs for tiny shapes, {f / ref:.0f}× the bf16 "
+            f"kernel floor ({ref * 1e3:.1f} µs): likely a host-side per-call cost, not GPU time; {how}"
+        )
     return out
 
 
@@ -71,5 +74,5 @@ def twin_latency(cols: dict[str, np.ndarray], mask: np.ndarray, dtype: str) -> n
     _, inv = np.unique(both, axis=0, return_inverse=True)
     inv = inv.ravel()
     best = np.full(inv.max() + 1, np.inf)
-    np.minimum.at(best, inv[:len(theirs)], cols["latency_ms"][tsel])
-    return np.minimum(lat, best[inv[len(theirs):]])
+    np.minimum.at(best, inv[: len(theirs)], cols["latency_ms"][tsel])
+    return np.minimum(lat, best[inv[len(theirs) :]])

@@ -13,14 +13,17 @@ from typing import Any
 HIGH_PRECISION_GROUPS = ("attn_qkv", "attn_out", "linear_attn", "dense_mlp", "shared_experts", "router", "lm_head")
 _GROUP_MODULES: dict[str, tuple[tuple[str, ...], ...]] = {
     "attn_qkv": (("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"), ("self_attn.qkv_proj",)),
-    "attn_qkv_mla": (("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa",
-                      "self_attn.kv_b_proj"), ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa",
-                                              "self_attn.kv_b_proj")),
+    "attn_qkv_mla": (
+        ("self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj"),
+        ("self_attn.q_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj"),
+    ),
     "attn_out": (("self_attn.o_proj",),),
     "linear_attn": (("linear_attn.in_proj_qkvz", "linear_attn.in_proj_ba", "linear_attn.out_proj"),),
     "dense_mlp": (("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),),
-    "shared_experts": (("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
-                       ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj")),
+    "shared_experts": (
+        ("mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"),
+        ("mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"),
+    ),
     "router": (("mlp.gate",), ("block_sparse_moe.gate",), ("mlp.router",)),
 }
 # Wrappers in front of the decoder layers (multimodal checkpoints): names are compared as model.layers.<i>.…
@@ -86,6 +89,11 @@ def group_layers(layers: int, dense_at: list[int], types: list, experts: int, sh
     """Decoder-layer indices holding each weight group (layer_types tells linear from full attention)."""
     linear = [i for i in range(layers) if i < len(types) and types[i] == "linear_attention"]
     moe = [i for i in range(layers) if i not in set(dense_at)] if experts else []
-    return {"attn_qkv": [i for i in range(layers) if i not in set(linear)],
-            "attn_out": [i for i in range(layers) if i not in set(linear)], "linear_attn": linear,
-            "dense_mlp": dense_at, "shared_experts": moe if shared else [], "router": moe}
+    return {
+        "attn_qkv": [i for i in range(layers) if i not in set(linear)],
+        "attn_out": [i for i in range(layers) if i not in set(linear)],
+        "linear_attn": linear,
+        "dense_mlp": dense_at,
+        "shared_experts": moe if shared else [],
+        "router": moe,
+    }

@@ -15,15 +15,28 @@ from costmodel.arch import ModelArch
 from costmodel.config import Quant
 from costmodel.opdb import OpDB
 
-GEMM_FALLBACK = {"nvfp4": ("fp8_block", "fp8", "bfloat16"), "fp8_block": ("fp8", "bfloat16"),
-                 "fp8": ("fp8_block", "bfloat16"), "bfloat16": ()}
-MOE_FALLBACK = {"nvfp4": ("w4a8_mxfp4_mxfp8", "fp8_block", "fp8", "bfloat16"), "fp8": ("fp8_block", "bfloat16"),
-                "fp8_block": ("fp8", "bfloat16"), "int4_wo": ("w4a16_mxfp4", "fp8_block", "bfloat16"),
-                "mxfp4": ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4", "bfloat16"), "bfloat16": ("fp8_block", "fp8")}
+GEMM_FALLBACK = {
+    "nvfp4": ("fp8_block", "fp8", "bfloat16"),
+    "fp8_block": ("fp8", "bfloat16"),
+    "fp8": ("fp8_block", "bfloat16"),
+    "bfloat16": (),
+}
+MOE_FALLBACK = {
+    "nvfp4": ("w4a8_mxfp4_mxfp8", "fp8_block", "fp8", "bfloat16"),
+    "fp8": ("fp8_block", "bfloat16"),
+    "fp8_block": ("fp8", "bfloat16"),
+    "int4_wo": ("w4a16_mxfp4", "fp8_block", "bfloat16"),
+    "mxfp4": ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4", "bfloat16"),
+    "bfloat16": ("fp8_block", "fp8"),
+}
 
-HIGH_PRECISION_NAMES = {"attn_qkv": "the attention q/k/v projections", "attn_out": "the attention output projection",
-                        "linear_attn": "the linear-attention projections", "dense_mlp": "the dense-layer MLPs",
-                        "shared_experts": "the shared experts"}  # router and lm_head: always priced in bf16
+HIGH_PRECISION_NAMES = {
+    "attn_qkv": "the attention q/k/v projections",
+    "attn_out": "the attention output projection",
+    "linear_attn": "the linear-attention projections",
+    "dense_mlp": "the dense-layer MLPs",
+    "shared_experts": "the shared experts",
+}  # router and lm_head: always priced in bf16
 
 
 # An fp8 KV cache is only worth it with a fast fp8-KV attention kernel. SGLang on Hopper has none for
@@ -39,15 +52,20 @@ def recipe_kv_cache(db: OpDB, a: ModelArch) -> str:
     if not (a.is_mla and db.has("generation_mla")) or "fp8" not in db.options("generation_mla", "kv_dtype"):
         return "fp8"
     shape = (np.array(a.num_heads / 8), np.array(128.0), np.array(2048.0))
-    fp8, bf16 = (float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv))
-                 for kv in ("fp8", "bfloat16"))
+    fp8, bf16 = (
+        float(db.latency_ms("generation_mla", *shape, mla_dtype="bfloat16", kv_dtype=kv)) for kv in ("fp8", "bfloat16")
+    )
     return "bfloat16" if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else "fp8"
 
 
 def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
     t = db.table("moe").columns
-    sel = (t["hidden"] == a.hidden) & (t["inter"] == a.moe_intermediate) & (t["topk"] == a.topk) & \
-        (t["experts"] == a.num_experts)
+    sel = (
+        (t["hidden"] == a.hidden)
+        & (t["inter"] == a.moe_intermediate)
+        & (t["topk"] == a.topk)
+        & (t["experts"] == a.num_experts)
+    )
     return set(t["dtype"][sel].tolist())
 
 
@@ -61,8 +79,10 @@ def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, .
         notes.append(f"gemm {q.gemm}: not measured on {db.system.name}/{db.backend}; priced as {gemm}")
     kept = [name for g, name in HIGH_PRECISION_NAMES.items() if g in a.high_precision]
     if kept and gemm != "bfloat16":  # e.g. NVFP4 releases that leave attention unquantized
-        notes.append(f"{a.name} keeps {', '.join(kept)} in bf16 (its quantization_config's ignore list): those "
-                     f"GEMMs and weights are priced in bf16, the other GEMMs in {gemm}")
+        notes.append(
+            f"{a.name} keeps {', '.join(kept)} in bf16 (its quantization_config's ignore list): those "
+            f"GEMMs and weights are priced in bf16, the other GEMMs in {gemm}"
+        )
     moe = q.moe
     if a.is_moe:
         have = _moe_dtypes(db, a)

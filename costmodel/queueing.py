@@ -77,6 +77,6 @@ def mg1_wait(rho, points, weights, cells: int = CELLS) -> WaitLattice:
     mass = np.diff(g, axis=1) / m1[:, None]
     n = 1 << int(np.ceil(np.log2(2 * (cells + 1))))  # zero-padded: what wraps around is the tail past 2x the range
     phi = np.fft.rfft(mass, n, axis=1)
-    dens = np.fft.irfft((1.0 - rho)[:, None] / (1.0 - rho[:, None] * phi), n, axis=1)[:, :cells + 1]
+    dens = np.fft.irfft((1.0 - rho)[:, None] / (1.0 - rho[:, None] * phi), n, axis=1)[:, : cells + 1]
     cdf = np.maximum.accumulate(np.clip(np.cumsum(dens, axis=1), 0.0, 1.0), axis=1)
     return WaitLattice(h, cdf)

@@ -68,12 +68,31 @@ def price(req: SurfaceRequest, mode: str, recipes: Sequence[Recipe], workers: Ma
     rows = {}
     for role in ROLES[mode]:
         r = by_role[role]
-        pinned = replace(req, modes=(mode,), mtp_draft=r.mtp_draft, mtp_accept=r.mtp_accept, search=SearchSpace(
-            tp=(r.tp,), pp=(r.pp,), dp=(r.dp,), moe_ep=(r.moe_ep,), batch_sizes=(r.batch,),
-            max_batch_size=r.batch, max_gpus_per_worker=None))
+        pinned = replace(
+            req,
+            modes=(mode,),
+            mtp_draft=r.mtp_draft,
+            mtp_accept=r.mtp_accept,
+            search=SearchSpace(
+                tp=(r.tp,),
+                pp=(r.pp,),
+                dp=(r.dp,),
+                moe_ep=(r.moe_ep,),
+                batch_sizes=(r.batch,),
+                max_batch_size=r.batch,
+                max_gpus_per_worker=None,
+            ),
+        )
         t = getattr(build_surfaces(pinned), role)
-        hit = np.flatnonzero((t.tp == r.tp) & (t.pp == r.pp) & (t.dp == r.dp) & (t.moe_tp == r.moe_tp)
-                             & (t.moe_ep == r.moe_ep) & (t.batch == r.batch) & (t.max_num_tokens == r.max_num_tokens))
+        hit = np.flatnonzero(
+            (t.tp == r.tp)
+            & (t.pp == r.pp)
+            & (t.dp == r.dp)
+            & (t.moe_tp == r.moe_tp)
+            & (t.moe_ep == r.moe_ep)
+            & (t.batch == r.batch)
+            & (t.max_num_tokens == r.max_num_tokens)
+        )
         if len(hit) != 1:
             raise ValueError(f"the cost model prices no {role} row for {r}")
         rows[role] = (t, int(hit[0]))

@@ -50,19 +50,32 @@ class GroupScore:
 
     def summary(self) -> dict:
         """Plain figures for printing or JSON."""
+
         def mdape(e):
             return round(100 * statistics.median(e), 1) if e else None
 
         def within(e):
             return round(100 * sum(x <= 0.2 for x in e) / len(e), 1) if e else None
 
-        by_bin = {label: {"rows": len(e), "ttft_signed_median": round(100 * statistics.median(x for x, _ in e), 1),
-                          "tpot_signed_median": round(100 * statistics.median(y for _, y in e), 1)}
-                  for _, label in CONCURRENCY_BINS if (e := self.signed.get(label))}
-        return {"rows": self.rows, "predicted": self.predicted, "ttft_mdape": mdape(self.ttft_err),
-                "tpot_mdape": mdape(self.tpot_err), "ttft_within_20": within(self.ttft_err),
-                "tpot_within_20": within(self.tpot_err), "unpredicted": dict(sorted(self.reasons.items())),
-                "signed_error_by_concurrency": by_bin}
+        by_bin = {
+            label: {
+                "rows": len(e),
+                "ttft_signed_median": round(100 * statistics.median(x for x, _ in e), 1),
+                "tpot_signed_median": round(100 * statistics.median(y for _, y in e), 1),
+            }
+            for _, label in CONCURRENCY_BINS
+            if (e := self.signed.get(label))
+        }
+        return {
+            "rows": self.rows,
+            "predicted": self.predicted,
+            "ttft_mdape": mdape(self.ttft_err),
+            "tpot_mdape": mdape(self.tpot_err),
+            "ttft_within_20": within(self.ttft_err),
+            "tpot_within_20": within(self.tpot_err),
+            "unpredicted": dict(sorted(self.reasons.items())),
+            "signed_error_by_concurrency": by_bin,
+        }
 
 
 def score(preds: list[Prediction]) -> tuple[dict[tuple, GroupScore], GroupScore]:
@@ -93,17 +106,47 @@ def render(groups: dict[tuple, GroupScore], total: GroupScore) -> str:
     for (system, backend, mode), g in groups.items():
         d = g.summary()
         why = "; ".join(f"{k} ({v})" for k, v in d["unpredicted"].items())
-        rows.append([system, backend, mode, d["rows"], d["predicted"], _pct(d["ttft_mdape"]), _pct(d["tpot_mdape"]),
-                     _pct(d["ttft_within_20"]), _pct(d["tpot_within_20"]), why])
-    head = ["system", "backend", "mode", "rows", "predicted", "TTFT MdAPE", "TPOT MdAPE", "TTFT ≤20%", "TPOT ≤20%",
-            "not predicted (why)"]
+        rows.append(
+            [
+                system,
+                backend,
+                mode,
+                d["rows"],
+                d["predicted"],
+                _pct(d["ttft_mdape"]),
+                _pct(d["tpot_mdape"]),
+                _pct(d["ttft_within_20"]),
+                _pct(d["tpot_within_20"]),
+                why,
+            ]
+        )
+    head = [
+        "system",
+        "backend",
+        "mode",
+        "rows",
+        "predicted",
+        "TTFT MdAPE",
+        "TPOT MdAPE",
+        "TTFT ≤20%",
+        "TPOT ≤20%",
+        "not predicted (why)",
+    ]
     t = total.summary()
-    bins = "; ".join(f"{k} ({v['rows']}) {v['ttft_signed_median']:+.1f}% / {v['tpot_signed_median']:+.1f}%"
-                     for k, v in t["signed_error_by_concurrency"].items())
-    last = (f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
-            f"tpot_mdape={_pct(t['tpot_mdape'])}")
-    return (tabulate(rows, head) + "\n" + (f"signed median error by concurrency, TTFT / TPOT: {bins}\n" if bins else "")
-            + last)
+    bins = "; ".join(
+        f"{k} ({v['rows']}) {v['ttft_signed_median']:+.1f}% / {v['tpot_signed_median']:+.1f}%"
+        for k, v in t["signed_error_by_concurrency"].items()
+    )
+    last = (
+        f"overall: rows={t['rows']} predicted={t['predicted']} ttft_mdape={_pct(t['ttft_mdape'])} "
+        f"tpot_mdape={_pct(t['tpot_mdape'])}"
+    )
+    return (
+        tabulate(rows, head)
+        + "\n"
+        + (f"signed median error by concurrency, TTFT / TPOT: {bins}\n" if bins else "")
+        + last
+    )
 
 
 def _pct(x) -> str:
@@ -112,5 +155,7 @@ def _pct(x) -> str:
 
 def as_json(groups: dict[tuple, GroupScore], total: GroupScore) -> dict:
     """The same figures as a JSON-ready dict."""
-    return {"groups": [{"system": s, "backend": b, "mode": m, **g.summary()} for (s, b, m), g in groups.items()],
-            "overall": total.summary()}
+    return {
+        "groups": [{"system": s, "backend": b, "mode": m, **g.summary()} for (s, b, m), g in groups.items()],
+        "overall": total.summary(),
+    }

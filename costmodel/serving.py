@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.closedloop import (MAX_LOAD, Benchmark, RankSteps, Scheduler, agg_closed_loop, loaded_step_ms,
-                                  pool_ttft)
+from costmodel.closedloop import MAX_LOAD, Benchmark, RankSteps, Scheduler, agg_closed_loop, loaded_step_ms, pool_ttft
 from costmodel.engines import engine_rules
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
@@ -40,8 +39,17 @@ REQUEST_OVERHEAD_MS = {"trtllm": 50.0, "vllm": 50.0, "sglang": 120.0}
 HANDOFF_CONNECTOR_MS = {"gqa": 36.0, "mla": 200.0}
 
 
-def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, max_num_tokens,
-                kv_cap_tokens, recv_interval=1, fixed_lengths=False) -> dict[str, np.ndarray]:
+def agg_figures(
+    step: StepModel,
+    lay: Layout,
+    concurrency,
+    isl: int,
+    osl: int,
+    max_num_tokens,
+    kv_cap_tokens,
+    recv_interval=1,
+    fixed_lengths=False,
+) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
     ``concurrency`` clients spread over the worker's attention-DP ranks; each rank holds as many requests
@@ -64,16 +72,32 @@ def agg_figures(step: StepModel, lay: Layout, concurrency, isl: int, osl: int, m
     clump_ms = np.maximum(step.iteration_ms(lay, b, ctx, g, chunk) - raw_dec, 1e-6) * n_chunks
     # a prefill-first engine runs the clump's iterations without the decode batch
     alone = step.iteration_ms(lay, 0, 0, g, chunk) * n_chunks if rules.prefill_first else None
-    steps = RankSteps(decode_ms=raw_dec, tokens_per_step=step.tokens_per_decode_step(), clump_ms=clump_ms,
-                      clump=g, chunks=n_chunks, prefill_ms=alone)
-    sched = Scheduler(running=b, recv_interval=float(recv_interval),
-                      host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0), prefill_first=rules.prefill_first)
+    steps = RankSteps(
+        decode_ms=raw_dec,
+        tokens_per_step=step.tokens_per_decode_step(),
+        clump_ms=clump_ms,
+        clump=g,
+        chunks=n_chunks,
+        prefill_ms=alone,
+    )
+    sched = Scheduler(
+        running=b,
+        recv_interval=float(recv_interval),
+        host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0),
+        prefill_first=rules.prefill_first,
+    )
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))
     # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,
     # a clump's service, one request's prefill work
-    return {"ttft_ms": f["ttft_ms"], "tpot_ms": f["tpot_ms"], "req_per_s": 1000.0 * f["req_per_ms"] * dp,
-            "running": f["running"] * dp, "queue_util": f["others_load"], "queue_service_ms": clump_ms,
-            "prefill_work_ms": clump_ms / g}
+    return {
+        "ttft_ms": f["ttft_ms"],
+        "tpot_ms": f["tpot_ms"],
+        "req_per_s": 1000.0 * f["req_per_ms"] * dp,
+        "running": f["running"] * dp,
+        "queue_util": f["others_load"],
+        "queue_service_ms": clump_ms,
+        "prefill_work_ms": clump_ms / g,
+    }
 
 
 def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) -> dict[str, np.ndarray]:
@@ -82,9 +106,14 @@ def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) 
     b = np.asarray(batch, float)
     t = step.iteration_ms(lay, 0, 0, b, isl)
     lone = step.iteration_ms(lay, 0, 0, 1, isl, busy=1)  # one prompt on one rank: an idle worker's step
-    return {"latency_ms": t, "lone_ms": lone, "ttft_ms": prefill_ttft(t, utilisation, lone),
-            "req_per_s": 1000.0 * b * dp / t, "queue_util": np.clip(utilisation, 0.0, MAX_LOAD),
-            "queue_service_ms": loaded_step_ms(t, utilisation, lone)}
+    return {
+        "latency_ms": t,
+        "lone_ms": lone,
+        "ttft_ms": prefill_ttft(t, utilisation, lone),
+        "req_per_s": 1000.0 * b * dp / t,
+        "queue_util": np.clip(utilisation, 0.0, MAX_LOAD),
+        "queue_service_ms": loaded_step_ms(t, utilisation, lone),
+    }
 
 
 def prefill_ttft(batch_latency_ms, utilisation, lone_ms=None):
@@ -120,5 +149,9 @@ def handoff_ms(step: StepModel, isl: int, tp_prefill, within_node=False) -> dict
     link = np.where(within_node, s.intra_node_bw_bytes_per_s, s.inter_node_bw_bytes_per_s)
     transfer = nbytes / (link * np.asarray(tp_prefill, float)) * 1e3 + s.p2p_latency_s * 1e3
     conn = np.full_like(transfer, connector_ms(step))
-    return {"kv_bytes": np.full_like(transfer, float(nbytes)), "transfer_ms": transfer, "connector_ms": conn,
-            "total_ms": transfer + conn}
+    return {
+        "kv_bytes": np.full_like(transfer, float(nbytes)),
+        "transfer_ms": transfer,
+        "connector_ms": conn,
+        "total_ms": transfer + conn,
+    }

@@ -32,10 +32,20 @@ TRTLLM_QUANT_GEMM_GAP_MS = {"fp8": 0.007, "nvfp4": 0.005}
 # norms, Q up-projection, absorb BMM, rope, attention, BMM, output); residual add + norm 1; dense FFN 3 (gate/up,
 # activation, down) or MoE 7 (router, top-k, permute, two expert GEMMs, activation, combine) plus 3 for shared
 # experts; 2 collectives where the layer is split over GPUs (all-reduces, or a gather and a scatter).
-EAGER_LAUNCHES = {"attention": 6, "mla": 9, "residual": 1, "dense_ffn": 3, "moe": 7, "shared_experts": 3,
-                  "collectives": 2}
-ALLREDUCE_VARIANT = {"trtllm": ("trtllm",), "vllm": ("vllm_graph", "vllm_eager"),
-                     "sglang": ("sglang_graph", "trtllm", "sglang_eager")}
+EAGER_LAUNCHES = {
+    "attention": 6,
+    "mla": 9,
+    "residual": 1,
+    "dense_ffn": 3,
+    "moe": 7,
+    "shared_experts": 3,
+    "collectives": 2,
+}
+ALLREDUCE_VARIANT = {
+    "trtllm": ("trtllm",),
+    "vllm": ("vllm_graph", "vllm_eager"),
+    "sglang": ("sglang_graph", "trtllm", "sglang_eager"),
+}
 
 
 def eager_launch_ms(db: OpDB) -> float | None:
@@ -50,9 +60,13 @@ def eager_launch_ms(db: OpDB) -> float | None:
     if eager is None or graph is None:
         return None
     msg = np.asarray(1.0)  # below the smallest measured message: the tables' floor
-    gaps = [float(db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=eager)
-                  - db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=graph))
-            for g in (2, 4, 8)]
+    gaps = [
+        float(
+            db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=eager)
+            - db.latency_ms("custom_allreduce", np.asarray(g), msg, dtype="bfloat16", variant=graph)
+        )
+        for g in (2, 4, 8)
+    ]
     return max(float(np.median(gaps)), 0.0)
 
 
@@ -70,8 +84,16 @@ class Layout:
 class StepModel:
     """Prices iterations of one model with one quantization on one OpDB."""
 
-    def __init__(self, db: OpDB, arch: ModelArch, quant: Quant, mtp_draft: int = 0, mtp_accept: float = 0.0,
-                 gpus_per_node: int | None = None, graph_max_batch: int | None = None):
+    def __init__(
+        self,
+        db: OpDB,
+        arch: ModelArch,
+        quant: Quant,
+        mtp_draft: int = 0,
+        mtp_accept: float = 0.0,
+        gpus_per_node: int | None = None,
+        graph_max_batch: int | None = None,
+    ):
         self.db, self.a, self.q = db, arch, quant
         # decode batches per attention-DP rank above this run eagerly (no captured CUDA graph); None: all captured
         self.graph_max_batch = graph_max_batch
@@ -88,8 +110,12 @@ class StepModel:
         # The measured MLA module runs all its projections in one dtype: usable unless the checkpoint keeps
         # only some of them in bf16 (then each projection is priced as its own GEMM).
         mla_gemm = {self.gemm_dtype("attn_qkv"), self.gemm_dtype("attn_out")}
-        self.mla_module = arch.is_mla and db.has("mla_context_module") and len(mla_gemm) == 1 and \
-            mla_gemm <= set(db.options("mla_context_module", "gemm_dtype"))
+        self.mla_module = (
+            arch.is_mla
+            and db.has("mla_context_module")
+            and len(mla_gemm) == 1
+            and mla_gemm <= set(db.options("mla_context_module", "gemm_dtype"))
+        )
 
     def gemm_dtype(self, group: str) -> str:
         """The GEMM dtype of a weight group (costmodel.precision.HIGH_PRECISION_GROUPS): bf16 where the
@@ -143,10 +169,12 @@ class StepModel:
             if n_layers == 0:
                 continue
             c = dict(kv_dtype=kv_dt, window=self._window(window), head_dim=a.head_dim)
-            ctx_l = self.db.latency_ms("context_attention", heads, kvh, np.maximum(npf, 1), np.maximum(lpf, 1),
-                                       attn_dtype=attn_dt, **c)
-            gen_l = self.db.latency_ms("generation_attention", heads, kvh, np.maximum(nd, 1), np.maximum(ctx, 1),
-                                       attn_dtype="bfloat16", **c)
+            ctx_l = self.db.latency_ms(
+                "context_attention", heads, kvh, np.maximum(npf, 1), np.maximum(lpf, 1), attn_dtype=attn_dt, **c
+            )
+            gen_l = self.db.latency_ms(
+                "generation_attention", heads, kvh, np.maximum(nd, 1), np.maximum(ctx, 1), attn_dtype="bfloat16", **c
+            )
             out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
 
@@ -186,15 +214,23 @@ class StepModel:
         c = dict(mla_dtype="bfloat16", kv_dtype=kv_dt)
         ctx_l = self.db.latency_ms("context_mla", heads, np.maximum(npf, 1), np.maximum(lpf, 1), **c)
         gen_l = self.db.latency_ms("generation_mla", heads, np.maximum(nd, 1), np.maximum(ctx, 1), **c)
-        bmm = sum(self.db.latency_ms("mla_bmm", heads, np.maximum(nd, 1), op=op, dtype="bfloat16")
-                  for op in ("mla_gen_pre", "mla_gen_post"))
+        bmm = sum(
+            self.db.latency_ms("mla_bmm", heads, np.maximum(nd, 1), op=op, dtype="bfloat16")
+            for op in ("mla_gen_pre", "mla_gen_post")
+        )
         return down + q_b + kv_b + o + np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l + bmm, 0.0)
 
     def _moe(self, lay: Layout, t, ranks):
         a, q = self.a, self.q
         tokens = t * ranks  # experts see the tokens of every busy attention-DP rank
-        c = dict(dtype=q.moe, distribution=self.moe_dist, hidden=a.hidden, inter=a.moe_intermediate,
-                 topk=a.topk, experts=a.num_experts)
+        c = dict(
+            dtype=q.moe,
+            distribution=self.moe_dist,
+            hidden=a.hidden,
+            inter=a.moe_intermediate,
+            topk=a.topk,
+            experts=a.num_experts,
+        )
         lat = self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
         router = self._gemm(t, a.num_experts, a.hidden, "bfloat16")
         shared = 0.0
@@ -217,9 +253,15 @@ class StepModel:
         a, t = self.a, self.db.table("gdn").columns
         shapes = set(zip(*(t[c].tolist() for c in ("d_model", "k_dim", "v_dim", "k_heads", "v_heads"))))
         same_dims = [s for s in shapes if s[1:3] == (a.linear_k_dim, a.linear_v_dim)] or list(shapes)
-        dm, kd, vd, mk, mv = min(same_dims, key=lambda s: (
-            round(abs(np.log(s[4] / v_heads)) + abs(np.log(s[3] / k_heads)), 9), s[0] != a.hidden,
-            abs(np.log(s[0] / a.hidden)), s))
+        dm, kd, vd, mk, mv = min(
+            same_dims,
+            key=lambda s: (
+                round(abs(np.log(s[4] / v_heads)) + abs(np.log(s[3] / k_heads)), 9),
+                s[0] != a.hidden,
+                abs(np.log(s[0] / a.hidden)),
+                s,
+            ),
+        )
         hit = (dict(d_model=dm, k_dim=kd, v_dim=vd, k_heads=mk, v_heads=mv), v_heads / mv)
         cache[key] = hit
         return hit
@@ -327,22 +369,27 @@ class StepModel:
         pp, stage = np.asarray(lay.pp, float), np.asarray(lay.tp * lay.dp, float)
         cross = np.where(stage >= gpn, pp - 1, np.minimum(pp - 1, np.ceil(stage * pp / gpn) - 1))
         nbytes = t * self.a.hidden * 2.0
-        ms = (pp - 1) * s.p2p_latency_s * 1e3 + ((pp - 1 - cross) / s.intra_node_bw_bytes_per_s
-                                                  + cross / s.inter_node_bw_bytes_per_s) * nbytes * 1e3
+        ms = (pp - 1) * s.p2p_latency_s * 1e3 + (
+            (pp - 1 - cross) / s.intra_node_bw_bytes_per_s + cross / s.inter_node_bw_bytes_per_s
+        ) * nbytes * 1e3
         return np.where(pp > 1, ms, 0.0)
 
     def tokens_per_decode_step(self) -> float:
         """Expected tokens a request gains per decode step (1 without MTP)."""
-        return float(sum(self.mtp_accept ** i for i in range(self.mtp_draft + 1)))
+        return float(sum(self.mtp_accept**i for i in range(self.mtp_draft + 1)))
 
     def check(self) -> None:
         """Fail early, naming what is missing, when the backend lacks data this model needs."""
         q, db = self.q, self.db
         if q.gemm not in db.options("gemm", "dtype"):
-            raise MissingDataError(f"{db.system.name}/{db.backend} has no GEMM data for gemm dtype {q.gemm}; "
-                                   f"measured: {', '.join(db.options('gemm', 'dtype'))}")
+            raise MissingDataError(
+                f"{db.system.name}/{db.backend} has no GEMM data for gemm dtype {q.gemm}; "
+                f"measured: {', '.join(db.options('gemm', 'dtype'))}"
+            )
         if self.a.num_linear_layers and not db.has("gdn"):
             raise MissingDataError(f"{db.system.name}/{db.backend} {db.version} has no gdn (linear attention) table")
         if self.a.is_moe and q.moe not in db.options("moe", "dtype"):
-            raise MissingDataError(f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
-                                   f"measured: {', '.join(db.options('moe', 'dtype'))}")
+            raise MissingDataError(
+                f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
+                f"measured: {', '.join(db.options('moe', 'dtype'))}"
+            )

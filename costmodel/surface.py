@@ -96,8 +96,9 @@ class Metrics(TypedDict):
     tpot_pct_ms: tuple[float, ...]
 
 
-def disagg_metrics(prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int,
-                   osl: int) -> Metrics:
+def disagg_metrics(
+    prefill: Candidates, i: int, decode: Candidates, j: int, n_prefill: int, n_decode: int, osl: int
+) -> Metrics:
     """Full-model figures of x prefill workers (row i) feeding y decode workers (row j).
 
     The system serves the slower side's request rate; TTFT is the prefill row's, TPOT the

@@ -13,10 +13,28 @@ from costmodel.errors import CostModelError
 from costmodel.paths import data_dir
 
 # Bytes per element, and which tensor-core rate a dtype runs at.
-DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "nvfp4": 0.5625,
-               "int4_wo": 0.5625, "w4a16_mxfp4": 0.53125, "w4a8_mxfp4_mxfp8": 0.53125, "int8": 1.0}
-DTYPE_RATE = {"bfloat16": "bf16", "float16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4",
-              "int4_wo": "bf16", "w4a16_mxfp4": "bf16", "w4a8_mxfp4_mxfp8": "fp8", "int8": "int8"}
+DTYPE_BYTES = {
+    "bfloat16": 2.0,
+    "float16": 2.0,
+    "fp8": 1.0,
+    "fp8_block": 1.0,
+    "nvfp4": 0.5625,
+    "int4_wo": 0.5625,
+    "w4a16_mxfp4": 0.53125,
+    "w4a8_mxfp4_mxfp8": 0.53125,
+    "int8": 1.0,
+}
+DTYPE_RATE = {
+    "bfloat16": "bf16",
+    "float16": "bf16",
+    "fp8": "fp8",
+    "fp8_block": "fp8",
+    "nvfp4": "fp4",
+    "int4_wo": "bf16",
+    "w4a16_mxfp4": "bf16",
+    "w4a8_mxfp4_mxfp8": "fp8",
+    "int8": "int8",
+}
 
 
 class UnknownSystemError(CostModelError, ValueError):
@@ -103,8 +121,13 @@ def _system_from_file(path) -> System:
         v: object = raw
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
-                or (integer and v != int(v)):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not math.isfinite(v)
+            or v < 0
+            or (integer and v != int(v))
+        ):
             raise bad(f"has no valid '{'.'.join(keys)}' ({'a whole' if integer else 'a'} number ≥ 0 expected)")
         return v
 
@@ -130,23 +153,39 @@ def _system_from_file(path) -> System:
         reserved = {int(k): whole("memory", "nccl_reserved_bytes", k) for k in nccl}
     except (TypeError, ValueError):
         raise bad("has 'memory.nccl_reserved_bytes' keys that are not GPU counts") from None
-    positive = {k: num(*k.split(".")) for k in ("gpu.mem_bytes", "gpu.mem_bw_bytes_per_s", "gpu.mem_bw_efficiency",
-                                                 "node.gpus_per_node", "node.gpus_per_rack",
-                                                 "node.intra_node_bw_bytes_per_s", "node.inter_node_bw_bytes_per_s",
-                                                 "node.inter_rack_bw_bytes_per_s")}
+    positive = {
+        k: num(*k.split("."))
+        for k in (
+            "gpu.mem_bytes",
+            "gpu.mem_bw_bytes_per_s",
+            "gpu.mem_bw_efficiency",
+            "node.gpus_per_node",
+            "node.gpus_per_rack",
+            "node.intra_node_bw_bytes_per_s",
+            "node.inter_node_bw_bytes_per_s",
+            "node.inter_rack_bw_bytes_per_s",
+        )
+    }
     for k, v in positive.items():
         if v <= 0:
             raise bad(f"has '{k}' = 0 (a positive number expected)")
     if not isinstance(raw.get("nccl_version"), (str, int, float)):
         raise bad("has no 'nccl_version'")
     return System(
-        name=raw["name"], mem_bytes=whole("gpu", "mem_bytes"),
-        mem_bw_bytes_per_s=num("gpu", "mem_bw_bytes_per_s"), mem_bw_efficiency=num("gpu", "mem_bw_efficiency"),
-        mem_latency_s=num("gpu", "mem_latency_s"), tc_flops_per_s=flops, sm_version=whole("gpu", "sm_version"),
-        gpus_per_node=whole("node", "gpus_per_node"), gpus_per_rack=whole("node", "gpus_per_rack"),
+        name=raw["name"],
+        mem_bytes=whole("gpu", "mem_bytes"),
+        mem_bw_bytes_per_s=num("gpu", "mem_bw_bytes_per_s"),
+        mem_bw_efficiency=num("gpu", "mem_bw_efficiency"),
+        mem_latency_s=num("gpu", "mem_latency_s"),
+        tc_flops_per_s=flops,
+        sm_version=whole("gpu", "sm_version"),
+        gpus_per_node=whole("node", "gpus_per_node"),
+        gpus_per_rack=whole("node", "gpus_per_rack"),
         intra_node_bw_bytes_per_s=num("node", "intra_node_bw_bytes_per_s"),
         inter_node_bw_bytes_per_s=num("node", "inter_node_bw_bytes_per_s"),
-        inter_rack_bw_bytes_per_s=num("node", "inter_rack_bw_bytes_per_s"), p2p_latency_s=num("node", "p2p_latency_s"),
-        nccl_reserved_bytes=reserved, other_reserved_bytes=whole("memory", "other_reserved_bytes"),
+        inter_rack_bw_bytes_per_s=num("node", "inter_rack_bw_bytes_per_s"),
+        p2p_latency_s=num("node", "p2p_latency_s"),
+        nccl_reserved_bytes=reserved,
+        other_reserved_bytes=whole("memory", "other_reserved_bytes"),
         nccl_version=str(raw["nccl_version"]),
     )

@@ -135,8 +135,11 @@ def prune_cache(limit: int = MAX_CACHE_BYTES) -> int:
     import time
 
     folder, freed = cache_dir(), 0
-    old = [p for p in folder.parent.glob("*.npz") if re.fullmatch(r"[0-9a-f]{40}(\.\d+\.tmp)?\.npz", p.name)
-           and _mtime(p) < time.time() - 86_400]
+    old = [
+        p
+        for p in folder.parent.glob("*.npz")
+        if re.fullmatch(r"[0-9a-f]{40}(\.\d+\.tmp)?\.npz", p.name) and _mtime(p) < time.time() - 86_400
+    ]
     entries = []
     for p in folder.glob("*.npz"):
         try:
@@ -146,7 +149,7 @@ def prune_cache(limit: int = MAX_CACHE_BYTES) -> int:
         entries.append((st.st_mtime, st.st_size, p))
     entries.sort()
     total = sum(size for _, size, _ in entries)
-    doomed = old + [p for _, _, p in entries[:_count_over(entries, total, limit)]]
+    doomed = old + [p for _, _, p in entries[: _count_over(entries, total, limit)]]
     for p in doomed:
         try:
             size = p.stat().st_size
@@ -178,8 +181,10 @@ def _check_values(cols: dict[str, np.ndarray], path: Path) -> None:
         if not name.endswith("_ms"):
             continue
         if col.dtype == object or not np.all(np.isfinite(col)) or (col.size and col.min() < 0):
-            raise CorruptDataError(f"data file {path}: column {name} holds values that are not finite latencies "
-                                   "≥ 0 ms; reinstall or rerun the importer")
+            raise CorruptDataError(
+                f"data file {path}: column {name} holds values that are not finite latencies "
+                "≥ 0 ms; reinstall or rerun the importer"
+            )
 
 
 def listed(folder: Path, name: str) -> bool:
@@ -198,8 +203,10 @@ def _manifest_entry(folder: Path, name: str) -> dict:
     tables = _manifest(folder)["tables"]
     entry = next((e for e in tables.values() if isinstance(e, dict) and e.get("file") == name), None)
     if entry is None or not isinstance(entry.get("sha256"), str):
-        raise CorruptDataError(f"data file {folder / name} is not listed with a sha256 in {folder / 'manifest.json'}"
-                               "; reinstall or rerun the importer")
+        raise CorruptDataError(
+            f"data file {folder / name} is not listed with a sha256 in {folder / 'manifest.json'}"
+            "; reinstall or rerun the importer"
+        )
     return entry
 
 
@@ -213,12 +220,14 @@ def _read_verified(path: Path) -> tuple[bytes, str]:
     except FileNotFoundError:
         raise DataNotFoundError(f"data file {path} is missing; reinstall aicsolve or rerun the importer") from None
     except OSError as e:
-        raise CorruptDataError(f"data file {path} is unreadable ({e.strerror or e}); reinstall or rerun the "
-                               "importer") from None
+        raise CorruptDataError(
+            f"data file {path} is unreadable ({e.strerror or e}); reinstall or rerun the importer"
+        ) from None
     sha = hashlib.sha256(data).hexdigest()
     if sha != entry["sha256"]:
-        raise CorruptDataError(f"data file {path} does not match its manifest checksum; reinstall or rerun the "
-                               "importer")
+        raise CorruptDataError(
+            f"data file {path} does not match its manifest checksum; reinstall or rerun the importer"
+        )
     return data, sha
 
 
@@ -251,11 +260,13 @@ def read_manifest(folder: Path) -> dict:
     except FileNotFoundError:
         raise DataNotFoundError(f"no manifest.json in {folder}") from None
     except (OSError, ValueError) as e:  # ValueError: bad JSON or bad UTF-8
-        raise CorruptDataError(f"data file {folder / 'manifest.json'} is unreadable ({e}); reinstall or rerun the "
-                               "importer") from None
+        raise CorruptDataError(
+            f"data file {folder / 'manifest.json'} is unreadable ({e}); reinstall or rerun the importer"
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
-        raise CorruptDataError(f"data file {folder / 'manifest.json'} has no 'tables' mapping; reinstall or rerun "
-                               "the importer")
+        raise CorruptDataError(
+            f"data file {folder / 'manifest.json'} has no 'tables' mapping; reinstall or rerun the importer"
+        )
     return manifest
 
 
@@ -274,10 +285,12 @@ def verify_folder(folder: Path) -> list[str]:
         try:
             data = f.read_bytes()
         except OSError as e:
-            raise CorruptDataError(f"data file {f} is unreadable ({e.strerror or e}); reinstall or rerun the "
-                                   "importer") from None
+            raise CorruptDataError(
+                f"data file {f} is unreadable ({e.strerror or e}); reinstall or rerun the importer"
+            ) from None
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise CorruptDataError(f"data file {f} does not match its manifest checksum; reinstall or rerun the "
-                                   "importer")
+            raise CorruptDataError(
+                f"data file {f} does not match its manifest checksum; reinstall or rerun the importer"
+            )
         checked.append(name)
     return checked

@@ -17,8 +17,16 @@ from costmodel.scoring import Prediction
 from costmodel.arch import load_model
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
-from costmodel.config import (DEFAULT_MAX_NUM_TOKENS, DEFAULT_MTP, DEFAULT_VERSIONS, DISAGG_MTP, Quant, SearchSpace,
-                              SurfaceRequest, fixed_lengths)
+from costmodel.config import (
+    DEFAULT_MAX_NUM_TOKENS,
+    DEFAULT_MTP,
+    DEFAULT_VERSIONS,
+    DISAGG_MTP,
+    Quant,
+    SearchSpace,
+    SurfaceRequest,
+    fixed_lengths,
+)
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
@@ -29,11 +37,33 @@ from costmodel.step import Layout
 from costmodel.system import UnknownSystemError
 
 # The columns of the measurement CSV format (silicon_dev.csv); REQUIRED ⊂ COLUMNS must be present.
-COLUMNS = ("id", "silicon_data_source", "backend", "backend_version", "model_path", "system", "precision", "mode",
-           "isl", "osl", "gemm_quant_mode", "moe_quant_mode", "batch_size", "tp_size", "pp_size", "attention_dp_size",
-           "moe_tp_size", "moe_ep_size", *(f"{role}_{k}" for role in ("prefill", "decode") for k in (
-               "batch_size", "num_workers", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")),
-           "silicon_ttft_ms", "silicon_tpot_ms")
+COLUMNS = (
+    "id",
+    "silicon_data_source",
+    "backend",
+    "backend_version",
+    "model_path",
+    "system",
+    "precision",
+    "mode",
+    "isl",
+    "osl",
+    "gemm_quant_mode",
+    "moe_quant_mode",
+    "batch_size",
+    "tp_size",
+    "pp_size",
+    "attention_dp_size",
+    "moe_tp_size",
+    "moe_ep_size",
+    *(
+        f"{role}_{k}"
+        for role in ("prefill", "decode")
+        for k in ("batch_size", "num_workers", "tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")
+    ),
+    "silicon_ttft_ms",
+    "silicon_tpot_ms",
+)
 REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 
 
@@ -144,8 +174,13 @@ def predict_row(row: dict) -> Prediction:
     """Predict one measured row with the full cost model (bad cells give a reason, never an exception)."""
     group = (_text(row, "system"), _text(row, "backend"), _text(row, "mode"))
     meas = _float(row, "silicon_ttft_ms"), _float(row, "silicon_tpot_ms")
-    base: dict[str, Any] = dict(row_id=_text(row, "id"), group=group, measured_ttft_ms=meas[0], measured_tpot_ms=meas[1],
-                concurrency=concurrency(row))
+    base: dict[str, Any] = dict(
+        row_id=_text(row, "id"),
+        group=group,
+        measured_ttft_ms=meas[0],
+        measured_tpot_ms=meas[1],
+        concurrency=concurrency(row),
+    )
     if (bad := _malformed(row)) is not None:
         return Prediction(**base, reason=bad)
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
@@ -160,11 +195,14 @@ def predict_row(row: dict) -> Prediction:
         mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
-            cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl)
+            cap, _ = kv_capacity_tokens(
+                db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, isl + osl
+            )
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            f = agg_figures(step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval,
-                            fixed_lengths=fixed_lengths(req))
+            f = agg_figures(
+                step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval, fixed_lengths=fixed_lengths(req)
+            )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
     except (UnknownModelError, UnsupportedModelError):
@@ -186,12 +224,22 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
     draft, accept = _measured_mtp(row)
-    return SurfaceRequest(model=arch, system=row["system"], backend=row["backend"], version=db.version,
-                          isl=int(row["isl"]), osl=int(row["osl"]), quant=q, search=SearchSpace(),
-                          modes=(row["mode"],), mtp_draft=draft, mtp_accept=accept,
-                          scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
-                          cuda_graph_max_batch=_graph_max_batch(row, db),
-                          length_range_ratio=_range_ratio(row))
+    return SurfaceRequest(
+        model=arch,
+        system=row["system"],
+        backend=row["backend"],
+        version=db.version,
+        isl=int(row["isl"]),
+        osl=int(row["osl"]),
+        quant=q,
+        search=SearchSpace(),
+        modes=(row["mode"],),
+        mtp_draft=draft,
+        mtp_accept=accept,
+        scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
+        cuda_graph_max_batch=_graph_max_batch(row, db),
+        length_range_ratio=_range_ratio(row),
+    )
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token
@@ -272,8 +320,9 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     # the KV moves over NVLink when the whole deployment sits in one node
     gpus = x * float(lp.tp * lp.pp * lp.dp) + y * float(ld.tp * ld.pp * ld.dp)
     hand = handoff_ms(step, isl, lp.tp, gpus <= db.system.gpus_per_node)
-    ttft = disagg_closed_loop(conc, osl, tpot, float(pf["latency_ms"]), float(pf["lone_ms"]), cap_p / 1000.0,
-                              float(hand["total_ms"]))
+    ttft = disagg_closed_loop(
+        conc, osl, tpot, float(pf["latency_ms"]), float(pf["lone_ms"]), cap_p / 1000.0, float(hand["total_ms"])
+    )
     return Prediction(**base, ttft_ms=float(ttft), tpot_ms=tpot)
 
 
@@ -304,8 +353,10 @@ def read_rows(path: Path) -> list[dict]:
             names = [n.strip() for n in reader.fieldnames or []]
             missing = [c for c in REQUIRED if c not in names]
             if missing:
-                raise BadCsvError(f"{path}: missing column(s) {', '.join(missing)}; expected the columns of "
-                                  "silicon_dev.csv (id, backend, model_path, system, mode, isl, osl, …)")
+                raise BadCsvError(
+                    f"{path}: missing column(s) {', '.join(missing)}; expected the columns of "
+                    "silicon_dev.csv (id, backend, model_path, system, mode, isl, osl, …)"
+                )
             reader.fieldnames = names
             return list(reader)
     except UnicodeDecodeError as e:

@@ -67,8 +67,11 @@ class LengthDist:
 
     def describe(self) -> str:
         """One line for the report: "4,000" or "lognormal mean 4,000, p90 8,000 (16 points)"."""
-        return f"{self.points[0]:,.0f}" if self.fixed else f"{self.label} ({len(self.points)} points, mean " \
-            f"{self.mean:,.0f})"
+        return (
+            f"{self.points[0]:,.0f}"
+            if self.fixed
+            else f"{self.label} ({len(self.points)} points, mean {self.mean:,.0f})"
+        )
 
 
 def fixed(tokens: int) -> LengthDist:
@@ -98,9 +101,11 @@ def lognormal(mean: float, p90: float, points: int = DEFAULT_POINTS) -> LengthDi
     z = float(ndtri(0.9))
     d = math.log(p90 / mean) if mean > 0 and p90 > 0 else -1.0
     if not 0 < d <= z * z / 2:
-        raise WorkloadError(f"a lognormal with mean {mean:g} has its p90 above the mean and at most "
-                            f"{math.exp(z * z / 2):.2f} x the mean (up to {mean * math.exp(z * z / 2):,.0f}); "
-                            f"got p90 {p90:g}")
+        raise WorkloadError(
+            f"a lognormal with mean {mean:g} has its p90 above the mean and at most "
+            f"{math.exp(z * z / 2):.2f} x the mean (up to {mean * math.exp(z * z / 2):,.0f}); "
+            f"got p90 {p90:g}"
+        )
     sigma = z - math.sqrt(z * z - 2 * d)
     e = bin_edges(points)
     zs = ndtri(e)
@@ -114,8 +119,10 @@ def histogram(pairs: list[tuple[float, float]]) -> LengthDist:
     p = np.array([float(v) for v, _ in pairs])
     w = np.array([float(x) for _, x in pairs])
     if len(p) == 0 or np.any(p < 1) or np.any(w < 0) or w.sum() <= 0:
-        raise WorkloadError("a histogram is a list of [tokens, weight] pairs with tokens >= 1, weights >= 0 and "
-                            "some weight > 0, e.g. [[512, 0.6], [2048, 0.3], [8192, 0.1]]")
+        raise WorkloadError(
+            "a histogram is a list of [tokens, weight] pairs with tokens >= 1, weights >= 0 and "
+            "some weight > 0, e.g. [[512, 0.6], [2048, 0.3], [8192, 0.1]]"
+        )
     return _merge(p, w / w.sum(), f"histogram of {len(p)} lengths")
 
 
@@ -153,15 +160,16 @@ class Arrival:
     def ca2(self) -> float:
         """Squared coefficient of variation of the inter-arrival times. Closed loop counts as 1: the serving model
         prices the queue behind other prefills as M/D/1, and zero-variance closed-loop figures stay today's."""
-        return self.cv ** 2 if self.process == "gamma" else 1.0
+        return self.cv**2 if self.process == "gamma" else 1.0
 
     def describe(self) -> str:
         """One line for the report."""
         if self.process == "closed":
             return "closed loop (fixed concurrency per worker, as benchmarks run)"
         rate = f"{self.rate_per_s:,.3g} requests/s, " if self.rate_per_s else ""
-        return f"open loop, {rate}" + ("Poisson arrivals" if self.process == "poisson"
-                                       else f"gamma inter-arrival times, CV {self.cv:.3g}")
+        return f"open loop, {rate}" + (
+            "Poisson arrivals" if self.process == "poisson" else f"gamma inter-arrival times, CV {self.cv:.3g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -209,8 +217,10 @@ def read_trace(path: str | Path, points: int = DEFAULT_POINTS) -> Trace:
             cols = [c.strip() for c in (reader.fieldnames or [])]
             missing = [c for c in TRACE_COLUMNS if c not in cols]
             if missing:
-                raise WorkloadError(f"{p}: missing column(s) {', '.join(missing)}; a trace has the header "
-                                    f"{','.join(TRACE_COLUMNS)} and one request per row")
+                raise WorkloadError(
+                    f"{p}: missing column(s) {', '.join(missing)}; a trace has the header "
+                    f"{','.join(TRACE_COLUMNS)} and one request per row"
+                )
             rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise WorkloadError(f"cannot read trace {p} ({getattr(e, 'strerror', None) or e})") from None
@@ -219,12 +229,17 @@ def read_trace(path: str | Path, points: int = DEFAULT_POINTS) -> Trace:
         try:
             t[i], isl[i], osl[i] = float(r["arrival_s"]), float(r["isl"]), float(r["osl"])
         except (TypeError, ValueError):
-            raise WorkloadError(f"{p}, line {i + 2}: arrival_s, isl and osl must be numbers; got "
-                                f"{r.get('arrival_s')!r}, {r.get('isl')!r}, {r.get('osl')!r}") from None
-        if not (math.isfinite(t[i]) and isl[i] >= 1 and osl[i] >= 1 and isl[i] == int(isl[i])
-                and osl[i] == int(osl[i])):
-            raise WorkloadError(f"{p}, line {i + 2}: isl and osl must be whole token counts >= 1 and arrival_s a "
-                                f"finite time in seconds; got {r['arrival_s']}, {r['isl']}, {r['osl']}")
+            raise WorkloadError(
+                f"{p}, line {i + 2}: arrival_s, isl and osl must be numbers; got "
+                f"{r.get('arrival_s')!r}, {r.get('isl')!r}, {r.get('osl')!r}"
+            ) from None
+        if not (
+            math.isfinite(t[i]) and isl[i] >= 1 and osl[i] >= 1 and isl[i] == int(isl[i]) and osl[i] == int(osl[i])
+        ):
+            raise WorkloadError(
+                f"{p}, line {i + 2}: isl and osl must be whole token counts >= 1 and arrival_s a "
+                f"finite time in seconds; got {r['arrival_s']}, {r['isl']}, {r['osl']}"
+            )
     if len(rows) < 3:
         raise WorkloadError(f"{p}: {len(rows)} request(s); a trace needs at least 3 to give a rate and its spread")
     gaps = np.diff(np.sort(t))
@@ -233,5 +248,10 @@ def read_trace(path: str | Path, points: int = DEFAULT_POINTS) -> Trace:
         raise WorkloadError(f"{p}: every request arrives at the same time; arrival_s must span some seconds")
     cv = float(gaps.std() / gaps.mean())
     name = p.name
-    return Trace(empirical(isl, points, f"from trace {name}"), empirical(osl, points, f"from trace {name}"),
-                 Arrival("gamma", (len(rows) - 1) / span, cv), len(rows), span)
+    return Trace(
+        empirical(isl, points, f"from trace {name}"),
+        empirical(osl, points, f"from trace {name}"),
+        Arrival("gamma", (len(rows) - 1) / span, cv),
+        len(rows),
+        span,
+    )

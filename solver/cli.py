@@ -17,15 +17,21 @@ if TYPE_CHECKING:  # annotations only: importing costmodel at start-up would slo
     from costmodel import SurfaceRequest
 
 # Help texts are plain text: rich markup would swallow "[import]" and any other bracketed word.
-_HELP: dict[str, Any] = dict(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-             context_settings={"help_option_names": ["-h", "--help"]})
-app = typer.Typer(**_HELP,
-                  help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
-                       "Usage: aicsolve SPEC.yaml [--set KEY=VALUE ...] [--json] (same as: aicsolve solve SPEC.yaml), "
-                       "or without a spec: aicsolve --model M --system S --total-gpus N --isl I --osl O --ttft MS "
-                       "--tpot MS. docs/spec.md lists the spec keys.\n\n"
-                       "Exit codes: 0 success, 1 no deployment meets the SLA, 2 bad input, 3 internal error "
-                       "(add --debug to any command, or set AICSOLVE_DEBUG=1, for the traceback).")
+_HELP: dict[str, Any] = dict(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app = typer.Typer(
+    **_HELP,
+    help="Find the best way to serve an LLM on N GPUs under a TTFT/TPOT SLA.\n\n"
+    "Usage: aicsolve SPEC.yaml [--set KEY=VALUE ...] [--json] (same as: aicsolve solve SPEC.yaml), "
+    "or without a spec: aicsolve --model M --system S --total-gpus N --isl I --osl O --ttft MS "
+    "--tpot MS. docs/spec.md lists the spec keys.\n\n"
+    "Exit codes: 0 success, 1 no deployment meets the SLA, 2 bad input, 3 internal error "
+    "(add --debug to any command, or set AICSOLVE_DEBUG=1, for the traceback).",
+)
 data_app = typer.Typer(**_HELP, help="Import or check the measured op data.")
 app.add_typer(data_app, name="data")
 
@@ -42,15 +48,19 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _root(show_version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_print_version,
-                                            help="print the version and exit")) -> None:
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", "-V", is_eager=True, callback=_print_version, help="print the version and exit"
+    ),
+) -> None:
     pass
 
 
 @data_app.command("import")
 def data_import(
-    wheel: Path = typer.Argument(..., help="aiconfigurator_core-0.12.0-*.whl "
-                                 "(pip download --no-deps aiconfigurator-core==0.12.0)"),
+    wheel: Path = typer.Argument(
+        ..., help="aiconfigurator_core-0.12.0-*.whl (pip download --no-deps aiconfigurator-core==0.12.0)"
+    ),
     out: Optional[Path] = typer.Option(None, help="data folder to write (default: the one aicsolve reads)"),
 ) -> None:
     """Re-import the measured op tables from the aiconfigurator-core wheel (needs the [import] extra)."""
@@ -81,8 +91,9 @@ def data_verify() -> None:
         if (gemm := f / "gemm.csv.gz").exists():
             for line in gemm_warnings(load_table(gemm).columns, str(f.relative_to(perf))):
                 typer.echo(f"warning: {line}", err=True)
-    typer.echo(f"ok: {n['tables']} tables match their manifests; {n['systems']} system and {n['models']} model "
-               "files read")
+    typer.echo(
+        f"ok: {n['tables']} tables match their manifests; {n['systems']} system and {n['models']} model files read"
+    )
 
 
 @app.command("models")
@@ -135,23 +146,34 @@ def _grid_size(request: SurfaceRequest) -> str:
         return "the candidates"
     s = request.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
-    per_layout = batches * (("agg" in request.modes) + ("disagg" in request.modes)) + \
-        len(PREFILL_BATCHES) * ("disagg" in request.modes)
+    per_layout = batches * (("agg" in request.modes) + ("disagg" in request.modes)) + len(PREFILL_BATCHES) * (
+        "disagg" in request.modes
+    )
     return f"{len(layouts(request)) * per_layout:,} candidates"
 
 
 @app.command("validate")
 def validate_cmd(
-    csv_file: Optional[Path] = typer.Argument(None, help="measured deployments in the columns of silicon_dev.csv "
-                                              "(.csv or .csv.gz); omit it to score the bundled sample of 2,512 "
-                                              "public measurements (data/validation/, provenance in NOTICE)"),
+    csv_file: Optional[Path] = typer.Argument(
+        None,
+        help="measured deployments in the columns of silicon_dev.csv "
+        "(.csv or .csv.gz); omit it to score the bundled sample of 2,512 "
+        "public measurements (data/validation/, provenance in NOTICE)",
+    ),
     json_out: bool = typer.Option(False, "--json", help="print the scores as JSON"),
 ) -> None:
     """Predict each measured row's TTFT/TPOT and score the errors per (system, backend, mode)."""
     import json
 
     from costmodel import measurement_sample
-    from costmodel import BadCsvError, scores_json as as_json, predict_row, read_rows, render_scores as render, score_predictions as score
+    from costmodel import (
+        BadCsvError,
+        scores_json as as_json,
+        predict_row,
+        read_rows,
+        render_scores as render,
+        score_predictions as score,
+    )
     from solver.errors import UserError
 
     if csv_file is None:
@@ -168,15 +190,24 @@ def validate_cmd(
 
 @app.command("calibrate")
 def calibrate_cmd(
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="measurement CSVs in the columns of "
-                                       "silicon_dev.csv, and/or bundles written by --save-dir (or one deployment or "
-                                       "bench/artifacts folder of one) holding the aiperf results of their "
-                                       "bench/run_aiperf.sh"),
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH...",
+        help="measurement CSVs in the columns of "
+        "silicon_dev.csv, and/or bundles written by --save-dir (or one deployment or "
+        "bench/artifacts folder of one) holding the aiperf results of their "
+        "bench/run_aiperf.sh",
+    ),
     out: Path = typer.Option(Path("calibration.yaml"), "--out", help="where to write the factors"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Fit TTFT/TPOT correction factors per (system, backend, mode); show the error before and after."""
-    from costmodel import CALIBRATION_MIN_ROWS as MIN_ROWS, apply_calibration as apply, fit_calibration as fit, calibration_scored_rows as scored_rows
+    from costmodel import (
+        CALIBRATION_MIN_ROWS as MIN_ROWS,
+        apply_calibration as apply,
+        fit_calibration as fit,
+        calibration_scored_rows as scored_rows,
+    )
     from costmodel import BadCsvError, predict_row, read_rows, render_scores as render, score_predictions as score
     from solver.errors import UserError
     from costmodel import artifacts_percentile_table as percentile_table, is_artifacts_path, read_artifact_rows
@@ -200,22 +231,31 @@ def calibrate_cmd(
     with _Progress(f"predicting {len(rows):,} measured deployments…"):
         preds = [predict_row(r) for r in rows]
     if table := percentile_table(rows):
-        typer.echo("aiperf percentiles, ms: measured per run, and predicted for the deployment at its planned load "
-                   "(the factors below are fitted to the means)")
+        typer.echo(
+            "aiperf percentiles, ms: measured per run, and predicted for the deployment at its planned load "
+            "(the factors below are fitted to the means)"
+        )
         typer.echo(table + "\n")
     cal = fit(preds)
     if not cal.factors:
         ok = [p for p in preds if p.reason is None]
         why = "; ".join(sorted({p.reason for p in preds if p.reason}))
-        raise UserError(f"{', '.join(map(str, dict.fromkeys(paths)))}: no (system, backend, mode) group has the "
-                        f"{MIN_ROWS} predictable rows a fit needs ({len(preds)} row(s) read, {len(ok)} predicted"
-                        f"{f' (not predicted: {why})' if why else ''}); measure more concurrencies or deployments "
-                        "(a bundle's bench/run_aiperf.sh runs 3 concurrencies per deployment: add `run` lines to it, "
-                        "or export more deployments with --export-top)")
+        raise UserError(
+            f"{', '.join(map(str, dict.fromkeys(paths)))}: no (system, backend, mode) group has the "
+            f"{MIN_ROWS} predictable rows a fit needs ({len(preds)} row(s) read, {len(ok)} predicted"
+            f"{f' (not predicted: {why})' if why else ''}); measure more concurrencies or deployments "
+            "(a bundle's bench/run_aiperf.sh runs 3 concurrencies per deployment: add `run` lines to it, "
+            "or export more deployments with --export-top)"
+        )
     hold, inside = scored_rows(cal, preds)
-    for label, part in ((f"held-out rows ({len(hold)} of {len(preds)})", hold),
-                        (f"in-sample rows ({len(inside)}: groups with too few rows to hold a quarter out, fitted on "
-                         "all of them, so the error after is not a held-out check)", inside)):
+    for label, part in (
+        (f"held-out rows ({len(hold)} of {len(preds)})", hold),
+        (
+            f"in-sample rows ({len(inside)}: groups with too few rows to hold a quarter out, fitted on "
+            "all of them, so the error after is not a held-out check)",
+            inside,
+        ),
+    ):
         if part:
             typer.echo(f"{label}, before calibration:")
             typer.echo(render(*score(part)))
@@ -228,8 +268,11 @@ def calibrate_cmd(
 @app.command("solve")
 def solve_cmd(
     spec: Optional[Path] = typer.Argument(None, help="spec YAML; omit it to build the spec from the flags below"),
-    set_: list[str] = typer.Option([], "--set", help="override one spec key, e.g. --set sla.ttft_ms=200 "
-                                   "--set search.tp=[1,2] (repeatable; values are YAML)"),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        help="override one spec key, e.g. --set sla.ttft_ms=200 --set search.tp=[1,2] (repeatable; values are YAML)",
+    ),
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result on stdout"),
     top: Optional[int] = typer.Option(None, "--top", help="deployments listed per mode (solver.top_n)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
@@ -241,24 +284,44 @@ def solve_cmd(
     osl: Optional[int] = typer.Option(None, help="output sequence length (workload.osl)"),
     ttft: Optional[float] = typer.Option(None, help="TTFT bound in ms (sla.ttft_ms)"),
     tpot: Optional[float] = typer.Option(None, help="TPOT bound in ms (sla.tpot_ms)"),
-    quant_gemm: Optional[str] = typer.Option(None, "--quant-gemm", help="dense GEMM dtype (quantization.gemm): "
-                                             "bfloat16 | fp8 | fp8_block | nvfp4; default: the checkpoint's"),
-    quant_kv_cache: Optional[str] = typer.Option(None, "--quant-kv-cache", help="KV-cache dtype "
-                                                 "(quantization.kv_cache): bfloat16 | fp8; default: fp8"),
-    quant_attention: Optional[str] = typer.Option(None, "--quant-attention", help="attention compute dtype "
-                                                  "(quantization.attention): bfloat16 | fp8; default: bfloat16"),
-    quant_moe: Optional[str] = typer.Option(None, "--quant-moe", help="MoE expert dtype (quantization.moe): "
-                                            "bfloat16 | fp8 | fp8_block | nvfp4 | w4a16_mxfp4 | w4a8_mxfp4_mxfp8 | "
-                                            "int4_wo; default: the checkpoint's"),
-    save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="write the NVIDIA Dynamo bundle of the best "
-                                            "agg and disagg deployments to this folder"),
+    quant_gemm: Optional[str] = typer.Option(
+        None,
+        "--quant-gemm",
+        help="dense GEMM dtype (quantization.gemm): bfloat16 | fp8 | fp8_block | nvfp4; default: the checkpoint's",
+    ),
+    quant_kv_cache: Optional[str] = typer.Option(
+        None, "--quant-kv-cache", help="KV-cache dtype (quantization.kv_cache): bfloat16 | fp8; default: fp8"
+    ),
+    quant_attention: Optional[str] = typer.Option(
+        None,
+        "--quant-attention",
+        help="attention compute dtype (quantization.attention): bfloat16 | fp8; default: bfloat16",
+    ),
+    quant_moe: Optional[str] = typer.Option(
+        None,
+        "--quant-moe",
+        help="MoE expert dtype (quantization.moe): "
+        "bfloat16 | fp8 | fp8_block | nvfp4 | w4a16_mxfp4 | w4a8_mxfp4_mxfp8 | "
+        "int4_wo; default: the checkpoint's",
+    ),
+    save_dir: Optional[Path] = typer.Option(
+        None, "--save-dir", help="write the NVIDIA Dynamo bundle of the best agg and disagg deployments to this folder"
+    ),
     export_top: int = typer.Option(1, "--export-top", min=1, help="deployments exported per mode with --save-dir"),
-    force: int = typer.Option(0, "--force", count=True, help="replace a --save-dir that holds an aicsolve bundle; "
-                              "given twice, replace any folder and everything in it"),
-    image: Optional[str] = typer.Option(None, "--image", help="container image of the exported manifests "
-                                        "(default: the backend's Dynamo runtime image)"),
-    debug: bool = typer.Option(False, "--debug", help="on an internal error (exit 3) print the traceback "
-                               "(any command takes it; AICSOLVE_DEBUG=1 does the same)"),
+    force: int = typer.Option(
+        0,
+        "--force",
+        count=True,
+        help="replace a --save-dir that holds an aicsolve bundle; given twice, replace any folder and everything in it",
+    ),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="container image of the exported manifests (default: the backend's Dynamo runtime image)"
+    ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="on an internal error (exit 3) print the traceback (any command takes it; AICSOLVE_DEBUG=1 does the same)",
+    ),
 ) -> None:
     """Find the best deployment for a spec.
 
@@ -273,15 +336,30 @@ def solve_cmd(
     from solver.errors import EXIT_INFEASIBLE, UserError
     from solver.spec import Spec
 
-    flags = dict(model=model, system=system, backend=backend, total_gpus=total_gpus, isl=isl, osl=osl, ttft=ttft,
-                 tpot=tpot, top=top, time_limit=time_limit, quant_gemm=quant_gemm, quant_kv_cache=quant_kv_cache,
-                 quant_attention=quant_attention, quant_moe=quant_moe)
+    flags = dict(
+        model=model,
+        system=system,
+        backend=backend,
+        total_gpus=total_gpus,
+        isl=isl,
+        osl=osl,
+        ttft=ttft,
+        tpot=tpot,
+        top=top,
+        time_limit=time_limit,
+        quant_gemm=quant_gemm,
+        quant_kv_cache=quant_kv_cache,
+        quant_attention=quant_attention,
+        quant_moe=quant_moe,
+    )
     parsed = pipeline.load(spec, set_, flags)
     if not isinstance(parsed, Spec):  # a Cluster
         for flag, used in (("--top", top is not None), ("--export-top", export_top != 1)):
             if used:
-                raise UserError(f"{flag}: a cluster spec (demand, pools or deployments) places one deployment per "
-                                "model, so there is no list to cut; drop the flag.")
+                raise UserError(
+                    f"{flag}: a cluster spec (demand, pools or deployments) places one deployment per "
+                    "model, so there is no list to cut; drop the flag."
+                )
         return _solve_cluster(parsed, json_out, save_dir, force, image)
     if save_dir is not None:  # fail before the solve, not after it
         from solver.export import check_target
@@ -392,8 +470,7 @@ def _output_failed(e: OSError) -> None:
     if e.errno == errno.EPIPE:
         sys.exit(128 + 13)
     try:
-        typer.echo(f"error: cannot write the output to stdout: {e.strerror or e}; the output is incomplete.",
-                   err=True)
+        typer.echo(f"error: cannot write the output to stdout: {e.strerror or e}; the output is incomplete.", err=True)
     except OSError:
         pass
     sys.exit(2)
@@ -435,7 +512,7 @@ def main() -> None:
         if e.errno not in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             _internal(e, debug)
         _output_failed(e)
-    except Exception as e:  # noqa: BLE001 - the one place that turns exceptions into exit codes
+    except Exception as e:
         _exception(e, debug)
     finally:
         if previous is not None:
@@ -458,8 +535,11 @@ def _exception(e: Exception, debug: bool) -> None:
 def _internal(e: BaseException, debug: bool) -> None:
     if debug or os.environ.get("AICSOLVE_DEBUG"):
         traceback.print_exc()
-    typer.echo(f"internal error: {type(e).__name__}: {e}\nThis is a bug in aicsolve; please report it "
-               "(rerun with --debug for the traceback).", err=True)
+    typer.echo(
+        f"internal error: {type(e).__name__}: {e}\nThis is a bug in aicsolve; please report it "
+        "(rerun with --debug for the traceback).",
+        err=True,
+    )
     sys.exit(EXIT_INTERNAL)
 
 

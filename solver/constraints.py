@@ -22,7 +22,6 @@ from solver.errors import UserError
 from solver.problem import Problem
 
 
-
 class Why(Protocol):
     """The message of a row rule that left a role no rows, from the rows it saw (a protocol, not a
     Callable alias, so lambdas may bind loop variables as defaults)."""
@@ -68,10 +67,16 @@ def fixed(c: Scope) -> None:
         for role in c.roles:
             r = c.rows(role)
             if not isinstance(getattr(r, name, None), np.ndarray) or name in ("ttft_ms", "tpot_ms", "req_per_s"):
-                raise UserError(f"constraints.fixed: unknown field {name!r} (use tp, pp, dp, moe_tp, moe_ep, "
-                                f"gpus or batch)")
-            c.keep_rows(role, getattr(r, name) == want, lambda t, n=name, w=want, ro=role: (
-                f"fixed: no {ro} candidate has {n}={w} (available: {sorted(set(getattr(t, n).tolist()))})"))
+                raise UserError(
+                    f"constraints.fixed: unknown field {name!r} (use tp, pp, dp, moe_tp, moe_ep, gpus or batch)"
+                )
+            c.keep_rows(
+                role,
+                getattr(r, name) == want,
+                lambda t, n=name, w=want, ro=role: (
+                    f"fixed: no {ro} candidate has {n}={w} (available: {sorted(set(getattr(t, n).tolist()))})"
+                ),
+            )
 
 
 def max_gpus_per_worker(c: Scope) -> None:
@@ -80,8 +85,11 @@ def max_gpus_per_worker(c: Scope) -> None:
     if cap is None:
         return
     for role in c.roles:
-        c.keep_rows(role, c.rows(role).gpus <= cap, lambda t, ro=role: (
-            f"max_gpus_per_worker: the smallest {ro} worker needs {_min(t.gpus)} GPUs > {cap}"))
+        c.keep_rows(
+            role,
+            c.rows(role).gpus <= cap,
+            lambda t, ro=role: f"max_gpus_per_worker: the smallest {ro} worker needs {_min(t.gpus)} GPUs > {cap}",
+        )
 
 
 def topology(c: Scope) -> None:
@@ -91,33 +99,59 @@ def topology(c: Scope) -> None:
     for role in c.roles:
         g = c.rows(role).gpus
         if t.worker_within_node:
-            c.keep_rows(role, g <= gpn, lambda r, ro=role: (
-                f"topology: the smallest {ro} worker needs {_min(r.gpus)} GPUs > {gpn} GPUs per node"))
-        c.keep_rows(role, (g <= gpn) | (g % gpn == 0), lambda r, ro=role: (
-            f"topology: every {ro} worker spans nodes without using whole {gpn}-GPU nodes"))
+            c.keep_rows(
+                role,
+                g <= gpn,
+                lambda r, ro=role: (
+                    f"topology: the smallest {ro} worker needs {_min(r.gpus)} GPUs > {gpn} GPUs per node"
+                ),
+            )
+        c.keep_rows(
+            role,
+            (g <= gpn) | (g % gpn == 0),
+            lambda r, ro=role: f"topology: every {ro} worker spans nodes without using whole {gpn}-GPU nodes",
+        )
         if t.max_nodes is not None:
-            c.keep_rows(role, rmin * g <= t.max_nodes * gpn, lambda r, ro=role: (
-                f"topology: the smallest {ro} worker x {rmin} replicas needs {rmin * np.min(r.gpus)} GPUs > "
-                f"{t.max_nodes} nodes x {gpn}"))
+            c.keep_rows(
+                role,
+                rmin * g <= t.max_nodes * gpn,
+                lambda r, ro=role: (
+                    f"topology: the smallest {ro} worker x {rmin} replicas needs {rmin * np.min(r.gpus)} GPUs > "
+                    f"{t.max_nodes} nodes x {gpn}"
+                ),
+            )
     if t.max_nodes is not None:
         cap = t.max_nodes * gpn
         c.require(c.gpus() <= cap, lambda: f"topology: {c.gpus()} GPUs > {t.max_nodes} nodes x {gpn}")
     if t.separate_prefill_decode_nodes and c.mode == "disagg":
         nodes = node_budget(p)
         for role in c.roles:
-            c.keep_rows(role, -(-rmin * c.rows(role).gpus // gpn) <= nodes - 1, lambda r, ro=role: (
-                f"topology: {ro} on separate nodes leaves no node for the other role ({nodes} nodes)"))
-        c.require(c.whole_nodes(c.gpus("prefill")) + c.whole_nodes(c.gpus("decode")) <= nodes,
-                  lambda: f"topology: prefill and decode on separate nodes need more than {nodes} nodes")
+            c.keep_rows(
+                role,
+                -(-rmin * c.rows(role).gpus // gpn) <= nodes - 1,
+                lambda r, ro=role: (
+                    f"topology: {ro} on separate nodes leaves no node for the other role ({nodes} nodes)"
+                ),
+            )
+        c.require(
+            c.whole_nodes(c.gpus("prefill")) + c.whole_nodes(c.gpus("decode")) <= nodes,
+            lambda: f"topology: prefill and decode on separate nodes need more than {nodes} nodes",
+        )
 
 
 def gpu_budget(c: Scope) -> None:
     """All replicas together use at most total_gpus GPUs."""
     n, rmin = c.problem.total_gpus, c.problem.constraints.replicas_min
     for role in c.roles:
-        c.keep_rows(role, rmin * c.rows(role).gpus <= n, lambda r, ro=role: (
-            f"gpus: the smallest {ro} worker needs {_min(r.gpus)} GPUs" + (f" x {rmin} replicas" if rmin > 1 else "")
-            + f" > {n}"))
+        c.keep_rows(
+            role,
+            rmin * c.rows(role).gpus <= n,
+            lambda r, ro=role: (
+                f"gpus: the smallest {ro} worker needs {_min(r.gpus)} GPUs"
+                + (f" x {rmin} replicas" if rmin > 1 else "")
+                + f" > {n}"
+            ),
+        )
     c.require(c.gpus() <= n, lambda: f"gpus: {c.gpus()} GPUs needed > {n}")
 
 
@@ -129,8 +163,13 @@ def role_gpu_budget(c: Scope) -> None:
             raise UserError(f"constraints.role_gpu_budget: unknown role {role!r} (use agg, prefill or decode)")
         if role not in c.roles:
             continue
-        c.keep_rows(role, rmin * c.rows(role).gpus <= cap, lambda r, ro=role, k=cap: (
-            f"role_gpu_budget: the smallest {ro} worker needs {rmin * np.min(r.gpus)} GPUs > {k}"))
+        c.keep_rows(
+            role,
+            rmin * c.rows(role).gpus <= cap,
+            lambda r, ro=role, k=cap: (
+                f"role_gpu_budget: the smallest {ro} worker needs {rmin * np.min(r.gpus)} GPUs > {k}"
+            ),
+        )
         c.require(c.gpus(role) <= cap, lambda ro=role, k=cap: f"role_gpu_budget: {ro} needs {c.gpus(ro)} GPUs > {k}")
 
 
@@ -147,19 +186,35 @@ def sla(c: Scope) -> None:
     for role in c.roles:
         r = c.rows(role)
         if role != "decode" and s.ttft_ms is not None:
-            c.keep_rows(role, r.ttft_ms <= s.ttft_ms, lambda t: (
-                f"ttft: lowest reachable TTFT is {_min(t.ttft_ms)} ms > {s.ttft_ms:g} ms" + _handoff_part(t)))
+            c.keep_rows(
+                role,
+                r.ttft_ms <= s.ttft_ms,
+                lambda t: f"ttft: lowest reachable TTFT is {_min(t.ttft_ms)} ms > {s.ttft_ms:g} ms" + _handoff_part(t),
+            )
         if role != "prefill" and s.tpot_ms is not None:
-            c.keep_rows(role, r.tpot_ms <= s.tpot_ms, lambda t: (
-                f"tpot: lowest reachable TPOT is {_min(t.tpot_ms)} ms > {s.tpot_ms:g} ms"))
+            c.keep_rows(
+                role,
+                r.tpot_ms <= s.tpot_ms,
+                lambda t: f"tpot: lowest reachable TPOT is {_min(t.tpot_ms)} ms > {s.tpot_ms:g} ms",
+            )
         if role != "prefill" and s.min_tokens_per_s_per_user is not None:
-            c.keep_rows(role, 1000.0 / r.tpot_ms >= s.min_tokens_per_s_per_user, lambda t: (
-                f"tokens/s/user: highest reachable is {1000.0 / np.nanmin(t.tpot_ms):.4g} < "
-                f"{s.min_tokens_per_s_per_user:g}"))
+            c.keep_rows(
+                role,
+                1000.0 / r.tpot_ms >= s.min_tokens_per_s_per_user,
+                lambda t: (
+                    f"tokens/s/user: highest reachable is {1000.0 / np.nanmin(t.tpot_ms):.4g} < "
+                    f"{s.min_tokens_per_s_per_user:g}"
+                ),
+            )
         if role == "agg" and s.max_request_latency_ms is not None:
-            c.keep_rows(role, r.ttft_ms + (osl - 1) * r.tpot_ms <= s.max_request_latency_ms, lambda t: (
-                f"request latency: lowest reachable is {_min(t.ttft_ms + (osl - 1) * t.tpot_ms)} ms > "
-                f"{s.max_request_latency_ms:g} ms"))
+            c.keep_rows(
+                role,
+                r.ttft_ms + (osl - 1) * r.tpot_ms <= s.max_request_latency_ms,
+                lambda t: (
+                    f"request latency: lowest reachable is {_min(t.ttft_ms + (osl - 1) * t.tpot_ms)} ms > "
+                    f"{s.max_request_latency_ms:g} ms"
+                ),
+            )
     if c.mode == "disagg" and s.max_request_latency_ms is not None:
         _request_latency(c, s.max_request_latency_ms, osl)
 
@@ -177,8 +232,13 @@ def sla_percentiles(c: Scope) -> None:
                 raise UserError(f"sla.{name}_ms: the {role} candidates carry no percentiles to bound")
             for level, limit in bounds:
                 col = percentile_index(level)
-                c.keep_rows(role, table[:, col] <= limit, lambda t, n=name, lv=level, k=limit, i=col: (
-                    f"{n}: lowest reachable p{lv} {n.upper()} is {_min(getattr(t, f'{n}_pct')[:, i])} ms > {k:g} ms"))
+                c.keep_rows(
+                    role,
+                    table[:, col] <= limit,
+                    lambda t, n=name, lv=level, k=limit, i=col: (
+                        f"{n}: lowest reachable p{lv} {n.upper()} is {_min(getattr(t, f'{n}_pct')[:, i])} ms > {k:g} ms"
+                    ),
+                )
 
 
 def _handoff_part(t: Candidates) -> str:
@@ -187,8 +247,9 @@ def _handoff_part(t: Candidates) -> str:
         return ""
     i = int(np.nanargmin(t.ttft_ms))
     h, x = float(t.handoff_ms[i]), float(t.kv_transfer_ms[i])
-    return (f" (prefill {t.ttft_ms[i] - h:.4g} ms + hand-off {h:.4g} ms: KV transfer {x:.3g} ms, "
-            f"connector {h - x:.4g} ms)")
+    return (
+        f" (prefill {t.ttft_ms[i] - h:.4g} ms + hand-off {h:.4g} ms: KV transfer {x:.3g} ms, connector {h - x:.4g} ms)"
+    )
 
 
 def kv_handoff(c: Scope) -> None:
@@ -197,10 +258,16 @@ def kv_handoff(c: Scope) -> None:
     if c.mode != "disagg" or not s.equal_attention_tp:
         return
     p, d = c.rows("prefill"), c.rows("decode")
-    c.keep_rows("prefill", np.isin(p.tp, d.tp), lambda t: f"kv hand-off: no decode worker has a prefill worker's "
-                f"attention TP; {s.kv_pair_rule}")
-    c.keep_rows("decode", np.isin(d.tp, p.tp), lambda t: f"kv hand-off: no prefill worker has a decode worker's "
-                f"attention TP; {s.kv_pair_rule}")
+    c.keep_rows(
+        "prefill",
+        np.isin(p.tp, d.tp),
+        lambda t: f"kv hand-off: no decode worker has a prefill worker's attention TP; {s.kv_pair_rule}",
+    )
+    c.keep_rows(
+        "decode",
+        np.isin(d.tp, p.tp),
+        lambda t: f"kv hand-off: no prefill worker has a decode worker's attention TP; {s.kv_pair_rule}",
+    )
     c.require(c.pick("prefill", p.tp) == c.pick("decode", d.tp), lambda: f"kv hand-off: {s.kv_pair_rule}")
 
 
@@ -268,7 +335,8 @@ class FilterScope:
                 self.reason = self.reason or (
                     f"no {role} worker of the search space has memory for the weights plus its requests' KV cache "
                     f"(ISL {s.isl:,}, OSL {s.osl:,}) on {s.system}; allow larger workers (search.tp, search.pp, "
-                    "search.dp, max_gpus_per_worker) or shorten the workload")
+                    "search.dp, max_gpus_per_worker) or shorten the workload"
+                )
                 t = _empty(role)
             self.tables[role], self.index[role] = t, np.arange(len(t))
         self._pending = {r: np.ones(len(t), bool) for r, t in self.tables.items()}
@@ -353,8 +421,9 @@ class EvalScope:
             self.failures.append(why())
 
 
-def broken_rules(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int],
-                 replicas: int) -> list[str]:
+def broken_rules(
+    problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int], replicas: int
+) -> list[str]:
     """Messages of every rule the deployment breaks (empty = feasible)."""
     s = EvalScope(problem, mode, rows, workers, replicas)
     apply_all(s)

@@ -127,7 +127,8 @@ def build(problem: Problem, tables: dict[str, Candidates], index: dict[str, np.n
     m.add_min_equality(um.thr, sides)
     um.gpus = cp_model.LinearExpr.weighted_sum(
         um.share["prefill"] + um.share["decode"],
-        [int(v) for v in tables["prefill"].gpus] + [int(v) for v in tables["decode"].gpus])
+        [int(v) for v in tables["prefill"].gpus] + [int(v) for v in tables["decode"].gpus],
+    )
     apply_all(ModelScope(problem, um))
     return um
 
@@ -158,9 +159,12 @@ def settle(um: UnitModel, lower: Unit) -> None:
     w_gpus = int(fr.max(initial=0)) + 1
     w_tpot = (um.max_gpus + 1) * w_gpus
     w_better = (int(tr.max(initial=0)) + 1) * w_tpot
-    um.model.minimize(w_tpot * cp_model.LinearExpr.weighted_sum(um.use["decode"], [int(v) for v in tr])
-                      + w_gpus * um.gpus - w_better * better
-                      + cp_model.LinearExpr.weighted_sum(um.use["prefill"], [int(v) for v in fr]))
+    um.model.minimize(
+        w_tpot * cp_model.LinearExpr.weighted_sum(um.use["decode"], [int(v) for v in tr])
+        + w_gpus * um.gpus
+        - w_better * better
+        + cp_model.LinearExpr.weighted_sum(um.use["prefill"], [int(v) for v in fr])
+    )
 
 
 def add_hint(um: UnitModel, unit: Unit | None) -> None:

@@ -27,5 +27,14 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from costmodel import CorruptDataError
     from costmodel import BadArtifactsError
 
-    return (UserError, UnknownModelError, UnsupportedModelError, MissingDataError, DataNotFoundError,
-            UnknownSystemError, CorruptDataError, BadInputFileError, BadArtifactsError)
+    return (
+        UserError,
+        UnknownModelError,
+        UnsupportedModelError,
+        MissingDataError,
+        DataNotFoundError,
+        UnknownSystemError,
+        CorruptDataError,
+        BadInputFileError,
+        BadArtifactsError,
+    )

@@ -31,9 +31,11 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
     if len(lays) * batches > MAX_CANDIDATES:
         key = "search.batch_sizes" if s.batch_sizes else "search"
-        raise UserError(f"{where(key)}search: {len(lays):,} worker layouts x {batches:,} batch sizes = "
-                        f"{len(lays) * batches:,} candidates, more than the {MAX_CANDIDATES:,} the cost model prices "
-                        f"in one run; narrow {NARROW}.")
+        raise UserError(
+            f"{where(key)}search: {len(lays):,} worker layouts x {batches:,} batch sizes = "
+            f"{len(lays) * batches:,} candidates, more than the {MAX_CANDIDATES:,} the cost model prices "
+            f"in one run; narrow {NARROW}."
+        )
     _check_weights_fit(req, lays, caps, where)
 
 
@@ -47,9 +49,10 @@ def _why_empty(req: SurfaceRequest, caps: dict[str, int]) -> tuple[str, str]:
     a, s = req.model, req.search
     tps = [t for t in s.tp if a.num_heads % t == 0]
     if not tps:
-        ok = [2 ** k for k in range(11) if a.num_heads % 2 ** k == 0]
-        return "search.tp", (f"no search.tp value in {list(s.tp)} divides {a.name}'s {a.num_heads} attention heads; "
-                             f"use some of {ok}.")
+        ok = [2**k for k in range(11) if a.num_heads % 2**k == 0]
+        return "search.tp", (
+            f"no search.tp value in {list(s.tp)} divides {a.name}'s {a.num_heads} attention heads; use some of {ok}."
+        )
     pps = [p for p in s.pp if p <= a.num_layers]
     if not pps:
         return "search.pp", f"every search.pp value in {list(s.pp)} exceeds {a.name}'s {a.num_layers} layers."
@@ -60,10 +63,12 @@ def _why_empty(req: SurfaceRequest, caps: dict[str, int]) -> tuple[str, str]:
         return src.split(" ")[0], (
             f"the smallest worker of the search space has {least} GPUs (tp {min(tps)} x pp {min(pps)} x dp "
             f"{min(dps)}), more than the {cap} GPUs per worker that {src} allows; add smaller values to search.tp / "
-            "search.pp / search.dp or raise that limit.")
+            "search.pp / search.dp or raise that limit."
+        )
     return "search.moe_ep", (
         f"no search.moe_ep value in {list(s.moe_ep or ())} divides both a worker's GPUs (tp x dp) and {a.name}'s "
-        f"{a.num_experts} experts; drop search.moe_ep (null tries every one that does).")
+        f"{a.num_experts} experts; drop search.moe_ep (null tries every one that does)."
+    )
 
 
 def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
@@ -71,8 +76,10 @@ def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
     from costmodel import engine_rules
 
     rules = engine_rules(req.backend)
-    return "search", (f"no layout of the search space runs on {req.backend}: {rules.layout_rule_text()}. Add 1 to "
-                      "search.tp or search.dp" + (", or drop search.moe_ep" if rules.moe == "tp_or_ep" else "") + ".")
+    return "search", (
+        f"no layout of the search space runs on {req.backend}: {rules.layout_rule_text()}. Add 1 to "
+        "search.tp or search.dp" + (", or drop search.moe_ep" if rules.moe == "tp_or_ep" else "") + "."
+    )
 
 
 def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, int], where) -> None:
@@ -91,14 +98,20 @@ def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, i
     big = int(np.argmax(gpus))
     wfrac, quant = fit.weight_share, fit.quant
     dtypes = quant.gemm + (f", experts {quant.moe}" if req.model.is_moe else "")
-    msg = (f"no worker of the search space holds {req.model.name}'s weights on {req.system} "
-           f"({fit.model_bytes / 2**30:,.0f} GiB in {dtypes}; {fit.gpu_mem_bytes / 2**30:,.0f} GiB per GPU): the largest, {int(gpus[big])} GPUs, would "
-           f"fill {100 * wfrac[big]:.0f}% of each GPU with weights, so a worker needs more than {int(gpus[big])} "
-           "GPUs. ")
+    msg = (
+        f"no worker of the search space holds {req.model.name}'s weights on {req.system} "
+        f"({fit.model_bytes / 2**30:,.0f} GiB in {dtypes}; {fit.gpu_mem_bytes / 2**30:,.0f} GiB per GPU): the largest, {int(gpus[big])} GPUs, would "
+        f"fill {100 * wfrac[big]:.0f}% of each GPU with weights, so a worker needs more than {int(gpus[big])} "
+        "GPUs. "
+    )
     if caps:
         limit, src = _cap_text(caps)
         key = next(k for k, v in caps.items() if v == limit).split(" ")[0]
-        raise InfeasibleError(f"{where(key)}{msg}Workers are limited to {limit} GPUs by {src}; raise that limit, "
-                              "or pick a lighter quantization.")
-    raise InfeasibleError(f"{where('search')}{msg}Add larger values to search.tp or search.pp (search.dp for MoE "
-                          "models), or pick a lighter quantization.")
+        raise InfeasibleError(
+            f"{where(key)}{msg}Workers are limited to {limit} GPUs by {src}; raise that limit, "
+            "or pick a lighter quantization."
+        )
+    raise InfeasibleError(
+        f"{where('search')}{msg}Add larger values to search.tp or search.pp (search.dp for MoE "
+        "models), or pick a lighter quantization."
+    )

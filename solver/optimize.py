@@ -92,15 +92,18 @@ class DisaggSearch:
         jd = np.flatnonzero(decode_ok)
         ip = np.argsort(self.cost["prefill"], kind="stable")
         jd = jd[np.argsort(self.cost["decode"][jd], kind="stable")]
-        cands = self._balanced(ip[:HEUR_ROWS[0], None], jd[None, :HEUR_ROWS[1]], HEUR_COUNT)
-        a, b = (x.ravel() for x in np.meshgrid(ip[:HEUR_ROWS[0]], jd[:HEUR_ROWS[1] // 4], indexing="ij"))
+        cands = self._balanced(ip[: HEUR_ROWS[0], None], jd[None, : HEUR_ROWS[1]], HEUR_COUNT)
+        a, b = (x.ravel() for x in np.meshgrid(ip[: HEUR_ROWS[0]], jd[: HEUR_ROWS[1] // 4], indexing="ij"))
         fresh = [(self.index["prefill"][i], self.index["decode"][j]) not in excluded for i, j in zip(a, b)]
         a, b = a[fresh], b[fresh]
         deep = np.argsort(self.cost["prefill"][a] + self.cost["decode"][b], kind="stable")[:HEUR_DEEP]
         cands += self._balanced(a[deep, None], b[deep, None], self.problem.total_gpus)
         rmin = self.problem.constraints.replicas_min
-        cands = [c for c in sorted(set(cands))
-                 if (int(self.index["prefill"][c[1]]), int(self.index["decode"][c[2]])) not in excluded]
+        cands = [
+            c
+            for c in sorted(set(cands))
+            if (int(self.index["prefill"][c[1]]), int(self.index["decode"][c[2]])) not in excluded
+        ]
         for _, i, j, x, y in cands[:HEUR_CHECKS]:
             rows = {"prefill": int(self.index["prefill"][i]), "decode": int(self.index["decode"][j])}
             if not broken_rules(self.problem, "disagg", rows, {"prefill": x, "decode": y}, rmin):
@@ -128,7 +131,7 @@ class DisaggSearch:
             ratio = np.where(ok, np.minimum(x * P, y * D).astype(float), -1.0)  # the unit's rate
             c = ratio.argmax(axis=2)  # best count per pair, so that the list holds many pairs
             best = np.take_along_axis(ratio, c[:, :, None], axis=2)[:, :, 0].ravel()
-            for f in np.argsort(-best, kind="stable")[:2 * HEUR_CHECKS]:
+            for f in np.argsort(-best, kind="stable")[: 2 * HEUR_CHECKS]:
                 a, b = np.unravel_index(f, c.shape)
                 if best[f] > 0:
                     k = c[a, b]
@@ -162,20 +165,29 @@ class DisaggSearch:
         if not all(k.any() for k in keep.values()):
             return None
         ids = {r: np.flatnonzero(k) for r, k in keep.items()}
-        um = build(self.problem, {r: self.tables[r].take(i) for r, i in ids.items()},
-                   {r: self.index[r][i] for r, i in ids.items()}, self.scale)
+        um = build(
+            self.problem,
+            {r: self.tables[r].take(i) for r, i in ids.items()},
+            {r: self.index[r][i] for r, i in ids.items()},
+            self.scale,
+        )
         for pair in sorted(excluded):
             exclude_pair(um, pair)
         add_hint(um, lower)
         return um
 
     @overload
-    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit, warm: tuple[int, int] | None) -> Unit: ...
+    def _maximize(
+        self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit, warm: tuple[int, int] | None
+    ) -> Unit: ...
     @overload
-    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: None, warm: tuple[int, int] | None) -> Unit | None: ...
+    def _maximize(
+        self, decode_ok: np.ndarray, excluded: frozenset, lower: None, warm: tuple[int, int] | None
+    ) -> Unit | None: ...
 
-    def _maximize(self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit | None,
-                  warm: tuple[int, int] | None) -> Unit | None:
+    def _maximize(
+        self, decode_ok: np.ndarray, excluded: frozenset, lower: Unit | None, warm: tuple[int, int] | None
+    ) -> Unit | None:
         """The highest-rate unit over the rows the bound from ``lower`` keeps (``warm``: the cheapest few)."""
         um = self._model(decode_ok, excluded, lower, warm)
         if um is None:
@@ -230,15 +242,16 @@ def _agg(problem: Problem, stats: dict) -> tuple:
     order = agg_order(n * t.req_per_s * problem.surfaces.osl / problem.total_gpus, t.tpot_ms, n * t.gpus, t.ttft_ms)
     dep = lambda i: evaluate(problem, "agg", {"agg": int(idx[i])}, {"agg": 1}, fits[int(t.gpus[i])])  # noqa: E731
     undom = undominated(t.gpus, t.req_per_s, t.ttft_ms, t.tpot_ms)
-    top = [dep(i) for i in [i for i in order if undom[i]][:problem.top_n]]
+    top = [dep(i) for i in [i for i in order if undom[i]][: problem.top_n]]
     return dep(order[0]), front_filter([dep(i) for i in agg_front(order, t.tpot_ms)]), tuple(top), None
 
 
 def _disagg(problem: Problem, deadline: float, stats: dict) -> tuple:
     fs = FilterScope(problem, "disagg").run()
     tables, index = fs.tables, fs.index
-    stats["candidates"]["disagg"] = {r: {"rows": len(getattr(problem.surfaces, r) or ()),
-                                         "after_filters": len(tables[r])} for r in tables}
+    stats["candidates"]["disagg"] = {
+        r: {"rows": len(getattr(problem.surfaces, r) or ()), "after_filters": len(tables[r])} for r in tables
+    }
     if fs.reason:
         return None, (), (), fs.reason, True, 0.0
     lat = {"prefill": "ttft_ms", "decode": "tpot_ms"}
@@ -260,8 +273,9 @@ def _disagg(problem: Problem, deadline: float, stats: dict) -> tuple:
 
     def dep(u: Unit) -> Deployment:  # replicas_min copies: the unit already fills total_gpus / replicas_min
         rows, workers = dict(zip(("prefill", "decode"), u.rows)), dict(zip(("prefill", "decode"), u.workers))
-        assert not broken_rules(problem, "disagg", rows, workers, problem.constraints.replicas_min), \
+        assert not broken_rules(problem, "disagg", rows, workers, problem.constraints.replicas_min), (
             f"CP-SAT unit {u} breaks a rule at replicas_min"
+        )
         return evaluate(problem, "disagg", rows, workers, problem.constraints.replicas_min)
 
     return dep(best), front_filter([dep(u) for u in front]), tuple(dep(u) for u in top), None, search.proven, err
@@ -269,8 +283,9 @@ def _disagg(problem: Problem, deadline: float, stats: dict) -> tuple:
 
 def _explain_disagg(problem: Problem, tables: dict, index: dict) -> str:
     """Why no unit exists: the rules the smallest prefill+decode pair breaks."""
-    rows = {r: int(index[r][np.lexsort((t.ttft_ms if r == "prefill" else t.tpot_ms, t.gpus))[0]])
-            for r, t in tables.items()}
+    rows = {
+        r: int(index[r][np.lexsort((t.ttft_ms if r == "prefill" else t.tpot_ms, t.gpus))[0]]) for r, t in tables.items()
+    }
     why = broken_rules(problem, "disagg", rows, {"prefill": 1, "decode": 1}, problem.constraints.replicas_min)
     if why:
         return "smallest disagg deployment (1 prefill + 1 decode worker): " + why[0]
@@ -292,7 +307,8 @@ def solve(problem: Problem) -> SolveResult:
             reasons["agg"] = why
     if "disagg" in problem.modes:
         best["disagg"], front["disagg"], top["disagg"], why, proven, err = _disagg(
-            problem, t0 + problem.time_limit_s, stats)
+            problem, t0 + problem.time_limit_s, stats
+        )
         if why:
             reasons["disagg"] = why
     for d in [*best.values(), *front["agg"], *front["disagg"], *top["agg"], *top["disagg"]]:
@@ -303,7 +319,15 @@ def solve(problem: Problem) -> SolveResult:
     if reasons:
         stats["infeasible"] = "; ".join(f"{m}: {w}" for m, w in sorted(reasons.items()))
         stats["infeasible_by_mode"] = reasons
-    return SolveResult(best_agg=best["agg"], best_disagg=best["disagg"], pareto_agg=front["agg"],
-                       pareto_disagg=front["disagg"], top_agg=top["agg"], top_disagg=top["disagg"],
-                       proven_optimal=proven, solve_seconds=time.perf_counter() - t0,
-                       linearization_max_rel_error=err, stats=stats)
+    return SolveResult(
+        best_agg=best["agg"],
+        best_disagg=best["disagg"],
+        pareto_agg=front["agg"],
+        pareto_disagg=front["disagg"],
+        top_agg=top["agg"],
+        top_disagg=top["disagg"],
+        proven_optimal=proven,
+        solve_seconds=time.perf_counter() - t0,
+        linearization_max_rel_error=err,
+        stats=stats,
+    )

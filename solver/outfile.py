@@ -21,8 +21,7 @@ def check_out_file(out: Path, force: bool, flag: str = "--out") -> None:
         what = "is a file, not a folder" if parent.exists() else "does not exist"
         raise UserError(f"{flag} {out}: {parent} {what}; name a file in an existing folder.")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {out}: the folder {parent} is not writable; name a file in a folder you can "
-                        "write to.")
+        raise UserError(f"{flag} {out}: the folder {parent} is not writable; name a file in a folder you can write to.")
 
 
 def write_text_atomically(out: Path, text: str, flag: str = "--out") -> None:

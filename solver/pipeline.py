@@ -44,8 +44,9 @@ class Solved:
         return document(self.spec, self.result, self.notes)
 
 
-def load(path: str | os.PathLike[str] | None, overrides: Sequence[str] = (),
-         flags: dict[str, Any] | None = None) -> Spec | Cluster:
+def load(
+    path: str | os.PathLike[str] | None, overrides: Sequence[str] = (), flags: dict[str, Any] | None = None
+) -> Spec | Cluster:
     """A spec file (None: flags only) with the CLI's flags and --set overrides applied, validated: a one-model
     Spec, or a Cluster when it has deployments, pools or a demand (solver.spec.is_cluster). UserError on any
     mistake."""

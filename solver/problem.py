@@ -34,14 +34,18 @@ class Sla:
 
     def bounds(self) -> list[str]:
         """Each bound as text, e.g. ["TTFT ≤ 1000 ms", "p90 TTFT ≤ 2000 ms", "TPOT ≤ 20 ms"] (empty: unbounded)."""
-        return [b for b in (f"TTFT ≤ {self.ttft_ms:g} ms" if self.ttft_ms else "",
-                            *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in self.ttft_pct),
-                            f"TPOT ≤ {self.tpot_ms:g} ms" if self.tpot_ms else "",
-                            *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in self.tpot_pct),
-                            f"≥ {self.min_tokens_per_s_per_user:g} tokens/s/user"
-                            if self.min_tokens_per_s_per_user else "",
-                            f"request latency ≤ {self.max_request_latency_ms:g} ms"
-                            if self.max_request_latency_ms else "") if b]
+        return [
+            b
+            for b in (
+                f"TTFT ≤ {self.ttft_ms:g} ms" if self.ttft_ms else "",
+                *(f"p{lv} TTFT ≤ {ms:g} ms" for lv, ms in self.ttft_pct),
+                f"TPOT ≤ {self.tpot_ms:g} ms" if self.tpot_ms else "",
+                *(f"p{lv} TPOT ≤ {ms:g} ms" for lv, ms in self.tpot_pct),
+                f"≥ {self.min_tokens_per_s_per_user:g} tokens/s/user" if self.min_tokens_per_s_per_user else "",
+                f"request latency ≤ {self.max_request_latency_ms:g} ms" if self.max_request_latency_ms else "",
+            )
+            if b
+        ]
 
     def plain(self) -> dict[str, Any]:
         """The SLA as JSON values: percentile bounds as [level, ms] lists (the "sla" of the --json input)."""
@@ -51,10 +55,14 @@ class Sla:
     def from_plain(cls, plain: Mapping[str, Any]) -> Sla:
         """The SLA back from its plain form (Sla.plain)."""
         pct = lambda key: tuple((int(lv), float(ms)) for lv, ms in plain.get(key) or ())  # noqa: E731
-        return cls(ttft_ms=plain.get("ttft_ms"), tpot_ms=plain.get("tpot_ms"),
-                   min_tokens_per_s_per_user=plain.get("min_tokens_per_s_per_user"),
-                   max_request_latency_ms=plain.get("max_request_latency_ms"),
-                   ttft_pct=pct("ttft_pct"), tpot_pct=pct("tpot_pct"))
+        return cls(
+            ttft_ms=plain.get("ttft_ms"),
+            tpot_ms=plain.get("tpot_ms"),
+            min_tokens_per_s_per_user=plain.get("min_tokens_per_s_per_user"),
+            max_request_latency_ms=plain.get("max_request_latency_ms"),
+            ttft_pct=pct("ttft_pct"),
+            tpot_pct=pct("tpot_pct"),
+        )
 
 
 @dataclass(frozen=True)

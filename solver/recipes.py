@@ -12,6 +12,18 @@ def recipes_of(dep: Deployment, req: SurfaceRequest) -> tuple[Recipe, ...]:
     out = []
     for r in dep.roles:
         draft, accept = mtp_settings(req, "agg" if r.role == "agg" else "disagg")
-        out.append(Recipe(role=r.role, tp=r.tp, pp=r.pp, dp=r.dp, moe_tp=r.moe_tp, moe_ep=r.moe_ep, batch=r.batch,
-                          max_num_tokens=r.max_num_tokens, mtp_draft=draft, mtp_accept=accept))
+        out.append(
+            Recipe(
+                role=r.role,
+                tp=r.tp,
+                pp=r.pp,
+                dp=r.dp,
+                moe_tp=r.moe_tp,
+                moe_ep=r.moe_ep,
+                batch=r.batch,
+                max_num_tokens=r.max_num_tokens,
+                mtp_draft=draft,
+                mtp_accept=accept,
+            )
+        )
     return tuple(out)

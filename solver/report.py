@@ -40,19 +40,27 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         *_checkpoint_lines(s.get("checkpoint")),
         "  serving       scheduler reads new requests every "
         + (f"{n} iterations" if (n := s.get("scheduler_recv_interval", 1)) > 1 else "iteration")
-        + (f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
-           if "disagg" in s["modes"] and "prefill_utilisation" in s else ""),
-        "  SLA           " + (", ".join(sla.bounds()) or "none (throughput only)")
+        + (
+            f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
+            if "disagg" in s["modes"] and "prefill_utilisation" in s
+            else ""
+        ),
+        "  SLA           "
+        + (", ".join(sla.bounds()) or "none (throughput only)")
         + (f"  → each user ≥ {_num(speed)} tokens/s" if speed else ""),
     ]
 
 
 def _workload_lines(s: dict[str, Any]) -> list[str]:
     """ISL/OSL (fixed, or the distribution and its mean), prefix hits, the load and where the workload came from."""
-    w, modes = s.get("workload"), ', '.join(s['modes'])
+    w, modes = s.get("workload"), ", ".join(s["modes"])
     head = f"  workload      ISL {s['isl']:,} tokens, OSL {s['osl']:,} tokens"
-    if not w or (len(w["isl"]["points"]) == 1 and len(w["osl"]["points"]) == 1 and not w["prefix_hit_rate"]
-                 and w["arrival"]["process"] == "closed"):
+    if not w or (
+        len(w["isl"]["points"]) == 1
+        and len(w["osl"]["points"]) == 1
+        and not w["prefix_hit_rate"]
+        and w["arrival"]["process"] == "closed"
+    ):
         return [f"{head}; modes: {modes}"]
     lines = [f"  workload      ISL {w['isl']['text']}", f"                OSL {w['osl']['text']}"]
     if w["prefix_hit_rate"]:
@@ -73,21 +81,37 @@ def latency_lines(result: SolveResult, modes: list[str]) -> list[str]:
             continue
         pct = d.percentiles()
         for name, digits in (("ttft_ms", 1), ("tpot_ms", 2)):
-            rows.append([mode if name == "ttft_ms" else "", name[:4].upper(),
-                         *(_num(pct[name].get(k, float("nan")), digits) for k in ["mean"] + [f"p{p}" for p in PERCENTILES])])
+            rows.append(
+                [
+                    mode if name == "ttft_ms" else "",
+                    name[:4].upper(),
+                    *(_num(pct[name].get(k, float("nan")), digits) for k in ["mean"] + [f"p{p}" for p in PERCENTILES]),
+                ]
+            )
     if not rows:
         return []
     head = ["", "ms", "mean", *(f"p{p}" for p in PERCENTILES)]
-    table = tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True,
-                     colalign=("left", "left", *["right"] * (len(head) - 2)))
-    return ["Latency of the best deployments per request (mean and percentiles)",
-            *("  " + line for line in table.splitlines())]
+    table = tabulate(
+        rows,
+        headers=head,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "left", *["right"] * (len(head) - 2)),
+    )
+    return [
+        "Latency of the best deployments per request (mean and percentiles)",
+        *("  " + line for line in table.splitlines()),
+    ]
 
 
 def _recipe_lines(s: dict[str, Any]) -> list[str]:
     """The engine recipe assumed beyond the quantization: MTP per mode, and defaults taken from the engine data."""
-    mtp = [f"MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
-           if m["draft_tokens"] else f"MTP ({mode}) off" for mode, m in s.get("mtp", {}).items()]
+    mtp = [
+        f"MTP ({mode}) {m['draft_tokens']} drafted tokens/step at {m['acceptance']:g} acceptance"
+        if m["draft_tokens"]
+        else f"MTP ({mode}) off"
+        for mode, m in s.get("mtp", {}).items()
+    ]
     parts = (mtp if s.get("mtp_layers") else []) + list(s.get("recipe_notes", ()))
     return [f"  recipe        {'; '.join(parts)}"] if parts else []
 
@@ -102,20 +126,32 @@ def _checkpoint_lines(c: dict[str, Any] | None) -> list[str]:
 
 
 def _one_line(d: Deployment) -> str:
-    used = f"{d.gpus_used} GPUs" if d.gpus_used == d.gpus_given or not d.gpus_given else \
-        f"{d.gpus_used} of {d.gpus_given} GPUs, {_num(d.tokens_per_s_per_gpu)} per GPU used"
+    used = (
+        f"{d.gpus_used} GPUs"
+        if d.gpus_used == d.gpus_given or not d.gpus_given
+        else f"{d.gpus_used} of {d.gpus_given} GPUs, {_num(d.tokens_per_s_per_gpu)} per GPU used"
+    )
     tail = lambda pct, digits: f" (p90 {_num(pct[1], digits)}, p99 {_num(pct[3], digits)})" if len(pct) == 4 else ""  # noqa: E731
-    return (f"{_num(d.tokens_per_s_per_gpu_given)} tokens/s/GPU at {_num(d.tokens_per_s_per_user)} tokens/s/user "
-            f"({used}, TTFT {_num(d.ttft_ms)} ms{tail(d.ttft_pct_ms, 1)}, TPOT {_num(d.tpot_ms, 2)} ms"
-            f"{tail(d.tpot_pct_ms, 2)}, concurrency {d.concurrency:,})")
+    return (
+        f"{_num(d.tokens_per_s_per_gpu_given)} tokens/s/GPU at {_num(d.tokens_per_s_per_user)} tokens/s/user "
+        f"({used}, TTFT {_num(d.ttft_ms)} ms{tail(d.ttft_pct_ms, 1)}, TPOT {_num(d.tpot_ms, 2)} ms"
+        f"{tail(d.tpot_pct_ms, 2)}, concurrency {d.concurrency:,})"
+    )
 
 
 # The rule a solver reason names first (solver.constraints messages: "gpus: 2 GPUs needed > 1") → what binds.
-BINDS = {"gpus": "the GPU count", "ttft": "the TTFT bound", "tpot": "the TPOT bound",
-         "tokens/s/user": "the tokens/s/user floor", "request latency": "the request-latency bound",
-         "topology": "the topology constraints", "role_gpu_budget": "the role GPU budget",
-         "max_gpus_per_worker": "the GPUs-per-worker cap", "fixed": "the fixed parallelism",
-         "replicas": "the replica bounds"}
+BINDS = {
+    "gpus": "the GPU count",
+    "ttft": "the TTFT bound",
+    "tpot": "the TPOT bound",
+    "tokens/s/user": "the tokens/s/user floor",
+    "request latency": "the request-latency bound",
+    "topology": "the topology constraints",
+    "role_gpu_budget": "the role GPU budget",
+    "max_gpus_per_worker": "the GPUs-per-worker cap",
+    "fixed": "the fixed parallelism",
+    "replicas": "the replica bounds",
+}
 SLA_RULES = ("ttft", "tpot", "tokens/s/user", "request latency")
 
 
@@ -126,18 +162,24 @@ def binding_rule(reason: str) -> str | None:
 
 
 def infeasible_headline(result: SolveResult, modes: list[str] | None = None) -> str:
-    """"No deployment meets the SLA" when only SLA bounds bind, else what rules each mode out (no final period)."""
+    """ "No deployment meets the SLA" when only SLA bounds bind, else what rules each mode out (no final period)."""
     by_mode = result.stats.get("infeasible_by_mode")
-    rules = {m: binding_rule(why) for m, why in by_mode.items() if modes is None or m in modes} \
-        if isinstance(by_mode, dict) else {}
+    rules = (
+        {m: binding_rule(why) for m, why in by_mode.items() if modes is None or m in modes}
+        if isinstance(by_mode, dict)
+        else {}
+    )
     if not rules or all(r in SLA_RULES for r in rules.values() if r):
         return "No deployment meets the SLA"
     by_rule: dict[str | None, list[str]] = {}
     for m, r in rules.items():
         by_rule.setdefault(r, []).append(m)
-    return "No deployment: " + "; ".join(f"{BINDS[r]} rules out {' and '.join(ms)}" if r else
-                                         f"{' and '.join(ms)} {'has' if len(ms) == 1 else 'have'} none"
-                                         for r, ms in by_rule.items())
+    return "No deployment: " + "; ".join(
+        f"{BINDS[r]} rules out {' and '.join(ms)}"
+        if r
+        else f"{' and '.join(ms)} {'has' if len(ms) == 1 else 'have'} none"
+        for r, ms in by_rule.items()
+    )
 
 
 def infeasible_text(result: SolveResult, modes: list[str] | None = None) -> str:
@@ -162,8 +204,9 @@ def _best_lines(result: SolveResult, modes: list[str]) -> list[str]:
         lines.append(f"  {mode:<7} " + (_one_line(d) if d else _none(result, mode)))
     if result.best_agg and result.best_disagg:
         ratio = result.best_disagg.tokens_per_s / result.best_agg.tokens_per_s
-        lines.append(f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} "
-                     "wins")
+        lines.append(
+            f"  disagg / agg = {ratio:.2f}× tokens/s on the GPUs given → {'disagg' if ratio > 1 else 'agg'} wins"
+        )
     missing = [m for m in modes if best[m] is None]
     if missing:
         lines += ["", "Why not:", *("  " + line for line in infeasible_text(result, missing).splitlines())]
@@ -175,13 +218,14 @@ def _axis_labels(width: int, marks: list[tuple[int, str]]) -> str:
     line = [" "] * (width + 12)
     for col, text in marks:
         start = max(0, min(col - len(text) // 2, len(line) - len(text)))
-        if all(c == " " for c in line[max(0, start - 1):start + len(text) + 1]):
-            line[start:start + len(text)] = text
+        if all(c == " " for c in line[max(0, start - 1) : start + len(text) + 1]):
+            line[start : start + len(text)] = text
     return "".join(line).rstrip()
 
 
-def pareto_plot(series: dict[str, list[tuple[float, float]]], sla_x: float | None, width: int = 60,
-                height: int = 16) -> list[str]:
+def pareto_plot(
+    series: dict[str, list[tuple[float, float]]], sla_x: float | None, width: int = 60, height: int = 16
+) -> list[str]:
     """ASCII scatter of (tokens/s/user, tokens/s per GPU given) per mode, with the SLA floor as a vertical line."""
     pts = [p for s in series.values() for p in s]
     if not pts:
@@ -219,27 +263,63 @@ def worker_batch(r: RoleConfig) -> int:
     return r.batch * r.dp if r.role == "prefill" else r.batch
 
 
-BATCH_NOTE = ("batch/worker: requests one worker runs per step over all its attention-DP ranks (prefill: per "
-              "prefill step; agg, decode: its concurrency). Layout: TP and PP per worker, attention DP ranks, and "
-              "for MoE models the experts' MoE TP × MoE EP, as the bundle's engine configuration sets them.")
+BATCH_NOTE = (
+    "batch/worker: requests one worker runs per step over all its attention-DP ranks (prefill: per "
+    "prefill step; agg, decode: its concurrency). Layout: TP and PP per worker, attention DP ranks, and "
+    "for MoE models the experts' MoE TP × MoE EP, as the bundle's engine configuration sets them."
+)
 
 
 def top_table(deps: tuple[Deployment, ...] | list[Deployment], total_gpus: int, moe: bool = True) -> str:
     """One row per role of each deployment, its full layout (MoE TP and EP for MoE models); the figures sit on its
     first role's row. The batch is per worker for every role (worker_batch)."""
     layout = ["TP", "PP", "attn\nDP", *(["MoE\nTP", "MoE\nEP"] if moe else [])]
-    head = ["#", "role", "workers/\nreplica", "GPUs/\nworker", *layout, "batch/\nworker", "replicas", "GPUs\nused",
-            "TTFT\nms", "TPOT\nms", "tokens/s\n/GPU given", "tokens/s\n/user", "concur-\nrency"]
+    head = [
+        "#",
+        "role",
+        "workers/\nreplica",
+        "GPUs/\nworker",
+        *layout,
+        "batch/\nworker",
+        "replicas",
+        "GPUs\nused",
+        "TTFT\nms",
+        "TPOT\nms",
+        "tokens/s\n/GPU given",
+        "tokens/s\n/user",
+        "concur-\nrency",
+    ]
     rows = []
     for i, d in enumerate(deps, 1):
         for j, r in enumerate(d.roles):
-            figures = [d.replicas, f"{d.gpus_used}/{total_gpus}", _num(d.ttft_ms), _num(d.tpot_ms, 2),
-                       _num(d.tokens_per_s_per_gpu_given), _num(d.tokens_per_s_per_user), f"{d.concurrency:,}"]
+            figures = [
+                d.replicas,
+                f"{d.gpus_used}/{total_gpus}",
+                _num(d.ttft_ms),
+                _num(d.tpot_ms, 2),
+                _num(d.tokens_per_s_per_gpu_given),
+                _num(d.tokens_per_s_per_user),
+                f"{d.concurrency:,}",
+            ]
             par = [r.tp, r.pp, r.dp, *([r.moe_tp, r.moe_ep] if moe else [])]
-            rows.append([i if j == 0 else "", r.role, r.workers, r.gpus_per_worker, *par, f"{worker_batch(r):,}",
-                         *(figures if j == 0 else [""] * len(figures))])
-    return tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True,
-                    colalign=("right", "left", *["right"] * (len(head) - 2)))
+            rows.append(
+                [
+                    i if j == 0 else "",
+                    r.role,
+                    r.workers,
+                    r.gpus_per_worker,
+                    *par,
+                    f"{worker_batch(r):,}",
+                    *(figures if j == 0 else [""] * len(figures)),
+                ]
+            )
+    return tabulate(
+        rows,
+        headers=head,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("right", "left", *["right"] * (len(head) - 2)),
+    )
 
 
 def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = None) -> str:
@@ -263,8 +343,10 @@ def render(result: SolveResult, summary: dict[str, Any], top_n: int | None = Non
     out += [BATCH_NOTE, ""]
     if not result.proven_optimal:
         out.append("not proven optimal (time limit)")
-    note = f"solver time {duration(result.solve_seconds)} (CP-SAT search, Pareto set, re-check; pricing the " \
-           "candidates before it not included)"
+    note = (
+        f"solver time {duration(result.solve_seconds)} (CP-SAT search, Pareto set, re-check; pricing the "
+        "candidates before it not included)"
+    )
     if result.linearization_max_rel_error:
         note += f"; linearization error ≤ {result.linearization_max_rel_error * 100:.2g}%"
     return "\n".join(out + [note]) + "\n"

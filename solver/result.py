@@ -27,10 +27,19 @@ class RoleConfig:
 
     def to_dict(self) -> dict:
         """JSON-ready view (ep = MoE expert parallelism, attention_dp = dp)."""
-        return {"role": self.role, "workers": self.workers, "gpus_per_worker": self.gpus_per_worker,
-                "tp": self.tp, "pp": self.pp, "attention_dp": self.dp, "moe_tp": self.moe_tp,
-                "ep": self.moe_ep, "batch": self.batch, "max_num_tokens": self.max_num_tokens,
-                "row": self.row}
+        return {
+            "role": self.role,
+            "workers": self.workers,
+            "gpus_per_worker": self.gpus_per_worker,
+            "tp": self.tp,
+            "pp": self.pp,
+            "attention_dp": self.dp,
+            "moe_tp": self.moe_tp,
+            "ep": self.moe_ep,
+            "batch": self.batch,
+            "max_num_tokens": self.max_num_tokens,
+            "row": self.row,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,22 @@ class Deployment:
 
     def to_dict(self) -> dict:
         """JSON-ready view: figures, then the configuration per role."""
-        return {"mode": self.mode, "tokens_per_s_per_gpu_given": self.tokens_per_s_per_gpu_given,
-                "gpus_given": self.gpus_given, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
-                "tokens_per_s_per_user": self.tokens_per_s_per_user, "ttft_ms": self.ttft_ms,
-                "tpot_ms": self.tpot_ms, "gpus_used": self.gpus_used, "concurrency": self.concurrency,
-                "tokens_per_s": self.tokens_per_s, "req_per_s": self.req_per_s, "replicas": self.replicas,
-                "latency_percentiles": self.percentiles(), "roles": [r.to_dict() for r in self.roles]}
+        return {
+            "mode": self.mode,
+            "tokens_per_s_per_gpu_given": self.tokens_per_s_per_gpu_given,
+            "gpus_given": self.gpus_given,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "tokens_per_s_per_user": self.tokens_per_s_per_user,
+            "ttft_ms": self.ttft_ms,
+            "tpot_ms": self.tpot_ms,
+            "gpus_used": self.gpus_used,
+            "concurrency": self.concurrency,
+            "tokens_per_s": self.tokens_per_s,
+            "req_per_s": self.req_per_s,
+            "replicas": self.replicas,
+            "latency_percentiles": self.percentiles(),
+            "roles": [r.to_dict() for r in self.roles],
+        }
 
 
 @dataclass(frozen=True)
@@ -116,8 +135,10 @@ class SolveResult:
         dd = lambda d: None if d is None else d.to_dict()  # noqa: E731
         return {
             "best": {"agg": dd(self.best_agg), "disagg": dd(self.best_disagg)},
-            "pareto": {"agg": [d.to_dict() for d in self.pareto_agg],
-                       "disagg": [d.to_dict() for d in self.pareto_disagg]},
+            "pareto": {
+                "agg": [d.to_dict() for d in self.pareto_agg],
+                "disagg": [d.to_dict() for d in self.pareto_disagg],
+            },
             "top": {"agg": [d.to_dict() for d in self.top_agg], "disagg": [d.to_dict() for d in self.top_disagg]},
             "proven_optimal": self.proven_optimal,
             "solve_seconds": self.solve_seconds,

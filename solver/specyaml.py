@@ -20,10 +20,9 @@ class Loader(yaml.SafeLoader):
     """
 
 
-
-
-def _line_map(node: yaml.Node | None, prefix: str, out: dict[str, int], source: str,
-              seen: set[int] | None = None) -> dict[str, int]:
+def _line_map(
+    node: yaml.Node | None, prefix: str, out: dict[str, int], source: str, seen: set[int] | None = None
+) -> dict[str, int]:
     seen = set() if seen is None else seen
     if isinstance(node, yaml.MappingNode) and id(node) not in seen:
         seen.add(id(node))  # an aliased node is walked once: nested aliases would otherwise blow up exponentially
@@ -61,8 +60,9 @@ class _Fast(_FastBase):
 
 
 for _cls in (Loader, _Fast):
-    _cls.add_implicit_resolver("tag:yaml.org,2002:float",
-                               re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+    )
 
 
 class YamlLimitError(UserError):
@@ -78,13 +78,19 @@ def _expanded_size(node: yaml.Node, label: str) -> int:
         if id(n) in sizes:
             return sizes[id(n)]
         if id(n) in stack:
-            raise YamlLimitError(f"{label}: an alias refers to the list or mapping that contains it; a spec cannot "
-                            "hold itself.")
+            raise YamlLimitError(
+                f"{label}: an alias refers to the list or mapping that contains it; a spec cannot hold itself."
+            )
         if len(stack) >= MAX_DEPTH:
             raise RecursionError
         stack.add(id(n))
-        kids = n.value if isinstance(n, yaml.SequenceNode) else \
-            [x for kv in n.value for x in kv] if isinstance(n, yaml.MappingNode) else []
+        kids = (
+            n.value
+            if isinstance(n, yaml.SequenceNode)
+            else [x for kv in n.value for x in kv]
+            if isinstance(n, yaml.MappingNode)
+            else []
+        )
         total = 1
         for k in kids:
             total += size(k)
@@ -101,14 +107,19 @@ def _yaml_error(e: yaml.YAMLError, text: str, label: str) -> UserError:
     mark, problem = getattr(e, "problem_mark", None), str(getattr(e, "problem", None) or e)
     line, col = (f", line {mark.line + 1}", f" at column {mark.column + 1}") if mark else ("", "")
     if isinstance(e, yaml.reader.ReaderError):  # a control character: it carries an offset, not a mark
-        before = text[:e.position]
+        before = text[: e.position]
         line, col = f", line {before.count(chr(10)) + 1}", f" at column {len(before.rpartition(chr(10))[2]) + 1}"
-        problem = f"control character U+{e.character:04X} is not allowed" if isinstance(e.character, int) else \
-            "a control character is not allowed"
+        problem = (
+            f"control character U+{e.character:04X} is not allowed"
+            if isinstance(e.character, int)
+            else "a control character is not allowed"
+        )
     if "constructor for the tag" in problem:  # !!python/object and other tags the safe loader refuses
         tag = problem.split()[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
-        return UserError(f"{label}{line}: tag {tag}{col} is not allowed; a spec holds plain mappings, lists, "
-                         "strings, numbers, true/false and null.")
+        return UserError(
+            f"{label}{line}: tag {tag}{col} is not allowed; a spec holds plain mappings, lists, "
+            "strings, numbers, true/false and null."
+        )
     return UserError(f"{label}{line}: not valid YAML{col} ({clip(problem, 200)}).")
 
 
@@ -116,26 +127,32 @@ def parse(text: str, label: str) -> tuple[Any, yaml.Node | None]:
     """(value, node) of YAML text, bounded: UserError (naming label) past MAX_YAML_BYTES or MAX_VALUES,
     for an alias cycle, for nesting too deep, and for anything the safe loader refuses."""
     if len(text) > MAX_YAML_BYTES:
-        raise YamlLimitError(f"{label}: {len(text):,} characters is more than the {MAX_YAML_BYTES:,} a spec may have; "
-                        "a spec is a few dozen keys (list long batch sizes as search.max_batch_size instead).")
+        raise YamlLimitError(
+            f"{label}: {len(text):,} characters is more than the {MAX_YAML_BYTES:,} a spec may have; "
+            "a spec is a few dozen keys (list long batch sizes as search.max_batch_size instead)."
+        )
     try:
         loader = _Fast(text)
         try:
             node = loader.get_single_node()
             if node is not None and _expanded_size(node, label) > MAX_VALUES:
-                raise YamlLimitError(f"{label}: more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
-                                "a spec is a few dozen keys, so write the values out instead of nesting aliases.")
+                raise YamlLimitError(
+                    f"{label}: more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                    "a spec is a few dozen keys, so write the values out instead of nesting aliases."
+                )
             return (loader.construct_document(node) if node is not None else None), node
         finally:
             loader.dispose()
     except RecursionError:
-        raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
-                             ) from None
+        raise YamlLimitError(
+            f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
+        ) from None
     except yaml.YAMLError as fast:
         err: yaml.YAMLError = fast
         if "maximum nesting depth" in str(err):  # libyaml stops at 1,000 levels (the Python parser would recurse)
-            raise YamlLimitError(f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
-                                 ) from None
+            raise YamlLimitError(
+                f"{label}: nested too deeply to be a spec; a spec is a few levels of key: value."
+            ) from None
         if len(text) <= _PY_ERRORS_BELOW and _Fast is not Loader:  # the same error, worded by the Python parser
             try:
                 yaml.compose(text, Loader=Loader)
@@ -174,7 +191,7 @@ def read_yaml(path: str | os.PathLike[str]) -> tuple[dict, dict[str, int]]:
 def clip(text: str, limit: int) -> str:
     """text cut to limit characters (an ellipsis marks the cut), control characters and newlines escaped so
     that a message stays one line."""
-    text = text if len(text) <= limit else text[:limit - 3] + "…"
+    text = text if len(text) <= limit else text[: limit - 3] + "…"
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
@@ -202,7 +219,7 @@ def brief(v: Any, limit: int = 120) -> str:
             return str(x) if x.bit_length() < 4000 else f"<an integer of {x.bit_length():,} bits>"
         if isinstance(x, float):
             return json.dumps(x)
-        return json.dumps(x[:limit + 2] if isinstance(x, str) else str(x)[:limit + 2], ensure_ascii=False)
+        return json.dumps(x[: limit + 2] if isinstance(x, str) else str(x)[: limit + 2], ensure_ascii=False)
 
     def walk(x: Any, depth: int) -> None:
         if depth > 40:
@@ -210,8 +227,11 @@ def brief(v: Any, limit: int = 120) -> str:
         elif isinstance(x, dict):
             emit("{")
             for i, (k, val) in enumerate(x.items()):
-                emit((", " if i else "") + (json.dumps(str(k)[:limit + 2], ensure_ascii=False)
-                                            if not isinstance(k, str) else scalar(k)) + ": ")
+                emit(
+                    (", " if i else "")
+                    + (json.dumps(str(k)[: limit + 2], ensure_ascii=False) if not isinstance(k, str) else scalar(k))
+                    + ": "
+                )
                 walk(val, depth + 1)
             emit("}")
         elif isinstance(x, (list, tuple)):
@@ -225,7 +245,7 @@ def brief(v: Any, limit: int = 120) -> str:
 
     try:
         if isinstance(v, str):
-            emit(repr(v[:limit + 2]))
+            emit(repr(v[: limit + 2]))
         else:
             walk(v, 0)
     except _Full:

@@ -23,6 +23,7 @@ from solver.specyaml import brief, clip, show
 class Where:
     """Where each key path came from ("spec.yaml, line 7", "--set a.b=1", "--tpot 10"): where(path) gives the
     prefix of a message about that key."""
+
     def __init__(self, source: str, lines: dict[str, int] | None = None):
         self.source, self.at = source, {p: f"{source}, line {n}" for p, n in (lines or {}).items()}
         self.flagged: set[str] = set()  # key paths whose value came from a flag or --set (they override the file)
@@ -75,20 +76,27 @@ def check(raw: dict, where: Where, prefix: str = "") -> Checked:
 
 def expect(f: Field) -> str:
     kind = f.kind.rstrip("?")
-    bound = (f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else "")
+    bound = f" ≥ {f.ge:g}" if f.ge is not None else f" > {f.gt:g}" if f.gt is not None else ""
     bound += f" and ≤ {f.le:g}" if f.le is not None else ""
     bound += ", a power of two" if f.pow2 else ""
     # Lambdas: only the kind asked for is formatted (a scalar default would break the "ints" example).
-    return {"str": lambda: f"one of: {', '.join(f.choices)}" if f.choices else "a string",
-            "bool": lambda: "true or false", "int": lambda: f"an integer{bound}", "number": lambda: f"a number{bound}",
-            "strs": lambda: f"a list of: {', '.join(f.choices)}", "list": lambda: "a non-empty list of mappings",
-            "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
-            "section": lambda: f"a mapping of: {', '.join(children(f.path))}",
-            "length": lambda: "a whole number of tokens ≥ 1, or a distribution: {lognormal: {mean: 4000, p90: 8000}} "
-                              "or {histogram: [[512, 0.6], [4096, 0.4]]} ([tokens, weight] pairs)",
-            "bound": lambda: f"a number{bound}, or a mapping such as {{p90: 500}} (keys: "
-                             + ", ".join(PERCENTILE_KEYS) + ")",
-            }[kind]() + ", or null" * ("?" in f.kind)
+    return {
+        "str": lambda: f"one of: {', '.join(f.choices)}" if f.choices else "a string",
+        "bool": lambda: "true or false",
+        "int": lambda: f"an integer{bound}",
+        "number": lambda: f"a number{bound}",
+        "strs": lambda: f"a list of: {', '.join(f.choices)}",
+        "list": lambda: "a non-empty list of mappings",
+        "ints": lambda: f"a list of integers{bound}, e.g. [{', '.join(map(str, f.default or [1, 2, 4]))}]",
+        "section": lambda: f"a mapping of: {', '.join(children(f.path))}",
+        "length": lambda: (
+            "a whole number of tokens ≥ 1, or a distribution: {lognormal: {mean: 4000, p90: 8000}} "
+            "or {histogram: [[512, 0.6], [4096, 0.4]]} ([tokens, weight] pairs)"
+        ),
+        "bound": lambda: (
+            f"a number{bound}, or a mapping such as {{p90: 500}} (keys: " + ", ".join(PERCENTILE_KEYS) + ")"
+        ),
+    }[kind]() + ", or null" * ("?" in f.kind)
 
 
 def nearest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
@@ -106,8 +114,7 @@ _SCALAR_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "
 def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
     """(valid?, did-you-mean hint) for one scalar value v of field f read as kind ("str", "bool", "int", "number")."""
     numeric, typed = kind in ("int", "number"), isinstance(v, _SCALAR_TYPES[kind])
-    if not typed or (
-            numeric and (isinstance(v, bool) or not math.isfinite(v))):
+    if not typed or (numeric and (isinstance(v, bool) or not math.isfinite(v))):
         if kind == "int" and isinstance(v, float) and v.is_integer() and abs(v) < 1e18:  # 1e6 reads as a float
             return False, f" Write it as a whole number: {int(v)}."
         return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
@@ -115,8 +122,9 @@ def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
         return False, f" The most accepted is {f.cap:,}."
     if f.choices and v not in f.choices:
         return False, f" Did you mean {near!r}?" if (near := nearest(str(v), f.choices)) else ""
-    low = (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) \
-        if numeric else True
+    low = (
+        (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) if numeric else True
+    )
     return low and (not f.pow2 or (v & (v - 1)) == 0), ""
 
 
@@ -139,11 +147,17 @@ def _check_keys(raw: dict, prefix: str, where: Where, values: dict, given: set) 
     for name, f in kids.items():
         v = raw.get(name)
         if v is None and f.required and not any(raw.get(k) is not None for k in f.unless):
-            flag = next((f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path and where.cli),
-                        "")
-            alt = " To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s." \
-                if f.unless else ""
-            raise UserError(f"{where.key_line(prefix)}missing required key '{f.path}'{flag}: {expect(f)} ({f.doc}).{alt}")
+            flag = next(
+                (f" (or pass --{k.replace('_', '-')})" for k, p in FLAGS.items() if p == f.path and where.cli), ""
+            )
+            alt = (
+                " To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s."
+                if f.unless
+                else ""
+            )
+            raise UserError(
+                f"{where.key_line(prefix)}missing required key '{f.path}'{flag}: {expect(f)} ({f.doc}).{alt}"
+            )
         given |= {f.path} if v is not None else set()
         if f.kind == "section":
             if not isinstance(v, (dict, type(None))):
@@ -188,13 +202,29 @@ def _number_or_mapping(f: Field, v: Any, where: Where) -> Any:
         if not ok:
             raise bad_value(where, f.path, f, v, hint)
         return v
-    if list(v) == ["lognormal"] and isinstance(v["lognormal"], dict) and sorted(v["lognormal"]) == ["mean", "p90"] \
-            and all(num(x) and 1 <= x <= f.cap for x in v["lognormal"].values()):
+    if (
+        list(v) == ["lognormal"]
+        and isinstance(v["lognormal"], dict)
+        and sorted(v["lognormal"]) == ["mean", "p90"]
+        and all(num(x) and 1 <= x <= f.cap for x in v["lognormal"].values())
+    ):
         return {"lognormal": {k: float(x) for k, x in v["lognormal"].items()}}
     h = v.get("histogram") if list(v) == ["histogram"] else None
-    if isinstance(h, list) and 0 < len(h) <= 4096 and all(
+    if (
+        isinstance(h, list)
+        and 0 < len(h) <= 4096
+        and all(
             isinstance(p, list) and len(p) == 2 and all(num(x) for x in p) and 1 <= p[0] <= f.cap and p[1] >= 0
-            for p in h) and sum(p[1] for p in h) > 0:
+            for p in h
+        )
+        and sum(p[1] for p in h) > 0
+    ):
         return {"histogram": [[float(a), float(b)] for a, b in h]}
-    raise bad_value(where, f.path, f, v, " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
-               "[tokens, weight] pairs with some weight > 0.")
+    raise bad_value(
+        where,
+        f.path,
+        f,
+        v,
+        " A lognormal takes mean and p90 in tokens; a histogram up to 4,096 "
+        "[tokens, weight] pairs with some weight > 0.",
+    )

@@ -15,7 +15,6 @@ from solver.problem import Problem
 from solver.result import Deployment, RoleConfig
 
 
-
 class VerificationError(AssertionError):
     """A reported deployment breaks the SLA, the GPU budget or a constraint."""
 
@@ -28,28 +27,55 @@ def table(problem: Problem, role: str) -> Candidates:
     return t
 
 
-def evaluate(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int],
-             replicas: int) -> Deployment:
+def evaluate(problem: Problem, mode: str, rows: dict[str, int], workers: dict[str, int], replicas: int) -> Deployment:
     """The deployment of ``replicas`` x (workers[role] of rows[role]) with float-model figures."""
     osl = problem.surfaces.osl
     if mode == "agg":
         m = agg_metrics(table(problem, "agg"), rows["agg"], replicas * workers["agg"], osl)
     else:
-        m = disagg_metrics(table(problem, "prefill"), rows["prefill"], table(problem, "decode"), rows["decode"],
-                           replicas * workers["prefill"], replicas * workers["decode"], osl)
+        m = disagg_metrics(
+            table(problem, "prefill"),
+            rows["prefill"],
+            table(problem, "decode"),
+            rows["decode"],
+            replicas * workers["prefill"],
+            replicas * workers["decode"],
+            osl,
+        )
     roles = []
     for role in ROLES[mode]:
         r = table(problem, role).row(rows[role])
-        roles.append(RoleConfig(role=role, workers=int(workers[role]), tp=int(r["tp"]), pp=int(r["pp"]),
-                                dp=int(r["dp"]), moe_tp=int(r["moe_tp"]), moe_ep=int(r["moe_ep"]),
-                                gpus_per_worker=int(r["gpus"]), batch=int(r["batch"]),
-                                max_num_tokens=int(r["max_num_tokens"]), row=int(rows[role])))
-    return Deployment(mode=mode, roles=tuple(roles), replicas=int(replicas), gpus_used=int(m["gpus_used"]),
-                      ttft_ms=m["ttft_ms"], tpot_ms=m["tpot_ms"], tokens_per_s=m["tokens_per_s"],
-                      tokens_per_s_per_gpu=m["tokens_per_s_per_gpu"],
-                      tokens_per_s_per_user=m["tokens_per_s_per_user"], concurrency=int(m["concurrency"]),
-                      req_per_s=m["req_per_s"], gpus_given=problem.total_gpus, ttft_pct_ms=m["ttft_pct_ms"],
-                      tpot_pct_ms=m["tpot_pct_ms"])
+        roles.append(
+            RoleConfig(
+                role=role,
+                workers=int(workers[role]),
+                tp=int(r["tp"]),
+                pp=int(r["pp"]),
+                dp=int(r["dp"]),
+                moe_tp=int(r["moe_tp"]),
+                moe_ep=int(r["moe_ep"]),
+                gpus_per_worker=int(r["gpus"]),
+                batch=int(r["batch"]),
+                max_num_tokens=int(r["max_num_tokens"]),
+                row=int(rows[role]),
+            )
+        )
+    return Deployment(
+        mode=mode,
+        roles=tuple(roles),
+        replicas=int(replicas),
+        gpus_used=int(m["gpus_used"]),
+        ttft_ms=m["ttft_ms"],
+        tpot_ms=m["tpot_ms"],
+        tokens_per_s=m["tokens_per_s"],
+        tokens_per_s_per_gpu=m["tokens_per_s_per_gpu"],
+        tokens_per_s_per_user=m["tokens_per_s_per_user"],
+        concurrency=int(m["concurrency"]),
+        req_per_s=m["req_per_s"],
+        gpus_given=problem.total_gpus,
+        ttft_pct_ms=m["ttft_pct_ms"],
+        tpot_pct_ms=m["tpot_pct_ms"],
+    )
 
 
 def check(problem: Problem, d: Deployment) -> list[str]:
@@ -59,8 +85,7 @@ def check(problem: Problem, d: Deployment) -> list[str]:
         return [f"mode {d.mode!r} with roles {[r.role for r in d.roles]}"]
     if d.replicas < 1 or any(r.workers < 1 for r in d.roles):
         return ["replicas and workers must be >= 1"]
-    ref = evaluate(problem, d.mode, {r.role: r.row for r in d.roles}, {r.role: r.workers for r in d.roles},
-                   d.replicas)
+    ref = evaluate(problem, d.mode, {r.role: r.row for r in d.roles}, {r.role: r.workers for r in d.roles}, d.replicas)
     if ref != d:
         bad.append("figures differ from the float cost model")
     ttft, tpot, osl = ref.ttft_ms, ref.tpot_ms, problem.surfaces.osl

@@ -33,9 +33,16 @@ sys.exit(code if code >= 0 else 128 - code)
 """
 
 
-def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, memory_mb: int = MEMORY_MB,
-            cpu_s: int = CPU_S, stdout: int | None = None, wall_s: float = 120,
-            max_rss_mb: int | None = MAX_RSS_MB) -> tuple[int, str, str, int]:
+def run_cli(
+    *args: str,
+    cwd: Path = ROOT,
+    env: dict | None = None,
+    memory_mb: int = MEMORY_MB,
+    cpu_s: int = CPU_S,
+    stdout: int | None = None,
+    wall_s: float = 120,
+    max_rss_mb: int | None = MAX_RSS_MB,
+) -> tuple[int, str, str, int]:
     """(exit code, stdout, stderr, peak RSS in KiB) of `aicsolve ARGS` under the limits; AssertionError when
     the peak RSS passed max_rss_mb (None: not checked).
 
@@ -44,9 +51,25 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, memory_mb: in
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
         rss_file = os.path.join(d, "rss")
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, rss_file, str(memory_mb << 20), str(cpu_s),
-                                 sys.executable, "-m", "solver.cli", *args], cwd=cwd, env=full_env,
-                                stdin=subprocess.DEVNULL, stdout=out if stdout is None else stdout, stderr=err)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _LAUNCH,
+                rss_file,
+                str(memory_mb << 20),
+                str(cpu_s),
+                sys.executable,
+                "-m",
+                "solver.cli",
+                *args,
+            ],
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out if stdout is None else stdout,
+            stderr=err,
+        )
         try:
             proc.wait(wall_s)
         except subprocess.TimeoutExpired:
@@ -56,6 +79,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, memory_mb: in
         out.seek(0)
         err.seek(0)
         text = err.read().decode(errors="replace")
-        assert max_rss_mb is None or rss < max_rss_mb << 10, \
+        assert max_rss_mb is None or rss < max_rss_mb << 10, (
             f"peak RSS {rss >> 10} MiB > {max_rss_mb} MiB: aicsolve {' '.join(args)[:200]}"
+        )
         return proc.returncode, out.read().decode(errors="replace"), text, rss

@@ -23,10 +23,27 @@ from costmodel.paths import data_dir
 from solver.errors import user_error_types
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ("model: Qwen/Qwen3-8B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
-        "search: {max_batch_size: 64}\n")
-KEYS = ["total_gpus", "model", "system", "sla", "sla.ttft_ms", "search.tp", "search.batch_sizes", "workload.isl",
-        "modes", "name", "calibration", "constraints.fixed", "deployments", "pools", "demand.requests_per_s"]
+BASE = (
+    "model: Qwen/Qwen3-8B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
+    "search: {max_batch_size: 64}\n"
+)
+KEYS = [
+    "total_gpus",
+    "model",
+    "system",
+    "sla",
+    "sla.ttft_ms",
+    "search.tp",
+    "search.batch_sizes",
+    "workload.isl",
+    "modes",
+    "name",
+    "calibration",
+    "constraints.fixed",
+    "deployments",
+    "pools",
+    "demand.requests_per_s",
+]
 
 
 def _fault(e: BaseException) -> str | None:
@@ -51,8 +68,7 @@ def alias_yaml(draw) -> str:
         parts += [f"&a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, depth)]
         value = f"[{', '.join(parts)}]"
         if draw(st.booleans()):
-            value = "{" + ", ".join(f"k{i}: *a{depth - 1}" for i in range(draw(st.integers(1, 4)))) + \
-                f", z: {value}}}"
+            value = "{" + ", ".join(f"k{i}: *a{depth - 1}" for i in range(draw(st.integers(1, 4)))) + f", z: {value}}}"
     elif kind == "self":
         value = draw(st.sampled_from(["&s [*s]", "&s {a: *s}", "&s [1, [2, *s]]"]))
     elif kind == "long":
@@ -74,7 +90,7 @@ def check_spec_text(text: str) -> str | None:
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         try:
             load_spec(path)
-        except BaseException as e:  # noqa: BLE001 - the fault is what is reported
+        except BaseException as e:
             return _fault(e)
     return None
 
@@ -82,9 +98,27 @@ def check_spec_text(text: str) -> str | None:
 # ---- --set strings ----
 SET_VALUES = st.one_of(
     alias_yaml().map(lambda t: t.split("\n")[-2].split(": ", 1)[-1]),
-    st.text(max_size=40), st.sampled_from(["[", "{a: [", "*a", "&a [*a]", "!!binary x", "1e999", "-.inf", ".nan",
-                                           "9" * 5000, "[" * 500, "~", "{}", "[]", "null"]),
-    st.integers(1, 300_000).map(lambda n: "x" * n))
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "[",
+            "{a: [",
+            "*a",
+            "&a [*a]",
+            "!!binary x",
+            "1e999",
+            "-.inf",
+            ".nan",
+            "9" * 5000,
+            "[" * 500,
+            "~",
+            "{}",
+            "[]",
+            "null",
+        ]
+    ),
+    st.integers(1, 300_000).map(lambda n: "x" * n),
+)
 
 
 @st.composite
@@ -98,7 +132,7 @@ def check_set(overrides: list[str]) -> str | None:
 
     try:
         load_spec(ROOT / "specs" / "qwen3-32b_h200x32.yaml", overrides)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         return _fault(e)
     return None
 
@@ -106,20 +140,81 @@ def check_set(overrides: list[str]) -> str | None:
 # ---- local model config.json ----
 REGISTRY = sorted((data_dir() / "models").glob("*.json"))
 CONFIG_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**13), st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, 1, 2, 3, 7, 64, 1e12, 1e400, -5120, 2**63, "fp8", "", [], {}, [[1]], [1, 2], {"a": 1},
-                     ["LlamaForCausalLM"], [["DeepseekV3ForCausalLM"]], ["full_attention", "linear_attention"],
-                     {"quant_method": "fp8"}, {"config_groups": {"g": {"weights": {"num_bits": [4]}}}}]),
-    st.text(max_size=8))
-CONFIG_KEYS = ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",
-               "intermediate_size", "moe_intermediate_size", "vocab_size", "num_experts", "n_routed_experts",
-               "num_local_experts", "num_experts_per_tok", "first_k_dense_replace", "moe_layer_freq",
-               "decoder_sparse_step", "mlp_only_layers", "n_shared_experts", "shared_expert_intermediate_size",
-               "sliding_window", "use_sliding_window", "layer_types", "num_nextn_predict_layers", "q_lora_rank",
-               "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "max_position_embeddings",
-               "architectures", "quantization_config", "text_config", "linear_num_key_heads",
-               "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel_dim",
-               "tie_word_embeddings", "torch_dtype", "_name_or_path", "use_mtp", "num_mtp_modules"]
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**13),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            0,
+            1,
+            2,
+            3,
+            7,
+            64,
+            1e12,
+            1e400,
+            -5120,
+            2**63,
+            "fp8",
+            "",
+            [],
+            {},
+            [[1]],
+            [1, 2],
+            {"a": 1},
+            ["LlamaForCausalLM"],
+            [["DeepseekV3ForCausalLM"]],
+            ["full_attention", "linear_attention"],
+            {"quant_method": "fp8"},
+            {"config_groups": {"g": {"weights": {"num_bits": [4]}}}},
+        ]
+    ),
+    st.text(max_size=8),
+)
+CONFIG_KEYS = [
+    "num_hidden_layers",
+    "hidden_size",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "intermediate_size",
+    "moe_intermediate_size",
+    "vocab_size",
+    "num_experts",
+    "n_routed_experts",
+    "num_local_experts",
+    "num_experts_per_tok",
+    "first_k_dense_replace",
+    "moe_layer_freq",
+    "decoder_sparse_step",
+    "mlp_only_layers",
+    "n_shared_experts",
+    "shared_expert_intermediate_size",
+    "sliding_window",
+    "use_sliding_window",
+    "layer_types",
+    "num_nextn_predict_layers",
+    "q_lora_rank",
+    "kv_lora_rank",
+    "qk_nope_head_dim",
+    "qk_rope_head_dim",
+    "v_head_dim",
+    "max_position_embeddings",
+    "architectures",
+    "quantization_config",
+    "text_config",
+    "linear_num_key_heads",
+    "linear_num_value_heads",
+    "linear_key_head_dim",
+    "linear_value_head_dim",
+    "linear_conv_kernel_dim",
+    "tie_word_embeddings",
+    "torch_dtype",
+    "_name_or_path",
+    "use_mtp",
+    "num_mtp_modules",
+]
 
 
 @st.composite
@@ -140,8 +235,17 @@ def model_configs(draw) -> tuple[str, str | None]:
     side = None
     if draw(st.integers(0, 5)) == 0:
         cfg.pop("quantization_config", None)
-        side = draw(st.sampled_from(['{"quantization": {"quant_algo": "NVFP4"}}', "[1]", "{", '{"quantization": 5}',
-                                     '{"quantization": {"quant_algo": [1]}}']))
+        side = draw(
+            st.sampled_from(
+                [
+                    '{"quantization": {"quant_algo": "NVFP4"}}',
+                    "[1]",
+                    "{",
+                    '{"quantization": 5}',
+                    '{"quantization": {"quant_algo": [1]}}',
+                ]
+            )
+        )
     return json.dumps(cfg, allow_nan=True), side
 
 
@@ -162,14 +266,13 @@ def check_model_config(case: tuple[str, str | None], solve: bool = False) -> str
                 from costmodel.build import build_surfaces
 
                 build_surfaces(loaded.request)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             return _fault(e)
     return None
 
 
 # ---- calibration files ----
-CAL_ROW = {"system": "h200_sxm", "backend": "trtllm", "mode": "agg", "ttft_factor": 1.1, "tpot_factor": 0.9,
-           "rows": 5}
+CAL_ROW = {"system": "h200_sxm", "backend": "trtllm", "mode": "agg", "ttft_factor": 1.1, "tpot_factor": 0.9, "rows": 5}
 
 
 @st.composite
@@ -183,8 +286,7 @@ def calibration_texts(draw) -> str:
             r[draw(st.sampled_from(list(CAL_ROW) + ["in_sample", "x"]))] = draw(CONFIG_VALUES)
     doc: object = {"aicsolve_calibration": 1, "factors": rows}
     if kind == 1:
-        doc = draw(st.sampled_from([rows, {"factors": draw(CONFIG_VALUES)}, {"factors": [draw(CONFIG_VALUES)]},
-                                    doc]))
+        doc = draw(st.sampled_from([rows, {"factors": draw(CONFIG_VALUES)}, {"factors": [draw(CONFIG_VALUES)]}, doc]))
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
@@ -197,24 +299,33 @@ def check_calibration(text: str) -> str | None:
         spec.write_text(BASE + "calibration: cal.yaml\n")
         try:
             load_spec(spec)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             return _fault(e)
     return None
 
 
 # ---- damage to the data folder ----
 TABLE = Path("perf/h200_sxm/trtllm/1.3.0rc20/gemm.csv.gz")
-DAMAGE_TARGETS = [TABLE, TABLE.parent / "manifest.json", Path("systems/h200_sxm.yaml"),
-                  Path("models/qwen3-8b.json"), Path("models/llama-3.1-8b.json"),
-                  Path("perf/h200_sxm/nccl/2.26.2/nccl.csv.gz")]
+DAMAGE_TARGETS = [
+    TABLE,
+    TABLE.parent / "manifest.json",
+    Path("systems/h200_sxm.yaml"),
+    Path("models/qwen3-8b.json"),
+    Path("models/llama-3.1-8b.json"),
+    Path("perf/h200_sxm/nccl/2.26.2/nccl.csv.gz"),
+]
 DAMAGES = ["truncate", "flip", "delete", "folder", "empty", "text", "nan", "negative", "scale"]
 
 
 @st.composite
 def data_damage(draw) -> tuple[str, str, int, str]:
     """(target relative path, damage, position seed, junk text)."""
-    return (str(draw(st.sampled_from(DAMAGE_TARGETS))), draw(st.sampled_from(DAMAGES)), draw(st.integers(0, 10**6)),
-            draw(st.text(max_size=30)))
+    return (
+        str(draw(st.sampled_from(DAMAGE_TARGETS))),
+        draw(st.sampled_from(DAMAGES)),
+        draw(st.integers(0, 10**6)),
+        draw(st.text(max_size=30)),
+    )
 
 
 def _rewrite_latencies(f: Path, fn, new_checksum: bool = True) -> None:
@@ -241,7 +352,7 @@ def damage(copy_root: Path, case: tuple[str, str, int, str]) -> None:
     if kind == "truncate":
         f.write_bytes(raw[:at])
     elif kind == "flip":
-        f.write_bytes(raw[:at] + bytes(b ^ 0xFF for b in raw[at:at + 64]) + raw[at + 64:])
+        f.write_bytes(raw[:at] + bytes(b ^ 0xFF for b in raw[at : at + 64]) + raw[at + 64 :])
     elif kind == "delete":
         f.unlink()
     elif kind == "folder":
@@ -252,8 +363,11 @@ def damage(copy_root: Path, case: tuple[str, str, int, str]) -> None:
     elif kind == "text":
         f.write_bytes(raw[:at] + junk.encode("utf-8", "surrogatepass") + raw[at:])
     elif f.name.endswith(".csv.gz"):
-        _rewrite_latencies(f, {"nan": lambda v: "nan", "negative": lambda v: f"-{v}",
-                               "scale": lambda v: str(float(v) * 2)}[kind], new_checksum=kind != "scale")
+        _rewrite_latencies(
+            f,
+            {"nan": lambda v: "nan", "negative": lambda v: f"-{v}", "scale": lambda v: str(float(v) * 2)}[kind],
+            new_checksum=kind != "scale",
+        )
     else:
         f.write_text(f.read_text().replace(": 8", ": -8").replace('"hidden_size": 4096', '"hidden_size": -1'))
 
@@ -277,14 +391,14 @@ def check_data_damage(case: tuple[str, str, int, str], pristine: Path) -> str | 
             try:
                 verify_data()
                 verified = True
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 if (fault := _fault(e)) is not None:
                     return f"data verify: {fault}"
                 verified = False
             try:
                 _load_damaged(root / case[0])
                 loaded = True
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 if (fault := _fault(e)) is not None:
                     return f"load: {fault}"
                 loaded = False
@@ -318,6 +432,15 @@ def clear_data_caches() -> None:
     """Forget every per-process cache of the data folder (the explorer swaps folders between cases)."""
     from costmodel import arch, opdb, paths, system, tables
 
-    for fn in (paths.data_dir, tables.load_table, tables._manifest, tables._manifest_entry, system.load_system,
-               arch._scan, arch._read_json, arch._cached_registry_model, opdb.open_db):
+    for fn in (
+        paths.data_dir,
+        tables.load_table,
+        tables._manifest,
+        tables._manifest_entry,
+        system.load_system,
+        arch._scan,
+        arch._read_json,
+        arch._cached_registry_model,
+        opdb.open_db,
+    ):
         fn.cache_clear()

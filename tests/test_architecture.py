@@ -96,15 +96,24 @@ def test_no_import_circle():
 
 
 def test_no_private_name_imported_across_modules():
-    bad = [f"{_where(m, line)} imports {name} from {t}" for m in MODULES for t, name, line in GRAPH[m]
-           if (name and name.startswith("_") and not name.startswith("__"))
-           or any(part.startswith("_") and not part.startswith("__") for part in t.split("."))]
+    bad = [
+        f"{_where(m, line)} imports {name} from {t}"
+        for m in MODULES
+        for t, name, line in GRAPH[m]
+        if (name and name.startswith("_") and not name.startswith("__"))
+        or any(part.startswith("_") and not part.startswith("__") for part in t.split("."))
+    ]
     assert bad == []
 
 
 def test_costmodel_never_imports_solver():
-    bad = [f"{_where(m, line)} imports {t}" for m in MODULES if m.startswith("costmodel")
-           for t, _, line in GRAPH[m] if t.split(".")[0] == "solver"]
+    bad = [
+        f"{_where(m, line)} imports {t}"
+        for m in MODULES
+        if m.startswith("costmodel")
+        for t, _, line in GRAPH[m]
+        if t.split(".")[0] == "solver"
+    ]
     assert bad == []
 
 
@@ -112,15 +121,24 @@ def test_solver_reaches_costmodel_only_through_its_public_api():
     import costmodel
 
     public = set(costmodel.__all__)
-    bad = [f"{_where(m, line)} imports {t}" + (f".{name}" if name else "")
-           for m in MODULES if m.startswith("solver") for t, name, line in GRAPH[m]
-           if t.split(".")[0] == "costmodel" and (t != "costmodel" or name not in public)]
+    bad = [
+        f"{_where(m, line)} imports {t}" + (f".{name}" if name else "")
+        for m in MODULES
+        if m.startswith("solver")
+        for t, name, line in GRAPH[m]
+        if t.split(".")[0] == "costmodel" and (t != "costmodel" or name not in public)
+    ]
     assert bad == []
 
 
 def test_costmodel_internals_do_not_use_their_own_front_door():
-    bad = [f"{_where(m, line)} imports costmodel.{name}" for m in MODULES
-           if m.startswith("costmodel.") for t, name, line in GRAPH[m] if t == "costmodel" and name]
+    bad = [
+        f"{_where(m, line)} imports costmodel.{name}"
+        for m in MODULES
+        if m.startswith("costmodel.")
+        for t, name, line in GRAPH[m]
+        if t == "costmodel" and name
+    ]
     assert bad == []
 
 
@@ -128,8 +146,7 @@ def test_solver_core_imports_neither_cli_nor_web():
     def ui(m: str) -> bool:
         return any(m == u or m.startswith(u + ".") for u in UI)
 
-    bad = [f"{_where(m, line)} imports {t}" for m in MODULES if not ui(m)
-           for t, _, line in GRAPH[m] if ui(t)]
+    bad = [f"{_where(m, line)} imports {t}" for m in MODULES if not ui(m) for t, _, line in GRAPH[m] if ui(t)]
     assert bad == []
 
 
@@ -146,8 +163,12 @@ def test_public_table_and_type_checking_imports_agree():
 
     tree = ast.parse(MODULES["costmodel"].read_text())
     block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
-    typed = {(a.asname or a.name): (imp.module.removeprefix("costmodel."), a.name)
-             for imp in block.body if isinstance(imp, ast.ImportFrom) for a in imp.names}
+    typed = {
+        (a.asname or a.name): (imp.module.removeprefix("costmodel."), a.name)
+        for imp in block.body
+        if isinstance(imp, ast.ImportFrom)
+        for a in imp.names
+    }
     assert typed == costmodel._PUBLIC
 
 

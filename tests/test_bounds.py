@@ -23,8 +23,11 @@ from test_fuzz import _cli
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "model: Qwen/Qwen3-32B\nsystem: h200_sxm\nworkload: {isl: 1000, osl: 100}\n"
-LAUGHS = ("[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
-          + ", ".join(f"&{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")) + "]")
+LAUGHS = (
+    "[&a [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
+    + ", ".join(f"&{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi"))
+    + "]"
+)
 
 
 def _spec(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -88,16 +91,25 @@ def test_a_spec_or_calibration_that_is_not_a_regular_file(tmp_path, kind):
     assert "regular file" in err or "folder" in err, err
 
 
-@pytest.mark.parametrize("text,words", [
-    ("factors: [{system: h200_sxm, backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1, rows: .inf}]",
-     ["factors[0].rows must be a finite whole number"]),
-    ("factors: [{system: h200_sxm, backend: trtllm, mode: agg, ttft_factor: .nan, tpot_factor: 1}]",
-     ["factors[0].ttft_factor must be a finite number"]),
-    ("factors: [{system: [1], backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1}]",
-     ["factors[0] needs system, backend and mode strings"]),
-    (f"factors: {LAUGHS}", ["factors[0] needs system"]),
-    ("[1, 2", ["not a calibration file written by `aicsolve calibrate` (not valid YAML at line"]),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        (
+            "factors: [{system: h200_sxm, backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1, rows: .inf}]",
+            ["factors[0].rows must be a finite whole number"],
+        ),
+        (
+            "factors: [{system: h200_sxm, backend: trtllm, mode: agg, ttft_factor: .nan, tpot_factor: 1}]",
+            ["factors[0].ttft_factor must be a finite number"],
+        ),
+        (
+            "factors: [{system: [1], backend: trtllm, mode: agg, ttft_factor: 1, tpot_factor: 1}]",
+            ["factors[0] needs system, backend and mode strings"],
+        ),
+        (f"factors: {LAUGHS}", ["factors[0] needs system"]),
+        ("[1, 2", ["not a calibration file written by `aicsolve calibrate` (not valid YAML at line"]),
+    ],
+)
 def test_damaged_calibration_files(tmp_path, text, words):
     _spec(tmp_path, text, "cal.yaml")
     code, _, err, _ = run_cli(str(_spec(tmp_path, BASE + "total_gpus: 8\ncalibration: cal.yaml\n")))
@@ -110,24 +122,48 @@ CONFIGS = [  # (id, config.json text, hf_quant_config.json text or None, words t
     ("a JSON list", "[1, 2]", None, ["a config.json is a JSON object"]),
     ("a JSON string", '"Qwen/Qwen3-8B"', None, ["a config.json is a JSON object"]),
     ("not JSON", "{oops", None, ["not valid JSON"]),
-    ("nested architectures", json.dumps({**QWEN8B, "architectures": [["Qwen3ForCausalLM"]]}), None,
-     ["field 'architectures' must be a list of class names"]),
-    ("zero heads", json.dumps({**QWEN8B, "num_attention_heads": 0}), None,
-     ["field 'num_attention_heads' must be a whole number from 1"]),
-    ("1e400 layers", json.dumps(QWEN8B).replace('"num_hidden_layers": 36', '"num_hidden_layers": 1e400'), None,
-     ["field 'num_hidden_layers' must be a whole number", "Infinity"]),
-    ("1e12 MoE layers", json.dumps({**MOE, "num_hidden_layers": 1e12}), None,
-     ["field 'num_hidden_layers' must be a whole number from 1 to 1,024"]),
+    (
+        "nested architectures",
+        json.dumps({**QWEN8B, "architectures": [["Qwen3ForCausalLM"]]}),
+        None,
+        ["field 'architectures' must be a list of class names"],
+    ),
+    (
+        "zero heads",
+        json.dumps({**QWEN8B, "num_attention_heads": 0}),
+        None,
+        ["field 'num_attention_heads' must be a whole number from 1"],
+    ),
+    (
+        "1e400 layers",
+        json.dumps(QWEN8B).replace('"num_hidden_layers": 36', '"num_hidden_layers": 1e400'),
+        None,
+        ["field 'num_hidden_layers' must be a whole number", "Infinity"],
+    ),
+    (
+        "1e12 MoE layers",
+        json.dumps({**MOE, "num_hidden_layers": 1e12}),
+        None,
+        ["field 'num_hidden_layers' must be a whole number from 1 to 1,024"],
+    ),
     ("negative hidden", json.dumps({**QWEN8B, "hidden_size": -5120}), None, ["field 'hidden_size'", "-5120"]),
-    ("string quantization", json.dumps({**QWEN8B, "quantization_config": "fp8"}), None,
-     ["field 'quantization_config' must be a mapping"]),
+    (
+        "string quantization",
+        json.dumps({**QWEN8B, "quantization_config": "fp8"}),
+        None,
+        ["field 'quantization_config' must be a mapping"],
+    ),
     ("mlp_only_layers 5", json.dumps({**MOE, "mlp_only_layers": 5}), None, ["field 'mlp_only_layers'"]),
     ("float vocab", json.dumps({**QWEN8B, "vocab_size": 1.5}), None, ["field 'vocab_size'"]),
     ("kv heads not a divisor", json.dumps({**QWEN8B, "num_key_value_heads": 5}), None, ["num_key_value_heads"]),
     ("hf_quant_config a list", json.dumps(QWEN8B), "[1]", ["hf_quant_config.json", "field 'quantization'"]),
     ("hf_quant_config not JSON", json.dumps(QWEN8B), "{", ["hf_quant_config.json", "not valid JSON"]),
-    ("hf_quant_config algo a list", json.dumps(QWEN8B), '{"quantization": {"quant_algo": [1]}}',
-     ["hf_quant_config.json"]),
+    (
+        "hf_quant_config algo a list",
+        json.dumps(QWEN8B),
+        '{"quantization": {"quant_algo": [1]}}',
+        ["hf_quant_config.json"],
+    ),
 ]
 
 
@@ -156,8 +192,9 @@ def test_a_huge_moe_config_exits_2_in_bounded_time(tmp_path):
 def test_a_model_name_too_long_for_a_file_name(tmp_path):
     code, _, err, _ = run_cli(str(_spec(tmp_path, BASE + "total_gpus: 8\n")), "--set", "model=" + "m" * 300)
     _refused(code, err, "model: Unknown model 'mmm")
-    code, _, err = _cli(["--model", "x" * 5000, "--system", "h200_sxm", "--total-gpus", "8", "--isl", "100",
-                         "--osl", "10"], True)
+    code, _, err = _cli(
+        ["--model", "x" * 5000, "--system", "h200_sxm", "--total-gpus", "8", "--isl", "100", "--osl", "10"], True
+    )
     _refused(code, err, "Unknown model")
 
 
@@ -165,9 +202,11 @@ def test_calibrate_out_is_checked_before_the_fit(tmp_path):
     (tmp_path / "file").write_text("x")
     (tmp_path / "folder").mkdir()
     csv = str(ROOT / "tests" / "nothing.csv")  # never read: the --out check comes first
-    for out, force, words in ((tmp_path / "file" / "cal.yaml", [], ["is a file, not a folder"]),
-                              (tmp_path / "folder", ["--force"], ["is a folder; name a file"]),
-                              (tmp_path / "missing" / "cal.yaml", [], ["does not exist"])):
+    for out, force, words in (
+        (tmp_path / "file" / "cal.yaml", [], ["is a file, not a folder"]),
+        (tmp_path / "folder", ["--force"], ["is a folder; name a file"]),
+        (tmp_path / "missing" / "cal.yaml", [], ["does not exist"]),
+    ):
         code, _, err = _cli(["calibrate", csv, "--out", str(out), *force], False)
         _refused(code, err, f"--out {out}", *words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]
@@ -197,8 +236,9 @@ def test_full_stdout_exits_2_and_a_closed_pipe_141(tmp_path):
 
 
 def test_cluster_names_that_share_a_folder_exit_2_before_the_solve(tmp_path, monkeypatch):
-    items = "".join(f"  - {{model: Qwen/Qwen3-8B, name: {n}, demand: {{requests_per_s: 1}}}}\n"
-                    for n in ("a", "a-2", "a"))
+    items = "".join(
+        f"  - {{model: Qwen/Qwen3-8B, name: {n}, demand: {{requests_per_s: 1}}}}\n" for n in ("a", "a-2", "a")
+    )
     spec = _spec(tmp_path, "pools: {h200_sxm: 16}\nworkload: {isl: 1000, osl: 100}\ndeployments:\n" + items)
     monkeypatch.setattr("solver.cluster.solve.price_members", lambda c: pytest.fail("priced before the check"))
     code, out, err = _cli([str(spec)], True)
@@ -249,10 +289,22 @@ def test_the_time_limit_bounds_a_million_gpu_solve(tmp_path):
     # 44 calls): 17 s and 630 MB with a 2 s limit. Now it fits in 500 MB and its CPU time stays near the limit.
     # A whole solve maps ~800 MB of address space (libraries, thread stacks) while touching far less: the kernel
     # cap is 1 GB here and the < 500 MB bound is asserted on the peak resident set.
-    code, out, err, peak_kib = run_cli(str(ROOT / "specs" / "deepseek-r1_h200x64.yaml"), "--json", "--time-limit",
-                                       "2", "--set", "total_gpus=1000000", "--set", "search.tp=[1,2,4,8,16,32,64]",
-                                       "--set", "search.dp=[1,2,4,8,16,32,64]", "--set", "sla.ttft_ms=null",
-                                       cpu_s=30, memory_mb=1024)
+    code, out, err, peak_kib = run_cli(
+        str(ROOT / "specs" / "deepseek-r1_h200x64.yaml"),
+        "--json",
+        "--time-limit",
+        "2",
+        "--set",
+        "total_gpus=1000000",
+        "--set",
+        "search.tp=[1,2,4,8,16,32,64]",
+        "--set",
+        "search.dp=[1,2,4,8,16,32,64]",
+        "--set",
+        "sla.ttft_ms=null",
+        cpu_s=30,
+        memory_mb=1024,
+    )
     assert code == 0, err
     assert peak_kib < 500 << 10
     doc = json.loads(out)
@@ -264,9 +316,12 @@ def test_worker_counts_stay_few_for_any_budget():
 
     assert list(worker_counts(5)) == [1, 2, 3, 4, 5]
     many = worker_counts(10**6)
-    assert len(many) < 2 * EXACT_COUNTS and many[-1] == 10**6 and list(many[:EXACT_COUNTS]) == list(
-        range(1, EXACT_COUNTS + 1))
-    far = many[EXACT_COUNTS - 1:]
+    assert (
+        len(many) < 2 * EXACT_COUNTS
+        and many[-1] == 10**6
+        and list(many[:EXACT_COUNTS]) == list(range(1, EXACT_COUNTS + 1))
+    )
+    far = many[EXACT_COUNTS - 1 :]
     assert (far[1:] / far[:-1]).max() < 1.01  # sparse steps stay fine-grained
 
 
@@ -274,6 +329,7 @@ def test_worker_counts_stay_few_for_any_budget():
 def test_measurement_csv_that_is_not_a_regular_file(tmp_path, command):
     os.mkfifo(tmp_path / "pipe.csv")
     for target in ("/dev/zero", str(tmp_path / "pipe.csv")):
-        code, _, err, _ = run_cli(command, target, *(["--out", str(tmp_path / "c.yaml")] if command == "calibrate"
-                                                     else []), wall_s=60)
+        code, _, err, _ = run_cli(
+            command, target, *(["--out", str(tmp_path / "c.yaml")] if command == "calibrate" else []), wall_s=60
+        )
         _refused(code, err, f"{target}: cannot read as CSV (not a regular file")

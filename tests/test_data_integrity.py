@@ -42,8 +42,9 @@ def data_copy(tmp_path):
 
 def _aicsolve(env: dict, *args: str) -> subprocess.CompletedProcess:
     # A separate process: data_dir() and load_table are cached per process.
-    return subprocess.run([sys.executable, "-m", "solver.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "solver.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _assert_names(proc: subprocess.CompletedProcess, path: Path, *words: str) -> None:
@@ -57,8 +58,9 @@ def test_truncated_table(data_copy):
     f = copy / TABLE
     f.write_bytes(f.read_bytes()[:20_000])
     # Loading checks the manifest checksum too (as data verify does), before gzip could find the damage.
-    _assert_names(_aicsolve(env, "specs/qwen3-32b_h200x32.yaml"), f, "does not match its manifest checksum",
-                  "reinstall")
+    _assert_names(
+        _aicsolve(env, "specs/qwen3-32b_h200x32.yaml"), f, "does not match its manifest checksum", "reinstall"
+    )
     _assert_names(_aicsolve(env, "data", "verify"), f, "does not match its manifest checksum")
 
 
@@ -116,12 +118,15 @@ def test_a_data_file_replaced_by_a_folder(data_copy):
     _assert_names(_aicsolve(env, QWEN), f, "is a folder")
 
 
-@pytest.mark.parametrize("damage,words", [
-    (lambda t: t.replace("gpus_per_node: 8", "gpus_per_node: [8"), ["is unreadable"]),
-    (lambda t: t.replace("mem_bytes: 151397597184", "mem_bytes: -1"), ["'gpu.mem_bytes'"]),
-    (lambda t: t.replace("nccl_version: 2.26.2\n", ""), ["'nccl_version'"]),
-    (lambda t: "- just a list\n", ["'name'"]),
-])
+@pytest.mark.parametrize(
+    "damage,words",
+    [
+        (lambda t: t.replace("gpus_per_node: 8", "gpus_per_node: [8"), ["is unreadable"]),
+        (lambda t: t.replace("mem_bytes: 151397597184", "mem_bytes: -1"), ["'gpu.mem_bytes'"]),
+        (lambda t: t.replace("nccl_version: 2.26.2\n", ""), ["'nccl_version'"]),
+        (lambda t: "- just a list\n", ["'name'"]),
+    ],
+)
 def test_a_damaged_system_file(data_copy, damage, words):
     copy, env = data_copy
     f = copy / "systems" / "h200_sxm.yaml"
@@ -144,8 +149,10 @@ def test_one_bad_model_file_breaks_only_itself(data_copy):
     _ok_or_infeasible(_aicsolve(env, QWEN, "--set", "modes=[agg]", "--time-limit", "2"))
     proc = _aicsolve(env, "models")
     assert proc.returncode == 0 and "Qwen/Qwen3-32B" in proc.stdout and "meta-llama/Llama-3.1-8B" not in proc.stdout
-    assert f"note: skipped {other}: a model file holds" in proc.stderr and "zz-not-json.json: not valid JSON" in \
-        proc.stderr, proc.stderr
+    assert (
+        f"note: skipped {other}: a model file holds" in proc.stderr
+        and "zz-not-json.json: not valid JSON" in proc.stderr
+    ), proc.stderr
     proc = _aicsolve(env, QWEN, "--set", "model=mistralai/Mixtral-8x7B-v0.1")
     assert proc.returncode == 2 and f"{bad}: field 'hidden_size'" in proc.stderr, proc.stderr
     _assert_names(_aicsolve(env, "data", "verify"), other, "no hf_id")

@@ -24,10 +24,11 @@ import solver.cli as cli
 from costmodel.scoring import Prediction, as_json, render, score
 from costmodel.validate import COLUMNS, REQUIRED, BadCsvError, predict_row, read_rows
 from solver.errors import UserError
-from solver.spec import FIELDS, apply_overrides, load_spec
+from solver.spec import apply_overrides, load_spec
+from solver.specfields import FIELDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "solver"))  # the synthetic surfaces of the solver tests
-from solver_surfaces import synthetic  # noqa: E402
+from solver_surfaces import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {p.name: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "specs").glob("*.yaml"))}
@@ -36,11 +37,36 @@ FUZZ = settings(deadline=None, derandomize=True, suppress_health_check=list(Heal
 
 # Values of every type, with the edges that broke things: huge ints, nan/inf, 1e6 (a YAML string), lists, maps.
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**25, 10**25), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**25), 10**25),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0, 1, 2, 3, 8, 64, 512, 1024, 100_000, 10**6, 2**31, -1, 0.5, 1e300, 1e-300]),
-    st.sampled_from(["h200_sxm", "b200_sxm", "vllm", "sglang", "fp8", "nvfp4", "int4_wo", "agg", "disagg", "1e6",
-                     "Qwen/Qwen3-8B", "DEEPSEEK_R1", "config.json", "../x", "", " ", "null", "~", "0.24.0"]),
-    st.text(max_size=10))
+    st.sampled_from(
+        [
+            "h200_sxm",
+            "b200_sxm",
+            "vllm",
+            "sglang",
+            "fp8",
+            "nvfp4",
+            "int4_wo",
+            "agg",
+            "disagg",
+            "1e6",
+            "Qwen/Qwen3-8B",
+            "DEEPSEEK_R1",
+            "config.json",
+            "../x",
+            "",
+            " ",
+            "null",
+            "~",
+            "0.24.0",
+        ]
+    ),
+    st.text(max_size=10),
+)
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.text(max_size=6), SCALARS, max_size=3))
 
 
@@ -97,21 +123,67 @@ def test_mutated_specs_load_or_raise_user_error(raw):
         _load_or_user_error(_dump(raw, d))
 
 
-YAML_BITS = ["model:", "system:", "total_gpus:", "workload:", "sla:", "search:", " tp:", "isl:", "- ", "[", "]", "{",
-             "}", ",", ":", "&a", "*a", "*b", "!!python/object:os.system", "!!binary", "!!set", "? ", "'", '"', "\t",
-             "\n", "\n  ", "#", "null", "1e6", "8", "-3", ".inf", "Qwen/Qwen3-32B", "h200_sxm", "<<: *a", "%YAML 1.1",
-             "---", "...", "|", ">", "\x00", "\ufeff", "é"]
+YAML_BITS = [
+    "model:",
+    "system:",
+    "total_gpus:",
+    "workload:",
+    "sla:",
+    "search:",
+    " tp:",
+    "isl:",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "&a",
+    "*a",
+    "*b",
+    "!!python/object:os.system",
+    "!!binary",
+    "!!set",
+    "? ",
+    "'",
+    '"',
+    "\t",
+    "\n",
+    "\n  ",
+    "#",
+    "null",
+    "1e6",
+    "8",
+    "-3",
+    ".inf",
+    "Qwen/Qwen3-32B",
+    "h200_sxm",
+    "<<: *a",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "|",
+    ">",
+    "\x00",
+    "\ufeff",
+    "é",
+]
 
 
 @settings(FUZZ, max_examples=150)
-@given(st.one_of(st.text(max_size=80), st.lists(st.sampled_from(YAML_BITS), max_size=30).map("".join),
-                 st.tuples(st.sampled_from(sorted(SPECS)), st.integers(0, 300), st.integers(0, 12),
-                           st.text(max_size=6))))
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.lists(st.sampled_from(YAML_BITS), max_size=30).map("".join),
+        st.tuples(st.sampled_from(sorted(SPECS)), st.integers(0, 300), st.integers(0, 12), st.text(max_size=6)),
+    )
+)
 def test_random_and_damaged_yaml_text(text):
     if isinstance(text, tuple):  # an example file with a slice cut out and junk put in its place
         name, at, cut, junk = text
         src = (ROOT / "specs" / name).read_text()
-        text = src[:at] + junk + src[at + cut:]
+        text = src[:at] + junk + src[at + cut :]
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "spec.yaml"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -119,8 +191,15 @@ def test_random_and_damaged_yaml_text(text):
 
 
 @settings(FUZZ, max_examples=120)
-@given(st.lists(st.tuples(st.one_of(st.sampled_from(PATHS), st.text(".abc_", max_size=8)),
-                          st.one_of(st.text(max_size=10), VALUES.map(json.dumps))), max_size=3))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(PATHS), st.text(".abc_", max_size=8)),
+            st.one_of(st.text(max_size=10), VALUES.map(json.dumps)),
+        ),
+        max_size=3,
+    )
+)
 def test_set_overrides(pairs):
     overrides = [f"{k}={v}" for k, v in pairs]
     try:
@@ -136,8 +215,12 @@ def _cli(argv: list[str], fake_surfaces: bool) -> tuple[int, str, str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sys, "argv", ["aicsolve", *argv])
         if fake_surfaces:
-            mp.setattr("costmodel.build.build_surfaces", lambda req: synthetic(
-                len(argv), moe=req.model.is_moe, batches=(1, 4, 16, 64), isl=req.isl, osl=req.osl))
+            mp.setattr(
+                "costmodel.build.build_surfaces",
+                lambda req: synthetic(
+                    len(argv), moe=req.model.is_moe, batches=(1, 4, 16, 64), isl=req.isl, osl=req.osl
+                ),
+            )
         with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as info:
             cli.main()
     return info.value.code, out.getvalue(), err.getvalue()
@@ -160,9 +243,18 @@ def test_cli_exit_codes_on_mutated_specs(raw, as_json_out):
 
 
 @settings(FUZZ, max_examples=4)
-@given(st.sampled_from(["qwen3-32b_h200x32.yaml", "llama3.1-70b_h100x16_topology.yaml"]),
-       st.sampled_from([["--total-gpus", "4"], ["--tpot", "5"], ["--set", "modes=[agg]"], ["--ttft", "50"],
-                        ["--set", "constraints.topology.max_nodes=1"]]))
+@given(
+    st.sampled_from(["qwen3-32b_h200x32.yaml", "llama3.1-70b_h100x16_topology.yaml"]),
+    st.sampled_from(
+        [
+            ["--total-gpus", "4"],
+            ["--tpot", "5"],
+            ["--set", "modes=[agg]"],
+            ["--ttft", "50"],
+            ["--set", "constraints.topology.max_nodes=1"],
+        ]
+    ),
+)
 def test_cli_real_cost_model(name, extra):
     code, out, err = _cli([str(ROOT / "specs" / name), "--json", "--time-limit", "5", *extra], False)
     assert code in (0, 1) and "internal error" not in err, err
@@ -171,18 +263,84 @@ def test_cli_real_cost_model(name, extra):
 
 # ---- measurement CSVs for `aicsolve validate` ----
 COLS = list(COLUMNS)
-ROWS = [dict(id="a", silicon_data_source="silicon_concurrency=16", backend="trtllm", model_path="Qwen/Qwen3-32B",
-             system="h100_sxm", mode="agg", isl="1024", osl="512", gemm_quant_mode="fp8", batch_size="16",
-             tp_size="2", pp_size="1", silicon_ttft_ms="300", silicon_tpot_ms="12"),
-        dict(id="d", backend="trtllm", model_path="Qwen/Qwen3-32B", system="h200_sxm", mode="disagg", isl="4000",
-             osl="500", batch_size="64", prefill_tp_size="2", decode_tp_size="4", prefill_num_workers="1",
-             decode_num_workers="1", silicon_ttft_ms="500", silicon_tpot_ms="20"),
-        dict(id="m", backend="sglang", model_path="deepseek-ai/DeepSeek-R1", system="h200_sxm", mode="agg",
-             isl="2000", osl="1000", gemm_quant_mode="fp8_block", moe_quant_mode="fp8_block", batch_size="32",
-             tp_size="8", attention_dp_size="8", moe_ep_size="8", silicon_ttft_ms="900", silicon_tpot_ms="30")]
-CELLS = st.one_of(st.sampled_from(["", " ", "0", "-1", "1.5", "1e12", "nan", "inf", "-inf", "abc", "9" * 30, "agg",
-                                   "disagg", "vllm", "b200_sxm", "fp8", "nvfp4", "silicon_concurrency=x", " 4 "]),
-                  st.integers(-5, 5000).map(str), st.text(max_size=8))
+ROWS = [
+    dict(
+        id="a",
+        silicon_data_source="silicon_concurrency=16",
+        backend="trtllm",
+        model_path="Qwen/Qwen3-32B",
+        system="h100_sxm",
+        mode="agg",
+        isl="1024",
+        osl="512",
+        gemm_quant_mode="fp8",
+        batch_size="16",
+        tp_size="2",
+        pp_size="1",
+        silicon_ttft_ms="300",
+        silicon_tpot_ms="12",
+    ),
+    dict(
+        id="d",
+        backend="trtllm",
+        model_path="Qwen/Qwen3-32B",
+        system="h200_sxm",
+        mode="disagg",
+        isl="4000",
+        osl="500",
+        batch_size="64",
+        prefill_tp_size="2",
+        decode_tp_size="4",
+        prefill_num_workers="1",
+        decode_num_workers="1",
+        silicon_ttft_ms="500",
+        silicon_tpot_ms="20",
+    ),
+    dict(
+        id="m",
+        backend="sglang",
+        model_path="deepseek-ai/DeepSeek-R1",
+        system="h200_sxm",
+        mode="agg",
+        isl="2000",
+        osl="1000",
+        gemm_quant_mode="fp8_block",
+        moe_quant_mode="fp8_block",
+        batch_size="32",
+        tp_size="8",
+        attention_dp_size="8",
+        moe_ep_size="8",
+        silicon_ttft_ms="900",
+        silicon_tpot_ms="30",
+    ),
+]
+CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1.5",
+            "1e12",
+            "nan",
+            "inf",
+            "-inf",
+            "abc",
+            "9" * 30,
+            "agg",
+            "disagg",
+            "vllm",
+            "b200_sxm",
+            "fp8",
+            "nvfp4",
+            "silicon_concurrency=x",
+            " 4 ",
+        ]
+    ),
+    st.integers(-5, 5000).map(str),
+    st.text(max_size=8),
+)
 
 
 def _write_csv(folder: str, header: list[str], rows: list[list[str]]) -> Path:
@@ -207,13 +365,20 @@ def _check_predictions(rows: list[dict]) -> None:
 
 
 @settings(FUZZ, max_examples=150)
-@given(st.lists(st.tuples(st.sampled_from(ROWS), st.dictionaries(st.sampled_from(COLS), CELLS, max_size=3),
-                          st.integers(0, 40)), min_size=1, max_size=3),
-       st.sets(st.sampled_from(COLS), max_size=2))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ROWS), st.dictionaries(st.sampled_from(COLS), CELLS, max_size=3), st.integers(0, 40)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sets(st.sampled_from(COLS), max_size=2),
+)
 def test_mutated_csv_rows(rows, dropped):
     header = [c for c in COLS if c not in dropped]
-    cells = [[{**dict.fromkeys(COLS, ""), **base, **edits}[c] for c in header][:len(header) - cut // 30 * 5]
-             for base, edits, cut in rows]  # a few rows lose their last cells
+    cells = [
+        [{**dict.fromkeys(COLS, ""), **base, **edits}[c] for c in header][: len(header) - cut // 30 * 5]
+        for base, edits, cut in rows
+    ]  # a few rows lose their last cells
     with tempfile.TemporaryDirectory() as d:
         path = _write_csv(d, header, cells)
         if set(dropped) & set(REQUIRED):
@@ -224,9 +389,15 @@ def test_mutated_csv_rows(rows, dropped):
 
 
 @settings(FUZZ, max_examples=80)
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                 st.lists(st.sampled_from([",".join(COLS), ",", "\n", '"', "\x00", "\ufeff", "agg", "1", "\r\n"]),
-                          max_size=12).map(lambda x: "".join(x).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.lists(
+            st.sampled_from([",".join(COLS), ",", "\n", '"', "\x00", "\ufeff", "agg", "1", "\r\n"]), max_size=12
+        ).map(lambda x: "".join(x).encode()),
+    )
+)
 def test_random_csv_files(data):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "rows.csv"

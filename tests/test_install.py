@@ -31,11 +31,13 @@ def test_installed_copy_finds_packaged_data(tmp_path):
 
 
 def test_cold_help_loads_no_data(tmp_path):
-    code = ("import sys; sys.argv=['aicsolve','--help']\n"
-            "import solver.cli as c\n"
-            "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-            "bad=[m for m in ('numpy','ortools','costmodel.tables','costmodel.opdb') if m in sys.modules]\n"
-            "print('LOADED', bad)")
+    code = (
+        "import sys; sys.argv=['aicsolve','--help']\n"
+        "import solver.cli as c\n"
+        "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+        "bad=[m for m in ('numpy','ortools','costmodel.tables','costmodel.opdb') if m in sys.modules]\n"
+        "print('LOADED', bad)"
+    )
     env_code = f"import sys; sys.path.insert(0, {str(REPO)!r})\n" + code
     r = _run(env_code, tmp_path)
     assert "LOADED []" in r.stdout, r.stdout + r.stderr

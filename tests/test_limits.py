@@ -61,11 +61,28 @@ def test_huge_gpu_and_batch_counts_keep_the_grid_small():
 
 def test_huge_problem_runs_in_bounded_time_and_memory():
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "solver.cli", str(QWEN), "--json", "--time-limit", "2",
-                           "--set", "total_gpus=100000", "--set", "search.max_batch_size=1000000",
-                           "--set", "sla.ttft_ms=2000"],
-                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "solver.cli",
+            str(QWEN),
+            "--json",
+            "--time-limit",
+            "2",
+            "--set",
+            "total_gpus=100000",
+            "--set",
+            "search.max_batch_size=1000000",
+            "--set",
+            "sla.ttft_ms=2000",
+        ],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -82,6 +99,9 @@ def test_search_space_errors_name_the_keys(tmp_path):
         load_spec(QWEN, ["search.pp=[100]"])
     with pytest.raises(UserError, match="smallest worker of the search space has 2 GPUs .* search.max_gpus_per_worker"):
         load_spec(QWEN, ["search.tp=[2, 4]", "search.max_gpus_per_worker=1"])
-    with pytest.raises(InfeasibleError, match=r"holds deepseek-ai/DeepSeek-R1's weights .* more than 2 GPUs\. "
-                                              r"Workers are limited to 2 GPUs by constraints.topology.gpus_per_node"):
+    with pytest.raises(
+        InfeasibleError,
+        match=r"holds deepseek-ai/DeepSeek-R1's weights .* more than 2 GPUs\. "
+        r"Workers are limited to 2 GPUs by constraints.topology.gpus_per_node",
+    ):
         load_spec(R1, ["constraints.topology={gpus_per_node: 2, worker_within_node: true}"])

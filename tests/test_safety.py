@@ -17,13 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
 
 
-@pytest.mark.parametrize("payload", [
-    "!!python/object/apply:os.system ['touch {marker}']",
-    "!!python/object/new:os.system ['touch {marker}']",
-    "!!python/object:pathlib.Path {{}}",
-    "!!python/name:os.system",
-    "!!python/module:os",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/object/new:os.system ['touch {marker}']",
+        "!!python/object:pathlib.Path {{}}",
+        "!!python/name:os.system",
+        "!!python/module:os",
+    ],
+)
 def test_python_tags_are_refused_without_running(tmp_path, payload):
     marker = tmp_path / "ran"
     text = payload.format(marker=marker)

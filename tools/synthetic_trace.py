@@ -12,15 +12,23 @@ from pathlib import Path
 import numpy as np
 
 
-def trace(n: int, rate_per_s: float, cv: float, isl_mean: float, isl_sigma: float, osl_mean: float,
-          osl_sigma: float, seed: int) -> np.ndarray:
+def trace(
+    n: int,
+    rate_per_s: float,
+    cv: float,
+    isl_mean: float,
+    isl_sigma: float,
+    osl_mean: float,
+    osl_sigma: float,
+    seed: int,
+) -> np.ndarray:
     """(n, 3) array of arrival time (s), ISL and OSL (tokens)."""
     rng = np.random.default_rng(seed)
-    shape = 1.0 / cv ** 2  # gamma inter-arrival times: CV = 1 / sqrt(shape), mean 1 / rate
+    shape = 1.0 / cv**2  # gamma inter-arrival times: CV = 1 / sqrt(shape), mean 1 / rate
     t = np.cumsum(rng.gamma(shape, 1.0 / (rate_per_s * shape), n))
     lengths = []
     for mean, sigma, lo, hi in ((isl_mean, isl_sigma, 32, 30000), (osl_mean, osl_sigma, 8, 4000)):
-        mu = np.log(mean) - sigma ** 2 / 2  # the lognormal with this mean
+        mu = np.log(mean) - sigma**2 / 2  # the lognormal with this mean
         lengths.append(np.clip(np.round(rng.lognormal(mu, sigma, n)), lo, hi))
     return np.column_stack([t - t[0], *lengths])
 

@@ -62,7 +62,7 @@ class Wheel:
         found = set()
         for n in self.names:
             if n.startswith(prefix) and n.endswith(f"/{stem}.parquet"):
-                found.add(n[len(prefix):].split("/")[0])
+                found.add(n[len(prefix) :].split("/")[0])
         return sorted(found, key=version_key, reverse=True)
 
 
@@ -94,8 +94,15 @@ def resolve_lanes(rows: list[dict], spec: TableSource, pinned: tuple[str, ...]) 
     by_lane: dict[str, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         by_lane[row.get("kernel_source") or "default"][key_of(row)].append(_values(spec, row))
-    order = sorted(by_lane, key=lambda ln: (ln not in pinned, pinned.index(ln) if ln in pinned else 0,
-                                           -sum(len(v) for v in by_lane[ln].values()), ln))
+    order = sorted(
+        by_lane,
+        key=lambda ln: (
+            ln not in pinned,
+            pinned.index(ln) if ln in pinned else 0,
+            -sum(len(v) for v in by_lane[ln].values()),
+            ln,
+        ),
+    )
     out: dict[tuple, tuple] = {}
     for lane in order:
         for key, vals in by_lane[lane].items():
@@ -131,17 +138,20 @@ def sum_lanes(rows: list[dict], spec: TableSource) -> dict[tuple, tuple]:
 def _shape_ok(spec: TableSource, moe_shapes: frozenset[tuple[int, int, int, int]]):
     cols = [ours for _, ours in spec.keys]
     idx = {name: cols.index(name) for name in ("hidden", "inter", "topk", "experts") if name in cols}
-    allowed = {tuple(s[i] for i, n in enumerate(("hidden", "inter", "topk", "experts")) if n in idx)
-               for s in moe_shapes}
+    allowed = {
+        tuple(s[i] for i, n in enumerate(("hidden", "inter", "topk", "experts")) if n in idx) for s in moe_shapes
+    }
     order = [idx[n] for n in ("hidden", "inter", "topk", "experts") if n in idx]
     return lambda key: tuple(key[i] for i in order) in allowed
 
 
-def convert_table(wheel: Wheel, spec: TableSource, system: str, backend: str, version: str,
-                  sm_version: int, moe_shapes: frozenset) -> tuple[dict, list[dict]] | None:
+def convert_table(
+    wheel: Wheel, spec: TableSource, system: str, backend: str, version: str, sm_version: int, moe_shapes: frozenset
+) -> tuple[dict, list[dict]] | None:
     """Merge one table's sources; returns (rows by key, provenance list) or None if absent."""
-    versions = [v for v in wheel.versions(system, spec.family, backend, spec.stem)
-                if version_key(v) <= version_key(version)]
+    versions = [
+        v for v in wheel.versions(system, spec.family, backend, spec.stem) if version_key(v) <= version_key(version)
+    ]
     if not versions:
         return None
     keep = _shape_ok(spec, moe_shapes) if spec.filter_moe_shapes and moe_shapes else (lambda k: True)
@@ -158,22 +168,33 @@ def convert_table(wheel: Wheel, spec: TableSource, system: str, backend: str, ve
             if keep(key) and key not in merged:
                 merged[key] = val
                 added += 1
-        provenance.append({"path": str(PurePosixPath(path).relative_to(ROOT)), "version": v,
-                           "sha256": hashlib.sha256(raw).hexdigest(), "rows_read": len(rows),
-                           "rows_added": added})
+        provenance.append(
+            {
+                "path": str(PurePosixPath(path).relative_to(ROOT)),
+                "version": v,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "rows_read": len(rows),
+                "rows_added": added,
+            }
+        )
     return merged, provenance
 
 
-def convert_system_wide(wheel: Wheel, spec: TableSource, system: str, nccl_version: str
-                        ) -> tuple[dict, list[dict]]:
+def convert_system_wide(wheel: Wheel, spec: TableSource, system: str, nccl_version: str) -> tuple[dict, list[dict]]:
     """NCCL: the one file the system's NCCL version names, never filled from others."""
     path = f"{ROOT}data/{system}/{spec.family}/nccl/{nccl_version}/{spec.stem}.parquet"
     raw = wheel.read(path)
     rows = _read_rows(raw)
     merged = resolve_lanes(rows, spec, ())
-    prov = [{"path": str(PurePosixPath(path).relative_to(ROOT)), "version": nccl_version,
-             "sha256": hashlib.sha256(raw).hexdigest(), "rows_read": len(rows),
-             "rows_added": len(merged)}]
+    prov = [
+        {
+            "path": str(PurePosixPath(path).relative_to(ROOT)),
+            "version": nccl_version,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "rows_read": len(rows),
+            "rows_added": len(merged),
+        }
+    ]
     return merged, prov
 
 
@@ -188,8 +209,7 @@ def write_csv_gz(spec: TableSource, merged: dict[tuple, tuple]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([ours for _, ours in spec.keys] + ["kernel"] + [v.name for v in spec.values])
-    for key in sorted(merged, key=lambda k: tuple((0, x) if isinstance(x, (int, float)) else (1, str(x))
-                                                  for x in k)):
+    for key in sorted(merged, key=lambda k: tuple((0, x) if isinstance(x, (int, float)) else (1, str(x)) for x in k)):
         lane, vals = merged[key]
         w.writerow([_fmt(x) for x in key] + [lane] + [f"{v:.6g}" for v in vals])
     out = io.BytesIO()

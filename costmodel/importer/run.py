@@ -24,9 +24,11 @@ from costmodel.shipped import SYSTEMS
 def convert_system_yaml(raw: dict, name: str) -> dict:
     """Our hardware record: units in the key names, values as in the source YAML."""
     gpu, node, misc = raw["gpu"], raw["node"], raw.get("misc", {})
-    flops = {dt: gpu[f"{src}_tc_flops"] for dt, src in
-             (("bf16", "bfloat16"), ("fp8", "fp8"), ("int8", "int8"), ("fp4", "fp4"))
-             if f"{src}_tc_flops" in gpu}
+    flops = {
+        dt: gpu[f"{src}_tc_flops"]
+        for dt, src in (("bf16", "bfloat16"), ("fp8", "fp8"), ("int8", "int8"), ("fp4", "fp4"))
+        if f"{src}_tc_flops" in gpu
+    }
     return {
         "name": name,
         "gpu": {
@@ -71,8 +73,14 @@ def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def import_all(wheel_path: str, out: Path, log=print, systems: tuple[str, ...] = SYSTEMS,
-               backends: dict[str, str] = BACKENDS, shapes: frozenset | None = None) -> None:
+def import_all(
+    wheel_path: str,
+    out: Path,
+    log=print,
+    systems: tuple[str, ...] = SYSTEMS,
+    backends: dict[str, str] = BACKENDS,
+    shapes: frozenset | None = None,
+) -> None:
     """Convert everything into a temporary folder, then swap it in: no half-written data."""
     wheel = Wheel(wheel_path)
     wheel_sha = _sha(Path(wheel_path).read_bytes())
@@ -101,9 +109,14 @@ def import_all(wheel_path: str, out: Path, log=print, systems: tuple[str, ...] =
                     tables[spec] = res
                 _write(tmp / "perf" / system / backend / version, tables)
                 log(f"{system}/{backend}/{version}: {sum(len(m) for m, _ in tables.values())} rows")
-        source = {"package": SOURCE_PACKAGE, "version": SOURCE_VERSION,
-                  "wheel": Path(wheel_path).name, "wheel_sha256": wheel_sha, "license": "Apache-2.0",
-                  "copyright": "Copyright (c) 2025-2026 NVIDIA CORPORATION & AFFILIATES"}
+        source = {
+            "package": SOURCE_PACKAGE,
+            "version": SOURCE_VERSION,
+            "wheel": Path(wheel_path).name,
+            "wheel_sha256": wheel_sha,
+            "license": "Apache-2.0",
+            "copyright": "Copyright (c) 2025-2026 NVIDIA CORPORATION & AFFILIATES",
+        }
         (tmp / "perf" / "SOURCE.json").write_text(json.dumps(source, indent=1, sort_keys=True) + "\n")
         for sub in ("systems", "perf"):
             dest = out / sub
@@ -122,8 +135,11 @@ def _write(folder: Path, tables: dict) -> None:
         fname = f"{spec.name}.csv.gz"
         (folder / fname).write_bytes(blob)
         manifest["tables"][spec.name] = {
-            "file": fname, "sha256": _sha(blob), "rows": len(merged),
-            "keys": [ours for _, ours in spec.keys], "values_ms": [v.name for v in spec.values],
+            "file": fname,
+            "sha256": _sha(blob),
+            "rows": len(merged),
+            "keys": [ours for _, ours in spec.keys],
+            "values_ms": [v.name for v in spec.values],
             "sources": prov,
         }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -30,20 +30,32 @@ def member_spec(c: Cluster, p: Placement) -> Spec:
     decode = p.systems.get("decode")
     req = dataclasses.replace(m.spec.request, system=first, decode_system=decode if decode != first else None)
     old = m.spec.constraints.topology
-    topo = Topology(gpus_per_node=c.pool(first).gpus_per_node,
-                    worker_within_node=bool(old and old.worker_within_node))
+    topo = Topology(gpus_per_node=c.pool(first).gpus_per_node, worker_within_node=bool(old and old.worker_within_node))
     # raw None: the member's own spec keys are not a spec of this placement; the cluster spec is the source
-    return dataclasses.replace(m.spec, request=req, total_gpus=p.deployment.gpus_used, raw=None,
-                               constraints=dataclasses.replace(m.spec.constraints, topology=topo))
+    return dataclasses.replace(
+        m.spec,
+        request=req,
+        total_gpus=p.deployment.gpus_used,
+        raw=None,
+        constraints=dataclasses.replace(m.spec.constraints, topology=topo),
+    )
 
 
 def _one(p: Placement) -> SolveResult:
     d = p.deployment
     agg, disagg = (d, None) if d.mode == "agg" else (None, d)
     one = lambda x: (x,) if x is not None else ()  # noqa: E731
-    return SolveResult(best_agg=agg, best_disagg=disagg, pareto_agg=one(agg), pareto_disagg=one(disagg),
-                       top_agg=one(agg), top_disagg=one(disagg), proven_optimal=True, solve_seconds=0.0,
-                       linearization_max_rel_error=0.0)
+    return SolveResult(
+        best_agg=agg,
+        best_disagg=disagg,
+        pareto_agg=one(agg),
+        pareto_disagg=one(disagg),
+        top_agg=one(agg),
+        top_disagg=one(disagg),
+        proven_optimal=True,
+        solve_seconds=0.0,
+        linearization_max_rel_error=0.0,
+    )
 
 
 def cluster_files(c: Cluster, r: ClusterResult, image: str | None = None) -> dict[str, str]:
@@ -57,18 +69,35 @@ def cluster_files(c: Cluster, r: ClusterResult, image: str | None = None) -> dic
         for rel, text in bundle_files(_one(p), spec, [(f"{p.deployment.mode}_1", p.deployment)], image).items():
             files[f"{folder}/{rel}"] = text
     files["cluster.json"] = json.dumps(document(c, r), indent=2) + "\n"
-    lines = ["# Cluster deployment (aicsolve)", "", "```text", render(c, r).rstrip("\n"), "```", "",
-             "| deployment | folder | mode | GPUs | systems |", "|---|---|---|---|---|"]
-    lines += [f"| {p.name} | [{f}/]({f}/README.md) | {p.deployment.mode} | {p.deployment.gpus_used} | "
-              + ", ".join(f"{n} × {s}" for s, n in p.gpus_by_system.items()) + " |" for f, p in folders]
-    lines += ["", f"Total: {r.gpus_used} GPUs. Each folder is a complete one-model bundle: apply its "
-              "`disagg_1/k8s/deploy.yaml` or `agg_1/k8s/deploy.yaml`, then run its `bench/` script.", ""]
+    lines = [
+        "# Cluster deployment (aicsolve)",
+        "",
+        "```text",
+        render(c, r).rstrip("\n"),
+        "```",
+        "",
+        "| deployment | folder | mode | GPUs | systems |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p.name} | [{f}/]({f}/README.md) | {p.deployment.mode} | {p.deployment.gpus_used} | "
+        + ", ".join(f"{n} × {s}" for s, n in p.gpus_by_system.items())
+        + " |"
+        for f, p in folders
+    ]
+    lines += [
+        "",
+        f"Total: {r.gpus_used} GPUs. Each folder is a complete one-model bundle: apply its "
+        "`disagg_1/k8s/deploy.yaml` or `agg_1/k8s/deploy.yaml`, then run its `bench/` script.",
+        "",
+    ]
     files["README.md"] = "\n".join(lines)
     return files
 
 
-def export_cluster(c: Cluster, r: ClusterResult, out_dir: str | Path, force: int = False,
-                   image: str | None = None) -> list[Path]:
+def export_cluster(
+    c: Cluster, r: ClusterResult, out_dir: str | Path, force: int = False, image: str | None = None
+) -> list[Path]:
     """Write the cluster bundle to out_dir (replacing a non-empty folder only with force); return the files."""
     out = Path(out_dir)
     check_target(out, force, image)
@@ -76,8 +105,9 @@ def export_cluster(c: Cluster, r: ClusterResult, out_dir: str | Path, force: int
         raise InfeasibleError(f"no placement meets every demand and SLA, so nothing was written to {out}.")
     names = [folder_name(p.name) for p in r.placements]
     if len(set(names)) != len(names):
-        raise InfeasibleError(f"deployment names {names} give the same folder twice; give each deployment a "
-                              "distinct name:.")
+        raise InfeasibleError(
+            f"deployment names {names} give the same folder twice; give each deployment a distinct name:."
+        )
     files = cluster_files(c, r, image)
     write_atomically(out, files)
     return [out / rel for rel in sorted(files)]

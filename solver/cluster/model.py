@@ -75,7 +75,7 @@ def build(c: Cluster, combos: list[Combo], scale: float) -> ClusterModel:
                 expr = cp_model.LinearExpr.weighted_sum(use, [int(v) for v in need])
                 cap_milli = np.floor(MILLI * combo.workers[role] * t.req_per_s / c.members[combo.member].demand_rps)
                 cap = cp_model.LinearExpr.weighted_sum(use, [int(v) for v in cap_milli])
-                for s in ((0, 1) if combo.mode == "agg" else (side,)):  # as for thr: agg rows feed both sides
+                for s in (0, 1) if combo.mode == "agg" else (side,):  # as for thr: agg rows feed both sides
                     caps.setdefault(combo.member, {0: [], 1: []})[s].append(cap)
             else:
                 limit = min(pool or 10**6, c.members[combo.member].max_gpus or 10**6)
@@ -89,7 +89,7 @@ def build(c: Cluster, combos: list[Combo], scale: float) -> ClusterModel:
                 r = _floor_rates(t.req_per_s, scale)
                 rate = cp_model.LinearExpr.weighted_sum(z, [int(v) for v in r])
                 bounds[combo.member] = bounds.get(combo.member, 0) + int(max(int(a) * b for a, b in zip(r, hi)))
-                for s in ((0, 1) if combo.mode == "agg" else (side,)):
+                for s in (0, 1) if combo.mode == "agg" else (side,):
                     sides.setdefault(combo.member, {0: [], 1: []})[s].append(rate)
             terms[system].append(expr)
             member_terms[combo.member].append(expr)
@@ -120,12 +120,15 @@ def _request_latency(cm: ClusterModel, ci: int, combo: Combo) -> None:
         return
     p, d = combo.table("prefill"), combo.table("decode")
     kmax, rank = latency_ranks(p.ttft_ms, d.tpot_ms, combo.problem.surfaces.osl, limit)
-    cm.model.add(cp_model.LinearExpr.weighted_sum(cm.use[ci]["decode"], [int(v) for v in rank])
-                 <= cp_model.LinearExpr.weighted_sum(cm.use[ci]["prefill"], [int(v) for v in kmax]))
+    cm.model.add(
+        cp_model.LinearExpr.weighted_sum(cm.use[ci]["decode"], [int(v) for v in rank])
+        <= cp_model.LinearExpr.weighted_sum(cm.use[ci]["prefill"], [int(v) for v in kmax])
+    )
 
 
 def cost_expr(c: Cluster, cm: ClusterModel, by_price: bool):
     """GPUs used, each weighted by its pool's price in MILLI units (by_price) or 1."""
+
     def weight(p: Pool) -> int:
         if not by_price:
             return 1

@@ -71,14 +71,26 @@ def _problem(c: Cluster, m: Member, mode: str, systems: tuple[str, ...], s: Surf
     k = m.spec.constraints
     within = bool(k.topology and k.topology.worker_within_node)
     budget = dict(zip(ROLES[mode], (pools[name] for name in systems))) if len(pools) > 1 else {}
-    cons = Constraints(topology=Topology(gpus_per_node=c.pool(systems[0]).gpus_per_node, worker_within_node=within),
-                       max_gpus_per_worker=k.max_gpus_per_worker, fixed=k.fixed, role_gpu_budget=budget)
-    return Problem(surfaces=s, total_gpus=min(total, m.max_gpus or total), sla=m.spec.sla, constraints=cons,
-                   modes=(mode,), time_limit_s=c.time_limit_s, seed=c.seed)
+    cons = Constraints(
+        topology=Topology(gpus_per_node=c.pool(systems[0]).gpus_per_node, worker_within_node=within),
+        max_gpus_per_worker=k.max_gpus_per_worker,
+        fixed=k.fixed,
+        role_gpu_budget=budget,
+    )
+    return Problem(
+        surfaces=s,
+        total_gpus=min(total, m.max_gpus or total),
+        sla=m.spec.sla,
+        constraints=cons,
+        modes=(mode,),
+        time_limit_s=c.time_limit_s,
+        seed=c.seed,
+    )
 
 
-def _combos(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces,
-            prune: bool = True) -> tuple[list[Combo], str | None]:
+def _combos(
+    c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces, prune: bool = True
+) -> tuple[list[Combo], str | None]:
     """The member's combos of one (mode, systems): one, or one per attention TP where the backend hands the KV
     cache only between equal attention TP (each combo's rows then pair freely)."""
     p = _problem(c, c.members[i], mode, systems, s)
@@ -90,8 +102,9 @@ def _combos(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces
         groups = [tables]
     else:
         tps = sorted(set(fs.tables["prefill"].tp.tolist()) & set(fs.tables["decode"].tp.tolist()))
-        groups = [{r: (t.take(np.flatnonzero(t.tp == tp)), idx[t.tp == tp]) for r, (t, idx) in tables.items()}
-                  for tp in tps]
+        groups = [
+            {r: (t.take(np.flatnonzero(t.tp == tp)), idx[t.tp == tp]) for r, (t, idx) in tables.items()} for tp in tps
+        ]
     out, why = [], None
     for g in groups:
         combo, reason = _combo(c, i, mode, systems, p, g, prune)
@@ -100,8 +113,9 @@ def _combos(c: Cluster, i: int, mode: str, systems: tuple[str, ...], s: Surfaces
     return out, None if out else why
 
 
-def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], p: Problem, tables: dict,
-           prune: bool) -> tuple[Combo | None, str | None]:
+def _combo(
+    c: Cluster, i: int, mode: str, systems: tuple[str, ...], p: Problem, tables: dict, prune: bool
+) -> tuple[Combo | None, str | None]:
     m = c.members[i]
     rows, workers = {}, {}
     for role, system in zip(ROLES[mode], systems):
@@ -122,8 +136,10 @@ def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], p: Problem, 
             cap = c.pool(system).gpus or _OPEN
             fits = need <= min(cap, m.max_gpus or cap)
             if not fits.any():
-                return None, (f"{role} workers need at least {int(need.min())} {system} GPUs for "
-                              f"{m.demand_rps:.4g} requests/s > {min(cap, m.max_gpus or cap)}")
+                return None, (
+                    f"{role} workers need at least {int(need.min())} {system} GPUs for "
+                    f"{m.demand_rps:.4g} requests/s > {min(cap, m.max_gpus or cap)}"
+                )
             keep = np.flatnonzero(fits)
             keep = keep[_front(need[fits], (n * t.req_per_s)[fits], *(x[fits] for x in lat))] if prune else keep
             workers[role] = n[keep]
@@ -138,8 +154,9 @@ def _combo(c: Cluster, i: int, mode: str, systems: tuple[str, ...], p: Problem, 
     return Combo(i, mode, systems, p, rows, workers if m.demand_rps is not None else None), None
 
 
-def build_combos(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]],
-                 prune: bool = True) -> tuple[list[Combo], dict[str, list]]:
+def build_combos(
+    c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]], prune: bool = True
+) -> tuple[list[Combo], dict[str, list]]:
     """Every member's combos (surfaces[i]: member i's surfaces per system pair) and, per member, why
     each missing combo has no rows; prune=False keeps every row the rules allow (for enumeration)."""
     combos: list[Combo] = []

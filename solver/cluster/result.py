@@ -30,10 +30,20 @@ class Placement:
     def to_dict(self) -> dict:
         """JSON-ready view."""
         d = self.deployment
-        return {"name": self.name, "model": self.model, "backend": self.backend, "mode": d.mode,
-                "systems": self.systems, "gpus_by_system": self.gpus_by_system, "demand_rps": self.demand_rps,
-                "capacity_rps": d.req_per_s, "margin": self.margin, "weight": self.weight,
-                "cost_per_hour": self.cost_per_hour, "deployment": d.to_dict()}
+        return {
+            "name": self.name,
+            "model": self.model,
+            "backend": self.backend,
+            "mode": d.mode,
+            "systems": self.systems,
+            "gpus_by_system": self.gpus_by_system,
+            "demand_rps": self.demand_rps,
+            "capacity_rps": d.req_per_s,
+            "margin": self.margin,
+            "weight": self.weight,
+            "cost_per_hour": self.cost_per_hour,
+            "deployment": d.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,17 @@ class ClusterResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict with deterministic ordering (all but solve_seconds repeat exactly)."""
-        return {"objective": self.objective, "proven_optimal": self.proven_optimal,
-                "infeasible": self.infeasible, "gpus_used": self.gpus_used, "cost_per_hour": self.cost_per_hour,
-                "weighted_tokens_per_s": self.weighted_tokens_per_s,
-                "pools": [{"system": p.system, "used": p.used, "available": p.available, "price": p.price}
-                          for p in self.pools],
-                "placements": [p.to_dict() for p in self.placements], "solve_seconds": self.solve_seconds,
-                "stats": json_ready(self.stats)}
+        return {
+            "objective": self.objective,
+            "proven_optimal": self.proven_optimal,
+            "infeasible": self.infeasible,
+            "gpus_used": self.gpus_used,
+            "cost_per_hour": self.cost_per_hour,
+            "weighted_tokens_per_s": self.weighted_tokens_per_s,
+            "pools": [
+                {"system": p.system, "used": p.used, "available": p.available, "price": p.price} for p in self.pools
+            ],
+            "placements": [p.to_dict() for p in self.placements],
+            "solve_seconds": self.solve_seconds,
+            "stats": json_ready(self.stats),
+        }

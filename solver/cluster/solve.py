@@ -35,8 +35,9 @@ def price_members(c: Cluster) -> list[dict[tuple[str, str], Surfaces]]:
 TIE_BREAK_DET_TIME = 0.25
 
 
-def _run(cm: ClusterModel, c: Cluster, deadline: float, stats: dict,
-         det_limit: float | None = None) -> tuple[cp_model.CpSolver, str]:
+def _run(
+    cm: ClusterModel, c: Cluster, deadline: float, stats: dict, det_limit: float | None = None
+) -> tuple[cp_model.CpSolver, str]:
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.num_workers, p.random_seed = NUM_WORKERS, c.seed
@@ -93,7 +94,9 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
     if empty:
         reasons = "; ".join(f"{n}: " + ", ".join(f"{k}: {w}" for k, w in why[n]) for n in empty)
         return _infeasible(c, t0, stats, f"no configuration meets the SLA and constraints for {reasons}")
-    rates = np.concatenate([x.table(r).req_per_s for x in combos if x.workers is None for r in ROLES[x.mode]] or [np.zeros(0)])
+    rates = np.concatenate(
+        [x.table(r).req_per_s for x in combos if x.workers is None for r in ROLES[x.mode]] or [np.zeros(0)]
+    )
     most = max((p.gpus or 10**6) for p in c.pools)
     scale = rate_scale(rates, most, 10**4 * len(c.members))
     fixed: list[tuple[str, int, int]] = []
@@ -112,12 +115,18 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
         solver, status = _run(cm, c, deadline, stats, TIE_BREAK_DET_TIME if tie_break else None)
         if tie_break:
             stats["tie_break"] = {"OPTIMAL": "complete", "FEASIBLE": "stopped at its deterministic time limit"}.get(
-                status, "no better tie found within its deterministic time limit")
+                status, "no better tie found within its deterministic time limit"
+            )
         if status not in ("OPTIMAL", "FEASIBLE"):
             if last is None:
-                return _infeasible(c, t0, stats, _explain(c, combos) if status == "INFEASIBLE" else
-                                   f"no placement found within the time limit ({c.time_limit_s:g} s); raise "
-                                   "solver.time_limit_s")
+                return _infeasible(
+                    c,
+                    t0,
+                    stats,
+                    _explain(c, combos)
+                    if status == "INFEASIBLE"
+                    else f"no placement found within the time limit ({c.time_limit_s:g} s); raise solver.time_limit_s",
+                )
             proven &= tie_break  # a later stage ran out of time: keep the earlier stage's solution
             break
         if not tie_break:
@@ -128,8 +137,14 @@ def solve_cluster(c: Cluster, surfaces: list[dict[tuple[str, str], Surfaces]] | 
     placements = _extract(c, *last)
     stats["solver_status"] = dict(sorted(stats["solver_status"].items()))
     stats["unused"] = idle_reasons(c, placements, combos, why)
-    result = ClusterResult(objective=c.objective, placements=placements, pools=_pools(c, placements),
-                           proven_optimal=proven, solve_seconds=time.perf_counter() - t0, stats=stats)
+    result = ClusterResult(
+        objective=c.objective,
+        placements=placements,
+        pools=_pools(c, placements),
+        proven_optimal=proven,
+        solve_seconds=time.perf_counter() - t0,
+        stats=stats,
+    )
     verify_cluster(c, result)
     return result
 
@@ -143,8 +158,9 @@ def _extract(c: Cluster, solver: cp_model.CpSolver, cm: ClusterModel) -> tuple[P
         for role in ROLES[combo.mode]:
             k = next(j for j, b in enumerate(cm.use[ci][role]) if solver.boolean_value(b))
             rows[role] = int(combo.rows[role][k])
-            workers[role] = int(combo.workers[role][k] if combo.workers is not None
-                                else solver.value(cm.share[ci][role][k]))
+            workers[role] = int(
+                combo.workers[role][k] if combo.workers is not None else solver.value(cm.share[ci][role][k])
+            )
         out.append(_placement(c, combo, rows, workers))
     return tuple(sorted(out, key=lambda p: p.member))
 
@@ -157,20 +173,37 @@ def _placement(c: Cluster, combo: Combo, rows: dict, workers: dict) -> Placement
         by_system[system] = by_system.get(system, 0) + r.workers * r.gpus_per_worker
     prices = {s: price for s in by_system if (price := c.pool(s).price) is not None}
     cost = sum(n * prices[s] for s, n in by_system.items()) if len(prices) == len(by_system) else None
-    return Placement(name=m.name, model=m.spec.arch.name, backend=m.spec.request.backend, member=combo.member,
-                     systems=dict(zip(ROLES[combo.mode], combo.systems)), deployment=d, demand_rps=m.demand_rps,
-                     weight=m.weight, gpus_by_system=by_system, cost_per_hour=cost)
+    return Placement(
+        name=m.name,
+        model=m.spec.arch.name,
+        backend=m.spec.request.backend,
+        member=combo.member,
+        systems=dict(zip(ROLES[combo.mode], combo.systems)),
+        deployment=d,
+        demand_rps=m.demand_rps,
+        weight=m.weight,
+        gpus_by_system=by_system,
+        cost_per_hour=cost,
+    )
 
 
 def _pools(c: Cluster, placements: tuple[Placement, ...]) -> tuple[PoolUse, ...]:
-    return tuple(PoolUse(p.system, sum(x.gpus_by_system.get(p.system, 0) for x in placements), p.gpus, p.price)
-                 for p in c.pools)
+    return tuple(
+        PoolUse(p.system, sum(x.gpus_by_system.get(p.system, 0) for x in placements), p.gpus, p.price) for p in c.pools
+    )
 
 
 def _infeasible(c: Cluster, t0: float, stats: dict, why: str) -> ClusterResult:
     stats["solver_status"] = dict(sorted(stats["solver_status"].items()))
-    return ClusterResult(objective=c.objective, placements=(), pools=_pools(c, ()), proven_optimal=True,
-                         solve_seconds=time.perf_counter() - t0, infeasible=why, stats=stats)
+    return ClusterResult(
+        objective=c.objective,
+        placements=(),
+        pools=_pools(c, ()),
+        proven_optimal=True,
+        solve_seconds=time.perf_counter() - t0,
+        infeasible=why,
+        stats=stats,
+    )
 
 
 def _explain(c: Cluster, combos: list[Combo]) -> str:
@@ -189,5 +222,8 @@ def _explain(c: Cluster, combos: list[Combo]) -> str:
             need.append((sum(by.values()), " + ".join(f"{n} {s}" for s, n in by.items())))
         parts.append(f"{m.name} needs at least {min(need)[1]}")
     have = ", ".join(f"{p.gpus if p.gpus is not None else 'any number of'} {p.system}" for p in c.pools)
-    return (f"the pools ({have}) cannot hold every deployment at once: " + "; ".join(parts) +
-            ". Add GPUs to the pools, lower a demand, or relax the SLA.")
+    return (
+        f"the pools ({have}) cannot hold every deployment at once: "
+        + "; ".join(parts)
+        + ". Add GPUs to the pools, lower a demand, or relax the SLA."
+    )

@@ -39,7 +39,7 @@ def _member_where(where: Where, i: int | None) -> Where:
     tag = f"deployments[{i}]"
     for p, at in where.at.items():
         if i is not None and p.startswith(tag + "."):
-            w.at[p[len(tag) + 1:]] = at
+            w.at[p[len(tag) + 1 :]] = at
         elif not p.startswith("deployments") and p not in w.at:
             w.at[p] = at
     # a top-level value a flag or --set gave, which the item does not set itself, is still blamed on that flag
@@ -78,13 +78,20 @@ def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
     if raw.get("deployments") is not None:
         items = raw["deployments"]
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
-            raise bad_value(where, "deployments", _field("deployments"), items,
-                       " Write one mapping per item, e.g. - {model: Qwen/Qwen3-32B, workload: {isl: 1000, osl: 200}}.")
+            raise bad_value(
+                where,
+                "deployments",
+                _field("deployments"),
+                items,
+                " Write one mapping per item, e.g. - {model: Qwen/Qwen3-32B, workload: {isl: 1000, osl: 200}}.",
+            )
         for i, item in enumerate(items):
             for k in CLUSTER_KEYS:
                 if k in item:
-                    raise UserError(f"{where(f'deployments[{i}].{k}')}deployments[{i}].{k}: {k} is a cluster-wide key; "
-                                    "write it at the top level of the spec.")
+                    raise UserError(
+                        f"{where(f'deployments[{i}].{k}')}deployments[{i}].{k}: {k} is a cluster-wide key; "
+                        "write it at the top level of the spec."
+                    )
             _flag_not_overridden(item, i, where)
     else:
         items = [{}]
@@ -92,28 +99,41 @@ def cluster_from_raw(raw: dict, where: Where, base: Path) -> Cluster:
     pools_raw, cost = _section(raw, "pools", where), _section(raw, "cost", where)
     for k in ("total_gpus", "decode_system"):
         if pools_raw and top.get(k) is not None:
-            raise UserError(f"{where(k)}{k}: with pools: the pools say which GPUs exist and where each role runs; "
-                            f"drop {k} (a deployment's own total_gpus caps the GPUs it takes).")
+            raise UserError(
+                f"{where(k)}{k}: with pools: the pools say which GPUs exist and where each role runs; "
+                f"drop {k} (a deployment's own total_gpus caps the GPUs it takes)."
+            )
     if not pools_raw:
         _scalar(top, "system", where), _scalar(top, "total_gpus", where)
         if top.get("system") is None:
-            raise UserError(f"{where('')}missing key 'system' (or pools): name the GPU system, e.g. system: h200_sxm, "
-                            "or give pools: {h100_sxm: 16, h200_sxm: 16} for a mixed cluster.")
+            raise UserError(
+                f"{where('')}missing key 'system' (or pools): name the GPU system, e.g. system: h200_sxm, "
+                "or give pools: {h100_sxm: 16, h200_sxm: 16} for a mixed cluster."
+            )
         pools_raw = {str(top["system"]): top.get("total_gpus")}
         top = {k: v for k, v in top.items() if k != "total_gpus"}
     for name in cost:
         if name not in pools_raw:
-            raise UserError(f"{where('cost.' + name)}cost.{name}: {name} is not one of the pools "
-                            f"({', '.join(pools_raw)}); price only the systems the cluster has.")
-    members = [_member(top, item, i if raw.get("deployments") is not None else None, pools_raw, where, base)
-               for i, item in enumerate(items)]
+            raise UserError(
+                f"{where('cost.' + name)}cost.{name}: {name} is not one of the pools "
+                f"({', '.join(pools_raw)}); price only the systems the cluster has."
+            )
+    members = [
+        _member(top, item, i if raw.get("deployments") is not None else None, pools_raw, where, base)
+        for i, item in enumerate(items)
+    ]
     members = _unique_names(members, where)
     gpn = _node_size(raw, items, pools_raw, where)
     pools = tuple(_pool(name, n, cost.get(name), gpn) for name, n in pools_raw.items())
     first = members[0].spec
-    return Cluster(members=tuple(members), pools=pools, objective=_resolve_objective(
-        _objective(raw, where), members, pools, where), time_limit_s=first.time_limit_s, seed=first.seed,
-        source=where.source)
+    return Cluster(
+        members=tuple(members),
+        pools=pools,
+        objective=_resolve_objective(_objective(raw, where), members, pools, where),
+        time_limit_s=first.time_limit_s,
+        seed=first.seed,
+        source=where.source,
+    )
 
 
 def _flag_not_overridden(item: dict, i: int, where: Where) -> None:
@@ -123,31 +143,42 @@ def _flag_not_overridden(item: dict, i: int, where: Where) -> None:
         for part in path.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None:
-            raise UserError(f"{where(path)}{path}: deployments[{i}] sets its own {path} ({clip(repr(node), 60)}), "
-                            f"which would silently replace this value; edit deployments[{i}].{path} in the spec, or "
-                            "drop it there to use the top-level one.")
+            raise UserError(
+                f"{where(path)}{path}: deployments[{i}] sets its own {path} ({clip(repr(node), 60)}), "
+                f"which would silently replace this value; edit deployments[{i}].{path} in the spec, or "
+                "drop it there to use the top-level one."
+            )
 
 
 def _pool(system: str, gpus: int | None, price: float | None, gpus_per_node: int | None) -> Pool:
     from costmodel import node_size
 
-    return Pool(system=system, gpus=gpus, price=None if price is None else float(price),
-                gpus_per_node=node_size(system, gpus_per_node))
+    return Pool(
+        system=system,
+        gpus=gpus,
+        price=None if price is None else float(price),
+        gpus_per_node=node_size(system, gpus_per_node),
+    )
 
 
 def _node_size(raw: dict, items: list[dict], pools: dict, where: Where) -> int | None:
     """constraints.topology.gpus_per_node: a property of the one pool (None: each system's own)."""
     for i, item in enumerate(items):
-        if ((item.get("constraints") or {}).get("topology") or {}).get("gpus_per_node") is not None and \
-                raw.get("deployments") is not None:
+        if ((item.get("constraints") or {}).get("topology") or {}).get("gpus_per_node") is not None and raw.get(
+            "deployments"
+        ) is not None:
             key = f"deployments[{i}].constraints.topology.gpus_per_node"
-            raise UserError(f"{where(key)}{key}: the node size belongs to the pool, not to one deployment; set "
-                            "constraints.topology.gpus_per_node at the top level (one pool only).")
+            raise UserError(
+                f"{where(key)}{key}: the node size belongs to the pool, not to one deployment; set "
+                "constraints.topology.gpus_per_node at the top level (one pool only)."
+            )
     gpn = ((raw.get("constraints") or {}).get("topology") or {}).get("gpus_per_node")
     if gpn is not None and len(pools) > 1:
         key = "constraints.topology.gpus_per_node"
-        raise UserError(f"{where(key)}{key}: with several pools each system keeps its own node size "
-                        f"({', '.join(pools)}); drop the key.")
+        raise UserError(
+            f"{where(key)}{key}: with several pools each system keeps its own node size "
+            f"({', '.join(pools)}); drop the key."
+        )
     return gpn  # validated as an integer with the deployments' own keys
 
 
@@ -158,8 +189,10 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
     label = "" if i is None else f"deployments[{i}]: "
     own_system = _scalar(item, "system", mwhere) if i is not None else None
     if own_system is not None and own_system not in pools:
-        raise UserError(f"{mwhere('system')}{label}system {own_system!r} is not one of the pools "
-                        f"({', '.join(pools)}); drop it to let the solver pick, or add that pool.")
+        raise UserError(
+            f"{mwhere('system')}{label}system {own_system!r} is not one of the pools "
+            f"({', '.join(pools)}); drop it to let the solver pick, or add that pool."
+        )
     cap = item.get("total_gpus") if i is not None else None
     mraw["total_gpus"] = cap if cap is not None else min(sum(n or _BIG for n in pools.values()), _BIG)
     spec, systems, first_error, excluded = None, [], None, {}
@@ -182,11 +215,20 @@ def _member(top: dict, item: dict, i: int | None, pools: dict, where: Where, bas
     if spec is None and first_error is not None:
         raise InfeasibleError(_labelled(str(first_error), label, where.source)) from None
     if spec is None:
-        raise UserError(f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
-                        f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured.")
+        raise UserError(
+            f"{mwhere('backend')}{label}no pool has measured data for this backend and version "
+            f"(pools: {', '.join(pools)}); `aicsolve systems` lists what is measured."
+        )
     _unused_keys(spec, mwhere, label)
-    return Member(name=spec.name or spec.arch.name.split("/")[-1], spec=spec, demand_rps=spec.demand_rps,
-                  weight=spec.weight, systems=tuple(systems), max_gpus=cap, excluded=excluded)
+    return Member(
+        name=spec.name or spec.arch.name.split("/")[-1],
+        spec=spec,
+        demand_rps=spec.demand_rps,
+        weight=spec.weight,
+        systems=tuple(systems),
+        max_gpus=cap,
+        excluded=excluded,
+    )
 
 
 def _labelled(msg: str, label: str, source: str) -> str:
@@ -201,16 +243,20 @@ def _labelled(msg: str, label: str, source: str) -> str:
 def _unused_keys(spec: Spec, where: Where, label: str) -> None:
     """Constraint keys a cluster does not model: an error, never silently ignored."""
     k, t = spec.constraints, spec.constraints.topology
-    given = [("constraints.topology.max_nodes", t is not None and t.max_nodes is not None),
-             ("constraints.topology.separate_prefill_decode_nodes", t is not None and t.separate_prefill_decode_nodes),
-             ("constraints.role_gpu_budget", bool(k.role_gpu_budget)),
-             ("constraints.replicas", k.replicas_min != 1 or k.replicas_max is not None),
-             ("decode_system", spec.request.decode_system is not None)]
+    given = [
+        ("constraints.topology.max_nodes", t is not None and t.max_nodes is not None),
+        ("constraints.topology.separate_prefill_decode_nodes", t is not None and t.separate_prefill_decode_nodes),
+        ("constraints.role_gpu_budget", bool(k.role_gpu_budget)),
+        ("constraints.replicas", k.replicas_min != 1 or k.replicas_max is not None),
+        ("decode_system", spec.request.decode_system is not None),
+    ]
     for key, on in given:
         if on:
-            raise UserError(f"{where(key)}{label}{key}: not used in a cluster spec (demand, pools or deployments): "
-                            "pools give the GPUs and nodes, the solver places prefill and decode; drop the key, "
-                            "or a deployment's own total_gpus caps its GPUs.")
+            raise UserError(
+                f"{where(key)}{label}{key}: not used in a cluster spec (demand, pools or deployments): "
+                "pools give the GPUs and nodes, the solver places prefill and decode; drop the key, "
+                "or a deployment's own total_gpus caps its GPUs."
+            )
 
 
 def _unique_names(members: list[Member], where: Where) -> list[Member]:
@@ -225,8 +271,10 @@ def _unique_names(members: list[Member], where: Where) -> list[Member]:
         if m.spec.name is not None:
             key = folder_name(m.name)
             if key in taken:
-                raise UserError(f"{where(f'deployments[{i}].name')}deployments[{i}].name: {m.name!r} names the same "
-                                f"folder ({key}) as deployments[{taken[key]}]; give each deployment its own name.")
+                raise UserError(
+                    f"{where(f'deployments[{i}].name')}deployments[{i}].name: {m.name!r} names the same "
+                    f"folder ({key}) as deployments[{taken[key]}]; give each deployment its own name."
+                )
             taken[key] = i
     out = []
     for i, m in enumerate(members):
@@ -246,19 +294,25 @@ def _resolve_objective(objective: str, members: list[Member], pools: tuple[Pool,
     if objective == "auto":
         objective = "max_goodput" if unmet else "min_cost" if all(p.price for p in pools) else "min_gpus"
     if objective in ("min_cost", "min_gpus") and unmet:
-        raise UserError(f"{where('objective')}objective {objective}: every deployment needs a demand to be sized "
-                        f"to; {', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} none. Give each a "
-                        "demand.requests_per_s, or use max_goodput.")
+        raise UserError(
+            f"{where('objective')}objective {objective}: every deployment needs a demand to be sized "
+            f"to; {', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} none. Give each a "
+            "demand.requests_per_s, or use max_goodput."
+        )
     if objective == "min_cost" and not all(p.price for p in pools):
         missing = [p.system for p in pools if not p.price]
         at = where("cost" if "cost" in where.at else "objective")
-        raise UserError(f"{at}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
-                        "(per GPU-hour), or use min_gpus.")
+        raise UserError(
+            f"{at}objective min_cost: no price for {', '.join(missing)}; give cost.{missing[0]} "
+            "(per GPU-hour), or use min_gpus."
+        )
     if objective == "max_goodput":
         open_pools = [p.system for p in pools if p.gpus is None]
         if open_pools and unmet:
-            raise UserError(f"{where('pools')}{', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} no demand, so "
-                            f"{'it' if len(unmet) == 1 else 'they'} would grow without bound on the "
-                            f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
-                            "deployment a demand to size the cluster to it.")
+            raise UserError(
+                f"{where('pools')}{', '.join(unmet)} {'has' if len(unmet) == 1 else 'have'} no demand, so "
+                f"{'it' if len(unmet) == 1 else 'they'} would grow without bound on the "
+                f"uncounted pool {open_pools[0]}; give pools.{open_pools[0]} a GPU count, or give every "
+                "deployment a demand to size the cluster to it."
+            )
     return objective

@@ -31,8 +31,19 @@ ALL_ROLES = tuple(dict.fromkeys(r for roles in ROLES.values() for r in roles))  
 PCT_KEYS = ("p50", "p90", "p95", "p99")  # costmodel.latency.PERCENTILES, as top.csv / pareto.csv columns
 PCT_COLUMNS = tuple(f"{n}_{p}_ms" for n in ("ttft", "tpot") for p in PCT_KEYS)
 ROLE_COLUMNS = ("workers", "gpus_per_worker", "tp", "pp", "attention_dp", "moe_tp", "ep", "batch", "max_num_tokens")
-FIGURES = ("tokens_per_s_per_gpu_given", "gpus_given", "tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
-           "tokens_per_s", "req_per_s", "replicas")
+FIGURES = (
+    "tokens_per_s_per_gpu_given",
+    "gpus_given",
+    "tokens_per_s_per_gpu",
+    "tokens_per_s_per_user",
+    "ttft_ms",
+    "tpot_ms",
+    "gpus_used",
+    "concurrency",
+    "tokens_per_s",
+    "req_per_s",
+    "replicas",
+)
 
 
 BUNDLE_MARKERS = ("result.json", "cluster.json")  # a folder holding one of these was written by aicsolve
@@ -46,25 +57,32 @@ def check_target(out_dir: str | Path, force: int, image: str | None = None) -> N
     holds, is replaced. A symlink to a folder is followed: the folder it points to is the one written.
     """
     if image is not None and (not image or any(c.isspace() for c in image)):
-        raise UserError(f"--image {image!r}: an image reference is one word without spaces, e.g. "
-                        "nvcr.io/nvidia/ai-dynamo/vllm-runtime:TAG.")
+        raise UserError(
+            f"--image {image!r}: an image reference is one word without spaces, e.g. "
+            "nvcr.io/nvidia/ai-dynamo/vllm-runtime:TAG."
+        )
     out = _real(Path(out_dir))
     if out.exists() and not out.is_dir():
         raise UserError(f"--save-dir {out_dir} is a file, not a folder; name a folder (it is created when missing).")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UserError(f"--save-dir {out_dir} exists and is not empty; pass --force to replace it (the old folder "
-                            "is removed only once the new bundle is complete) or name another folder.")
+            raise UserError(
+                f"--save-dir {out_dir} exists and is not empty; pass --force to replace it (the old folder "
+                "is removed only once the new bundle is complete) or name another folder."
+            )
         if force < 2 and not any((out / m).is_file() for m in BUNDLE_MARKERS):
-            raise UserError(f"--save-dir {out_dir} is not an aicsolve bundle (it has no result.json), so --force does "
-                            "not replace it: everything in it would be deleted. Name another folder, or pass --force "
-                            "twice (--force --force) to replace this folder and all it holds.")
+            raise UserError(
+                f"--save-dir {out_dir} is not an aicsolve bundle (it has no result.json), so --force does "
+                "not replace it: everything in it would be deleted. Name another folder, or pass --force "
+                "twice (--force --force) to replace this folder and all it holds."
+            )
     anc = out.absolute().parent
     while not anc.exists():
         anc = anc.parent
     if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write --save-dir {out_dir}: {anc} is not a writable folder; pick a folder you can "
-                        "write to.")
+        raise UserError(
+            f"cannot write --save-dir {out_dir}: {anc} is not a writable folder; pick a folder you can write to."
+        )
 
 
 def _real(out: Path) -> Path:
@@ -75,15 +93,24 @@ def _real(out: Path) -> Path:
 def chosen(result: SolveResult, top_n: int) -> list[tuple[str, Deployment]]:
     """(folder, deployment) to export: per mode the best, then the next of the top list, top_n in all."""
     out = []
-    for mode, best, top in (("agg", result.best_agg, result.top_agg), ("disagg", result.best_disagg,
-                                                                       result.top_disagg)):
+    for mode, best, top in (
+        ("agg", result.best_agg, result.top_agg),
+        ("disagg", result.best_disagg, result.top_disagg),
+    ):
         picks = ([best] if best is not None else []) + [d for d in top if best is None or d.key() != best.key()]
         out += [(f"{mode}_{k}", d) for k, d in enumerate(picks[:top_n], 1)]
     return out
 
 
-def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: int = 1, force: int = False,
-                  image: str | None = None, notes: Sequence[str] = ()) -> list[Path]:
+def export_bundle(
+    result: SolveResult,
+    spec: Any,
+    out_dir: str | Path,
+    top_n: int = 1,
+    force: int = False,
+    image: str | None = None,
+    notes: Sequence[str] = (),
+) -> list[Path]:
     """Write the bundle of the best (and up to top_n per mode) deployments to out_dir; return the files."""
     out = Path(out_dir)
     if top_n < 1:
@@ -97,14 +124,17 @@ def export_bundle(result: SolveResult, spec: Any, out_dir: str | Path, top_n: in
     return [out / rel for rel in sorted(files)]
 
 
-def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployment]], image: str | None,
-                 notes: Sequence[str] = ()) -> dict[str, str]:
+def bundle_files(
+    result: SolveResult, spec: Any, picks: list[tuple[str, Deployment]], image: str | None, notes: Sequence[str] = ()
+) -> dict[str, str]:
     """Every file of the bundle, rendered in memory: relative path -> text."""
     gpn, apart = gpus_per_node(spec), separate_roles(spec)
     files: dict[str, str] = {}
     if getattr(spec, "raw", None) is not None:  # the spec as solved, so the bundle can be reproduced
-        files["spec.yaml"] = ("# The spec this bundle was solved from (flags and overrides applied). Reproduce it with:"
-                              "\n#   aicsolve spec.yaml --save-dir DIR\n" + yaml.safe_dump(spec.raw, sort_keys=False))
+        files["spec.yaml"] = (
+            "# The spec this bundle was solved from (flags and overrides applied). Reproduce it with:"
+            "\n#   aicsolve spec.yaml --save-dir DIR\n" + yaml.safe_dump(spec.raw, sort_keys=False)
+        )
         if spec.source == "<flags>":
             spec = dataclasses.replace(spec, source="spec.yaml")
     for folder, dep in picks:
@@ -115,14 +145,23 @@ def bundle_files(result: SolveResult, spec: Any, picks: list[tuple[str, Deployme
         _self_check(files[f"{folder}/k8s/deploy.yaml"], dep, placement.gpus_used())
     files["result.json"] = json.dumps(document(spec, result, notes), indent=2) + "\n"
     label = {d.key(): f for f, d in picks}
-    files["pareto.csv"] = _csv([(d, k) for ds in (result.pareto_agg, result.pareto_disagg)
-                                for k, d in enumerate(ds, 1)], label)
+    files["pareto.csv"] = _csv(
+        [(d, k) for ds in (result.pareto_agg, result.pareto_disagg) for k, d in enumerate(ds, 1)], label
+    )
     files["top.csv"] = _csv([(d, k) for ds in (result.top_agg, result.top_disagg) for k, d in enumerate(ds, 1)], label)
     title = f"{spec.arch.name} on {spec.total_gpus} x {spec.request.system} ({spec.request.backend})"
-    files["pareto.svg"] = pareto_svg({"agg": result.pareto_agg, "disagg": result.pareto_disagg}, picks,
-                                     spec.sla.min_speed(), title)
-    files["README.md"] = render("common/index.md.j2", picks=picks, spec=spec, req=spec.request, title=title,
-                                sla_text=_sla_text(spec), best=result.best())
+    files["pareto.svg"] = pareto_svg(
+        {"agg": result.pareto_agg, "disagg": result.pareto_disagg}, picks, spec.sla.min_speed(), title
+    )
+    files["README.md"] = render(
+        "common/index.md.j2",
+        picks=picks,
+        spec=spec,
+        req=spec.request,
+        title=title,
+        sla_text=_sla_text(spec),
+        best=result.best(),
+    )
     return files
 
 
@@ -148,21 +187,29 @@ def _sla_text(spec: Any) -> str:
 
 def _mtp_text(spec: Any, dep: Deployment) -> str:
     draft, accept = mtp_settings(spec.request, dep.mode)
-    return (f"MTP: {draft} drafted tokens per decode step, acceptance {accept:g} assumed in the prediction."
-            if draft else "No speculative decoding (MTP).")
+    return (
+        f"MTP: {draft} drafted tokens per decode step, acceptance {accept:g} assumed in the prediction."
+        if draft
+        else "No speculative decoding (MTP)."
+    )
 
 
 def _why(result: SolveResult, spec: Any, folder: str, dep: Deployment) -> str:
     mode, k = folder.rsplit("_", 1)
     given = f"tokens/s per GPU given (of {spec.total_gpus})"
-    head = (f"The highest {given} among the {mode} deployments meeting the SLA" if k == "1" else
-            f"Number {k} by {given} among the {mode} deployments meeting the SLA (exported with --export-top)")
+    head = (
+        f"The highest {given} among the {mode} deployments meeting the SLA"
+        if k == "1"
+        else f"Number {k} by {given} among the {mode} deployments meeting the SLA (exported with --export-top)"
+    )
     other = "disagg" if mode == "agg" else "agg"
     rival = result.best_disagg if mode == "agg" else result.best_agg
     if rival is not None:
         gain = dep.tokens_per_s_per_gpu_given / rival.tokens_per_s_per_gpu_given - 1.0
-        tail = (f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu_given:.1f} tokens/s per GPU "
-                f"given, so this one is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}.")
+        tail = (
+            f"; the best {other} deployment reaches {rival.tokens_per_s_per_gpu_given:.1f} tokens/s per GPU "
+            f"given, so this one is {abs(gain):.0%} {'higher' if gain >= 0 else 'lower'}."
+        )
     elif other in spec.request.modes:
         tail = f"; no {other} deployment meets the SLA."
     else:
@@ -178,10 +225,14 @@ def _self_check(manifest: str, dep: Deployment, placed: int) -> None:
     if not errs:
         errs += grove_name_errors(docs[0])
         svc = docs[0]["spec"]["services"].values()
-        gpus = sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) * s.get("multinode", {}).get("nodeCount", 1)
-                   for s in svc if s["componentType"] == "worker")
+        gpus = sum(
+            s["replicas"] * int(s["resources"]["limits"]["gpu"]) * s.get("multinode", {}).get("nodeCount", 1)
+            for s in svc
+            if s["componentType"] == "worker"
+        )
         errs += [f"manifest GPUs {gpus} / placed {placed} != gpus_used {dep.gpus_used}"] * (
-            gpus != dep.gpus_used or placed != dep.gpus_used)
+            gpus != dep.gpus_used or placed != dep.gpus_used
+        )
     if errs:
         raise RuntimeError("exported manifest is inconsistent: " + "; ".join(errs))
 

@@ -93,18 +93,32 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     rules = engine_rules(req.backend)
     for r, rec in zip(dep.roles, recipes_of(dep, req)):
         if not rules.layout_ok(r.tp, r.dp, r.moe_tp, r.moe_ep):  # the search admits only runnable layouts
-            raise RuntimeError(f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
-                               f"{req.backend} runs; refusing to export a different layout than was priced.")
+            raise RuntimeError(
+                f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
+                f"{req.backend} runs; refusing to export a different layout than was priced."
+            )
         config, notes = build(rec, spec, data)
-        flags = {} if r.role == "agg" else {k: str(v).replace("{role}", r.role)
-                                           for k, v in data["disagg_flags"].items()}
+        flags = (
+            {} if r.role == "agg" else {k: str(v).replace("{role}", r.role) for k, v in data["disagg_flags"].items()}
+        )
         if not data["engine_file"]:  # vLLM/SGLang: every setting is a flag
             config, flags = {**config, **flags, **(data.get("prefill_flags", {}) if r.role == "prefill" else {})}, {}
-        out.append(RoleEngine(
-            role=r.role, service=data["services"][r.role], module=data["module"], model_flag=data["model_flag"],
-            count=r.workers * dep.replicas, gpus_per_worker=r.gpus_per_worker, engine_file=data["engine_file"],
-            config=config, flags=flags, port_flags=tuple(data.get("worker_port_flags") or ()),
-            port_env=dict(data.get("worker_port_env") or {}), notes=tuple(notes)))
+        out.append(
+            RoleEngine(
+                role=r.role,
+                service=data["services"][r.role],
+                module=data["module"],
+                model_flag=data["model_flag"],
+                count=r.workers * dep.replicas,
+                gpus_per_worker=r.gpus_per_worker,
+                engine_file=data["engine_file"],
+                config=config,
+                flags=flags,
+                port_flags=tuple(data.get("worker_port_flags") or ()),
+                port_env=dict(data.get("worker_port_env") or {}),
+                notes=tuple(notes),
+            )
+        )
     return out
 
 
@@ -118,13 +132,20 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     cfg: dict[str, Any] = {"tensor_parallel_size": r.tp * r.dp, "pipeline_parallel_size": r.pp}
     if spec.arch.is_moe:  # TRT-LLM requires moe_tp x moe_ep == tensor_parallel_size; dense models set neither
         cfg |= {"moe_expert_parallel_size": r.moe_ep, "moe_tensor_parallel_size": r.moe_tp}
-    cfg |= {"enable_attention_dp": r.dp > 1, "max_batch_size": batch, "max_num_tokens": r.max_num_tokens,
-            "max_seq_len": seq,
-            # the overlap scheduler is not supported by prefill-only workers (Dynamo's prefill.yaml)
-            "disable_overlap_scheduler": r.role == "prefill",
-            "kv_cache_config": {"free_gpu_memory_fraction": KV_MEMORY_FRACTION, "dtype": _kv_dtype(spec, data),
-                                "tokens_per_block": data["tokens_per_block"]},
-            "cuda_graph_config": {"enable_padding": True, "batch_sizes": cuda_graph_sizes(batch)}}
+    cfg |= {
+        "enable_attention_dp": r.dp > 1,
+        "max_batch_size": batch,
+        "max_num_tokens": r.max_num_tokens,
+        "max_seq_len": seq,
+        # the overlap scheduler is not supported by prefill-only workers (Dynamo's prefill.yaml)
+        "disable_overlap_scheduler": r.role == "prefill",
+        "kv_cache_config": {
+            "free_gpu_memory_fraction": KV_MEMORY_FRACTION,
+            "dtype": _kv_dtype(spec, data),
+            "tokens_per_block": data["tokens_per_block"],
+        },
+        "cuda_graph_config": {"enable_padding": True, "batch_sizes": cuda_graph_sizes(batch)},
+    }
     if r.role != "agg":  # the buffer must hold a whole prompt's KV and be a multiple of the block size
         cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
     if r.mtp_draft > 0:
@@ -133,34 +154,53 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
 
 
 def _common_flags(r: Recipe, spec: Any, data: dict, batch_flag: str, tokens_flag: str) -> dict[str, Any]:
-    return {"pipeline-parallel-size": r.pp, "data-parallel-size": r.dp,
-            batch_flag: engine_batch(data, r), tokens_flag: engine_tokens(data, r),
-            "kv-cache-dtype": _kv_dtype(spec, data)}
+    return {
+        "pipeline-parallel-size": r.pp,
+        "data-parallel-size": r.dp,
+        batch_flag: engine_batch(data, r),
+        tokens_flag: engine_tokens(data, r),
+        "kv-cache-dtype": _kv_dtype(spec, data),
+    }
 
 
 def _vllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     notes: list[str] = []
-    flags = {"tensor-parallel-size": r.tp, **_common_flags(r, spec, data, "max-num-seqs", "max-num-batched-tokens"),
-             "enable-expert-parallel": spec.arch.is_moe and r.moe_ep > 1, "max-model-len": max_seq_len(spec),
-             "gpu-memory-utilization": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    flags = {
+        "tensor-parallel-size": r.tp,
+        **_common_flags(r, spec, data, "max-num-seqs", "max-num-batched-tokens"),
+        "enable-expert-parallel": spec.arch.is_moe and r.moe_ep > 1,
+        "max-model-len": max_seq_len(spec),
+        "gpu-memory-utilization": KV_MEMORY_FRACTION,
+        "trust-remote-code": True,
+    }
     if r.mtp_draft > 0:
-        flags["speculative-config"] = json.dumps({"method": data["mtp_method"], "num_speculative_tokens": r.mtp_draft},
-                                                 separators=(",", ":"))
+        flags["speculative-config"] = json.dumps(
+            {"method": data["mtp_method"], "num_speculative_tokens": r.mtp_draft}, separators=(",", ":")
+        )
     return flags, notes
 
 
 def _sglang(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     # SGLang's --tp is the worker's world size; with --enable-dp-attention attention runs TP tp/dp x DP dp.
-    flags = {"tensor-parallel-size": r.tp * r.dp,
-             **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
-             "enable-dp-attention": r.dp > 1, "expert-parallel-size": r.moe_ep, "context-length": max_seq_len(spec),
-             "mem-fraction-static": KV_MEMORY_FRACTION, "trust-remote-code": True}
+    flags = {
+        "tensor-parallel-size": r.tp * r.dp,
+        **_common_flags(r, spec, data, "max-running-requests", "chunked-prefill-size"),
+        "enable-dp-attention": r.dp > 1,
+        "expert-parallel-size": r.moe_ep,
+        "context-length": max_seq_len(spec),
+        "mem-fraction-static": KV_MEMORY_FRACTION,
+        "trust-remote-code": True,
+    }
     # captured CUDA graphs up to the rank's batch cap, as priced (the default stops at 256 on H100/H200 below TP 4:
     # data/engines/sglang.yaml cuda_graph); SGLang counts the capture batch per attention-DP rank
     flags["cuda-graph-max-bs"] = r.batch_per_rank
     if spec.request.scheduler_recv_interval != 1:  # priced by the serving model: render it
         flags["scheduler-recv-interval"] = spec.request.scheduler_recv_interval
     if r.mtp_draft > 0:  # SGLang serves DeepSeek MTP through its EAGLE speculative path
-        flags |= {"speculative-algorithm": "EAGLE", "speculative-num-steps": r.mtp_draft, "speculative-eagle-topk": 1,
-                  "speculative-num-draft-tokens": r.mtp_draft + 1}
+        flags |= {
+            "speculative-algorithm": "EAGLE",
+            "speculative-num-steps": r.mtp_draft,
+            "speculative-eagle-topk": 1,
+            "speculative-num-draft-tokens": r.mtp_draft + 1,
+        }
     return flags, []

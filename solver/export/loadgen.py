@@ -36,8 +36,11 @@ class Load:
 def sequence_distribution(w: Workload) -> str:
     """ISL,OSL:PROB pairs (semicolon format) of the independent ISL and OSL points, ISL less the shared prefix."""
     prefix = prefix_tokens(w)
-    pairs = [(max(1, round(i - prefix)), max(1, round(o)), wi * wo)
-             for i, wi in zip(w.isl.points, w.isl.weights) for o, wo in zip(w.osl.points, w.osl.weights)]
+    pairs = [
+        (max(1, round(i - prefix)), max(1, round(o)), wi * wo)
+        for i, wi in zip(w.isl.points, w.isl.weights)
+        for o, wo in zip(w.osl.points, w.osl.weights)
+    ]
     merged: dict[tuple[int, int], float] = {}
     for i, o, p in pairs:
         merged[(i, o)] = merged.get((i, o), 0.0) + p
@@ -53,8 +56,11 @@ def load_of(spec, dep: Deployment) -> Load:
     """The aiperf load of a deployment: lengths, prefix, and the rate sweep of an open-loop spec."""
     w = workload_of(spec.request)
     fixed = w.isl.fixed and w.osl.fixed
-    text = f"ISL {spec.request.isl}, OSL {spec.request.osl}" if fixed else \
-        f"ISL {w.isl.describe()}, OSL {w.osl.describe()}"
+    text = (
+        f"ISL {spec.request.isl}, OSL {spec.request.osl}"
+        if fixed
+        else f"ISL {w.isl.describe()}, OSL {w.osl.describe()}"
+    )
     dist = "" if fixed else sequence_distribution(w)
     a = w.arrival
     if a.process == "closed":
@@ -64,6 +70,9 @@ def load_of(spec, dep: Deployment) -> Load:
     for f in RATE_SWEEP:
         r = float(f"{target * f:.3g}")
         rates.append((f"{r:g}", max(32, round(r * RUN_SECONDS)), max(8, round(r * 5))))
-    flags = "--arrival-pattern poisson" if a.process == "poisson" else \
-        f"--arrival-pattern gamma --arrival-smoothness {1.0 / a.cv ** 2:.4g}"
+    flags = (
+        "--arrival-pattern poisson"
+        if a.process == "poisson"
+        else f"--arrival-pattern gamma --arrival-smoothness {1.0 / a.cv**2:.4g}"
+    )
     return Load(True, text, dist, prefix_tokens(w), a.describe(), flags, tuple(dict.fromkeys(rates)))

@@ -47,7 +47,7 @@ def dgd_name(model: str, backend: str, folder: str, services: Iterable[tuple[str
         return head + tail
     tag = hashlib.sha256(f"{model}|{backend}|{folder}".encode()).hexdigest()[:HASH_CHARS]
     room = budget - len(tail) - HASH_CHARS - 1
-    head = head[:max(room, 0)].strip("-")
+    head = head[: max(room, 0)].strip("-")
     return f"{head}-{tag}{tail}" if head else f"{tag}{tail}"
 
 

@@ -52,7 +52,8 @@ def separate_roles(spec: Any) -> bool:
     """Prefill and decode never share a node: asked for, or they run on different systems."""
     t, req = spec.constraints.topology, spec.request
     return bool(t is not None and t.separate_prefill_decode_nodes) or (
-        req.decode_system is not None and req.decode_system != req.system)
+        req.decode_system is not None and req.decode_system != req.system
+    )
 
 
 def place(dep: Deployment, gpn: int, separate: bool = False) -> Placement:

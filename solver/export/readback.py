@@ -30,13 +30,27 @@ def read_deployment(folder: Path) -> ReadBack:
     folder = Path(folder)
     inp = json.loads((folder.parent / "result.json").read_text())["input"]
     mode = "agg" if (folder / "engine" / "agg.yaml").is_file() else "disagg"
-    manifest = next(d for d in yaml.safe_load_all((folder / "k8s" / "deploy.yaml").read_text())
-                    if d and d.get("kind") == "DynamoGraphDeployment")
-    workers = {s.get("subComponentType") or "agg": int(s["replicas"])
-               for s in manifest["spec"]["services"].values() if s["componentType"] == "worker"}
+    manifest = next(
+        d
+        for d in yaml.safe_load_all((folder / "k8s" / "deploy.yaml").read_text())
+        if d and d.get("kind") == "DynamoGraphDeployment"
+    )
+    workers = {
+        s.get("subComponentType") or "agg": int(s["replicas"])
+        for s in manifest["spec"]["services"].values()
+        if s["componentType"] == "worker"
+    }
     accept = float(inp["mtp"][mode]["acceptance"])
-    recipes = tuple(_recipe(inp["backend"], role, yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()),
-                            bool(inp["moe"]), accept) for role in ROLES[mode])
+    recipes = tuple(
+        _recipe(
+            inp["backend"],
+            role,
+            yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()),
+            bool(inp["moe"]),
+            accept,
+        )
+        for role in ROLES[mode]
+    )
     return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]})
 
 
@@ -62,8 +76,28 @@ def _recipe(backend: str, role: str, doc: dict[str, Any], moe: bool, accept: flo
     return _make(role, world // dp, pp, dp, mtp, ep, per_rank, tokens, draft, accept)
 
 
-def _make(role: str, tp: int, pp: int, dp: int, moe_tp: int, moe_ep: int, per_rank: int, tokens: int, draft: int,
-          accept: float) -> Recipe:
+def _make(
+    role: str,
+    tp: int,
+    pp: int,
+    dp: int,
+    moe_tp: int,
+    moe_ep: int,
+    per_rank: int,
+    tokens: int,
+    draft: int,
+    accept: float,
+) -> Recipe:
     batch = per_rank if role == "prefill" else per_rank * dp
-    return Recipe(role=role, tp=tp, pp=pp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=batch, max_num_tokens=tokens,
-                  mtp_draft=draft, mtp_accept=accept if draft else 0.0)
+    return Recipe(
+        role=role,
+        tp=tp,
+        pp=pp,
+        dp=dp,
+        moe_tp=moe_tp,
+        moe_ep=moe_ep,
+        batch=batch,
+        max_num_tokens=tokens,
+        mtp_draft=draft,
+        mtp_accept=accept if draft else 0.0,
+    )

@@ -40,8 +40,14 @@ def sh(v: Any) -> str:
 
 def env() -> jinja2.Environment:
     """The template environment: strict, no autoescape, trailing newlines kept."""
-    e = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                           autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    e = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     e.filters.update(y=yaml_value, sh=sh, shjoin=lambda ws: " ".join(sh(w) for w in ws))
     return e
 
@@ -64,8 +70,9 @@ def concurrencies(dep: Deployment) -> list[int]:
     return sorted({max(1, round(dep.concurrency * f)) for f in SWEEP})
 
 
-def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None, placement: Placement,
-                     extra: dict) -> dict[str, str]:
+def deployment_files(
+    dep: Deployment, folder: str, spec: Any, image: str | None, placement: Placement, extra: dict
+) -> dict[str, str]:
     """Every file of one deployment's bundle: relative path -> text."""
     req = spec.request
     data = backend_data(req.backend, req.version)
@@ -73,18 +80,37 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
     model, served = model_names(spec)
     name = dgd_name(served, req.backend, folder, [(e.service, placement.node_count(e.role) > 1) for e in engines])
     ckpt = spec.checkpoint
-    ctx = dict(dep=dep, folder=folder, spec=spec, req=req, engines=engines, data=data, image=image or data["image"],
-               model=model, served=served, name=name, placement=placement, port=FRONTEND_PORT,
-               seq_limit=max_seq_len(spec), checkpoint_note=ckpt.note if ckpt is not None else "", **extra)
-    files = {f"engine/{e.role}.yaml": render(f"{req.backend}/engine.yaml.j2", e=e, role_system=role_system(req, e.role),
-                                             **ctx) for e in engines}
+    ctx = dict(
+        dep=dep,
+        folder=folder,
+        spec=spec,
+        req=req,
+        engines=engines,
+        data=data,
+        image=image or data["image"],
+        model=model,
+        served=served,
+        name=name,
+        placement=placement,
+        port=FRONTEND_PORT,
+        seq_limit=max_seq_len(spec),
+        checkpoint_note=ckpt.note if ckpt is not None else "",
+        **extra,
+    )
+    files = {
+        f"engine/{e.role}.yaml": render(
+            f"{req.backend}/engine.yaml.j2", e=e, role_system=role_system(req, e.role), **ctx
+        )
+        for e in engines
+    }
     ctx["engine_texts"] = {f"{e.role}.yaml": files[f"engine/{e.role}.yaml"] for e in engines if e.engine_file}
     ctx["services"] = [_service(e, placement, model, served, _product(req, e.role)) for e in engines]
     files["k8s/deploy.yaml"] = render("common/deploy.yaml.j2", **ctx)
     for i, node in enumerate(placement.nodes):
         procs, addrs = _node_procs(i, node, engines, data, placement.gpus_per_node)
-        files[f"launch/node_{i}_run.sh"] = render("common/node_run.sh.j2", node=i, procs=procs, addrs=addrs,
-                                                  slots=node, **ctx)
+        files[f"launch/node_{i}_run.sh"] = render(
+            "common/node_run.sh.j2", node=i, procs=procs, addrs=addrs, slots=node, **ctx
+        )
     ctx["sweep"] = [(c, max(4 * c, 32), c) for c in concurrencies(dep)]  # (concurrency, requests, warm-up)
     ctx["load"] = load_of(spec, dep)
     script = render("common/run_aiperf.sh.j2", **ctx)
@@ -96,8 +122,14 @@ def deployment_files(dep: Deployment, folder: str, spec: Any, image: str | None,
 
 # GPU feature discovery's nvidia.com/gpu.product node label per system (check yours with
 # `kubectl get nodes -L nvidia.com/gpu.product`); written only where one deployment spans two GPU types.
-GPU_PRODUCT = {"h100_sxm": "NVIDIA-H100-80GB-HBM3", "h200_sxm": "NVIDIA-H200", "b200_sxm": "NVIDIA-B200",
-               "gb200": "NVIDIA-GB200", "b300_sxm": "NVIDIA-B300-SXM6-AC", "gb300": "NVIDIA-GB300"}
+GPU_PRODUCT = {
+    "h100_sxm": "NVIDIA-H100-80GB-HBM3",
+    "h200_sxm": "NVIDIA-H200",
+    "b200_sxm": "NVIDIA-B200",
+    "gb200": "NVIDIA-GB200",
+    "b300_sxm": "NVIDIA-B300-SXM6-AC",
+    "gb300": "NVIDIA-GB300",
+}
 
 
 def role_system(req: Any, role: str) -> str:
@@ -113,10 +145,16 @@ def _product(req: Any, role: str) -> str | None:
 
 def _service(e: RoleEngine, placement: Placement, model: str, served: str, product: str | None = None) -> dict:
     nodes = placement.node_count(e.role)
-    return dict(name=e.service, role=e.role, replicas=e.count, nodes=nodes, product=product,
-                gpu=placement.gpus_per_node if nodes > 1 else e.gpus_per_worker, module=e.module,
-                args=[e.model_flag, model, "--served-model-name", served,
-                      *e.args(f"{K8S_ENGINE_DIR}/{e.role}.yaml")])
+    return dict(
+        name=e.service,
+        role=e.role,
+        replicas=e.count,
+        nodes=nodes,
+        product=product,
+        gpu=placement.gpus_per_node if nodes > 1 else e.gpus_per_worker,
+        module=e.module,
+        args=[e.model_flag, model, "--served-model-name", served, *e.args(f"{K8S_ENGINE_DIR}/{e.role}.yaml")],
+    )
 
 
 def _addr(node: int) -> str:
@@ -128,29 +166,58 @@ def _fill(words: list, **values: Any) -> list:
     return [Shell('"' + w.format(**values) + '"') if "{" in str(w) else w for w in words]
 
 
-def _node_procs(i: int, node: tuple[Slot, ...], engines: list[RoleEngine], data: dict,
-                gpn: int) -> tuple[list[dict], list[int]]:
+def _node_procs(
+    i: int, node: tuple[Slot, ...], engines: list[RoleEngine], data: dict, gpn: int
+) -> tuple[list[dict], list[int]]:
     """Processes node i starts (dicts for node_run.sh.j2) and the other nodes whose address it needs."""
-    procs: list[dict[str, Any]] = [dict(label="frontend", env={}, argv=["python3", "-m", "dynamo.frontend", "--http-port", FRONTEND_PORT],
-                  foreground=[], log="frontend.log", note="")] if i == 0 else []
+    procs: list[dict[str, Any]] = (
+        [
+            dict(
+                label="frontend",
+                env={},
+                argv=["python3", "-m", "dynamo.frontend", "--http-port", FRONTEND_PORT],
+                foreground=[],
+                log="frontend.log",
+                note="",
+            )
+        ]
+        if i == 0
+        else []
+    )
     by_role = {e.role: e for e in engines}
     mn = data["multinode"]
     for s in node:
         e = by_role[s.role]
         offset = s.slot * gpn
         env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, s.gpus)), **e.env(offset)}
-        argv = ["python3", "-m", e.module, e.model_flag, Shell('"$MODEL"'), "--served-model-name",
-                Shell('"$SERVED"'), *e.args(Shell(f'"$BUNDLE/engine/{e.role}.yaml"'), offset)]
+        argv = [
+            "python3",
+            "-m",
+            e.module,
+            e.model_flag,
+            Shell('"$MODEL"'),
+            "--served-model-name",
+            Shell('"$SERVED"'),
+            *e.args(Shell(f'"$BUNDLE/engine/{e.role}.yaml"'), offset),
+        ]
         label = f"{s.role}_{s.worker}"
         proc: dict[str, Any] = dict(label=label, env=env, argv=argv, foreground=[], log=f"{label}.log", note="")
         if s.spans:
             head = s.nodes[0]
-            values = dict(head=_addr(head), gpus=e.gpus_per_worker, nodes=len(s.nodes), rank=s.rank,
-                          hosts=",".join(f"{_addr(n)}:{gpn}" for n in s.nodes))
+            values = dict(
+                head=_addr(head),
+                gpus=e.gpus_per_worker,
+                nodes=len(s.nodes),
+                rank=s.rank,
+                hosts=",".join(f"{_addr(n)}:{gpn}" for n in s.nodes),
+            )
             where = f"node {s.rank + 1} of {len(s.nodes)} (nodes {', '.join(map(str, s.nodes))})"
             if s.rank == 0:
-                proc.update(argv=[*_fill(mn["prefix"], **values), *argv, *_fill(mn["args"], **values)],
-                            foreground=_fill(mn["head_pre"], **values), note=where)
+                proc.update(
+                    argv=[*_fill(mn["prefix"], **values), *argv, *_fill(mn["args"], **values)],
+                    foreground=_fill(mn["head_pre"], **values),
+                    note=where,
+                )
             elif mn["followers"] == "worker":
                 proc.update(argv=[*argv, *_fill(mn["args"], **values)], note=where)
             elif mn["followers"] == "none":

@@ -9,49 +9,97 @@ from typing import Any
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _CONTAINER = {
-    "type": "object", "required": ["image", "command", "args"], "additionalProperties": False,
+    "type": "object",
+    "required": ["image", "command", "args"],
+    "additionalProperties": False,
     "properties": {
-        "image": {"type": "string", "pattern": r"^\S+$"}, "command": _STRINGS, "args": _STRINGS,
+        "image": {"type": "string", "pattern": r"^\S+$"},
+        "command": _STRINGS,
+        "args": _STRINGS,
         "workingDir": {"type": "string"},
-        "volumeMounts": {"type": "array", "items": {
-            "type": "object", "required": ["name", "mountPath"],
-            "properties": {"name": {"type": "string"}, "mountPath": {"type": "string"}}}},
+        "volumeMounts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "mountPath"],
+                "properties": {"name": {"type": "string"}, "mountPath": {"type": "string"}},
+            },
+        },
     },
 }
 _SERVICE = {
-    "type": "object", "required": ["componentType", "replicas", "extraPodSpec"], "additionalProperties": False,
+    "type": "object",
+    "required": ["componentType", "replicas", "extraPodSpec"],
+    "additionalProperties": False,
     "properties": {
         "componentType": {"enum": ["frontend", "worker", "planner"]},
         "subComponentType": {"enum": ["prefill", "decode"]},
         "replicas": {"type": "integer", "minimum": 1},
         "envFromSecret": {"type": "string"},
         # Kubernetes quantities are strings: gpu: "8"
-        "resources": {"type": "object", "required": ["limits"], "properties": {"limits": {
-            "type": "object", "required": ["gpu"],
-            "properties": {"gpu": {"type": "string", "pattern": r"^[1-9]\d*$"}}}}},
-        "multinode": {"type": "object", "required": ["nodeCount"], "additionalProperties": False,
-                      "properties": {"nodeCount": {"type": "integer", "minimum": 2}}},
+        "resources": {
+            "type": "object",
+            "required": ["limits"],
+            "properties": {
+                "limits": {
+                    "type": "object",
+                    "required": ["gpu"],
+                    "properties": {"gpu": {"type": "string", "pattern": r"^[1-9]\d*$"}},
+                }
+            },
+        },
+        "multinode": {
+            "type": "object",
+            "required": ["nodeCount"],
+            "additionalProperties": False,
+            "properties": {"nodeCount": {"type": "integer", "minimum": 2}},
+        },
         "sharedMemory": {"type": "object", "required": ["size"], "properties": {"size": {"type": "string"}}},
-        "extraPodSpec": {"type": "object", "required": ["mainContainer"], "additionalProperties": False,
-                         "properties": {"mainContainer": _CONTAINER,
-                                        "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
-                                        "volumes": {"type": "array", "items": {
-                             "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+        "extraPodSpec": {
+            "type": "object",
+            "required": ["mainContainer"],
+            "additionalProperties": False,
+            "properties": {
+                "mainContainer": _CONTAINER,
+                "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
+                "volumes": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                },
+            },
+        },
     },
 }
 DGD_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
     "properties": {
         "apiVersion": {"enum": ["nvidia.com/v1alpha1"]},
         "kind": {"enum": ["DynamoGraphDeployment"]},
-        "metadata": {"type": "object", "required": ["name"],
-                     "properties": {"name": {"type": "string", "pattern": DNS_LABEL}}},
-        "spec": {"type": "object", "required": ["services"], "additionalProperties": False, "properties": {
-            "backendFramework": {"enum": ["trtllm", "vllm", "sglang"]},
-            "services": {"type": "object", "required": ["Frontend"], "additionalProperties": _SERVICE}}},
+        "metadata": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "pattern": DNS_LABEL}},
+        },
+        "spec": {
+            "type": "object",
+            "required": ["services"],
+            "additionalProperties": False,
+            "properties": {
+                "backendFramework": {"enum": ["trtllm", "vllm", "sglang"]},
+                "services": {"type": "object", "required": ["Frontend"], "additionalProperties": _SERVICE},
+            },
+        },
     },
 }
-_TYPES: dict[str, type | tuple[type, ...]] = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
 
 
 def validate(doc: Any, schema: dict[str, Any], path: str = "$") -> list[str]:

@@ -11,6 +11,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
         from solver.web.app import serve as run
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise UserError(f"`aicsolve webapp` needs {e.name or 'starlette and uvicorn'}: "
-                        "pip install 'aicsolve[web]'.") from None
+        raise UserError(
+            f"`aicsolve webapp` needs {e.name or 'starlette and uvicorn'}: pip install 'aicsolve[web]'."
+        ) from None
     run(host, port)

@@ -33,9 +33,13 @@ MAX_PARALLEL_SOLVES = 2  # large solves at once; small ones (service.is_light) h
 READ_TIMEOUT_S = 10.0  # a request's headers and body must arrive within this (half-sent requests are dropped)
 MAX_CONNECTIONS = 200  # open connections; more are closed at once (file descriptors stay far from the limit)
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
-           "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-                                      "base-uri 'none'; frame-ancestors 'none'"}
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+}
 
 
 class HttpError(Exception):
@@ -85,12 +89,16 @@ async def _in_thread(fn: Callable[..., Any], body: Any) -> Any:
         with anyio.fail_after(WALL_LIMIT_S):
             return await anyio.to_thread.run_sync(fn, body, limiter=_limiters[light], abandon_on_cancel=True)
     except TimeoutError:
-        raise HttpError(504, f"the solve ran past {WALL_LIMIT_S:g} s; narrow the search (fewer GPUs, search.tp, "
-                             "search.max_batch_size) or run the CLI.") from None
+        raise HttpError(
+            504,
+            f"the solve ran past {WALL_LIMIT_S:g} s; narrow the search (fewer GPUs, search.tp, "
+            "search.max_batch_size) or run the CLI.",
+        ) from None
 
 
 def _api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     """Map errors to JSON: UserError 400 (infeasible 422), HttpError its status, anything else 500."""
+
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
@@ -100,11 +108,17 @@ def _api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
             return JSONResponse({"error": str(e)}, status_code=422)
         except user_error_types() as e:
             return JSONResponse({"error": str(e)}, status_code=400)
-        except Exception as e:  # noqa: BLE001 - worded as the CLI words an internal error
+        except Exception as e:
             # The details (which may name the server's files) go to the server's log, not to the client.
             logging.getLogger("aicsolve.web").exception("internal error answering %s", request.url.path)
-            return JSONResponse({"error": f"internal error ({type(e).__name__}). This is a bug in aicsolve; please "
-                                          "report it (the server's log has the details)."}, status_code=500)
+            return JSONResponse(
+                {
+                    "error": f"internal error ({type(e).__name__}). This is a bug in aicsolve; please "
+                    "report it (the server's log has the details)."
+                },
+                status_code=500,
+            )
+
     return wrapped
 
 
@@ -137,8 +151,9 @@ async def api_solve(request: Request) -> Response:
 async def api_bundle(request: Request) -> Response:
     body = await _read_json(request)
     name, data = await _in_thread(service.bundle, body)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 class _SecurityHeaders:
@@ -151,18 +166,26 @@ class _SecurityHeaders:
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *((k.lower().encode(), v.encode())
-                                                              for k, v in HEADERS.items())]
+                message["headers"] = [
+                    *message["headers"],
+                    *((k.lower().encode(), v.encode()) for k, v in HEADERS.items()),
+                ]
             await send(message)
+
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
 def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
     """The ASGI app; allowed_hosts: the Host header check against DNS rebinding (serve always gives one)."""
-    routes = [Route("/", index), Route("/favicon.ico", favicon), Route("/api/models", api_models),
-              Route("/api/systems", api_systems),
-              Route("/api/solve", api_solve, methods=["POST"]), Route("/api/bundle", api_bundle, methods=["POST"]),
-              Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    routes = [
+        Route("/", index),
+        Route("/favicon.ico", favicon),
+        Route("/api/models", api_models),
+        Route("/api/systems", api_systems),
+        Route("/api/solve", api_solve, methods=["POST"]),
+        Route("/api/bundle", api_bundle, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
     middleware = [Middleware(_SecurityHeaders)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
@@ -247,9 +270,19 @@ def serve(host: str = "127.0.0.1", port: int = 7860, echo: Callable[[str], Any] 
     echo(f"aicsolve web app on http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops it)")
     hosts = allowed_hosts(host)
     if not loopback:
-        echo(f"note: listening on {host}: anyone who can reach it can run solves here. Requests must name one of "
-             f"these hosts: {', '.join(hosts)}.")
+        echo(
+            f"note: listening on {host}: anyone who can reach it can run solves here. Requests must name one of "
+            f"these hosts: {', '.join(hosts)}."
+        )
     for name in ("asyncio", "uvicorn.error", "aicsolve.web"):
         logging.getLogger(name).addFilter(_RateLimit())
-    uvicorn.Server(uvicorn.Config(create_app(hosts), log_level="warning", timeout_graceful_shutdown=3,
-                                  http=_guarded_protocol(), timeout_keep_alive=5, backlog=128)).run(sockets=[sock])
+    uvicorn.Server(
+        uvicorn.Config(
+            create_app(hosts),
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+            http=_guarded_protocol(),
+            timeout_keep_alive=5,
+            backlog=128,
+        )
+    ).run(sockets=[sock])

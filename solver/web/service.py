@@ -26,8 +26,10 @@ OVERRIDE = "override"  # how messages name one of the page's overrides (the CLI'
 MAX_DEPTH = 64  # JSON nesting of a posted spec, as for a spec file (solver.specyaml.MAX_DEPTH)
 LIGHT_CANDIDATES, LIGHT_GPUS = 2_000, 512  # a solve this small takes about a second: it gets its own lane
 BODY_KEYS = ("spec_yaml", "spec", "overrides", "filename", "export_top", "image")
-_SHAPE = ('the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
-          'or {"spec": {<spec keys>}, "overrides": [...]}')
+_SHAPE = (
+    'the request body is a JSON object: {"spec_yaml": "<spec YAML text>", "overrides": ["key=value", ...]} '
+    'or {"spec": {<spec keys>}, "overrides": [...]}'
+)
 
 
 class _Named(os.PathLike[str]):
@@ -67,9 +69,16 @@ def systems() -> dict:
         except CostModelError:  # a damaged system file: the form's node-size hint is not worth failing the list over
             gpn = None
         out.append({"name": name, "gpus_per_node": gpn, "backends": backends})
-    return {"systems": out, "default_versions": dict(DEFAULT_VERSIONS),
-            "quantization": {"gemm": list(GEMM_DTYPES), "kv_cache": list(KV_DTYPES),
-                             "attention": ["bfloat16", "fp8"], "moe": list(MOE_DTYPES)}}
+    return {
+        "systems": out,
+        "default_versions": dict(DEFAULT_VERSIONS),
+        "quantization": {
+            "gemm": list(GEMM_DTYPES),
+            "kv_cache": list(KV_DTYPES),
+            "attention": ["bfloat16", "fp8"],
+            "moe": list(MOE_DTYPES),
+        },
+    }
 
 
 def parse_body(body: Any) -> tuple[str | dict, list[str], str]:
@@ -118,8 +127,14 @@ def _looks_like_path(model: str) -> bool:
     s = model.strip()
     if s.lower() in {k.lower() for hf_id, aliases in list_models() for k in (hf_id, *aliases)}:
         return False
-    return (s.lower().endswith((".json", ".yaml", ".yml")) or "\\" in s or s.startswith(("/", "~", ".")) or ".." in s
-            or s.count("/") > 1 or os.path.isabs(s))
+    return (
+        s.lower().endswith((".json", ".yaml", ".yml"))
+        or "\\" in s
+        or s.startswith(("/", "~", "."))
+        or ".." in s
+        or s.count("/") > 1
+        or os.path.isabs(s)
+    )
 
 
 def _reject_paths(raw: Any, overrides: list[str]) -> None:
@@ -146,16 +161,21 @@ def _reject_paths(raw: Any, overrides: list[str]) -> None:
                 pass
     for m in seen["model"]:
         if isinstance(m, str) and _looks_like_path(m):
-            raise UserError(f"model: {m!r} looks like a path; the web app accepts only model ids and aliases "
-                            "(GET /api/models, or `aicsolve models`). For a local config.json run the CLI: "
-                            "aicsolve SPEC.yaml.")
+            raise UserError(
+                f"model: {m!r} looks like a path; the web app accepts only model ids and aliases "
+                "(GET /api/models, or `aicsolve models`). For a local config.json run the CLI: "
+                "aicsolve SPEC.yaml."
+            )
     if any(t is not None for t in seen["workload.trace"]):
-        raise UserError("workload.trace: the web app reads no local files; give the lengths as distributions "
-                        "(workload.isl: {lognormal: {mean: 4000, p90: 8000}}), or run the CLI (aicsolve SPEC.yaml) "
-                        "with the trace.")
+        raise UserError(
+            "workload.trace: the web app reads no local files; give the lengths as distributions "
+            "(workload.isl: {lognormal: {mean: 4000, p90: 8000}}), or run the CLI (aicsolve SPEC.yaml) "
+            "with the trace."
+        )
     if any(c is not None for c in seen["calibration"]):
-        raise UserError("calibration: the web app reads no calibration files; run the CLI (aicsolve SPEC.yaml) "
-                        "to apply one.")
+        raise UserError(
+            "calibration: the web app reads no calibration files; run the CLI (aicsolve SPEC.yaml) to apply one."
+        )
 
 
 def _peek(text: str, name: str) -> Any:
@@ -178,8 +198,10 @@ def load(body: Any):
     spec_in, overrides, name = parse_body(body)
     raw = spec_in if isinstance(spec_in, dict) else _peek(spec_in, name)
     if isinstance(raw, dict) and is_cluster(apply_overrides(raw, overrides, label=OVERRIDE)):
-        raise UserError(f"{name}: a spec with demand, pools or deployments is a cluster spec; the web page solves one "
-                        "model on total_gpus. Run it with the CLI: aicsolve SPEC.yaml (--save-dir for the bundles).")
+        raise UserError(
+            f"{name}: a spec with demand, pools or deployments is a cluster spec; the web page solves one "
+            "model on total_gpus. Run it with the CLI: aicsolve SPEC.yaml (--save-dir for the bundles)."
+        )
     _reject_paths(raw, overrides)
     # local_files=False: the model is looked up in the registry only and no path is ever opened, so an answer
     # says nothing about the server's disk (a file that exists reads like one that does not).
@@ -245,8 +267,9 @@ def bundle(body: Any) -> tuple[str, bytes]:
     if image is not None and not isinstance(image, str):
         raise UserError(f"image must be a string (a container image reference); got {image!r}.")
     s = solve(body)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"aicsolve-{s.spec.arch.name}-{s.spec.request.system}-"
-                  f"{s.spec.total_gpus}gpu").strip("-")
+    stem = re.sub(
+        r"[^A-Za-z0-9._-]+", "-", f"aicsolve-{s.spec.arch.name}-{s.spec.request.system}-{s.spec.total_gpus}gpu"
+    ).strip("-")
     with tempfile.TemporaryDirectory(prefix="aicsolve-web-") as d:
         out = Path(d) / "bundle"
         export_bundle(s.result, s.spec, out, top, False, image, notes=s.notes)

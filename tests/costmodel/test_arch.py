@@ -99,7 +99,12 @@ def test_architecture_fields() -> None:
     ds = load_model("DEEPSEEK_R1")
     assert (ds.family, ds.num_dense_layers, ds.num_moe_layers, ds.mtp_layers) == ("mla_moe", 3, 58, 1)
     assert (ds.q_lora_rank, ds.kv_lora_rank, ds.qk_nope_head_dim, ds.qk_rope_head_dim, ds.v_head_dim) == (
-        1536, 512, 128, 64, 128)
+        1536,
+        512,
+        128,
+        64,
+        128,
+    )
     assert (ds.num_experts, ds.topk, ds.num_shared_experts, ds.shared_intermediate) == (256, 8, 1, 2048)
     kimi = load_model("KIMI_K2_5")
     assert (kimi.family, kimi.num_experts, kimi.num_heads, kimi.num_dense_layers) == ("mla_moe", 384, 64, 1)
@@ -161,10 +166,20 @@ def test_registry_is_consistent() -> None:
     models = list_models()
     ids = [hf for hf, _ in models]
     required = [
-        "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "meta-llama/Llama-3.1-405B", "Qwen/Qwen3-32B",
-        "Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-235B-A22B", "deepseek-ai/DeepSeek-V3",
-        "deepseek-ai/DeepSeek-R1", "openai/gpt-oss-120b", "openai/gpt-oss-20b", "mistralai/Mixtral-8x7B-v0.1",
-        "moonshotai/Kimi-K2.5", "MiniMaxAI/MiniMax-M2.5",
+        "meta-llama/Llama-3.1-8B",
+        "meta-llama/Llama-3.1-70B",
+        "meta-llama/Llama-3.1-405B",
+        "Qwen/Qwen3-32B",
+        "Qwen/Qwen3-8B",
+        "Qwen/Qwen3-30B-A3B",
+        "Qwen/Qwen3-235B-A22B",
+        "deepseek-ai/DeepSeek-V3",
+        "deepseek-ai/DeepSeek-R1",
+        "openai/gpt-oss-120b",
+        "openai/gpt-oss-20b",
+        "mistralai/Mixtral-8x7B-v0.1",
+        "moonshotai/Kimi-K2.5",
+        "MiniMaxAI/MiniMax-M2.5",
     ]
     assert set(required) <= set(ids)
     keys = [k.lower() for hf, aliases in models for k in [hf, *aliases]]
@@ -175,15 +190,50 @@ def test_registry_is_consistent() -> None:
 
 def test_model_files_are_trimmed() -> None:
     allowed = {
-        "architectures", "num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",
-        "intermediate_size", "vocab_size", "max_position_embeddings", "tie_word_embeddings", "torch_dtype", "dtype",
-        "num_experts", "n_routed_experts", "num_local_experts", "num_experts_per_tok", "moe_intermediate_size",
-        "n_shared_experts", "shared_expert_intermediate_size", "shared_intermediate_size", "first_k_dense_replace",
-        "moe_layer_freq", "decoder_sparse_step", "mlp_only_layers", "q_lora_rank", "kv_lora_rank",
-        "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "num_nextn_predict_layers", "use_mtp",
-        "num_mtp_modules", "mtp_transformer_layers", "sliding_window", "use_sliding_window", "layer_types",
-        "quantization_config", "attn_output_gate", "linear_conv_kernel_dim", "linear_key_head_dim",
-        "linear_num_key_heads", "linear_num_value_heads", "linear_value_head_dim", "mamba_ssm_dtype",
+        "architectures",
+        "num_hidden_layers",
+        "hidden_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "intermediate_size",
+        "vocab_size",
+        "max_position_embeddings",
+        "tie_word_embeddings",
+        "torch_dtype",
+        "dtype",
+        "num_experts",
+        "n_routed_experts",
+        "num_local_experts",
+        "num_experts_per_tok",
+        "moe_intermediate_size",
+        "n_shared_experts",
+        "shared_expert_intermediate_size",
+        "shared_intermediate_size",
+        "first_k_dense_replace",
+        "moe_layer_freq",
+        "decoder_sparse_step",
+        "mlp_only_layers",
+        "q_lora_rank",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "v_head_dim",
+        "num_nextn_predict_layers",
+        "use_mtp",
+        "num_mtp_modules",
+        "mtp_transformer_layers",
+        "sliding_window",
+        "use_sliding_window",
+        "layer_types",
+        "quantization_config",
+        "attn_output_gate",
+        "linear_conv_kernel_dim",
+        "linear_key_head_dim",
+        "linear_num_key_heads",
+        "linear_num_value_heads",
+        "linear_value_head_dim",
+        "mamba_ssm_dtype",
         "mtp_num_hidden_layers",
     }
     for f in sorted((data_dir() / "models").glob("*.json")):
@@ -196,9 +246,16 @@ def test_model_files_are_trimmed() -> None:
 
 def _llama8b_raw() -> dict:
     return {
-        "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
-        "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256,
-        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rope_theta": 500000.0,
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_attention_heads": 32,
+        "num_hidden_layers": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "rope_theta": 500000.0,
     }
 
 
@@ -213,8 +270,11 @@ def test_local_config_path_file_and_dir(tmp_path: Path) -> None:
 
 def test_local_config_with_text_config_and_quant_sidecar(tmp_path: Path) -> None:
     kimi = json.loads((data_dir() / "models" / "kimi-k2.5.json").read_text())["config"]
-    wrapped = {"architectures": ["KimiK25ForConditionalGeneration"], "vision_config": {},
-               "text_config": {**kimi, "architectures": ["DeepseekV3ForCausalLM"]}}
+    wrapped = {
+        "architectures": ["KimiK25ForConditionalGeneration"],
+        "vision_config": {},
+        "text_config": {**kimi, "architectures": ["DeepseekV3ForCausalLM"]},
+    }
     (tmp_path / "config.json").write_text(json.dumps(wrapped))
     m = load_model(str(tmp_path / "config.json"))
     assert (m.family, m.num_experts, m.num_heads, m.native_weight_dtype) == ("mla_moe", 384, 64, "int4")

@@ -10,8 +10,17 @@ from costmodel.scoring import Prediction, score
 
 def _preds(n=200, ttft_bias=2.0, tpot_bias=0.5):
     g = ("h200_sxm", "trtllm", "agg")
-    return [Prediction(f"row{i}", g, 100.0 + i, 10.0 + i / 10, (100.0 + i) * ttft_bias * (1 + 0.1 * ((i % 5) - 2) / 2),
-                       (10.0 + i / 10) * tpot_bias) for i in range(n)]
+    return [
+        Prediction(
+            f"row{i}",
+            g,
+            100.0 + i,
+            10.0 + i / 10,
+            (100.0 + i) * ttft_bias * (1 + 0.1 * ((i % 5) - 2) / 2),
+            (10.0 + i / 10) * tpot_bias,
+        )
+        for i in range(n)
+    ]
 
 
 def test_fit_recovers_a_systematic_bias_and_helps_held_out_rows():
@@ -32,8 +41,10 @@ def test_apply_keeps_each_rows_concurrency_for_the_signed_breakdown():
     """apply used to rebuild each prediction without its concurrency, so after calibration every row fell in
     the first concurrency bin ("1-4") of the signed-error breakdown."""
     g = ("h200_sxm", "trtllm", "agg")
-    preds = [Prediction(f"row{i}", g, 100.0, 10.0, 200.0, 5.0, None, concurrency=c)
-             for i, c in enumerate([2, 8, 32, 128, 512] * 4)]
+    preds = [
+        Prediction(f"row{i}", g, 100.0, 10.0, 200.0, 5.0, None, concurrency=c)
+        for i, c in enumerate([2, 8, 32, 128, 512] * 4)
+    ]
     done = apply(fit(preds), preds)
     assert [p.concurrency for p in done] == [p.concurrency for p in preds]
     _, total = score(done)
@@ -76,10 +87,14 @@ def test_spec_calibration_scales_the_surfaces(tmp_path):
     from solver.errors import UserError
     from solver.spec import load_spec
 
-    cal = Calibration({("h200_sxm", "trtllm", "agg"): Factor(2.0, 1.5, 10), ("h200_sxm", "trtllm", "disagg"): Factor(1.0, 2.0, 10)})
+    cal = Calibration(
+        {("h200_sxm", "trtllm", "agg"): Factor(2.0, 1.5, 10), ("h200_sxm", "trtllm", "disagg"): Factor(1.0, 2.0, 10)}
+    )
     (tmp_path / "cal.yaml").write_text(cal.to_yaml())
-    text = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
-            "search: {tp: [2], max_batch_size: 16}\n")
+    text = (
+        "model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
+        "search: {tp: [2], max_batch_size: 16}\n"
+    )
     (tmp_path / "plain.yaml").write_text(text)
     (tmp_path / "cal_spec.yaml").write_text(text + "calibration: cal.yaml\n")  # relative to the spec file
     plain = build_surfaces(load_spec(tmp_path / "plain.yaml", [], {}).request)

@@ -5,22 +5,35 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel.closedloop import (BENCHMARK_WAVES, Benchmark, RankSteps, Scheduler, agg_closed_loop,
-                                  disagg_closed_loop, pool_ttft)
+from costmodel.closedloop import (
+    BENCHMARK_WAVES,
+    Benchmark,
+    RankSteps,
+    Scheduler,
+    agg_closed_loop,
+    disagg_closed_loop,
+    pool_ttft,
+)
 
 T_DEC, CLUMP, G, OSL = 20.0, 100.0, 4.0, 500  # ms per decode iteration, ms per clump of G prompts
 
 
 def _steps(decode_ms=T_DEC, clump_ms=CLUMP, clump=G, chunks=1.0, tokens=1.0) -> RankSteps:
-    return RankSteps(decode_ms=np.asarray(decode_ms, float), tokens_per_step=tokens,
-                     clump_ms=np.asarray(clump_ms, float), clump=np.asarray(clump, float),
-                     chunks=np.asarray(chunks, float))
+    return RankSteps(
+        decode_ms=np.asarray(decode_ms, float),
+        tokens_per_step=tokens,
+        clump_ms=np.asarray(clump_ms, float),
+        clump=np.asarray(clump, float),
+        chunks=np.asarray(chunks, float),
+    )
 
 
 def _loop(clients, running=1e9, recv=1.0, host=0.0, steps=None, osl=OSL):
-    return agg_closed_loop(steps or _steps(), Scheduler(running=np.asarray(running, float), recv_interval=recv,
-                                                        host_ms=host), Benchmark(clients=np.asarray(clients, float),
-                                                                                 osl=osl))
+    return agg_closed_loop(
+        steps or _steps(),
+        Scheduler(running=np.asarray(running, float), recv_interval=recv, host_ms=host),
+        Benchmark(clients=np.asarray(clients, float), osl=osl),
+    )
 
 
 def test_one_client_sees_one_prefill_plus_the_request_path():
@@ -100,11 +113,13 @@ def test_a_prefill_first_engine_under_same_length_requests_stays_one_cohort():
     n = c / G
     assert float(sync["ttft_ms"]) == pytest.approx(10.0 + (n + 1) / 2 * CLUMP)
     assert float(sync["tpot_ms"]) == pytest.approx(T_DEC + (n - 1) / 2 * CLUMP / (OSL - 1))
-    assert float(sync["req_per_ms"]) * (float(sync["ttft_ms"]) + (OSL - 1) * float(sync["tpot_ms"])) == \
-        pytest.approx(c)
+    assert float(sync["req_per_ms"]) * (float(sync["ttft_ms"]) + (OSL - 1) * float(sync["tpot_ms"])) == pytest.approx(c)
     spread = agg_closed_loop(_steps(), sched, Benchmark(np.asarray(c), OSL))
-    mixed = agg_closed_loop(_steps(), Scheduler(running=np.asarray(1e9), recv_interval=30.0, host_ms=10.0),
-                            Benchmark(np.asarray(c), OSL, fixed_lengths=True))
+    mixed = agg_closed_loop(
+        _steps(),
+        Scheduler(running=np.asarray(1e9), recv_interval=30.0, host_ms=10.0),
+        Benchmark(np.asarray(c), OSL, fixed_lengths=True),
+    )
     assert float(spread["ttft_ms"]) == pytest.approx(float(mixed["ttft_ms"]))
     # the cohort waits for its own prefills where the spread loop stalls decode instead: TTFT up, TPOT down
     assert float(sync["ttft_ms"]) > float(spread["ttft_ms"]) and float(sync["tpot_ms"]) < float(spread["tpot_ms"])

@@ -33,8 +33,10 @@ def test_trtllm_and_vllm_default_capture_limits():
 
 def test_eager_launch_cost_is_the_eager_minus_graph_all_reduce_floor():
     db = open_db("h200_sxm", "sglang", DEFAULT_VERSIONS["sglang"])
-    gap = float(db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_eager")
-                - db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_graph"))
+    gap = float(
+        db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_eager")
+        - db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_graph")
+    )
     assert 0.01 < eager_launch_ms(db) < 0.05 and eager_launch_ms(db) == pytest.approx(gap, rel=0.3)
     # TRT-LLM's tables measure no eager variant: nothing to price it from
     assert eager_launch_ms(open_db("h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"])) is None
@@ -45,12 +47,18 @@ def test_an_uncaptured_decode_step_takes_the_longer_of_gpu_work_and_host_launche
     arch = load_model("meta-llama/Llama-3.1-8B")
     captured, limited = StepModel(db, arch, BF16), StepModel(db, arch, BF16, graph_max_batch=256)
     lay = _lay(8)
-    launches = arch.num_layers * (EAGER_LAUNCHES["attention"] + EAGER_LAUNCHES["residual"]
-                                  + EAGER_LAUNCHES["collectives"] + EAGER_LAUNCHES["dense_ffn"])
+    launches = arch.num_layers * (
+        EAGER_LAUNCHES["attention"]
+        + EAGER_LAUNCHES["residual"]
+        + EAGER_LAUNCHES["collectives"]
+        + EAGER_LAUNCHES["dense_ffn"]
+    )
     assert float(limited.eager_launches(lay)) == launches
     host = launches * limited.launch_ms + limited.overhead_ms
     for batch in (8, 256):  # captured: unchanged
-        assert float(limited.iteration_ms(lay, batch, 2000, 0, 0)) == float(captured.iteration_ms(lay, batch, 2000, 0, 0))
+        assert float(limited.iteration_ms(lay, batch, 2000, 0, 0)) == float(
+            captured.iteration_ms(lay, batch, 2000, 0, 0)
+        )
     for batch in (257, 512):
         gpu = float(captured.iteration_ms(lay, batch, 2000, 0, 0))
         assert float(limited.iteration_ms(lay, batch, 2000, 0, 0)) == pytest.approx(max(gpu, host))
@@ -64,6 +72,14 @@ def test_the_product_prices_what_the_exporters_render():
     arch = load_model("meta-llama/Llama-3.1-8B")
     for backend, want in (("sglang", None), ("trtllm", None), ("vllm", 512)):
         db = open_db("h200_sxm", backend, DEFAULT_VERSIONS[backend])
-        req = SurfaceRequest(model=arch, system="h200_sxm", backend=backend, version=db.version, isl=1000, osl=1000,
-                             quant=BF16, search=SearchSpace())
+        req = SurfaceRequest(
+            model=arch,
+            system="h200_sxm",
+            backend=backend,
+            version=db.version,
+            isl=1000,
+            osl=1000,
+            quant=BF16,
+            search=SearchSpace(),
+        )
         assert graph_max_batch(db, req) == want  # SGLang and TRT-LLM exports capture up to the batch cap

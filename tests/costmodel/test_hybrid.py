@@ -42,8 +42,11 @@ def test_layer_pattern_and_sizes_from_hf_config():
     assert a.kv_bytes_per_token(2) == 15 * 2 * 2 * 256 * 2
     # per request: 45 × (fp32 recurrent state 64×128×128 + bf16 conv window 3 × (2·16·128 + 64·128))
     assert a.linear_state_bytes_per_request() == 45 * (64 * 128 * 128 * 4 + 3 * (4096 + 8192) * 2)
-    for m, n_lin, billions in (("Qwen/Qwen3.5-27B", 48, 26.9), ("Qwen/Qwen3.5-35B-A3B", 30, 34.7),
-                               ("Qwen/Qwen3.5-122B-A10B", 36, 122.1)):
+    for m, n_lin, billions in (
+        ("Qwen/Qwen3.5-27B", 48, 26.9),
+        ("Qwen/Qwen3.5-35B-A3B", 30, 34.7),
+        ("Qwen/Qwen3.5-122B-A10B", 36, 122.1),
+    ):
         b = load_model(m)
         assert b.num_linear_layers == n_lin and b.params_total() / 1e9 == pytest.approx(billions, abs=0.3)
 
@@ -100,7 +103,6 @@ def test_qwen35_prices_on_sglang(system, model):
     assert np.all(np.isfinite(dec)) and np.all(dec > 0) and np.all(np.isfinite(pf))
     assert np.all(np.diff(dec, axis=1) > 0)  # more requests, longer step
     assert np.all(pf > dec[:, :1])  # a 4k-token prefill outlasts a 1-request decode step
-
 
 
 def test_disagg_handoff_moves_the_linear_state_too():

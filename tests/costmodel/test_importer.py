@@ -35,23 +35,50 @@ def _pq(rows: list[dict]) -> bytes:
 
 def _rows(version: str, op: str, kernel: str, **cols) -> list[dict]:
     keys = list(cols)
-    return [dict(IDENT, version=version, op_name=op, kernel_source=kernel, **dict(zip(keys, vals)))
-            for vals in zip(*cols.values())]
+    return [
+        dict(IDENT, version=version, op_name=op, kernel_source=kernel, **dict(zip(keys, vals)))
+        for vals in zip(*cols.values())
+    ]
 
 
 def _attn(version: str, stem: str, axis: str) -> list[dict]:
-    return _rows(version, stem, "torch_flow", batch_size=[1, 2], isl=[4096, 1] if axis == "step" else [16, 32],
-                 num_heads=[8, 8], num_key_value_heads=[8, 8], head_dim=[128, 128], window_size=[0, 0],
-                 beam_width=[1, 1], attn_dtype=["bfloat16"] * 2, kv_cache_dtype=["bfloat16"] * 2,
-                 step=[0, 0] if axis == "isl" else [15, 31], latency=[0.1, 0.2])
+    return _rows(
+        version,
+        stem,
+        "torch_flow",
+        batch_size=[1, 2],
+        isl=[4096, 1] if axis == "step" else [16, 32],
+        num_heads=[8, 8],
+        num_key_value_heads=[8, 8],
+        head_dim=[128, 128],
+        window_size=[0, 0],
+        beam_width=[1, 1],
+        attn_dtype=["bfloat16"] * 2,
+        kv_cache_dtype=["bfloat16"] * 2,
+        step=[0, 0] if axis == "isl" else [15, 31],
+        latency=[0.1, 0.2],
+    )
 
 
 def _gdn(phase: str, kernel: str, batch: list, seq: list, latency: list) -> list[dict]:
     n = len(batch)
-    return _rows("1.3.0rc20", "gdn", kernel, phase=[phase] * n, batch_size=batch, seq_len=seq,
-                 num_tokens=[b * q for b, q in zip(batch, seq)], d_model=[4096] * n, d_conv=[4] * n,
-                 num_k_heads=[4] * n, head_k_dim=[128] * n, num_v_heads=[16] * n, head_v_dim=[128] * n,
-                 model_name=["Qwen/Qwen3.5-397B-A17B"] * n, latency=latency)
+    return _rows(
+        "1.3.0rc20",
+        "gdn",
+        kernel,
+        phase=[phase] * n,
+        batch_size=batch,
+        seq_len=seq,
+        num_tokens=[b * q for b, q in zip(batch, seq)],
+        d_model=[4096] * n,
+        d_conv=[4] * n,
+        num_k_heads=[4] * n,
+        head_k_dim=[128] * n,
+        num_v_heads=[16] * n,
+        head_v_dim=[128] * n,
+        model_name=["Qwen/Qwen3.5-397B-A17B"] * n,
+        latency=latency,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,40 +88,113 @@ def wheel(tmp_path_factory) -> Path:
         f"{ROOT}h200_sxm.yaml": SYS_YAML.encode(),
         # two repeats of (bf16, 1, 32, 32) → median; a second lane measuring the same shape loses (fewer rows)
         f"{d}gemm/trtllm/1.3.0rc20/gemm_perf.parquet": _pq(
-            _rows("1.3.0rc20", "gemm", "torch_flow", gemm_dtype=["bfloat16"] * 4, m=[1, 1, 1, 2], n=[32] * 4,
-                  k=[32] * 4, latency=[0.010, 0.014, 0.999, 0.02])
-            + _rows("1.3.0rc20", "gemm", "other_lane", gemm_dtype=["bfloat16"], m=[1], n=[32], k=[32], latency=[5.0])),
+            _rows(
+                "1.3.0rc20",
+                "gemm",
+                "torch_flow",
+                gemm_dtype=["bfloat16"] * 4,
+                m=[1, 1, 1, 2],
+                n=[32] * 4,
+                k=[32] * 4,
+                latency=[0.010, 0.014, 0.999, 0.02],
+            )
+            + _rows("1.3.0rc20", "gemm", "other_lane", gemm_dtype=["bfloat16"], m=[1], n=[32], k=[32], latency=[5.0])
+        ),
         # the older version adds m=4 and must not override m=1
         f"{d}gemm/trtllm/1.3.0rc10/gemm_perf.parquet": _pq(
-            _rows("1.3.0rc10", "gemm", "torch_flow", gemm_dtype=["bfloat16"] * 2, m=[1, 4], n=[32, 32], k=[32, 32],
-                  latency=[7.0, 0.04])),
+            _rows(
+                "1.3.0rc10",
+                "gemm",
+                "torch_flow",
+                gemm_dtype=["bfloat16"] * 2,
+                m=[1, 4],
+                n=[32, 32],
+                k=[32, 32],
+                latency=[7.0, 0.04],
+            )
+        ),
         # a newer version than the current slot is never read
         f"{d}gemm/trtllm/1.3.0rc23/gemm_perf.parquet": _pq(
-            _rows("1.3.0rc23", "gemm", "torch_flow", gemm_dtype=["bfloat16"], m=[8], n=[32], k=[32], latency=[1.0])),
-        f"{d}attention/trtllm/1.3.0rc20/context_attention_perf.parquet": _pq(_attn("1.3.0rc20", "context_attention", "isl")),
-        f"{d}attention/trtllm/1.3.0rc20/generation_attention_perf.parquet": _pq(_attn("1.3.0rc20", "generation_attention", "step")),
+            _rows("1.3.0rc23", "gemm", "torch_flow", gemm_dtype=["bfloat16"], m=[8], n=[32], k=[32], latency=[1.0])
+        ),
+        f"{d}attention/trtllm/1.3.0rc20/context_attention_perf.parquet": _pq(
+            _attn("1.3.0rc20", "context_attention", "isl")
+        ),
+        f"{d}attention/trtllm/1.3.0rc20/generation_attention_perf.parquet": _pq(
+            _attn("1.3.0rc20", "generation_attention", "step")
+        ),
         f"{d}mla_bmm/trtllm/1.3.0rc20/mla_bmm_perf.parquet": _pq(
-            _rows("1.3.0rc20", "mla_gen_pre", "k", bmm_dtype=["bfloat16"], num_tokens=[1], num_heads=[128], latency=[0.01])),
+            _rows(
+                "1.3.0rc20", "mla_gen_pre", "k", bmm_dtype=["bfloat16"], num_tokens=[1], num_heads=[128], latency=[0.01]
+            )
+        ),
         f"{d}moe/trtllm/1.3.0rc20/moe_perf.parquet": _pq(
-            _rows("1.3.0rc20", "moe", "cutlass", moe_dtype=["fp8"] * 2, num_tokens=[1, 1], hidden_size=[4096, 9999],
-                  inter_size=[1536, 1], topk=[8, 1], num_experts=[128, 2], moe_tp_size=[1, 1], moe_ep_size=[8, 1],
-                  distribution=["balanced"] * 2, latency=[0.05, 0.06])),
+            _rows(
+                "1.3.0rc20",
+                "moe",
+                "cutlass",
+                moe_dtype=["fp8"] * 2,
+                num_tokens=[1, 1],
+                hidden_size=[4096, 9999],
+                inter_size=[1536, 1],
+                topk=[8, 1],
+                num_experts=[128, 2],
+                moe_tp_size=[1, 1],
+                moe_ep_size=[8, 1],
+                distribution=["balanced"] * 2,
+                latency=[0.05, 0.06],
+            )
+        ),
         f"{d}comm/trtllm/1.3.0rc20/custom_allreduce_perf.parquet": _pq(
-            _rows("1.3.0rc20", "all_reduce", "TRTLLM", allreduce_dtype=["bfloat16"], num_gpus=[2], message_size=[128],
-                  latency=[0.003], implementation=["trtllm"])),
+            _rows(
+                "1.3.0rc20",
+                "all_reduce",
+                "TRTLLM",
+                allreduce_dtype=["bfloat16"],
+                num_gpus=[2],
+                message_size=[128],
+                latency=[0.003],
+                implementation=["trtllm"],
+            )
+        ),
         f"{d}comm/trtllm/1.3.0rc20/moe_a2a_perf.parquet": _pq(
-            _rows("1.3.0rc20", "moe_a2a", "deepep", comm_backend=["deepep_ht"], phase=["dispatch"], comm_dtype=["bf16"],
-                  ep_size=[8], node_num=[1], hidden_size=[4096], topk=[8], num_experts=[128], num_tokens=[16],
-                  sms=[20], transmit_us=[50.0], notify_us=[0.0], latency=[50.0])),
+            _rows(
+                "1.3.0rc20",
+                "moe_a2a",
+                "deepep",
+                comm_backend=["deepep_ht"],
+                phase=["dispatch"],
+                comm_dtype=["bf16"],
+                ep_size=[8],
+                node_num=[1],
+                hidden_size=[4096],
+                topk=[8],
+                num_experts=[128],
+                num_tokens=[16],
+                sms=[20],
+                transmit_us=[50.0],
+                notify_us=[0.0],
+                latency=[50.0],
+            )
+        ),
         # GDN: each shape is two kernels per phase, summed; (b=2, seq=16) lacks its conv kernel: dropped
         f"{d}linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet": _pq(
             _gdn("context", "causal_conv1d_fn", [1, 1], [16, 1024], [0.002, 0.01])
             + _gdn("context", "chunk_gated_delta_rule", [1, 1, 2, 2], [16, 1024, 16, 16], [0.02, 0.08, 0.03, 0.05])
             + _gdn("generation", "causal_conv1d_update", [1, 8], [1, 1], [0.003, 0.004])
-            + _gdn("generation", "fused_recurrent_gated_delta_rule", [1, 8], [1, 1], [0.005, 0.009])),
+            + _gdn("generation", "fused_recurrent_gated_delta_rule", [1, 8], [1, 1], [0.005, 0.009])
+        ),
         f"{d}comm/nccl/2.26.2/nccl_perf.parquet": _pq(
-            _rows("2.29.2", "all_gather", "NCCL", nccl_dtype=["half"] * 3, num_gpus=[2] * 3, message_size=[256] * 3,
-                  latency=[0.005, 0.007, 0.006])),
+            _rows(
+                "2.29.2",
+                "all_gather",
+                "NCCL",
+                nccl_dtype=["half"] * 3,
+                num_gpus=[2] * 3,
+                message_size=[256] * 3,
+                latency=[0.005, 0.007, 0.006],
+            )
+        ),
     }
     path = tmp_path_factory.mktemp("whl") / "fake-0.12.0.whl"
     with zipfile.ZipFile(path, "w") as z:
@@ -104,8 +204,14 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def _run(wheel: Path, out: Path) -> Path:
-    import_all(str(wheel), out, log=lambda m: None, systems=("h200_sxm",), backends={"trtllm": "1.3.0rc20"},
-               shapes=frozenset({(4096, 1536, 8, 128)}))
+    import_all(
+        str(wheel),
+        out,
+        log=lambda m: None,
+        systems=("h200_sxm",),
+        backends={"trtllm": "1.3.0rc20"},
+        shapes=frozenset({(4096, 1536, 8, 128)}),
+    )
     return out
 
 
@@ -154,8 +260,14 @@ def test_gdn_kernels_are_summed_per_phase(wheel, tmp_path):
     rows = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/gdn.csv.gz")
     got = {(r["phase"], int(r["batch"]), int(r["seq"])): float(r["latency_ms"]) for r in rows}
     # conv + delta rule; the shape missing one of its kernels is dropped rather than priced too fast
-    assert got == pytest.approx({("context", 1, 16): 0.022, ("context", 1, 1024): 0.09,
-                                 ("generation", 1, 1): 0.008, ("generation", 8, 1): 0.013})
+    assert got == pytest.approx(
+        {
+            ("context", 1, 16): 0.022,
+            ("context", 1, 1024): 0.09,
+            ("generation", 1, 1): 0.008,
+            ("generation", 8, 1): 0.013,
+        }
+    )
     assert {r["kernel"] for r in rows if r["phase"] == "context"} == {"causal_conv1d_fn+chunk_gated_delta_rule"}
     assert {(r["k_heads"], r["v_heads"], r["k_dim"], r["d_model"]) for r in rows} == {("4", "16", "128", "4096")}
     manifest = json.loads((out / "perf/h200_sxm/trtllm/1.3.0rc20/manifest.json").read_text())

@@ -13,12 +13,22 @@ from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceReques
 from costmodel.workload import Arrival, Workload, WorkloadError, empirical, fixed, lognormal, read_trace
 
 Q = Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="fp8_block")
-BASE = SurfaceRequest(load_model("QWEN3_32B"), "h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"], 4000, 500, Q,
-                      SearchSpace(tp=(1, 2, 4), batch_sizes=(1, 4, 16, 48, 96)))
+BASE = SurfaceRequest(
+    load_model("QWEN3_32B"),
+    "h200_sxm",
+    "trtllm",
+    DEFAULT_VERSIONS["trtllm"],
+    4000,
+    500,
+    Q,
+    SearchSpace(tp=(1, 2, 4), batch_sizes=(1, 4, 16, 48, 96)),
+)
 
 
 def _with(**kw) -> SurfaceRequest:
-    w = Workload(kw.pop("isl", fixed(4000)), kw.pop("osl", fixed(500)), kw.pop("hits", 0.0), kw.pop("arrival", Arrival()))
+    w = Workload(
+        kw.pop("isl", fixed(4000)), kw.pop("osl", fixed(500)), kw.pop("hits", 0.0), kw.pop("arrival", Arrival())
+    )
     return dataclasses.replace(BASE, workload=w, isl=round(w.isl.mean), osl=round(w.osl.mean))
 
 
@@ -47,8 +57,14 @@ def _ordered(t) -> bool:
 
 def test_percentiles_are_ordered(plain):
     s = build.build_surfaces(_with(isl=lognormal(4000, 8000), arrival=Arrival("gamma", None, 2.0)))
-    for t in (plain.agg.ttft_pct, plain.agg.tpot_pct, plain.prefill.ttft_pct, s.agg.ttft_pct, s.agg.tpot_pct,
-              s.prefill.ttft_pct):
+    for t in (
+        plain.agg.ttft_pct,
+        plain.agg.tpot_pct,
+        plain.prefill.ttft_pct,
+        s.agg.ttft_pct,
+        s.agg.tpot_pct,
+        s.prefill.ttft_pct,
+    ):
         assert _ordered(t)
     assert np.all(plain.decode.tpot_pct == plain.decode.tpot_ms[:, None])  # no prefill mixed into decode steps
 

@@ -18,8 +18,17 @@ SYSTEM, BACKEND, VERSION = "h200_sxm", "trtllm", "1.3.0rc20"
 
 
 def _req(tp: tuple[int, ...], gpn: int | None, pp: tuple[int, ...] = (1,)) -> SurfaceRequest:
-    return SurfaceRequest(load_model("QWEN3_32B"), SYSTEM, BACKEND, VERSION, 4000, 500, Q,
-                          SearchSpace(tp=tp, pp=pp, batch_sizes=(1, 8, 64)), gpus_per_node=gpn)
+    return SurfaceRequest(
+        load_model("QWEN3_32B"),
+        SYSTEM,
+        BACKEND,
+        VERSION,
+        4000,
+        500,
+        Q,
+        SearchSpace(tp=tp, pp=pp, batch_sizes=(1, 8, 64)),
+        gpus_per_node=gpn,
+    )
 
 
 def _lay(tp: int, pp: int = 1) -> Layout:
@@ -37,12 +46,15 @@ def test_tp8_over_two_nodes_of_four_pays_the_inter_node_all_reduces():
     # NVLink's (450 GB/s), plus one more hop's latency: a decode message of one token stays latency-bound.
     s = db.system
     ring_bytes = 2 * 7 / 8 * batch * a.hidden * 2.0
-    per_ar = ring_bytes * (1 / s.inter_node_bw_bytes_per_s - 1 / s.intra_node_bw_bytes_per_s) * 1e3 + s.p2p_latency_s * 1e3
+    per_ar = (
+        ring_bytes * (1 / s.inter_node_bw_bytes_per_s - 1 / s.intra_node_bw_bytes_per_s) * 1e3 + s.p2p_latency_s * 1e3
+    )
     np.testing.assert_allclose(t4 - t8, 2 * a.num_layers * per_ar, rtol=1e-9)
     assert np.all(t4 > t8)
     # A worker within a node is priced the same whatever the node size
-    np.testing.assert_allclose(two_nodes.iteration_ms(_lay(4), batch, 4000, 0, 0),
-                               one_node.iteration_ms(_lay(4), batch, 4000, 0, 0), rtol=0)
+    np.testing.assert_allclose(
+        two_nodes.iteration_ms(_lay(4), batch, 4000, 0, 0), one_node.iteration_ms(_lay(4), batch, 4000, 0, 0), rtol=0
+    )
 
 
 def test_pipeline_boundary_between_nodes_uses_the_inter_node_link():
@@ -78,8 +90,10 @@ def test_surfaces_price_the_node_size_of_the_request():
 
 def test_spec_topology_node_size_reaches_the_request_and_the_export(tmp_path):
     spec = tmp_path / "s.yaml"
-    spec.write_text("model: Qwen/Qwen3-32B\nsystem: h200_sxm\nbackend: trtllm\ntotal_gpus: 16\n"
-                    "workload: {isl: 4000, osl: 500}\nsla: {tpot_ms: 30}\n")
+    spec.write_text(
+        "model: Qwen/Qwen3-32B\nsystem: h200_sxm\nbackend: trtllm\ntotal_gpus: 16\n"
+        "workload: {isl: 4000, osl: 500}\nsla: {tpot_ms: 30}\n"
+    )
     assert load_spec(spec).request.gpus_per_node is None
     assert gpus_per_node(load_spec(spec)) == 8
     four = load_spec(spec, ["constraints.topology.gpus_per_node=4"])

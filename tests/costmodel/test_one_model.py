@@ -19,9 +19,15 @@ DEV = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "si
 
 def _sample() -> list[dict]:
     """Every 15th dense agg row of the core systems (all three backends), TP ≤ 8 on one node, PP 1."""
-    rows = [r for r in read_rows(DEV) if r["mode"] == "agg" and r["system"] in ("h100_sxm", "h200_sxm", "b200_sxm")
-            and r["model_path"] in ("Qwen/Qwen3-32B", "meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B-FP8")
-            and r["pp_size"] in ("", "1") and r["attention_dp_size"] in ("", "1", "0")]
+    rows = [
+        r
+        for r in read_rows(DEV)
+        if r["mode"] == "agg"
+        and r["system"] in ("h100_sxm", "h200_sxm", "b200_sxm")
+        and r["model_path"] in ("Qwen/Qwen3-32B", "meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B-FP8")
+        and r["pp_size"] in ("", "1")
+        and r["attention_dp_size"] in ("", "1", "0")
+    ]
     return rows[::15]
 
 
@@ -30,13 +36,20 @@ def _spec_of(row: dict):
     arch = load_model(row["model_path"])
     req = row_request(row, arch, open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]]))
     tp = int(_layout(row).tp)
-    return spec_from_raw({
-        "model": row["model_path"], "system": row["system"], "backend": row["backend"], "total_gpus": max(tp, 8),
-        "workload": {"isl": req.isl, "osl": req.osl, "length_range_ratio": req.length_range_ratio}, "modes": ["agg"],
-        "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
-        "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
-        "serving": {"scheduler_recv_interval": req.scheduler_recv_interval},
-        "search": {"tp": [tp], "batch_sizes": [concurrency(row)]}}), tp
+    return spec_from_raw(
+        {
+            "model": row["model_path"],
+            "system": row["system"],
+            "backend": row["backend"],
+            "total_gpus": max(tp, 8),
+            "workload": {"isl": req.isl, "osl": req.osl, "length_range_ratio": req.length_range_ratio},
+            "modes": ["agg"],
+            "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
+            "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
+            "serving": {"scheduler_recv_interval": req.scheduler_recv_interval},
+            "search": {"tp": [tp], "batch_sizes": [concurrency(row)]},
+        }
+    ), tp
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="shared validation set not beside the checkout")

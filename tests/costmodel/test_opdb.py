@@ -8,8 +8,12 @@ import pytest
 from costmodel.opdb import MissingDataError, OpDB, open_db
 from costmodel.tables import verify_folder
 
-CASES = [("h200_sxm", "trtllm", "1.3.0rc20"), ("h100_sxm", "vllm", "0.24.0"), ("b200_sxm", "sglang", "0.5.14"),
-         ("gb200", "trtllm", "1.3.0rc20")]
+CASES = [
+    ("h200_sxm", "trtllm", "1.3.0rc20"),
+    ("h100_sxm", "vllm", "0.24.0"),
+    ("b200_sxm", "sglang", "0.5.14"),
+    ("gb200", "trtllm", "1.3.0rc20"),
+]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: "-".join(c))
@@ -49,10 +53,12 @@ def test_attention_exact_at_measured_points(db):
     cats = ("attn_dtype", "kv_dtype", "window", "head_dim")
     for i in range(0, len(rows["batch"]), 7):
         c = {k: rows[k][i] for k in cats}
-        got = db.latency_ms("generation_attention", rows["heads"][i], rows["kv_heads"][i], rows["batch"][i],
-                            rows["step"][i], **c)
-        floor = db.floor_ms("generation_attention", rows["heads"][i], rows["kv_heads"][i], rows["batch"][i],
-                            rows["step"][i], **c)
+        got = db.latency_ms(
+            "generation_attention", rows["heads"][i], rows["kv_heads"][i], rows["batch"][i], rows["step"][i], **c
+        )
+        floor = db.floor_ms(
+            "generation_attention", rows["heads"][i], rows["kv_heads"][i], rows["batch"][i], rows["step"][i], **c
+        )
         assert got == pytest.approx(max(rows["latency_ms"][i], floor), rel=1e-9)
 
 

@@ -11,8 +11,13 @@ from costmodel.plausibility import gemm_warnings, host_bound_gemm_dtypes, twin_l
 
 def _cols(rows):
     dt, m, n, k, lat = zip(*rows)
-    return {"dtype": np.array(dt, dtype=object), "m": np.array(m), "n": np.array(n), "k": np.array(k),
-            "latency_ms": np.array(lat, float)}
+    return {
+        "dtype": np.array(dt, dtype=object),
+        "m": np.array(m),
+        "n": np.array(n),
+        "k": np.array(k),
+        "latency_ms": np.array(lat, float),
+    }
 
 
 def test_a_flat_floor_far_above_the_kernel_floor_is_flagged_and_read_through_the_twin():
@@ -34,7 +39,10 @@ def test_vllm_fp8_block_reads_like_fp8_at_small_m_and_other_tables_as_measured()
     """H200 vLLM fp8_block rows sit at ~60 µs for M ≤ 16 (5120 × 5120: 0.06 ms, fp8 0.013 ms, roofline 0.005)."""
     m = np.array([1.0, 8.0, 16.0, 64.0])
     v = open_db("h200_sxm", "vllm", "0.24.0")
-    block, fp8 = v.latency_ms("gemm", m, 5120, 5120, dtype="fp8_block"), v.latency_ms("gemm", m, 5120, 5120, dtype="fp8")
+    block, fp8 = (
+        v.latency_ms("gemm", m, 5120, 5120, dtype="fp8_block"),
+        v.latency_ms("gemm", m, 5120, 5120, dtype="fp8"),
+    )
     assert np.all(block <= fp8 + 1e-9) and np.all(block < 0.03)
     s = open_db("h200_sxm", "sglang", "0.5.14")
     cols = s.table("gemm").columns

@@ -44,8 +44,9 @@ def test_mm1_percentiles(rho):
 
 def _md1_cdf(t: float, rho: float) -> float:
     """Erlang's M/D/1 waiting-time distribution, service time 1, arrival rate rho."""
-    return (1 - rho) * sum((rho * (k - t)) ** k / math.factorial(k) * math.exp(-rho * (k - t))
-                           for k in range(int(math.floor(t)) + 1))
+    return (1 - rho) * sum(
+        (rho * (k - t)) ** k / math.factorial(k) * math.exp(-rho * (k - t)) for k in range(int(math.floor(t)) + 1)
+    )
 
 
 @pytest.mark.parametrize("rho", [0.3, 0.5, 0.7, 0.8])

@@ -63,9 +63,16 @@ def test_memory_limits():
 
 
 def test_surfaces_respect_memory_and_disagg_takes_the_slower_side():
-    req = SurfaceRequest(load_model("LLAMA3_1_70B"), "h100_sxm", "trtllm", "1.3.0rc20", 2000, 500,
-                         Quant(gemm="fp8", kv_cache="fp8", attention="bfloat16", moe="fp8"),
-                         SearchSpace(tp=(1, 2, 4, 8), max_batch_size=256))
+    req = SurfaceRequest(
+        load_model("LLAMA3_1_70B"),
+        "h100_sxm",
+        "trtllm",
+        "1.3.0rc20",
+        2000,
+        500,
+        Quant(gemm="fp8", kv_cache="fp8", attention="bfloat16", moe="fp8"),
+        SearchSpace(tp=(1, 2, 4, 8), max_batch_size=256),
+    )
     s = build_surfaces(req)
     assert set(np.unique(s.agg.tp)) <= {1, 2, 4, 8}
     assert np.all(s.agg.mem_used_frac < 1.0)
@@ -119,7 +126,9 @@ def test_trtllm_quantized_gemm_drops_the_eager_quantize_kernel():
     table = db.latency_ms("gemm", m, 8192, 8192, dtype="fp8")
     priced = step._gemm(m, 8192, 8192)
     assert np.all(priced < table) and np.all(priced >= 0.5 * table)
-    assert step._gemm(m, 8192, 8192, "bfloat16") == pytest.approx(db.latency_ms("gemm", m, 8192, 8192, dtype="bfloat16"))
+    assert step._gemm(m, 8192, 8192, "bfloat16") == pytest.approx(
+        db.latency_ms("gemm", m, 8192, 8192, dtype="bfloat16")
+    )
 
 
 def test_idle_attention_dp_prefill_runs_a_lone_prompt():

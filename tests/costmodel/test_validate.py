@@ -17,9 +17,24 @@ COLS = list(COLUMNS)
 
 def _row(**kw) -> dict:
     r = dict.fromkeys(COLS, "")
-    r.update(dict(id="x", silicon_data_source="silicon_concurrency=16", backend="trtllm", model_path="Qwen/Qwen3-32B",
-                  system="h100_sxm", mode="agg", isl="1024", osl="512", gemm_quant_mode="fp8", batch_size="16",
-                  tp_size="2", pp_size="1", silicon_ttft_ms="300", silicon_tpot_ms="12"))
+    r.update(
+        dict(
+            id="x",
+            silicon_data_source="silicon_concurrency=16",
+            backend="trtllm",
+            model_path="Qwen/Qwen3-32B",
+            system="h100_sxm",
+            mode="agg",
+            isl="1024",
+            osl="512",
+            gemm_quant_mode="fp8",
+            batch_size="16",
+            tp_size="2",
+            pp_size="1",
+            silicon_ttft_ms="300",
+            silicon_tpot_ms="12",
+        )
+    )
     r.update({k: str(v) for k, v in kw.items()})
     return r
 
@@ -27,8 +42,9 @@ def _row(**kw) -> dict:
 def test_agg_and_disagg_rows_are_predicted_with_plausible_figures():
     p = predict_row(_row())
     assert p.reason is None and 10 < p.ttft_ms < 5000 and 2 < p.tpot_ms < 100
-    d = predict_row(_row(mode="disagg", prefill_tp_size=2, decode_tp_size=2, prefill_num_workers=1,
-                         decode_num_workers=1))
+    d = predict_row(
+        _row(mode="disagg", prefill_tp_size=2, decode_tp_size=2, prefill_num_workers=1, decode_num_workers=1)
+    )
     assert d.reason is None and d.tpot_ms > 0 and d.ttft_ms > 0
 
 
@@ -75,7 +91,12 @@ def test_layout_reads_n_squared_tp_ep_rows_as_n_gpus():
     # a genuine 4-GPU moe_tp 2 × moe_ep 2 layout, and every disagg pool, keep their reading
     small = {"tp_size": "4", "pp_size": "1", "attention_dp_size": "1", "moe_tp_size": "2", "moe_ep_size": "2"}
     assert int(_layout(small).tp) == 4
-    pool = {"decode_tp_size": "16", "decode_attention_dp_size": "1", "decode_moe_tp_size": "4", "decode_moe_ep_size": "4"}
+    pool = {
+        "decode_tp_size": "16",
+        "decode_attention_dp_size": "1",
+        "decode_moe_tp_size": "4",
+        "decode_moe_ep_size": "4",
+    }
     assert int(_layout(pool, "decode_").tp) == 16
 
 
@@ -100,10 +121,17 @@ def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     from costmodel.quant import recipe_kv_cache
 
     a = load_model("DEEPSEEK_R1")
-    kv = {(s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
-          for s in ("h200_sxm", "b200_sxm") for b in ("trtllm", "sglang")}
-    assert kv == {("h200_sxm", "trtllm"): "fp8", ("h200_sxm", "sglang"): "bfloat16",
-                  ("b200_sxm", "trtllm"): "fp8", ("b200_sxm", "sglang"): "fp8"}
+    kv = {
+        (s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
+        for s in ("h200_sxm", "b200_sxm")
+        for b in ("trtllm", "sglang")
+    }
+    assert kv == {
+        ("h200_sxm", "trtllm"): "fp8",
+        ("h200_sxm", "sglang"): "bfloat16",
+        ("b200_sxm", "trtllm"): "fp8",
+        ("b200_sxm", "sglang"): "fp8",
+    }
     assert recipe_kv_cache(open_db("h200_sxm", "sglang", "0.5.14"), load_model("QWEN3_32B")) == "fp8"
     row = _row(model_path="deepseek-ai/DeepSeek-R1", system="h200_sxm", backend="sglang", gemm_quant_mode="fp8_block")
     from costmodel.validate import row_request
@@ -123,8 +151,16 @@ def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
     from costmodel.validate import concurrency
 
     # h100 SGLang Qwen3-32B dev row with no silicon_concurrency: 11 decode workers × batch 48 per rank
-    blank = _row(mode="disagg", silicon_data_source="source_file=x.csv", batch_size="", prefill_tp_size=2,
-                 decode_tp_size=2, prefill_num_workers=1, decode_num_workers=11, decode_batch_size=48)
+    blank = _row(
+        mode="disagg",
+        silicon_data_source="source_file=x.csv",
+        batch_size="",
+        prefill_tp_size=2,
+        decode_tp_size=2,
+        prefill_num_workers=1,
+        decode_num_workers=11,
+        decode_batch_size=48,
+    )
     assert concurrency(blank) == 528
     assert concurrency({**blank, "decode_attention_dp_size": "4"}) == 2112
     assert concurrency({**blank, "silicon_data_source": "silicon_concurrency=64"}) == 64
@@ -136,14 +172,26 @@ def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():
 def test_signed_error_is_reported_by_concurrency_bin():
     from costmodel.scoring import Prediction, concurrency_bin
 
-    assert [concurrency_bin(c) for c in (1, 4, 5, 16, 17, 64, 65, 256, 257)] == \
-        ["1-4", "1-4", "5-16", "5-16", "17-64", "17-64", "65-256", "65-256", ">256"]
+    assert [concurrency_bin(c) for c in (1, 4, 5, 16, 17, 64, 65, 256, 257)] == [
+        "1-4",
+        "1-4",
+        "5-16",
+        "5-16",
+        "17-64",
+        "17-64",
+        "65-256",
+        "65-256",
+        ">256",
+    ]
     g = ("h200_sxm", "trtllm", "agg")
-    preds = [Prediction("a", g, 120.0, 9.0, 100.0, 10.0, concurrency=2),
-             Prediction("b", g, 80.0, 11.0, 100.0, 10.0, concurrency=3),
-             Prediction("c", g, 50.0, 10.0, 100.0, 10.0, concurrency=512)]
+    preds = [
+        Prediction("a", g, 120.0, 9.0, 100.0, 10.0, concurrency=2),
+        Prediction("b", g, 80.0, 11.0, 100.0, 10.0, concurrency=3),
+        Prediction("c", g, 50.0, 10.0, 100.0, 10.0, concurrency=512),
+    ]
     groups, total = score(preds)
     assert total.summary()["signed_error_by_concurrency"] == {
         "1-4": {"rows": 2, "ttft_signed_median": 0.0, "tpot_signed_median": 0.0},
-        ">256": {"rows": 1, "ttft_signed_median": -50.0, "tpot_signed_median": 0.0}}
+        ">256": {"rows": 1, "ttft_signed_median": -50.0, "tpot_signed_median": 0.0},
+    }
     assert "1-4 (2) +0.0% / +0.0%; >256 (1) -50.0% / +0.0%" in render(groups, total)

@@ -101,8 +101,16 @@ def brute_force(problem: Problem) -> BruteResult:
                 continue
             seen.add(pair)
             top.append((rows, w))
-        res[mode] = (_deploy(problem, mode, *front[0]) if front else None,
-                     tuple(_deploy(problem, mode, *u) for u in front),
-                     tuple(_deploy(problem, mode, *u) for u in top[:problem.top_n]))
-    return BruteResult(best_agg=res["agg"][0], best_disagg=res["disagg"][0], pareto_agg=res["agg"][1],
-                       pareto_disagg=res["disagg"][1], top_agg=res["agg"][2], top_disagg=res["disagg"][2])
+        res[mode] = (
+            _deploy(problem, mode, *front[0]) if front else None,
+            tuple(_deploy(problem, mode, *u) for u in front),
+            tuple(_deploy(problem, mode, *u) for u in top[: problem.top_n]),
+        )
+    return BruteResult(
+        best_agg=res["agg"][0],
+        best_disagg=res["disagg"][0],
+        pareto_agg=res["agg"][1],
+        pareto_disagg=res["disagg"][1],
+        top_agg=res["agg"][2],
+        top_disagg=res["disagg"][2],
+    )

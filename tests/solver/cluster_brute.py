@@ -21,13 +21,27 @@ def _choices(c: Cluster, combo) -> list[dict]:
         pool = c.pool(system).gpus or 10**6
         opts = []
         for k in range(len(t)):
-            counts = [int(combo.workers[role][k])] if combo.workers is not None else \
-                range(1, min(pool, m.max_gpus or pool) // int(t.gpus[k]) + 1)
+            counts = (
+                [int(combo.workers[role][k])]
+                if combo.workers is not None
+                else range(1, min(pool, m.max_gpus or pool) // int(t.gpus[k]) + 1)
+            )
             for n in counts:
                 # capacity over demand in thousandths, rounded down: the tie-break of demand-only objectives
                 milli = math.floor(1000 * n * float(t.req_per_s[k]) / m.demand_rps) if m.demand_rps else 0
-                opts.append((role, system, k, n, n * int(t.gpus[k]), n * float(t.req_per_s[k]),
-                             float(t.ttft_ms[k]), float(t.tpot_ms[k]), milli))
+                opts.append(
+                    (
+                        role,
+                        system,
+                        k,
+                        n,
+                        n * int(t.gpus[k]),
+                        n * float(t.req_per_s[k]),
+                        float(t.ttft_ms[k]),
+                        float(t.tpot_ms[k]),
+                        milli,
+                    )
+                )
         per_role.append(opts)
     out = []
     limit = m.spec.sla.max_request_latency_ms
@@ -40,8 +54,9 @@ def _choices(c: Cluster, combo) -> list[dict]:
             usage[x[1]] = usage.get(x[1], 0) + x[4]
         if m.max_gpus is not None and sum(usage.values()) > m.max_gpus:
             continue
-        out.append({"usage": usage, "req": min(x[5] for x in pick), "member": combo.member,
-                    "milli": min(x[8] for x in pick)})
+        out.append(
+            {"usage": usage, "req": min(x[5] for x in pick), "member": combo.member, "milli": min(x[8] for x in pick)}
+        )
     return out
 
 
@@ -62,11 +77,17 @@ def brute_force(c: Cluster, surfaces) -> tuple | None:
             continue
         gpus = sum(usage.values())
         cost = sum(usage.get(p.system, 0) * (p.price or 0.0) for p in c.pools)
-        good = sum(c.members[o["member"]].weight * c.members[o["member"]].spec.request.osl * o["req"]
-                   for o in pick if c.members[o["member"]].demand_rps is None)
+        good = sum(
+            c.members[o["member"]].weight * c.members[o["member"]].spec.request.osl * o["req"]
+            for o in pick
+            if c.members[o["member"]].demand_rps is None
+        )
         spare = sum(o["milli"] for o in pick)
         priced = all(p.price for p in c.pools)
-        key = {"min_gpus": (-gpus, spare), "min_cost": (-cost, spare),
-               "max_goodput": (good, -cost if priced else -gpus)}[c.objective]
+        key = {
+            "min_gpus": (-gpus, spare),
+            "min_cost": (-cost, spare),
+            "max_goodput": (good, -cost if priced else -gpus),
+        }[c.objective]
         best = key if best is None or key > best else best
     return best

@@ -18,8 +18,10 @@ from costmodel.validate import predict_row
 from costmodel.artifacts import PROFILE, BadArtifactsError, read_artifact_rows
 from tests.solver.test_cli import run
 
-SPEC = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
-        "sla: {ttft_ms: 1000, tpot_ms: 30}\nsearch: {tp: [1, 2], max_batch_size: 32}\n")
+SPEC = (
+    "model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 200}\n"
+    "sla: {ttft_ms: 1000, tpot_ms: 30}\nsearch: {tp: [1, 2], max_batch_size: 32}\n"
+)
 TTFT_BIAS, TPOT_BIAS = 1.6, 0.7  # the "hardware" is this much slower to first token and faster per token
 
 
@@ -35,13 +37,23 @@ def stats(unit: str, values: list[float]) -> dict:
     """A record-metric stats block as aiperf writes it (schema 1.3)."""
     s = sorted(values)
     mean = sum(s) / len(s)
-    return {"unit": unit, "avg": mean, "p50": s[len(s) // 2], "p90": s[int(0.9 * (len(s) - 1))], "p99": s[-1],
-            "min": s[0], "max": s[-1], "std": (sum((v - mean) ** 2 for v in s) / max(len(s) - 1, 1)) ** 0.5,
-            "count": len(s), "sum": sum(s)}
+    return {
+        "unit": unit,
+        "avg": mean,
+        "p50": s[len(s) // 2],
+        "p90": s[int(0.9 * (len(s) - 1))],
+        "p99": s[-1],
+        "min": s[0],
+        "max": s[-1],
+        "std": (sum((v - mean) ** 2 for v in s) / max(len(s) - 1, 1)) ** 0.5,
+        "count": len(s),
+        "sum": sum(s),
+    }
 
 
-def aiperf_summary(model: str, conc: int, isl: int, osl: int, ttft_ms: float, itl_ms: float, *,
-                   ttft_unit: str = "ms") -> dict:
+def aiperf_summary(
+    model: str, conc: int, isl: int, osl: int, ttft_ms: float, itl_ms: float, *, ttft_unit: str = "ms"
+) -> dict:
     """profile_export_aiperf.json of one `aiperf profile --concurrency conc` run, with aiperf's field names."""
     n = 4 * conc
     scale = {"ms": 1.0, "s": 1e-3}[ttft_unit]
@@ -50,7 +62,9 @@ def aiperf_summary(model: str, conc: int, isl: int, osl: int, ttft_ms: float, it
     latency = [a + (osl - 1) * b for a, b in zip(ttft, itl)]
     duration = sum(latency) / conc / 1000.0
     return {
-        "schema_version": "1.3", "aiperf_version": "0.10.0", "benchmark_id": f"run{conc:06d}",
+        "schema_version": "1.3",
+        "aiperf_version": "0.10.0",
+        "benchmark_id": f"run{conc:06d}",
         "request_throughput": {"unit": "requests/sec", "avg": n / duration},
         "request_latency": stats("ms", latency),
         "request_count": {"unit": "requests", "avg": float(n)},
@@ -61,15 +75,19 @@ def aiperf_summary(model: str, conc: int, isl: int, osl: int, ttft_ms: float, it
         "input_sequence_length": stats("tokens", [float(isl)] * n),
         "output_sequence_length": stats("tokens", [float(osl)] * n),
         "benchmark_duration": {"unit": "sec", "avg": duration},
-        "start_time": "2026-06-13T05:11:41.465270", "end_time": "2026-06-13T05:21:53.616416",
-        "was_cancelled": False, "error_summary": [],
+        "start_time": "2026-06-13T05:11:41.465270",
+        "end_time": "2026-06-13T05:21:53.616416",
+        "was_cancelled": False,
+        "error_summary": [],
         "input_config": {
             "endpoint": {"model_names": [model], "type": "chat", "streaming": True, "url": "http://localhost:8000"},
-            "input": {"prompt": {"input_tokens": {"mean": isl, "stddev": 0}, "output_tokens": {"mean": osl,
-                                                                                              "stddev": 0}}},
+            "input": {
+                "prompt": {"input_tokens": {"mean": isl, "stddev": 0}, "output_tokens": {"mean": osl, "stddev": 0}}
+            },
             "loadgen": {"concurrency": conc, "request_count": n, "warmup_request_count": conc},
             "cli_command": f"aiperf profile --model {model} --streaming --concurrency {conc} "
-                           f"--artifact-dir bench/artifacts/c{conc}"},
+            f"--artifact-dir bench/artifacts/c{conc}",
+        },
     }
 
 
@@ -88,8 +106,9 @@ def bundle(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("export")
     (base / "small.yaml").write_text(SPEC)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["aicsolve", str(base / "small.yaml"), "--save-dir", str(base / "bundle"),
-                                 "--export-top", "2"])
+        mp.setattr(
+            sys, "argv", ["aicsolve", str(base / "small.yaml"), "--save-dir", str(base / "bundle"), "--export-top", "2"]
+        )
         with pytest.raises(SystemExit) as info:
             cli.main()
     assert info.value.code == 0
@@ -105,16 +124,27 @@ def measured(bundle, tmp_path_factory) -> Path:
     inp = json.loads((root / "result.json").read_text())["input"]
     for dep in sorted(p for p in root.iterdir() if (p / "bench").is_dir()):
         for conc in sweep(dep):
-            write_run(dep / "bench" / "artifacts" / f"c{conc}",
-                      aiperf_summary(inp["model"], conc, inp["isl"], inp["osl"], 100.0, 10.0))
+            write_run(
+                dep / "bench" / "artifacts" / f"c{conc}",
+                aiperf_summary(inp["model"], conc, inp["isl"], inp["osl"], 100.0, 10.0),
+            )
     rows, _ = read_artifact_rows(root)
     for k, row in enumerate(rows):  # now the measurements, from the rows the reader made of the placeholders
         p = predict_row(row)
         assert p.reason is None, (row["id"], p.reason)
         jitter = 1.0 + 0.04 * ((k % 3) - 1)
         f = root / row["id"].split("/", 1)[1] / PROFILE
-        write_run(f.parent, aiperf_summary(inp["model"], int(re.search(r"c(\d+)$", row["id"])[1]), inp["isl"],
-                                           inp["osl"], p.ttft_ms * TTFT_BIAS * jitter, p.tpot_ms * TPOT_BIAS / jitter))
+        write_run(
+            f.parent,
+            aiperf_summary(
+                inp["model"],
+                int(re.search(r"c(\d+)$", row["id"])[1]),
+                inp["isl"],
+                inp["osl"],
+                p.ttft_ms * TTFT_BIAS * jitter,
+                p.tpot_ms * TPOT_BIAS / jitter,
+            ),
+        )
     return root
 
 
@@ -136,7 +166,11 @@ def test_rows_carry_the_deployment_configuration_and_the_measurements(measured):
         folder, conc = rid.split("/")[1], int(rid.rsplit("c", 1)[1])
         cfg = top[folder]
         assert (row["model_path"], row["system"], row["backend"], row["backend_version"]) == (
-            "Qwen/Qwen3-32B", "h200_sxm", "trtllm", inp["backend_version"])
+            "Qwen/Qwen3-32B",
+            "h200_sxm",
+            "trtllm",
+            inp["backend_version"],
+        )
         assert (row["isl"], row["osl"], row["mode"]) == ("1000", "200", cfg["mode"])
         doc = json.loads((measured / rid.split("/", 1)[1] / PROFILE).read_text())
         assert float(row["silicon_ttft_ms"]) == pytest.approx(doc["time_to_first_token"]["avg"])
@@ -144,8 +178,13 @@ def test_rows_carry_the_deployment_configuration_and_the_measurements(measured):
         src = dict(p.strip().split("=") for p in row["silicon_data_source"].split(";")[1:])
         replicas = int(cfg["replicas"])
         if cfg["mode"] == "agg":
-            for col, key in (("tp_size", "tp"), ("pp_size", "pp"), ("attention_dp_size", "attention_dp"),
-                             ("moe_ep_size", "ep"), ("batch_size", "batch")):
+            for col, key in (
+                ("tp_size", "tp"),
+                ("pp_size", "pp"),
+                ("attention_dp_size", "attention_dp"),
+                ("moe_ep_size", "ep"),
+                ("batch_size", "batch"),
+            ):
                 assert row[col] == cfg[f"agg_{key}"]
             # the frontend spreads the aiperf concurrency over every agg worker of every replica
             assert int(src["silicon_concurrency"]) == round(conc / (int(cfg["agg_workers"]) * replicas))
@@ -175,15 +214,18 @@ def test_calibrate_a_bundle_recovers_the_bias_and_helps_held_out_runs(measured, 
         assert f["tpot_factor"] == pytest.approx(TPOT_BIAS, rel=0.05)
     held = int(re.search(r"held-out rows \((\d+) of 12\)", text)[1])
     assert held >= 1
-    before, after = (re.findall(r"overall: rows=\d+ predicted=\d+ ttft_mdape=([\d.]+)% tpot_mdape=([\d.]+)%",
-                                text))
+    before, after = re.findall(r"overall: rows=\d+ predicted=\d+ ttft_mdape=([\d.]+)% tpot_mdape=([\d.]+)%", text)
     assert float(before[0]) > 30 and float(before[1]) > 20  # the model is off by the bias before
     assert float(after[0]) < 5 and float(after[1]) < 5  # and within the ±4 % jitter after
 
     # the same runs named as deployment folders, an artifacts folder and one run: the same factors
     again = tmp_path / "again.yaml"
-    parts = [measured / "agg_1", measured / "agg_2" / "bench" / "artifacts", measured / "disagg_1",
-             measured / "disagg_2" / "bench"]
+    parts = [
+        measured / "agg_1",
+        measured / "agg_2" / "bench" / "artifacts",
+        measured / "disagg_1",
+        measured / "disagg_2" / "bench",
+    ]
     code, _, err = run(monkeypatch, capsys, "calibrate", *map(str, parts), "--out", str(again))
     assert code == 0, err
     assert yaml.safe_load(again.read_text()) == yaml.safe_load(out.read_text())
@@ -219,14 +261,16 @@ def test_units_concurrency_from_the_folder_and_skipped_runs(bundle, tmp_path):
     assert float(by_conc[str(a)]["silicon_ttft_ms"]) == pytest.approx(1000 * in_s["time_to_first_token"]["avg"])
     assert float(by_conc[str(b)]["silicon_tpot_ms"]) == pytest.approx(no_loadgen["inter_token_latency"]["avg"])
     assert f"total_concurrency={b}" in by_conc[str(b)]["silicon_data_source"]
-    assert any(f"c{c}/{PROFILE}: no time_to_first_token / inter_token_latency (48 request(s) failed" in n
-               for n in notes)
+    assert any(
+        f"c{c}/{PROFILE}: no time_to_first_token / inter_token_latency (48 request(s) failed" in n for n in notes
+    )
     assert any(n.endswith(f"c999: no {PROFILE} (the aiperf run did not finish?); skipped.") for n in notes)
     rows, notes = read_artifact_rows(root)  # the whole bundle: only agg_1 was measured
     assert len(rows) == 2 and all("/agg_1/" in r["id"] for r in rows)
     assert [n for n in notes if "no aiperf results yet" in n] == [
-        f"{root / d}: no aiperf results yet (bench/run_aiperf.sh writes them)." for d in ("agg_2", "disagg_1",
-                                                                                          "disagg_2")]
+        f"{root / d}: no aiperf results yet (bench/run_aiperf.sh writes them)."
+        for d in ("agg_2", "disagg_1", "disagg_2")
+    ]
 
 
 def test_disagg_across_two_systems_is_skipped(measured, tmp_path):
@@ -243,8 +287,9 @@ def test_disagg_across_two_systems_is_skipped(measured, tmp_path):
 def test_a_bundle_without_results(bundle, tmp_path, monkeypatch, capsys):
     code, out, err = run(monkeypatch, capsys, "calibrate", str(bundle), "--out", str(tmp_path / "c.yaml"))
     assert code == 2 and out == "" and "Traceback" not in err
-    assert err.startswith(f"error: {bundle}: no aiperf results with TTFT and TPOT to calibrate from (looked for "
-                          f"{PROFILE} under ")
+    assert err.startswith(
+        f"error: {bundle}: no aiperf results with TTFT and TPOT to calibrate from (looked for {PROFILE} under "
+    )
     assert "agg_1/bench/artifacts" in err and "disagg_2/bench/artifacts" in err and "bench/run_aiperf.sh" in err
     assert err.count("\n") == 1 and not (tmp_path / "c.yaml").exists()
 
@@ -253,8 +298,10 @@ def test_corrupt_and_misplaced_inputs(bundle, tmp_path, monkeypatch, capsys):
     root = tmp_path / "b"
     shutil.copytree(bundle, root)
     conc = sweep(root / "agg_2")[1]
-    bad = write_run(root / "agg_2" / "bench" / "artifacts" / f"c{conc}",
-                    json.dumps(aiperf_summary("Qwen/Qwen3-32B", conc, 1000, 200, 100.0, 9.0))[:300])  # cut short
+    bad = write_run(
+        root / "agg_2" / "bench" / "artifacts" / f"c{conc}",
+        json.dumps(aiperf_summary("Qwen/Qwen3-32B", conc, 1000, 200, 100.0, 9.0))[:300],
+    )  # cut short
     code, out, err = run(monkeypatch, capsys, "calibrate", str(root), "--out", str(tmp_path / "c.yaml"))
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1
     assert err.startswith(f"error: {bad}: not valid JSON (line ")
@@ -268,29 +315,37 @@ def test_corrupt_and_misplaced_inputs(bundle, tmp_path, monkeypatch, capsys):
         read_artifact_rows(root)
 
     (root / "agg_9").mkdir()
-    with pytest.raises(BadArtifactsError, match="agg_9 is not an exported deployment of the bundle .* names agg_1, agg_2, "
-                                        "disagg_1, disagg_2"):
+    with pytest.raises(
+        BadArtifactsError,
+        match="agg_9 is not an exported deployment of the bundle .* names agg_1, agg_2, disagg_1, disagg_2",
+    ):
         read_artifact_rows(root / "agg_9")
 
     (root / "result.json").write_text('{"input": {"model": "Qwen/Qwen3-32B"}}')
-    with pytest.raises(BadArtifactsError, match=r"result.json: not a result written by `aicsolve SPEC --save-dir` \(its "
-                                        r'"input" lacks system, backend, backend_version, isl, osl\)'):
+    with pytest.raises(
+        BadArtifactsError,
+        match=r"result.json: not a result written by `aicsolve SPEC --save-dir` \(its "
+        r'"input" lacks system, backend, backend_version, isl, osl\)',
+    ):
         read_artifact_rows(root)
 
     lone = tmp_path / "loose" / "c8"  # results copied out of their bundle
     write_run(lone, aiperf_summary("Qwen/Qwen3-32B", 8, 1000, 200, 100.0, 9.0))
     code, _, err = run(monkeypatch, capsys, "calibrate", str(lone), "--out", str(tmp_path / "c.yaml"))
-    assert code == 2 and err.startswith(f"error: {lone}: not a bundle folder: no result.json in it or in a folder "
-                                        "above it;")
+    assert code == 2 and err.startswith(
+        f"error: {lone}: not a bundle folder: no result.json in it or in a folder above it;"
+    )
 
 
-def test_one_deployment_calibrates_in_sample_and_fewer_runs_say_what_to_do(measured, tmp_path, monkeypatch,
-                                                                          capsys):
+def test_one_deployment_calibrates_in_sample_and_fewer_runs_say_what_to_do(measured, tmp_path, monkeypatch, capsys):
     from costmodel.calibrate import held_out, load
 
     # row ids decide the held-out quarter: a deployment that loses one of its three runs to it is fitted in-sample
-    short = [d for d in ("agg_1", "agg_2", "disagg_1", "disagg_2")
-             if any(held_out(r["id"]) for r in read_artifact_rows(measured / d)[0])]
+    short = [
+        d
+        for d in ("agg_1", "agg_2", "disagg_1", "disagg_2")
+        if any(held_out(r["id"]) for r in read_artifact_rows(measured / d)[0])
+    ]
     assert short, "no deployment has a held-out run"
     code, out, err = run(monkeypatch, capsys, "calibrate", str(measured / short[0]), "--out", str(tmp_path / "c.yaml"))
     assert code == 0, err

@@ -17,26 +17,71 @@ result_mod = pytest.importorskip("solver.result")  # written concurrently; skip 
 
 ROOT = Path(__file__).resolve().parents[2]
 QWEN = str(ROOT / "specs" / "qwen3-32b_h200x32.yaml")
-FLAGS = ["--model", "Qwen/Qwen3-32B", "--system", "h200_sxm", "--total-gpus", "8", "--isl", "1000", "--osl", "100",
-         "--ttft", "500", "--tpot", "20"]
+FLAGS = [
+    "--model",
+    "Qwen/Qwen3-32B",
+    "--system",
+    "h200_sxm",
+    "--total-gpus",
+    "8",
+    "--isl",
+    "1000",
+    "--osl",
+    "100",
+    "--ttft",
+    "500",
+    "--tpot",
+    "20",
+]
 
 
 def deployment(mode: str = "agg"):
     roles = ("agg",) if mode == "agg" else ("prefill", "decode")
-    r = tuple(result_mod.RoleConfig(role=x, workers=1, tp=4, pp=1, dp=1, moe_tp=4, moe_ep=1, gpus_per_worker=4,
-                                    batch=32, max_num_tokens=8192, row=0) for x in roles)
-    return result_mod.Deployment(mode=mode, roles=r, replicas=2, gpus_used=8 * len(r), ttft_ms=200.0, tpot_ms=9.0,
-                                 tokens_per_s=8000.0, tokens_per_s_per_gpu=1000.0, tokens_per_s_per_user=111.1,
-                                 concurrency=64, req_per_s=16.0)
+    r = tuple(
+        result_mod.RoleConfig(
+            role=x,
+            workers=1,
+            tp=4,
+            pp=1,
+            dp=1,
+            moe_tp=4,
+            moe_ep=1,
+            gpus_per_worker=4,
+            batch=32,
+            max_num_tokens=8192,
+            row=0,
+        )
+        for x in roles
+    )
+    return result_mod.Deployment(
+        mode=mode,
+        roles=r,
+        replicas=2,
+        gpus_used=8 * len(r),
+        ttft_ms=200.0,
+        tpot_ms=9.0,
+        tokens_per_s=8000.0,
+        tokens_per_s_per_gpu=1000.0,
+        tokens_per_s_per_user=111.1,
+        concurrency=64,
+        req_per_s=16.0,
+    )
 
 
 def solve_result(feasible: bool = True):
     a, d = (deployment("agg"), deployment("disagg")) if feasible else (None, None)
     return result_mod.SolveResult(
-        best_agg=a, best_disagg=d, pareto_agg=(a,) if a else (), pareto_disagg=(d,) if d else (),
-        top_agg=(a,) if a else (), top_disagg=(d,) if d else (), proven_optimal=True, solve_seconds=0.1,
+        best_agg=a,
+        best_disagg=d,
+        pareto_agg=(a,) if a else (),
+        pareto_disagg=(d,) if d else (),
+        top_agg=(a,) if a else (),
+        top_disagg=(d,) if d else (),
+        proven_optimal=True,
+        solve_seconds=0.1,
         linearization_max_rel_error=0.0,
-        stats={} if feasible else {"infeasible": "agg: tpot: lowest reachable TPOT is 12 ms > 10 ms"})
+        stats={} if feasible else {"infeasible": "agg: tpot: lowest reachable TPOT is 12 ms > 10 ms"},
+    )
 
 
 @pytest.fixture
@@ -46,9 +91,19 @@ def fakes(monkeypatch):
 
     def build_surfaces(req):
         seen["request"] = req
-        return Surfaces(model=req.model.name, system=req.system, backend=req.backend, version=req.version,
-                        isl=req.isl, osl=req.osl, gpus_per_node=8, agg=None, prefill=None, decode=None,
-                        notes=("gemm fp8_block priced as fp8",))
+        return Surfaces(
+            model=req.model.name,
+            system=req.system,
+            backend=req.backend,
+            version=req.version,
+            isl=req.isl,
+            osl=req.osl,
+            gpus_per_node=8,
+            agg=None,
+            prefill=None,
+            decode=None,
+            notes=("gemm fp8_block priced as fp8",),
+        )
 
     def solve(problem):
         seen["problem"] = problem
@@ -87,8 +142,9 @@ def test_spec_file_report_and_exit_0(monkeypatch, capsys, fakes):
 
 
 def test_json_stdout_is_pure_json(monkeypatch, capsys, fakes):
-    code, out, err = run(monkeypatch, capsys, QWEN, "--json", "--set", "sla.ttft_ms=200", "--top", "3",
-                         "--time-limit", "2.5")
+    code, out, err = run(
+        monkeypatch, capsys, QWEN, "--json", "--set", "sla.ttft_ms=200", "--top", "3", "--time-limit", "2.5"
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["input"]["sla"]["ttft_ms"] == 200.0 and doc["input"]["model"] == "Qwen/Qwen3-32B"
@@ -111,8 +167,10 @@ def test_infeasible_exits_1_with_the_reason(monkeypatch, capsys, fakes):
 def test_bad_input_exits_2(monkeypatch, capsys, fakes, tmp_path):
     code, out, err = run(monkeypatch, capsys, QWEN, "--set", "sla.tpot=5")
     assert code == 2 and out == ""
-    assert err == ("error: --set sla.tpot=5: unknown key 'sla.tpot' — did you mean 'sla.tpot_ms'? Keys allowed under "
-                   "'sla': ttft_ms, tpot_ms, min_tokens_per_s_per_user, max_request_latency_ms.\n")
+    assert err == (
+        "error: --set sla.tpot=5: unknown key 'sla.tpot' — did you mean 'sla.tpot_ms'? Keys allowed under "
+        "'sla': ttft_ms, tpot_ms, min_tokens_per_s_per_user, max_request_latency_ms.\n"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: nope/nope\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1, osl: 1}\n")
     code, _, err = run(monkeypatch, capsys, str(bad))
@@ -129,7 +187,13 @@ def test_flags_only(monkeypatch, capsys, fakes):
     assert code == 0
     req = fakes["request"]
     assert (req.model.name, req.system, req.backend, req.version, req.isl, req.osl) == (
-        "Qwen/Qwen3-32B", "h200_sxm", "vllm", "0.24.0", 1000, 100)
+        "Qwen/Qwen3-32B",
+        "h200_sxm",
+        "vllm",
+        "0.24.0",
+        1000,
+        100,
+    )
     assert json.loads(out)["input"]["source"] == "<flags>"
     code, _, err = run(monkeypatch, capsys, *FLAGS[:-2])  # the SLA flags are optional
     assert code == 0
@@ -149,14 +213,16 @@ def test_progress_line_when_slow(monkeypatch, capsys, fakes):
 
 
 def test_cold_import_and_help_load_nothing_heavy():
-    code = ("import sys, solver.cli\n"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'ortools', 'costmodel', 'scipy')\n"
-            "         or m in ('solver.spec', 'solver.report', 'solver.problem', 'tabulate')]\n"
-            "assert not heavy, heavy\n"
-            "sys.argv = ['aicsolve', '--help']\n"
-            "try:\n    solver.cli.main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'ortools', 'costmodel')]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys, solver.cli\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'ortools', 'costmodel', 'scipy')\n"
+        "         or m in ('solver.spec', 'solver.report', 'solver.problem', 'tabulate')]\n"
+        "assert not heavy, heavy\n"
+        "sys.argv = ['aicsolve', '--help']\n"
+        "try:\n    solver.cli.main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('numpy', 'ortools', 'costmodel')]\n"
+        "assert not heavy, heavy\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "SPEC.yaml" in done.stdout
@@ -164,9 +230,21 @@ def test_cold_import_and_help_load_nothing_heavy():
 
 def test_real_pipeline_end_to_end():
     """The real cost model and solver on a bundled example, through the installed entry point's code path."""
-    done = subprocess.run([sys.executable, "-c", "from solver.cli import main; main()",
-                           str(ROOT / "specs" / "llama3.1-70b_h100x16_topology.yaml"), "--json", "--time-limit", "2"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from solver.cli import main; main()",
+            str(ROOT / "specs" / "llama3.1-70b_h100x16_topology.yaml"),
+            "--json",
+            "--time-limit",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode in (0, 1), done.stderr
     doc = json.loads(done.stdout)
     assert doc["input"]["total_gpus"] == 16 and set(doc) >= {"best", "pareto", "top", "proven_optimal"}

@@ -16,8 +16,19 @@ from test_cli import FLAGS, QWEN, fakes, run  # noqa: F401 - fakes is a fixture
 SMALL = ["--model", "Qwen/Qwen3-32B", "--system", "h200_sxm", "--total-gpus", "8", "--isl", "1000", "--osl", "100"]
 
 
-@pytest.mark.parametrize("argv", [["-h"], ["--help"], ["solve", "-h"], [QWEN, "-h"], ["data", "-h"],
-                                  ["data", "import", "-h"], ["validate", "-h"], ["calibrate", "-h"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-h"],
+        ["--help"],
+        ["solve", "-h"],
+        [QWEN, "-h"],
+        ["data", "-h"],
+        ["data", "import", "-h"],
+        ["validate", "-h"],
+        ["calibrate", "-h"],
+    ],
+)
 def test_short_and_long_help(monkeypatch, capsys, argv):
     code, out, err = run(monkeypatch, capsys, *argv)
     assert (code, err) == (0, "") and out.startswith("Usage: aicsolve")
@@ -55,16 +66,21 @@ def test_solve_help_gives_every_exit_code_and_debug(monkeypatch, capsys):
         assert "--debug" in flat and "3 internal error" in flat and "1 " in flat and "2 bad input" in flat
 
 
-@pytest.mark.parametrize("argv, blamed", [
-    ([QWEN, "--isl", "200000"], "--isl 200000: workload: isl + osl"),
-    ([QWEN, "--set", "workload.osl=200000"], "--set workload.osl=200000: workload: isl + osl"),
-    ([*SMALL[:-2], "--osl", "40000"], "--isl 1000, --osl 40000: workload: isl + osl"),
-    ([QWEN, "--set", "constraints.replicas.min=3", "--set", "constraints.replicas.max=2"],
-     "--set constraints.replicas.min=3, --set constraints.replicas.max=2: constraints.replicas: min 3 exceeds max 2"),
-    ([*SMALL, "--quant-gemm", "nvfp4"], "--quant-gemm nvfp4: quantization.gemm: nvfp4 needs FP4 tensor cores"),
-    ([*SMALL, "--quant-kv-cache", "fp4"], "--quant-kv-cache fp4: quantization.kv_cache must be one of"),
-    ([QWEN, "--set", "search.tp=[128]"], "--set search.tp=[128]: search: no search.tp value in [128]"),
-])
+@pytest.mark.parametrize(
+    "argv, blamed",
+    [
+        ([QWEN, "--isl", "200000"], "--isl 200000: workload: isl + osl"),
+        ([QWEN, "--set", "workload.osl=200000"], "--set workload.osl=200000: workload: isl + osl"),
+        ([*SMALL[:-2], "--osl", "40000"], "--isl 1000, --osl 40000: workload: isl + osl"),
+        (
+            [QWEN, "--set", "constraints.replicas.min=3", "--set", "constraints.replicas.max=2"],
+            "--set constraints.replicas.min=3, --set constraints.replicas.max=2: constraints.replicas: min 3 exceeds max 2",
+        ),
+        ([*SMALL, "--quant-gemm", "nvfp4"], "--quant-gemm nvfp4: quantization.gemm: nvfp4 needs FP4 tensor cores"),
+        ([*SMALL, "--quant-kv-cache", "fp4"], "--quant-kv-cache fp4: quantization.kv_cache must be one of"),
+        ([QWEN, "--set", "search.tp=[128]"], "--set search.tp=[128]: search: no search.tp value in [128]"),
+    ],
+)
 def test_a_value_from_a_flag_is_blamed_on_that_flag(monkeypatch, capsys, fakes, argv, blamed):  # noqa: F811
     code, out, err = run(monkeypatch, capsys, *argv)
     assert (code, out) == (2, "") and err.startswith(f"error: {blamed}"), err
@@ -73,8 +89,10 @@ def test_a_value_from_a_flag_is_blamed_on_that_flag(monkeypatch, capsys, fakes, 
 
 def test_a_flag_that_makes_the_file_s_value_wrong_is_blamed(monkeypatch, capsys, fakes, tmp_path):  # noqa: F811
     spec = tmp_path / "q.yaml"
-    spec.write_text("model: Qwen/Qwen3-32B\nsystem: b200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
-                    "quantization: {gemm: nvfp4}\nbackend_version: 1.3.0rc20\n")
+    spec.write_text(
+        "model: Qwen/Qwen3-32B\nsystem: b200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n"
+        "quantization: {gemm: nvfp4}\nbackend_version: 1.3.0rc20\n"
+    )
     code, _, err = run(monkeypatch, capsys, str(spec), "--system", "h200_sxm")
     assert code == 2 and err.startswith("error: --system h200_sxm: quantization.gemm: nvfp4 needs FP4"), err
     code, _, err = run(monkeypatch, capsys, str(spec), "--backend", "vllm")
@@ -93,8 +111,18 @@ def test_the_file_is_still_blamed_for_its_own_values(monkeypatch, capsys, fakes,
 
 
 def test_quantization_flags_follow_the_spec_keys(monkeypatch, capsys, fakes):  # noqa: F811
-    code, out, _ = run(monkeypatch, capsys, *SMALL, "--quant-gemm", "fp8", "--quant-kv-cache", "bfloat16",
-                       "--quant-attention", "fp8", "--json")
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        *SMALL,
+        "--quant-gemm",
+        "fp8",
+        "--quant-kv-cache",
+        "bfloat16",
+        "--quant-attention",
+        "fp8",
+        "--json",
+    )
     assert code == 0
     q = fakes["request"].quant
     assert (q.gemm, q.kv_cache, q.attention) == ("fp8", "bfloat16", "fp8")
@@ -116,8 +144,9 @@ def test_aicsolve_data_without_data_is_an_error_naming_it(monkeypatch, capsys, t
     monkeypatch.setenv("AICSOLVE_DATA", str(tmp_path))
     for argv in (["systems"], [QWEN]):
         code, out, err = run(monkeypatch, capsys, *argv)
-        assert (code, out) == (2, "") and err.startswith(f"error: AICSOLVE_DATA={tmp_path}: that folder holds no "
-                                                         "aicsolve data"), err
+        assert (code, out) == (2, "") and err.startswith(
+            f"error: AICSOLVE_DATA={tmp_path}: that folder holds no aicsolve data"
+        ), err
     monkeypatch.setenv("AICSOLVE_DATA", str(tmp_path / "nope"))
     data_dir.cache_clear()
     code, _, err = run(monkeypatch, capsys, "systems")
@@ -133,7 +162,10 @@ def test_the_measurement_sample_ships_and_reads():
     assert len(rows) == 2512 and all(r[c] for r in rows for c in REQUIRED)
     assert len({r["id"] for r in rows}) == len(rows)
     assert {r["silicon_data_source"].split(";")[0].split("/")[0] for r in rows} <= {
-        "source_file=2026-04-06.csv", "source_file=2026-03-25.csv", "db-dump"}  # the published sources only
+        "source_file=2026-04-06.csv",
+        "source_file=2026-03-25.csv",
+        "db-dump",
+    }  # the published sources only
 
 
 def test_validate_without_an_argument_scores_the_sample(monkeypatch, capsys):
@@ -153,7 +185,9 @@ def test_validate_without_an_argument_scores_the_sample(monkeypatch, capsys):
 
 def test_a_flag_is_blamed_inside_a_cluster_spec(monkeypatch, capsys, tmp_path):
     spec = tmp_path / "c.yaml"
-    spec.write_text("pools: {h200_sxm: 16}\nworkload: {isl: 1000, osl: 100}\ndeployments:\n"
-                    "  - model: Qwen/Qwen3-32B\n    demand: {requests_per_s: 1}\n")
+    spec.write_text(
+        "pools: {h200_sxm: 16}\nworkload: {isl: 1000, osl: 100}\ndeployments:\n"
+        "  - model: Qwen/Qwen3-32B\n    demand: {requests_per_s: 1}\n"
+    )
     code, _, err = run(monkeypatch, capsys, str(spec), "--isl", "200000")
     assert code == 2 and err.startswith("error: deployments[0]: --isl 200000: workload: isl + osl = 200100"), err

@@ -18,8 +18,11 @@ from tests.solver.cluster_brute import brute_force
 
 SMALL = {"search": {"tp": [1, 2, 4], "batch_sizes": [16, 64]}, "backend": "trtllm"}
 Q8 = {"model": "Qwen/Qwen3-8B", "workload": {"isl": 2000, "osl": 300}, "sla": {"ttft_ms": 1500, "tpot_ms": 25}}
-L8 = {"model": "meta-llama/Llama-3.1-8B", "workload": {"isl": 1000, "osl": 500},
-      "sla": {"ttft_ms": 1000, "tpot_ms": 20}}
+L8 = {
+    "model": "meta-llama/Llama-3.1-8B",
+    "workload": {"isl": 1000, "osl": 500},
+    "sla": {"ttft_ms": 1000, "tpot_ms": 20},
+}
 
 
 def cluster(tmp_path: Path, spec: dict):
@@ -38,25 +41,41 @@ def key_of(c, r, surfaces) -> tuple:
             continue
         pair = (p.systems.get("agg", p.systems.get("prefill")), p.systems.get("agg", p.systems.get("decode")))
         s = surfaces[p.member][pair]
-        spare += min(math.floor(1000 * role.workers * float(getattr(s, role.role).req_per_s[role.row]) / p.demand_rps)
-                     for role in p.deployment.roles)
+        spare += min(
+            math.floor(1000 * role.workers * float(getattr(s, role.role).req_per_s[role.row]) / p.demand_rps)
+            for role in p.deployment.roles
+        )
     tie = -cost if all(p.price for p in c.pools) else -r.gpus_used
     return {"min_gpus": (-r.gpus_used, spare), "min_cost": (-cost, spare), "max_goodput": (good, tie)}[c.objective]
 
 
 CASES = {
-    "fewest GPUs, two pools": dict(pools={"h100_sxm": 8, "h200_sxm": 8}, deployments=[
-        {**Q8, "demand": {"requests_per_s": 3}}, {**L8, "demand": {"requests_per_s": 6}}]),
-    "least cost, prices favour h100": dict(pools={"h100_sxm": 16, "h200_sxm": 8}, cost={"h100_sxm": 1.0,
-                                                                                        "h200_sxm": 3.0},
-                                           deployments=[{**Q8, "demand": {"requests_per_s": 4}},
-                                                        {**L8, "demand": {"tokens_per_s": 2500}}]),
-    "demand plus leftover (agg)": dict(pools={"h100_sxm": 8, "h200_sxm": 4}, deployments=[
-        {**Q8, "demand": {"requests_per_s": 2}}, {**L8, "weight": 2, "modes": ["agg"]}]),
-    "leftover disagg, request latency": dict(pools={"h200_sxm": 6}, deployments=[
-        {**L8, "demand": {"requests_per_s": 2}},
-        {**Q8, "weight": 1, "modes": ["disagg"], "search": {"batch_sizes": [64]},
-         "sla": {"ttft_ms": 1500, "tpot_ms": 25, "max_request_latency_ms": 6000}}]),
+    "fewest GPUs, two pools": dict(
+        pools={"h100_sxm": 8, "h200_sxm": 8},
+        deployments=[{**Q8, "demand": {"requests_per_s": 3}}, {**L8, "demand": {"requests_per_s": 6}}],
+    ),
+    "least cost, prices favour h100": dict(
+        pools={"h100_sxm": 16, "h200_sxm": 8},
+        cost={"h100_sxm": 1.0, "h200_sxm": 3.0},
+        deployments=[{**Q8, "demand": {"requests_per_s": 4}}, {**L8, "demand": {"tokens_per_s": 2500}}],
+    ),
+    "demand plus leftover (agg)": dict(
+        pools={"h100_sxm": 8, "h200_sxm": 4},
+        deployments=[{**Q8, "demand": {"requests_per_s": 2}}, {**L8, "weight": 2, "modes": ["agg"]}],
+    ),
+    "leftover disagg, request latency": dict(
+        pools={"h200_sxm": 6},
+        deployments=[
+            {**L8, "demand": {"requests_per_s": 2}},
+            {
+                **Q8,
+                "weight": 1,
+                "modes": ["disagg"],
+                "search": {"batch_sizes": [64]},
+                "sla": {"ttft_ms": 1500, "tpot_ms": 25, "max_request_latency_ms": 6000},
+            },
+        ],
+    ),
 }
 
 
@@ -98,16 +117,21 @@ def test_more_demand_never_needs_fewer_gpus(tmp_path):
 
 def test_mixed_pool_beats_either_pool_alone_or_matches(tmp_path):
     base = {**SMALL, **Q8, "demand": {"requests_per_s": 6}}
-    alone = [solve_cluster(cluster(tmp_path, {**base, "pools": {s: None}})).gpus_used
-             for s in ("h100_sxm", "h200_sxm")]
+    alone = [solve_cluster(cluster(tmp_path, {**base, "pools": {s: None}})).gpus_used for s in ("h100_sxm", "h200_sxm")]
     mixed = solve_cluster(cluster(tmp_path, {**base, "pools": {"h100_sxm": None, "h200_sxm": None}}))
     assert mixed.gpus_used <= min(alone)
 
 
 def test_infeasible_pools_say_what_each_model_needs(tmp_path):
     # alone: 1 GPU for Qwen3-8B, 2 for Llama-3.1-8B; together more than the pool's 2
-    c = cluster(tmp_path, {**SMALL, "pools": {"h200_sxm": 2}, "deployments": [
-        {**Q8, "demand": {"requests_per_s": 12}}, {**L8, "demand": {"requests_per_s": 20}}]})
+    c = cluster(
+        tmp_path,
+        {
+            **SMALL,
+            "pools": {"h200_sxm": 2},
+            "deployments": [{**Q8, "demand": {"requests_per_s": 12}}, {**L8, "demand": {"requests_per_s": 20}}],
+        },
+    )
     r = solve_cluster(c)
     assert r.infeasible and not r.placements
     assert "Qwen3-8B" in r.infeasible and "Llama-3.1-8B" in r.infeasible
@@ -127,36 +151,75 @@ def test_decode_system_prices_decode_rows_on_that_system(tmp_path):
     assert (cross.agg.tpot_ms == same.agg.tpot_ms).all()
 
 
-@pytest.mark.parametrize("spec, words", [
-    ({"pools": {"h100_sxm": 8}, "deployments": ["Qwen/Qwen3-8B"]}, "deployments must be a non-empty list of mappings"),
-    ({"pools": {"h100_sxm": 8}, "cost": {"b200_sxm": 2}, **Q8, "demand": {"requests_per_s": 1}},
-     "cost.b200_sxm: b200_sxm is not one of the pools"),
-    ({"pools": {"h100": 8}, **Q8, "demand": {"requests_per_s": 1}}, "unknown key 'pools.h100'"),
-    ({"pools": {"h100_sxm": 8}, "objective": "min_cost", **Q8, "demand": {"requests_per_s": 1}},
-     "objective min_cost: no price for h100_sxm"),
-    ({"pools": {"h100_sxm": None}, "deployments": [{**Q8, "weight": 1}]}, "would grow without bound"),
-    ({"pools": {"h100_sxm": 8}, "objective": "min_gpus", "deployments": [{**Q8, "weight": 1}]},
-     "every deployment needs a demand"),
-    ({"system": "h100_sxm", **Q8, "demand": {"requests_per_s": 1, "tokens_per_s": 5}}, "not both"),
-    ({"pools": {"h100_sxm": 8}, "total_gpus": 8, **Q8, "demand": {"requests_per_s": 1}}, "total_gpus: with pools"),
-    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "pools": {"h100_sxm": 8}}]}, "cluster-wide key"),
-    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "system": "b200_sxm", "weight": 1}]},
-     "system 'b200_sxm' is not one of the pools"),
-    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1}, {"model": "Qwen/Qwen3-8B"}]},
-     "deployments[1]: missing required key 'workload'"),
-    ({"system": "h100_sxm", **Q8, "demand": {"requests_per_s": 1}, "constraints": {"topology": {"max_nodes": 1}}},
-     "constraints.topology.max_nodes: not used in a cluster spec"),
-    ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1, "constraints": {"replicas": {"min": 2}}}]},
-     "deployments[0]: constraints.replicas: not used"),
-    ({"pools": {"h100_sxm": 8, "h200_sxm": 8}, **Q8, "demand": {"requests_per_s": 1},
-      "constraints": {"topology": {"gpus_per_node": 4}}}, "each system keeps its own node size"),
-    ({"system": "h200_sxm", "total_gpus": "abc", **Q8, "demand": {"requests_per_s": 1}},
-     "total_gpus must be an integer ≥ 1; got 'abc'"),
-    ({"system": "h200_sxm", "total_gpus": 0, **Q8, "demand": {"requests_per_s": 1}}, "total_gpus must be an integer"),
-    ({"system": ["h200_sxm"], **Q8, "demand": {"requests_per_s": 1}}, "system must be one of"),
-    ({"pools": {"h200_sxm": 8}, "deployments": [{**Q8, "weight": 1, "system": {"h200_sxm": 1}}]},
-     "system must be one of"),
-])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        (
+            {"pools": {"h100_sxm": 8}, "deployments": ["Qwen/Qwen3-8B"]},
+            "deployments must be a non-empty list of mappings",
+        ),
+        (
+            {"pools": {"h100_sxm": 8}, "cost": {"b200_sxm": 2}, **Q8, "demand": {"requests_per_s": 1}},
+            "cost.b200_sxm: b200_sxm is not one of the pools",
+        ),
+        ({"pools": {"h100": 8}, **Q8, "demand": {"requests_per_s": 1}}, "unknown key 'pools.h100'"),
+        (
+            {"pools": {"h100_sxm": 8}, "objective": "min_cost", **Q8, "demand": {"requests_per_s": 1}},
+            "objective min_cost: no price for h100_sxm",
+        ),
+        ({"pools": {"h100_sxm": None}, "deployments": [{**Q8, "weight": 1}]}, "would grow without bound"),
+        (
+            {"pools": {"h100_sxm": 8}, "objective": "min_gpus", "deployments": [{**Q8, "weight": 1}]},
+            "every deployment needs a demand",
+        ),
+        ({"system": "h100_sxm", **Q8, "demand": {"requests_per_s": 1, "tokens_per_s": 5}}, "not both"),
+        ({"pools": {"h100_sxm": 8}, "total_gpus": 8, **Q8, "demand": {"requests_per_s": 1}}, "total_gpus: with pools"),
+        ({"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "pools": {"h100_sxm": 8}}]}, "cluster-wide key"),
+        (
+            {"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "system": "b200_sxm", "weight": 1}]},
+            "system 'b200_sxm' is not one of the pools",
+        ),
+        (
+            {"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1}, {"model": "Qwen/Qwen3-8B"}]},
+            "deployments[1]: missing required key 'workload'",
+        ),
+        (
+            {
+                "system": "h100_sxm",
+                **Q8,
+                "demand": {"requests_per_s": 1},
+                "constraints": {"topology": {"max_nodes": 1}},
+            },
+            "constraints.topology.max_nodes: not used in a cluster spec",
+        ),
+        (
+            {"pools": {"h100_sxm": 8}, "deployments": [{**Q8, "weight": 1, "constraints": {"replicas": {"min": 2}}}]},
+            "deployments[0]: constraints.replicas: not used",
+        ),
+        (
+            {
+                "pools": {"h100_sxm": 8, "h200_sxm": 8},
+                **Q8,
+                "demand": {"requests_per_s": 1},
+                "constraints": {"topology": {"gpus_per_node": 4}},
+            },
+            "each system keeps its own node size",
+        ),
+        (
+            {"system": "h200_sxm", "total_gpus": "abc", **Q8, "demand": {"requests_per_s": 1}},
+            "total_gpus must be an integer ≥ 1; got 'abc'",
+        ),
+        (
+            {"system": "h200_sxm", "total_gpus": 0, **Q8, "demand": {"requests_per_s": 1}},
+            "total_gpus must be an integer",
+        ),
+        ({"system": ["h200_sxm"], **Q8, "demand": {"requests_per_s": 1}}, "system must be one of"),
+        (
+            {"pools": {"h200_sxm": 8}, "deployments": [{**Q8, "weight": 1, "system": {"h200_sxm": 1}}]},
+            "system must be one of",
+        ),
+    ],
+)
 def test_spec_errors_name_the_key(tmp_path, spec, words):
     with pytest.raises(UserError) as e:
         cluster(tmp_path, spec)
@@ -164,8 +227,13 @@ def test_spec_errors_name_the_key(tmp_path, spec, words):
 
 
 def test_one_pool_takes_the_topology_node_size(tmp_path):
-    spec = {**SMALL, "system": "h200_sxm", **Q8, "demand": {"requests_per_s": 20},
-            "constraints": {"topology": {"gpus_per_node": 2, "worker_within_node": True}}}
+    spec = {
+        **SMALL,
+        "system": "h200_sxm",
+        **Q8,
+        "demand": {"requests_per_s": 20},
+        "constraints": {"topology": {"gpus_per_node": 2, "worker_within_node": True}},
+    }
     c = cluster(tmp_path, spec)
     assert c.pools[0].gpus_per_node == 2
     r = solve_cluster(c)
@@ -174,9 +242,16 @@ def test_one_pool_takes_the_topology_node_size(tmp_path):
 
 def test_weights_that_fit_no_pool_is_infeasible(tmp_path):
     with pytest.raises(InfeasibleError):
-        cluster(tmp_path, {"pools": {"h100_sxm": 8}, "model": "deepseek-ai/DeepSeek-R1",
-                           "workload": {"isl": 1000, "osl": 100}, "demand": {"requests_per_s": 1},
-                           "constraints": {"topology": {"worker_within_node": True}}})
+        cluster(
+            tmp_path,
+            {
+                "pools": {"h100_sxm": 8},
+                "model": "deepseek-ai/DeepSeek-R1",
+                "workload": {"isl": 1000, "osl": 100},
+                "demand": {"requests_per_s": 1},
+                "constraints": {"topology": {"worker_within_node": True}},
+            },
+        )
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -204,8 +279,9 @@ def test_cli_report_json_and_export(tmp_path):
         docs = [d for d in yaml.safe_load_all((folder / f"{mode}_1" / "k8s" / "deploy.yaml").read_text()) if d]
         dgd = next(d for d in docs if d.get("kind") == "DynamoGraphDeployment")
         workers = [s for s in dgd["spec"]["services"].values() if s["componentType"] == "worker"]
-        assert sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) for s in workers) == \
-            p["deployment"]["gpus_used"]
+        assert (
+            sum(s["replicas"] * int(s["resources"]["limits"]["gpu"]) for s in workers) == p["deployment"]["gpus_used"]
+        )
         mixed = len(set(p["systems"].values())) > 1
         assert all(("nodeSelector" in s["extraPodSpec"]) == mixed for s in workers)
     again = run_cli(str(path), "--save-dir", str(out))
@@ -232,9 +308,13 @@ def test_bundled_128_gpu_example_is_proven_and_every_placement_checks_out():
 
     combos, _ = build_combos(c, surfaces)
     for p in r.placements:  # re-check each against its own one-model rules with the full cost model
-        combo = next(x for x in combos if x.member == p.member and dict(zip(("agg",) if x.mode == "agg" else
-                                                                            ("prefill", "decode"), x.systems))
-                     == p.systems and x.mode == p.deployment.mode)
+        combo = next(
+            x
+            for x in combos
+            if x.member == p.member
+            and dict(zip(("agg",) if x.mode == "agg" else ("prefill", "decode"), x.systems)) == p.systems
+            and x.mode == p.deployment.mode
+        )
         assert check(combo.problem, p.deployment) == []
 
 
@@ -274,12 +354,30 @@ def test_cli_flags_that_do_not_apply_to_a_cluster(tmp_path):
 
 
 MUTANTS = [None, 0, -1, 1.5, "x", [], [1], {}, {"a": 1}, True, "h200_sxm", 10**9, {"h200_sxm": "a"}, [{"model": "x"}]]
-MUTABLE = [("pools",), ("pools", "h100_sxm"), ("cost",), ("cost", "h200_sxm"), ("objective",), ("deployments",),
-           ("deployments", 0), ("deployments", 0, "demand"), ("deployments", 0, "demand", "requests_per_s"),
-           ("deployments", 2, "weight"), ("deployments", 1, "name"), ("deployments", 1, "system"),
-           ("deployments", 0, "total_gpus"), ("constraints",), ("constraints", "topology"), ("backend",),
-           ("deployments", 0, "modes"), ("deployments", 0, "sla"), ("demand",), ("weight",), ("system",),
-           ("total_gpus",)]
+MUTABLE = [
+    ("pools",),
+    ("pools", "h100_sxm"),
+    ("cost",),
+    ("cost", "h200_sxm"),
+    ("objective",),
+    ("deployments",),
+    ("deployments", 0),
+    ("deployments", 0, "demand"),
+    ("deployments", 0, "demand", "requests_per_s"),
+    ("deployments", 2, "weight"),
+    ("deployments", 1, "name"),
+    ("deployments", 1, "system"),
+    ("deployments", 0, "total_gpus"),
+    ("constraints",),
+    ("constraints", "topology"),
+    ("backend",),
+    ("deployments", 0, "modes"),
+    ("deployments", 0, "sla"),
+    ("demand",),
+    ("weight",),
+    ("system",),
+    ("total_gpus",),
+]
 
 
 def test_mutated_cluster_example_reads_or_says_why(tmp_path):
@@ -317,8 +415,11 @@ def test_a_flag_a_deployment_overrides_is_refused_not_ignored():
     from solver.errors import UserError
 
     spec = Path(__file__).resolve().parents[2] / "specs" / "cluster_3models_h100x64_h200x64.yaml"
-    with pytest.raises(UserError, match=r"^--isl 1000: workload.isl: deployments\[0\] sets its own workload.isl "
-                                        r"\(4000\)"):
+    with pytest.raises(
+        UserError,
+        match=r"^--isl 1000: workload.isl: deployments\[0\] sets its own workload.isl "
+        r"\(4000\)",
+    ):
         spec_or_cluster(spec, flags={"isl": 1000})
     with pytest.raises(UserError, match=r"^--set sla.ttft_ms=50: sla.ttft_ms: deployments\[0\]"):
         spec_or_cluster(spec, ["sla.ttft_ms=50"])

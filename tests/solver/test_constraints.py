@@ -24,8 +24,17 @@ def pd(i, j):
 
 
 def test_registry_has_one_function_per_kind():
-    assert set(KINDS) == {"fixed", "max_gpus_per_worker", "topology", "gpu_budget", "role_gpu_budget", "replicas",
-                          "kv_handoff", "sla", "sla_percentiles"}
+    assert set(KINDS) == {
+        "fixed",
+        "max_gpus_per_worker",
+        "topology",
+        "gpu_budget",
+        "role_gpu_budget",
+        "replicas",
+        "kv_handoff",
+        "sla",
+        "sla_percentiles",
+    }
     assert all(callable(f) for f in KINDS.values())
 
 
@@ -37,14 +46,17 @@ def test_gpu_budget():
     assert kinds_broken(p, "disagg", pd(1, 1), pd(2, 1), 1) == {"gpus"}  # 4 + 2
 
 
-@pytest.mark.parametrize("sla, mode, good, bad", [
-    (Sla(ttft_ms=90.0), "disagg", pd(1, 0), pd(0, 0)),  # prefill TTFT 80 / 100 ms
-    (Sla(ttft_ms=220.0), "agg", {"agg": 0}, {"agg": 1}),  # 200 / 300 ms
-    (Sla(tpot_ms=15.0), "disagg", pd(0, 0), pd(0, 1)),  # decode TPOT 10 / 20 ms
-    (Sla(min_tokens_per_s_per_user=60.0), "disagg", pd(0, 0), pd(0, 1)),  # 100 / 50 tokens/s/user
-    (Sla(max_request_latency_ms=3200.0), "agg", {"agg": 0}, {"agg": 1}),  # 200 + 99 * 30 = 3170 / 4260
-    (Sla(max_request_latency_ms=1100.0), "disagg", pd(1, 0), pd(1, 1)),  # 80 + 99 * 10 = 1070 / 2060
-])
+@pytest.mark.parametrize(
+    "sla, mode, good, bad",
+    [
+        (Sla(ttft_ms=90.0), "disagg", pd(1, 0), pd(0, 0)),  # prefill TTFT 80 / 100 ms
+        (Sla(ttft_ms=220.0), "agg", {"agg": 0}, {"agg": 1}),  # 200 / 300 ms
+        (Sla(tpot_ms=15.0), "disagg", pd(0, 0), pd(0, 1)),  # decode TPOT 10 / 20 ms
+        (Sla(min_tokens_per_s_per_user=60.0), "disagg", pd(0, 0), pd(0, 1)),  # 100 / 50 tokens/s/user
+        (Sla(max_request_latency_ms=3200.0), "agg", {"agg": 0}, {"agg": 1}),  # 200 + 99 * 30 = 3170 / 4260
+        (Sla(max_request_latency_ms=1100.0), "disagg", pd(1, 0), pd(1, 1)),  # 80 + 99 * 10 = 1070 / 2060
+    ],
+)
 def test_sla(sla, mode, good, bad):
     p = make_problem(tiny(), 8, sla)
     ones = {r: 1 for r in good}
@@ -62,8 +74,10 @@ def test_topology_worker_within_node_and_max_nodes():
 
 
 def test_topology_workers_spanning_nodes_need_whole_nodes():
-    rows = [dict(tp=3, batch=1, ttft_ms=10.0, tpot_ms=5.0, req_per_s=1.0), dict(tp=4, batch=1, ttft_ms=10.0,
-                                                                                 tpot_ms=5.0, req_per_s=1.0)]
+    rows = [
+        dict(tp=3, batch=1, ttft_ms=10.0, tpot_ms=5.0, req_per_s=1.0),
+        dict(tp=4, batch=1, ttft_ms=10.0, tpot_ms=5.0, req_per_s=1.0),
+    ]
     p = make_problem(surfaces(candidates("agg", rows), None, None, gpus_per_node=2), 8, modes=("agg",))
     assert not kinds_broken(p, "agg", {"agg": 1}, AGG, 1)  # 4 GPUs = 2 whole nodes
     assert kinds_broken(p, "agg", {"agg": 0}, AGG, 1) == {"topology"}  # 3 GPUs over 2-GPU nodes
@@ -108,8 +122,10 @@ def test_role_gpu_budget():
     assert not kinds_broken(p, "disagg", pd(1, 1), pd(1, 2), 1)
     assert kinds_broken(p, "disagg", pd(1, 1), pd(2, 1), 1) == {"role_gpu_budget"}  # 4 prefill GPUs > 2
     r = solve(p)
-    assert r.best_disagg.role("prefill").workers * r.best_disagg.role("prefill").gpus_per_worker \
-        * r.best_disagg.replicas <= 2
+    assert (
+        r.best_disagg.role("prefill").workers * r.best_disagg.role("prefill").gpus_per_worker * r.best_disagg.replicas
+        <= 2
+    )
     with pytest.raises(UserError, match="unknown role"):
         FilterScope(make_problem(tiny(), 8, role_gpu_budget={"encode": 2}), "disagg").run()
 

@@ -17,8 +17,9 @@ FLAGS = dict(model="meta-llama/Llama-3.1-70B", system="h100_sxm", backend="vllm"
 
 
 def spec_with(longest: int | None, **flags):
-    return load_spec(None, [f"workload.max_context_tokens={'null' if longest is None else longest}"],
-                     flags={**FLAGS, **flags})
+    return load_spec(
+        None, [f"workload.max_context_tokens={'null' if longest is None else longest}"], flags={**FLAGS, **flags}
+    )
 
 
 def test_kv_slots_keep_room_for_the_longest_request():
@@ -43,8 +44,9 @@ def dep() -> Deployment:
     return Deployment("agg", (r,), 1, 4, 500.0, 20.0, 400.0, 100.0, 50.0, 16, 1.0)
 
 
-@pytest.mark.parametrize("backend,key", [("trtllm", "max_seq_len"), ("vllm", "max-model-len"),
-                                         ("sglang", "context-length")])
+@pytest.mark.parametrize(
+    "backend,key", [("trtllm", "max_seq_len"), ("vllm", "max-model-len"), ("sglang", "context-length")]
+)
 def test_engine_limit_and_readme(backend, key):
     d = dep()
     for longest, limit in ((None, 4864), (32_000, 32_256), (131_072, 131_072)):
@@ -59,12 +61,18 @@ def test_engine_limit_and_readme(backend, key):
 
 
 def test_bad_context_values_are_one_paragraph_errors():
-    with pytest.raises(UserError, match=r"^--set workload.max_context_tokens=4000: workload.max_context_tokens: "
-                                        r"4000 tokens is shorter than one request of the workload \(isl \+ osl = "
-                                        r"4500\); give at least 4500"):
+    with pytest.raises(
+        UserError,
+        match=r"^--set workload.max_context_tokens=4000: workload.max_context_tokens: "
+        r"4000 tokens is shorter than one request of the workload \(isl \+ osl = "
+        r"4500\); give at least 4500",
+    ):
         spec_with(4000)
-    with pytest.raises(UserError, match=r"exceeds meta-llama/Llama-3.1-70B's context window of 131072 "
-                                        r"\(max_position_embeddings\); give at most 131072\.$"):
+    with pytest.raises(
+        UserError,
+        match=r"exceeds meta-llama/Llama-3.1-70B's context window of 131072 "
+        r"\(max_position_embeddings\); give at most 131072\.$",
+    ):
         spec_with(131_073)
     with pytest.raises(UserError, match="must be an integer ≥ 1"):
         spec_with(0)

@@ -24,8 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spec(**kw):
-    raw = {"system": "h200_sxm", "total_gpus": 32, "workload": {"isl": 4000, "osl": 1000},
-           "sla": {"ttft_ms": 3000, "tpot_ms": 50}, **kw}
+    raw = {
+        "system": "h200_sxm",
+        "total_gpus": 32,
+        "workload": {"isl": 4000, "osl": 1000},
+        "sla": {"ttft_ms": 3000, "tpot_ms": 50},
+        **kw,
+    }
     return spec_from_raw(raw)
 
 
@@ -53,6 +58,7 @@ def test_deepseek_h100_trtllm_exports_the_priced_layout():
     # Runnable now: attention DP 16 (tp 1) or TP 16; DP 16 alone cannot meet TTFT 3 s, so TP 16 is searched too.
     spec = _spec(model="deepseek-ai/DeepSeek-R1", system="h100_sxm", backend="trtllm", search={"tp": [1, 2, 4, 8, 16]})
     from costmodel.build import build_surfaces
+
     result = solve(to_problem(spec, build_surfaces(spec.request)))
     deps = [d for d in (*result.top_agg, *result.top_disagg, *result.pareto_agg, *result.pareto_disagg)]
     assert deps
@@ -79,25 +85,38 @@ def test_search_space_the_backend_cannot_run_is_a_user_error():
         _spec(model="deepseek-ai/DeepSeek-R1", backend="vllm", search={"tp": [4], "dp": [2], "moe_ep": [4]})
 
 
-@pytest.mark.parametrize("model,kind", [("Qwen/Qwen3-32B-FP8", "mha"), ("deepseek-ai/DeepSeek-R1", "mla"),
-                                        ("Qwen/Qwen3.5-27B", "hybrid")])
+@pytest.mark.parametrize(
+    "model,kind", [("Qwen/Qwen3-32B-FP8", "mha"), ("deepseek-ai/DeepSeek-R1", "mla"), ("Qwen/Qwen3.5-27B", "hybrid")]
+)
 def test_attention_kinds(model, kind):
     assert attention_kind(_spec(model=model).arch) == kind
 
 
-@pytest.mark.parametrize("backend,model,equal", [
-    ("sglang", "Qwen/Qwen3-32B-FP8", True), ("sglang", "deepseek-ai/DeepSeek-R1", False),
-    ("vllm", "Qwen/Qwen3-32B-FP8", False), ("vllm", "Qwen/Qwen3.5-27B", True),
-    ("trtllm", "Qwen/Qwen3-32B-FP8", False)])
+@pytest.mark.parametrize(
+    "backend,model,equal",
+    [
+        ("sglang", "Qwen/Qwen3-32B-FP8", True),
+        ("sglang", "deepseek-ai/DeepSeek-R1", False),
+        ("vllm", "Qwen/Qwen3-32B-FP8", False),
+        ("vllm", "Qwen/Qwen3.5-27B", True),
+        ("trtllm", "Qwen/Qwen3-32B-FP8", False),
+    ],
+)
 def test_disagg_pair_rule_per_backend_and_attention(backend, model, equal):
     assert engine_rules(backend).needs_equal_tp(_spec(model=model, backend=backend).arch) is equal
 
 
 def test_sglang_dense_disagg_pairs_have_equal_attention_tp():
     # Before: 2 prefill workers at TP 1 fed 1 decode worker at TP 2, which SGLang's hand-off refuses.
-    spec = _spec(model="Qwen/Qwen3-32B-FP8", backend="sglang", total_gpus=8, modes=["disagg"],
-                 sla={"ttft_ms": 2000, "tpot_ms": 30})
+    spec = _spec(
+        model="Qwen/Qwen3-32B-FP8",
+        backend="sglang",
+        total_gpus=8,
+        modes=["disagg"],
+        sla={"ttft_ms": 2000, "tpot_ms": 30},
+    )
     from costmodel.build import build_surfaces
+
     s = build_surfaces(spec.request)
     assert s.equal_attention_tp and "sglang issue #15674" in s.kv_pair_rule
     problem = to_problem(spec, s)
@@ -107,22 +126,37 @@ def test_sglang_dense_disagg_pairs_have_equal_attention_tp():
     # an unequal pair is refused by the same rule the model enforces
     i = int(np.flatnonzero(s.prefill.tp == 1)[0])
     j = int(np.flatnonzero(s.decode.tp == 2)[0])
-    assert any("kv hand-off" in m for m in broken_rules(problem, "disagg", {"prefill": i, "decode": j},
-                                                           {"prefill": 1, "decode": 1}, 1))
+    assert any(
+        "kv hand-off" in m
+        for m in broken_rules(problem, "disagg", {"prefill": i, "decode": j}, {"prefill": 1, "decode": 1}, 1)
+    )
     # TRT-LLM reshapes KV between unequal TP: the same pair breaks no hand-off rule there
     relaxed = replace(problem, surfaces=replace(s, equal_attention_tp=False))
-    assert not any("kv hand-off" in m for m in broken_rules(relaxed, "disagg", {"prefill": i, "decode": j},
-                                                            {"prefill": 1, "decode": 1}, 1))
+    assert not any(
+        "kv hand-off" in m
+        for m in broken_rules(relaxed, "disagg", {"prefill": i, "decode": j}, {"prefill": 1, "decode": 1}, 1)
+    )
 
 
 def test_cluster_disagg_pairs_have_equal_attention_tp(tmp_path):
     from solver.cluster.solve import solve_cluster
     from solver.pipeline import load as spec_or_cluster
+
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({
-        "model": "Qwen/Qwen3-32B-FP8", "system": "h200_sxm", "backend": "sglang", "total_gpus": 16,
-        "modes": ["disagg"], "workload": {"isl": 4000, "osl": 1000}, "sla": {"ttft_ms": 2000, "tpot_ms": 30},
-        "demand": {"requests_per_s": 3}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model": "Qwen/Qwen3-32B-FP8",
+                "system": "h200_sxm",
+                "backend": "sglang",
+                "total_gpus": 16,
+                "modes": ["disagg"],
+                "workload": {"isl": 4000, "osl": 1000},
+                "sla": {"ttft_ms": 2000, "tpot_ms": 30},
+                "demand": {"requests_per_s": 3},
+            }
+        )
+    )
     res = solve_cluster(spec_or_cluster(path))
     deps = [p.deployment for p in res.placements]
     assert deps and all(d.role("prefill").tp == d.role("decode").tp for d in deps)
@@ -130,9 +164,14 @@ def test_cluster_disagg_pairs_have_equal_attention_tp(tmp_path):
 
 def test_malformed_engine_data_is_named(tmp_path, monkeypatch):
     (tmp_path / "engines").mkdir()
-    (tmp_path / "engines" / "trtllm.yaml").write_text(yaml.safe_dump(
-        {"layout": {"attention": "sometimes", "attention_source": "x", "moe": "split", "moe_source": "y"},
-         "disagg": {"equal_attention_tp": [], "source": "z"}}))
+    (tmp_path / "engines" / "trtllm.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "layout": {"attention": "sometimes", "attention_source": "x", "moe": "split", "moe_source": "y"},
+                "disagg": {"equal_attention_tp": [], "source": "z"},
+            }
+        )
+    )
     monkeypatch.setattr(engines, "data_dir", lambda: tmp_path)
     engine_rules.cache_clear()
     try:
@@ -150,25 +189,45 @@ def test_bundled_specs_still_load():
             load_spec(path)
 
 
-@pytest.mark.parametrize("system,moe", [("b200_sxm", "w4a8_mxfp4_mxfp8"), ("gb200", "w4a8_mxfp4_mxfp8"),
-                                        ("h200_sxm", "w4a16_mxfp4")])
+@pytest.mark.parametrize(
+    "system,moe", [("b200_sxm", "w4a8_mxfp4_mxfp8"), ("gb200", "w4a8_mxfp4_mxfp8"), ("h200_sxm", "w4a16_mxfp4")]
+)
 def test_default_expert_kernel_is_the_engines(system, moe):
     # TRT-LLM runs MXFP4 experts with MXFP8 activations on Blackwell, BF16 activations on Hopper (GPT-OSS guide)
     spec = _spec(model="openai/gpt-oss-120b", backend="trtllm", system=system)
     assert spec.request.quant.moe == moe
     assert ("Deployment Guide for GPT-OSS" in " ".join(spec.recipe_notes)) == (moe == "w4a8_mxfp4_mxfp8")
     # an explicit choice wins, and no default note is printed for it
-    pinned = _spec(model="openai/gpt-oss-120b", backend="trtllm", system=system,
-                   quantization={"moe": "w4a16_mxfp4"})
+    pinned = _spec(model="openai/gpt-oss-120b", backend="trtllm", system=system, quantization={"moe": "w4a16_mxfp4"})
     assert pinned.request.quant.moe == "w4a16_mxfp4" and not pinned.recipe_notes
 
 
 def test_flag_form_and_spec_form_default_to_the_same_recipe(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"model": "openai/gpt-oss-120b", "system": "b200_sxm", "backend": "trtllm",
-                                    "total_gpus": 24, "workload": {"isl": 1024, "osl": 4096},
-                                    "sla": {"ttft_ms": 500, "tpot_ms": 10}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model": "openai/gpt-oss-120b",
+                "system": "b200_sxm",
+                "backend": "trtllm",
+                "total_gpus": 24,
+                "workload": {"isl": 1024, "osl": 4096},
+                "sla": {"ttft_ms": 500, "tpot_ms": 10},
+            }
+        )
+    )
     from_file = load_spec(path)
-    from_flags = load_spec(None, flags=dict(model="openai/gpt-oss-120b", system="b200_sxm", backend="trtllm",
-                                            total_gpus=24, isl=1024, osl=4096, ttft=500, tpot=10))  # the CLI's flags
+    from_flags = load_spec(
+        None,
+        flags=dict(
+            model="openai/gpt-oss-120b",
+            system="b200_sxm",
+            backend="trtllm",
+            total_gpus=24,
+            isl=1024,
+            osl=4096,
+            ttft=500,
+            tpot=10,
+        ),
+    )  # the CLI's flags
     assert from_file.request == from_flags.request and from_file.recipe_notes == from_flags.recipe_notes

@@ -61,26 +61,50 @@ def read_back(backend: str, text: str) -> dict:
     if backend == "trtllm":  # tensor_parallel_size is the world; attention DP, when on, spans all of it
         world, pp = doc["tensor_parallel_size"], doc["pipeline_parallel_size"]
         ranks = world if doc["enable_attention_dp"] else 1
-        return dict(gpus=world * pp, pp=pp, tp=world // ranks, dp=ranks, moe_tp=doc.get("moe_tensor_parallel_size", 1),
-                    moe_ep=doc.get("moe_expert_parallel_size", 1), batch=doc["max_batch_size"], per="rank",
-                    tokens=doc["max_num_tokens"], kv=doc["kv_cache_config"]["free_gpu_memory_fraction"])
+        return dict(
+            gpus=world * pp,
+            pp=pp,
+            tp=world // ranks,
+            dp=ranks,
+            moe_tp=doc.get("moe_tensor_parallel_size", 1),
+            moe_ep=doc.get("moe_expert_parallel_size", 1),
+            batch=doc["max_batch_size"],
+            per="rank",
+            tokens=doc["max_num_tokens"],
+            kv=doc["kv_cache_config"]["free_gpu_memory_fraction"],
+        )
     f = doc["flags"]
     pp, dp, n = f["pipeline-parallel-size"], f["data-parallel-size"], f["tensor-parallel-size"]
     world = n * dp if backend == "vllm" else n  # SGLang's --tp is the world; vLLM's is per DP rank
     ep = (world if f["enable-expert-parallel"] else 1) if backend == "vllm" else f["expert-parallel-size"]
     assert backend == "vllm" or f["enable-dp-attention"] == (dp > 1)
     kv = f.get("gpu-memory-utilization", f.get("mem-fraction-static"))
-    return dict(gpus=world * pp, pp=pp, tp=world // dp, dp=dp, moe_tp=world // ep, moe_ep=ep, kv=kv,
-                **(dict(batch=f["max-num-seqs"], per="rank", tokens=f["max-num-batched-tokens"]) if backend == "vllm"
-                   else dict(batch=f["max-running-requests"], per="worker", tokens=f["chunked-prefill-size"] // dp)))
+    return dict(
+        gpus=world * pp,
+        pp=pp,
+        tp=world // dp,
+        dp=dp,
+        moe_tp=world // ep,
+        moe_ep=ep,
+        kv=kv,
+        **(
+            dict(batch=f["max-num-seqs"], per="rank", tokens=f["max-num-batched-tokens"])
+            if backend == "vllm"
+            else dict(batch=f["max-running-requests"], per="worker", tokens=f["chunked-prefill-size"] // dp)
+        ),
+    )
 
 
 def check_round_trip(spec, dep: Deployment, engine: dict[str, str]) -> None:
     backend = spec.request.backend
     for r in dep.roles:
         text, got = engine[r.role], read_back(backend, engine[r.role])
-        assert (got["gpus"], got["pp"], got["tokens"], got["kv"]) == (r.gpus_per_worker, r.pp, r.max_num_tokens,
-                                                                        KV_MEMORY_FRACTION)
+        assert (got["gpus"], got["pp"], got["tokens"], got["kv"]) == (
+            r.gpus_per_worker,
+            r.pp,
+            r.max_num_tokens,
+            KV_MEMORY_FRACTION,
+        )
         assert "# Note:" not in text  # the engine runs the priced layout: nothing to translate
         assert (got["tp"], got["dp"]) == (r.tp, r.dp)
         if spec.arch.is_moe:
@@ -133,14 +157,19 @@ def test_manifest_matches_the_configuration(bundle):
             s = by_role[r.role]
             assert (s["replicas"], gpus(s)) == (r.workers * dep.replicas, r.gpus_per_worker)
             args = s["extraPodSpec"]["mainContainer"]["args"]
-            assert args[1:4] == [spec.checkpoint.hf_id, "--served-model-name", spec.checkpoint.hf_id]  # priced checkpoint
+            assert args[1:4] == [
+                spec.checkpoint.hf_id,
+                "--served-model-name",
+                spec.checkpoint.hf_id,
+            ]  # priced checkpoint
             if spec.request.backend == "trtllm":
                 assert [d["data"][f"{r.role}.yaml"] for d in docs if d["kind"] == "ConfigMap"] == [engine[r.role]]
                 assert args[4:6] == ["--extra-engine-args", f"/engine/{r.role}.yaml"]
             else:
                 flags = yaml.safe_load(engine[r.role])["flags"]
-                assert args_to_flags(args[4:]) == {k: v if v is True else str(v) for k, v in flags.items()
-                                                   if v is not False}
+                assert args_to_flags(args[4:]) == {
+                    k: v if v is True else str(v) for k, v in flags.items() if v is not False
+                }
         check_round_trip(spec, dep, engine)
 
 
@@ -157,8 +186,14 @@ def test_scripts_placement_and_benchmark(bundle):
         scripts = sorted((path / "launch").glob("node_*_run.sh"), key=lambda p: int(p.name.split("_")[1]))
         assert [p.name for p in scripts] == [f"node_{i}_run.sh" for i in range(len(scripts))]
         # each header line names one worker's GPUs on that node
-        ids = [[int(g) for m in re.findall(r"^#   \w+ worker \d+: GPUs ([\d,]+)", p.read_text(), re.M)
-                for g in m.split(",")] for p in scripts]
+        ids = [
+            [
+                int(g)
+                for m in re.findall(r"^#   \w+ worker \d+: GPUs ([\d,]+)", p.read_text(), re.M)
+                for g in m.split(",")
+            ]
+            for p in scripts
+        ]
         assert all(len(n) == len(set(n)) and set(n) <= set(range(8)) for n in ids)
         assert sum(map(len, ids)) == dep.gpus_used and "dynamo.frontend" in scripts[0].read_text()
         script = (path / "bench/run_aiperf.sh").read_text()
@@ -174,16 +209,36 @@ def test_scripts_placement_and_benchmark(bundle):
 
 def make(mode: str, roles: tuple[RoleConfig, ...], replicas: int = 1) -> Deployment:
     gpus = replicas * sum(r.workers * r.gpus_per_worker for r in roles)
-    return Deployment(mode, roles, replicas, gpus, ttft_ms=500.0, tpot_ms=20.0, tokens_per_s=100.0 * gpus,
-                      tokens_per_s_per_gpu=100.0, tokens_per_s_per_user=50.0,
-                      concurrency=replicas * roles[-1].workers * roles[-1].batch, req_per_s=1.0)
+    return Deployment(
+        mode,
+        roles,
+        replicas,
+        gpus,
+        ttft_ms=500.0,
+        tpot_ms=20.0,
+        tokens_per_s=100.0 * gpus,
+        tokens_per_s_per_gpu=100.0,
+        tokens_per_s_per_user=50.0,
+        concurrency=replicas * roles[-1].workers * roles[-1].batch,
+        req_per_s=1.0,
+    )
 
 
 # Fixed deployments for the goldens (so cost-model edits do not churn them): a dense agg (Qwen3-32B) and a
 # MoE disagg with MTP (DeepSeek-R1). AICSOLVE_UPDATE_GOLDEN=1 rewrites tests/solver/golden/.
-FIXED = {"agg": ("qwen", make("agg", (RoleConfig("agg", 1, 4, 1, 1, 1, 1, 4, 24, 8192, 0),), 2)),
-         "disagg": ("deepseek", make("disagg", (RoleConfig("prefill", 2, 1, 1, 8, 1, 8, 8, 1, 8192, 0),
-                                                RoleConfig("decode", 1, 1, 1, 8, 1, 8, 8, 256, 8192, 0))))}
+FIXED = {
+    "agg": ("qwen", make("agg", (RoleConfig("agg", 1, 4, 1, 1, 1, 1, 4, 24, 8192, 0),), 2)),
+    "disagg": (
+        "deepseek",
+        make(
+            "disagg",
+            (
+                RoleConfig("prefill", 2, 1, 1, 8, 1, 8, 8, 1, 8192, 0),
+                RoleConfig("decode", 1, 1, 1, 8, 1, 8, 8, 256, 8192, 0),
+            ),
+        ),
+    ),
+}
 
 
 def result_of(d: Deployment) -> SolveResult:
@@ -205,8 +260,9 @@ def test_golden(mode, backend):
             (base / k).parent.mkdir(parents=True, exist_ok=True)
             (base / k).write_text(text)
     have = {str(p.relative_to(base)) for p in (base / f"{mode}_1").rglob("*") if p.is_file()}
-    assert have == set(keep) and all((base / k).read_text() == t for k, t in keep.items()), \
+    assert have == set(keep) and all((base / k).read_text() == t for k, t in keep.items()), (
         "exported files differ from tests/solver/golden; rerun with AICSOLVE_UPDATE_GOLDEN=1 if intended"
+    )
     check_round_trip(spec, dep, {r.role: files[f"{mode}_1/engine/{r.role}.yaml"] for r in dep.roles})
 
 
@@ -215,8 +271,12 @@ def test_targets_force_and_atomic_failure(tmp_path, monkeypatch):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     blocker.write_text("x")
-    for target, kw, msg in ((out, {}, "not empty; pass --force"), (blocker / "sub", {}, "not a writable folder"),
-                            (blocker, {}, "is a file"), (tmp_path / "x", {"image": "two words"}, "--image")):
+    for target, kw, msg in (
+        (out, {}, "not empty; pass --force"),
+        (blocker / "sub", {}, "not a writable folder"),
+        (blocker, {}, "is a file"),
+        (tmp_path / "x", {"image": "two words"}, "--image"),
+    ):
         with pytest.raises(UserError, match=msg):
             export_bundle(res, spec, target, **kw)
     with pytest.raises(InfeasibleError):
@@ -237,8 +297,11 @@ def test_targets_force_and_atomic_failure(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"not an aicsolve bundle \(it has no result.json\).*--force --force"):
         export_bundle(res, spec, out, force=True)  # one --force replaces only a bundle
     export_bundle(res, spec, out, force=2)
-    assert not (out / "keep.txt").exists() and (out / "agg_1/k8s/deploy.yaml").is_file() and sorted(
-        p.name for p in tmp_path.iterdir()) == ["b", "f"]  # no temporary or backup folder left beside it
+    assert (
+        not (out / "keep.txt").exists()
+        and (out / "agg_1/k8s/deploy.yaml").is_file()
+        and sorted(p.name for p in tmp_path.iterdir()) == ["b", "f"]
+    )  # no temporary or backup folder left beside it
     (tmp_path / "empty").mkdir()
     assert export_bundle(res, spec, tmp_path / "empty")  # an empty folder needs no --force
 
@@ -246,12 +309,16 @@ def test_targets_force_and_atomic_failure(tmp_path, monkeypatch):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_names_are_quoted_safely(tmp_path, backend, monkeypatch):
     raw = json.loads((ROOT / "data/models/qwen3-32b.json").read_text())["config"]
-    folder = tmp_path / "it's a \"model\" $(touch PWNED) dir"
+    folder = tmp_path / 'it\'s a "model" $(touch PWNED) dir'
     folder.mkdir()
     served = "acme/we\"ird 'model' `touch PWNED` $HOME"
     (folder / "config.json").write_text(json.dumps({**raw, "_name_or_path": served}))
-    spec = load_spec(None, flags=dict(model=str(folder / "config.json"), system="h200_sxm", backend=backend,
-                                      total_gpus=8, isl=1000, osl=100))
+    spec = load_spec(
+        None,
+        flags=dict(
+            model=str(folder / "config.json"), system="h200_sxm", backend=backend, total_gpus=8, isl=1000, osl=100
+        ),
+    )
     export_bundle(result_of(FIXED["agg"][1]), spec, tmp_path / "out")
     path = tmp_path / "out/agg_1"
     (dgd,) = [d for d in yaml.safe_load_all((path / "k8s/deploy.yaml").read_text()) if d["kind"] != "ConfigMap"]
@@ -270,18 +337,44 @@ def test_placement_graph_sizes_and_schema():
     pre = RoleConfig("prefill", 3, 4, 1, 1, 1, 1, 4, 1, 8192, 0)
     p = place(make("disagg", (pre, RoleConfig("decode", 1, 16, 1, 1, 1, 1, 16, 64, 8192, 0))), 8)
     assert [[(s.role, s.gpus, s.rank) for s in n] for n in p.nodes] == [
-        [("decode", tuple(range(8)), 0)], [("decode", tuple(range(8)), 1)],
-        [("prefill", (0, 1, 2, 3), 0), ("prefill", (4, 5, 6, 7), 0)], [("prefill", (0, 1, 2, 3), 0)]]
+        [("decode", tuple(range(8)), 0)],
+        [("decode", tuple(range(8)), 1)],
+        [("prefill", (0, 1, 2, 3), 0), ("prefill", (4, 5, 6, 7), 0)],
+        [("prefill", (0, 1, 2, 3), 0)],
+    ]
     mixed = make("disagg", (pre, RoleConfig("decode", 1, 4, 1, 1, 1, 1, 4, 64, 8192, 0)))
     assert len(place(mixed, 8).nodes) == 2 and len(place(mixed, 8, separate=True).nodes) == 3
     assert all(len({s.role for s in n}) == 1 for n in place(mixed, 8, separate=True).nodes)
     assert (cuda_graph_sizes(1), cuda_graph_sizes(6), cuda_graph_sizes(8)) == ([1], [1, 2, 4, 6], [1, 2, 4, 8])
-    svc = {"componentType": "worker", "replicas": 0, "resources": {"limits": {"gpu": 8}}, "bogus": 1,
-           "extraPodSpec": {"mainContainer": {"image": "x", "command": ["python3"], "args": [1]}}}
-    errs = "\n".join(validate({"apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeployment",  # all wrong
-                               "metadata": {"name": "Bad_Name"}, "spec": {"services": {"W": svc}}}, DGD_SCHEMA))
-    assert all(p in errs for p in ("metadata.name", "missing 'Frontend'", "W.replicas: 0 < 1", "gpu: expected string",
-                                   "args[0]: expected string", "unexpected key 'bogus'"))
+    svc = {
+        "componentType": "worker",
+        "replicas": 0,
+        "resources": {"limits": {"gpu": 8}},
+        "bogus": 1,
+        "extraPodSpec": {"mainContainer": {"image": "x", "command": ["python3"], "args": [1]}},
+    }
+    errs = "\n".join(
+        validate(
+            {
+                "apiVersion": "nvidia.com/v1alpha1",
+                "kind": "DynamoGraphDeployment",  # all wrong
+                "metadata": {"name": "Bad_Name"},
+                "spec": {"services": {"W": svc}},
+            },
+            DGD_SCHEMA,
+        )
+    )
+    assert all(
+        p in errs
+        for p in (
+            "metadata.name",
+            "missing 'Frontend'",
+            "W.replicas: 0 < 1",
+            "gpu: expected string",
+            "args[0]: expected string",
+            "unexpected key 'bogus'",
+        )
+    )
 
 
 def test_cli_save_dir(tmp_path, monkeypatch, capsys):
@@ -294,6 +387,9 @@ def test_cli_save_dir(tmp_path, monkeypatch, capsys):
     out = tmp_path / "bundle"
     code, stdout, err = run("--json")
     assert code == 0 and json.loads(stdout)["best"] and f"files to {out}" in err and (out / "agg_1/k8s").is_dir()
-    assert run()[::2] == (2, f"error: --save-dir {out} exists and is not empty; pass --force to replace it (the old "
-                          "folder is removed only once the new bundle is complete) or name another folder.\n")
+    assert run()[::2] == (
+        2,
+        f"error: --save-dir {out} exists and is not empty; pass --force to replace it (the old "
+        "folder is removed only once the new bundle is complete) or name another folder.\n",
+    )
     assert run("--force", "--export-top", "2")[0] == 0 and (out / "agg_2").is_dir()

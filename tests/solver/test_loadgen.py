@@ -14,10 +14,12 @@ from solver import cli
 from costmodel.artifacts import percentile_table, read_artifact_rows
 from tests.solver.test_artifacts import aiperf_summary, write_run
 
-SPEC = ("model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\n"
-        "workload: {isl: {lognormal: {mean: 1000, p90: 1800}}, osl: {histogram: [[100, 0.5], [300, 0.5]]},\n"
-        "           prefix_hit_rate: 0.25, distribution_points: 4, arrival: {process: gamma, cv: 2}}\n"
-        "sla: {ttft_ms: {p90: 2000}, tpot_ms: 30}\nsearch: {tp: [1, 2], max_batch_size: 32}\nmodes: [agg]\n")
+SPEC = (
+    "model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\n"
+    "workload: {isl: {lognormal: {mean: 1000, p90: 1800}}, osl: {histogram: [[100, 0.5], [300, 0.5]]},\n"
+    "           prefix_hit_rate: 0.25, distribution_points: 4, arrival: {process: gamma, cv: 2}}\n"
+    "sla: {ttft_ms: {p90: 2000}, tpot_ms: 30}\nsearch: {tp: [1, 2], max_batch_size: 32}\nmodes: [agg]\n"
+)
 
 
 def _solve(tmp: Path, spec: str, *args: str) -> int:
@@ -66,8 +68,9 @@ def test_calibrate_reads_rate_runs_and_their_percentiles(bundle, tmp_path):
         write_run(bundle / "agg_1" / "bench" / "artifacts" / f"r{r}", doc)
     rows, notes = read_artifact_rows(bundle)
     assert len(rows) == 3 and not [n for n in notes if "skipped" in n]
-    doc = json.loads((bundle / "agg_1/bench/artifacts" / rows[0]["id"].rsplit("/", 1)[1] /
-                      "profile_export_aiperf.json").read_text())
+    doc = json.loads(
+        (bundle / "agg_1/bench/artifacts" / rows[0]["id"].rsplit("/", 1)[1] / "profile_export_aiperf.json").read_text()
+    )
     little = doc["request_throughput"]["avg"] * doc["request_latency"]["avg"] / 1000.0
     assert f"total_concurrency={round(little)}" in rows[0]["silicon_data_source"]
     pct = rows[0]["percentiles"]
@@ -79,9 +82,12 @@ def test_calibrate_reads_rate_runs_and_their_percentiles(bundle, tmp_path):
 
 
 def test_fixed_closed_loop_bundle_is_unchanged_in_kind(tmp_path):
-    spec = SPEC.replace("workload: {isl: {lognormal: {mean: 1000, p90: 1800}}, osl: {histogram: [[100, 0.5], "
-                        "[300, 0.5]]},\n           prefix_hit_rate: 0.25, distribution_points: 4, arrival: "
-                        "{process: gamma, cv: 2}}", "workload: {isl: 1000, osl: 200}")
+    spec = SPEC.replace(
+        "workload: {isl: {lognormal: {mean: 1000, p90: 1800}}, osl: {histogram: [[100, 0.5], "
+        "[300, 0.5]]},\n           prefix_hit_rate: 0.25, distribution_points: 4, arrival: "
+        "{process: gamma, cv: 2}}",
+        "workload: {isl: 1000, osl: 200}",
+    )
     assert _solve(tmp_path, spec.replace("{p90: 2000}", "2000"), "--save-dir", str(tmp_path / "b")) == 0
     script = (tmp_path / "b" / "agg_1" / "bench" / "run_aiperf.sh").read_text()
     assert "--synthetic-input-tokens-mean 1000 " in script and "SEQ_DIST" not in script

@@ -47,8 +47,9 @@ def manifest(spec, dep: Deployment, folder: str) -> dict:
 def test_every_bundled_model_fits_the_grove_name_budget(backend):
     seen, served, longest = set(), set(), 0
     for hf_id, _ in list_models():
-        spec = load_spec(None, flags=dict(model=hf_id, system="b200_sxm", backend=backend, total_gpus=64, isl=1000,
-                                          osl=100))
+        spec = load_spec(
+            None, flags=dict(model=hf_id, system="b200_sxm", backend=backend, total_gpus=64, isl=1000, osl=100)
+        )
         served.add(spec.served_model_name)  # a release the backend cannot run as priced loads its base checkpoint
         for mode in ("agg", "disagg"):
             for multinode in (False, True):
@@ -67,15 +68,21 @@ def test_every_bundled_model_fits_the_grove_name_budget(backend):
 def test_the_issue_case_and_short_names():
     # Qwen/Qwen3-235B-A22B-FP8 disagg on trtllm was "qwen3-235b-a22b-fp8-trtllm-disagg-1" + TRTLLMPrefillWorker:
     # 35 + 19 = 54 characters; with a multinode decode worker the leader PodClique adds 22 more.
-    spec = load_spec(None, flags=dict(model="Qwen/Qwen3-235B-A22B-FP8", system="h200_sxm", backend="trtllm",
-                                      total_gpus=64, isl=1000, osl=100))
+    spec = load_spec(
+        None,
+        flags=dict(
+            model="Qwen/Qwen3-235B-A22B-FP8", system="h200_sxm", backend="trtllm", total_gpus=64, isl=1000, osl=100
+        ),
+    )
     dgd = manifest(spec, deployment("disagg", True), "disagg_1")
     assert sorted(dgd["spec"]["services"]) == ["Frontend", "decode", "prefill"]
     name = dgd["metadata"]["name"]
     assert len(name) <= 45 - len("prefill") - len("prefill-ldr") == 27
     assert name.startswith("qwen3-") and name.endswith("-trtllm-disagg-1")
-    assert manifest(spec, deployment("disagg", False), "disagg_1")["metadata"]["name"] == \
-        "qwen3-235b-a22b-fp8-trtllm-disagg-1"  # single-node services leave room for the whole name (35 + 8)
+    assert (
+        manifest(spec, deployment("disagg", False), "disagg_1")["metadata"]["name"]
+        == "qwen3-235b-a22b-fp8-trtllm-disagg-1"
+    )  # single-node services leave room for the whole name (35 + 8)
     assert dgd_name("Qwen/Qwen3-32B", "vllm", "agg_1", [("worker", False)]) == "qwen3-32b-vllm-agg-1"
 
 
@@ -83,11 +90,12 @@ def test_long_names_stay_distinct_and_deterministic():
     svc = [("prefill", True), ("decode", True)]
     names = {dgd_name(f"org/{'x' * 40}-{i}", "sglang", "disagg_1", svc) for i in range(50)}
     assert len(names) == 50 and all(len(n) <= 45 - 7 - 11 for n in names)
-    assert dgd_name("org/" + "y" * 60, "sglang", "disagg_1", svc) == dgd_name("org/" + "y" * 60, "sglang", "disagg_1",
-                                                                                svc)
-    assert grove_name_errors({"metadata": {"name": "n" * 30}, "spec": {"services": {
-        "prefill": {"multinode": {"nodeCount": 2}}}}}) == ["DGD name '" + "n" * 30 + "' + service 'prefill' = 48 "
-                                                            "characters > 45"]
+    assert dgd_name("org/" + "y" * 60, "sglang", "disagg_1", svc) == dgd_name(
+        "org/" + "y" * 60, "sglang", "disagg_1", svc
+    )
+    assert grove_name_errors(
+        {"metadata": {"name": "n" * 30}, "spec": {"services": {"prefill": {"multinode": {"nodeCount": 2}}}}}
+    ) == ["DGD name '" + "n" * 30 + "' + service 'prefill' = 48 characters > 45"]
 
 
 def local_model(tmp_path: Path, name_or_path: str | None = None) -> Path:
@@ -95,18 +103,19 @@ def local_model(tmp_path: Path, name_or_path: str | None = None) -> Path:
     raw.pop("_name_or_path", None)
     folder = tmp_path / "my-finetune-v2"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({**raw, **({"_name_or_path": name_or_path} if name_or_path
-                                                               else {})}))
+    (folder / "config.json").write_text(
+        json.dumps({**raw, **({"_name_or_path": name_or_path} if name_or_path else {})})
+    )
     return folder
 
 
 def test_local_model_is_named_by_its_folder(tmp_path):
     folder = local_model(tmp_path)
     for model in (folder, folder / "config.json"):
-        spec = load_spec(None, flags=dict(model=str(model), system="h200_sxm", backend="vllm", total_gpus=8, isl=1000,
-                                          osl=100))
-        assert (spec.model_path, spec.served_model_name, spec.arch.name) == (str(folder), "my-finetune-v2",
-                                                                             str(folder))
+        spec = load_spec(
+            None, flags=dict(model=str(model), system="h200_sxm", backend="vllm", total_gpus=8, isl=1000, osl=100)
+        )
+        assert (spec.model_path, spec.served_model_name, spec.arch.name) == (str(folder), "my-finetune-v2", str(folder))
         dep = deployment("agg", False)
         a = SolveResult(dep, None, (dep,), (), (dep,), (), True, 0, 0)
         files = bundle_files(a, spec, [("agg_1", dep)], None)
@@ -121,18 +130,26 @@ def test_local_model_is_named_by_its_folder(tmp_path):
 
 def test_model_path_and_served_name_keys(tmp_path):
     folder = local_model(tmp_path, name_or_path="acme/Finetune-7")
-    spec = load_spec(None, flags=dict(model=str(folder), system="h200_sxm", backend="sglang", total_gpus=8, isl=1000,
-                                      osl=100))
+    spec = load_spec(
+        None, flags=dict(model=str(folder), system="h200_sxm", backend="sglang", total_gpus=8, isl=1000, osl=100)
+    )
     assert (spec.model_path, spec.served_model_name) == (str(folder), "acme/Finetune-7")  # the config's own HF id
-    spec = load_spec(None, ["model_path=/models/ft", "served_model_name=ft-chat"], flags=dict(
-        model=str(folder), system="h200_sxm", backend="trtllm", total_gpus=8, isl=1000, osl=100))
+    spec = load_spec(
+        None,
+        ["model_path=/models/ft", "served_model_name=ft-chat"],
+        flags=dict(model=str(folder), system="h200_sxm", backend="trtllm", total_gpus=8, isl=1000, osl=100),
+    )
     assert (spec.model_path, spec.served_model_name) == ("/models/ft", "ft-chat")
     dep = deployment("agg", False)
     files = bundle_files(SolveResult(dep, None, (dep,), (), (dep,), (), True, 0, 0), spec, [("agg_1", dep)], None)
     (dgd,) = [d for d in yaml.safe_load_all(files["agg_1/k8s/deploy.yaml"]) if d["kind"] != "ConfigMap"]
     assert dgd["metadata"]["name"] == "ft-chat-trtllm-agg-1"
     assert dgd["spec"]["services"]["worker"]["extraPodSpec"]["mainContainer"]["args"][:4] == [
-        "--model-path", "/models/ft", "--served-model-name", "ft-chat"]
+        "--model-path",
+        "/models/ft",
+        "--served-model-name",
+        "ft-chat",
+    ]
     assert "DEFAULT_TOKENIZER=/models/ft\n" in files["agg_1/bench/run_aiperf.sh"]
     registry = load_spec(None, flags=dict(model="QWEN3_32B", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
     assert (registry.model_path, registry.served_model_name) == ("Qwen/Qwen3-32B", "Qwen/Qwen3-32B")

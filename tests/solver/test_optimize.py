@@ -26,7 +26,9 @@ def test_tiny_hand_checked():
     assert (d.tokens_per_s_per_gpu, d.ttft_ms, d.tpot_ms, d.gpus_used) == (pytest.approx(75.0), 80.0, 20.0, 4)
     # Pareto: lower TPOT (10 ms) only with decode row 0: 1 prefill row 0 + 2 decode = 2 req/s on 3 GPUs
     assert [(round(p.tokens_per_s_per_gpu, 3), p.tokens_per_s_per_user) for p in r.pareto_disagg] == [
-        (75.0, 50.0), (66.667, 100.0)]
+        (75.0, 50.0),
+        (66.667, 100.0),
+    ]
     assert [(round(p.tokens_per_s_per_gpu, 3), p.tpot_ms) for p in r.pareto_agg] == [(80.0, 40.0), (50.0, 30.0)]
     assert r.proven_optimal and "infeasible" not in r.stats
     assert_same(r, brute_force(make_problem(tiny(), 4)))
@@ -37,10 +39,15 @@ def test_ranking_by_the_gpus_given():
     + 1 decode of 8 GPUs (10 req/s): 10 req/s on 9 GPUs, 111.1 tokens/s per GPU used, but 3 GPUs idle, so 83.3
     per GPU given, below agg's 3 replicas x 3.45 req/s = 86.25. Ranked by the GPUs given, disagg fills all 12:
     2 prefill + 5 decode of 2 GPUs (2.1 req/s each) = 10.5 req/s, 87.5 tokens/s per GPU given."""
-    s = surfaces(candidates("agg", [dict(tp=4, batch=8, ttft_ms=200.0, tpot_ms=30.0, req_per_s=3.45)]),
-                 candidates("prefill", [dict(tp=1, batch=1, ttft_ms=100.0, req_per_s=10.0)]),
-                 candidates("decode", [dict(tp=8, batch=64, tpot_ms=20.0, req_per_s=10.0),
-                                       dict(tp=2, batch=16, tpot_ms=20.0, req_per_s=2.1)]), osl=100)
+    s = surfaces(
+        candidates("agg", [dict(tp=4, batch=8, ttft_ms=200.0, tpot_ms=30.0, req_per_s=3.45)]),
+        candidates("prefill", [dict(tp=1, batch=1, ttft_ms=100.0, req_per_s=10.0)]),
+        candidates(
+            "decode",
+            [dict(tp=8, batch=64, tpot_ms=20.0, req_per_s=10.0), dict(tp=2, batch=16, tpot_ms=20.0, req_per_s=2.1)],
+        ),
+        osl=100,
+    )
     p = make_problem(s, 12)
     r = solve(p)
     a, d = r.best_agg, r.best_disagg
@@ -51,8 +58,11 @@ def test_ranking_by_the_gpus_given():
     assert_same(r, brute_force(p))
     # with 9 GPUs the 8-GPU decode unit fills the budget and wins: 1000 tokens/s, 111.1 per GPU given
     d9 = solve(make_problem(s, 9)).best_disagg
-    assert ([x.row for x in d9.roles], d9.gpus_used, d9.tokens_per_s_per_gpu_given) == ([0, 0], 9,
-                                                                                         pytest.approx(1000 / 9))
+    assert ([x.row for x in d9.roles], d9.gpus_used, d9.tokens_per_s_per_gpu_given) == (
+        [0, 0],
+        9,
+        pytest.approx(1000 / 9),
+    )
 
 
 CASES = {
@@ -64,10 +74,12 @@ CASES = {
     "request_latency": lambda: make_problem(synthetic(4), 8, Sla(max_request_latency_ms=2400.0)),
     "user_rate": lambda: make_problem(synthetic(5), 8, Sla(min_tokens_per_s_per_user=90.0)),
     "max_nodes": lambda: make_problem(synthetic(6, gpus_per_node=4), 16, topology=Topology(4, max_nodes=2)),
-    "within_node": lambda: make_problem(synthetic(6, gpus_per_node=4), 12,
-                                        topology=Topology(4, worker_within_node=True)),
-    "separate_nodes": lambda: make_problem(synthetic(8, gpus_per_node=2), 8,
-                                           topology=Topology(2, separate_prefill_decode_nodes=True)),
+    "within_node": lambda: make_problem(
+        synthetic(6, gpus_per_node=4), 12, topology=Topology(4, worker_within_node=True)
+    ),
+    "separate_nodes": lambda: make_problem(
+        synthetic(8, gpus_per_node=2), 8, topology=Topology(2, separate_prefill_decode_nodes=True)
+    ),
     "role_budget": lambda: make_problem(synthetic(9), 10, role_gpu_budget={"prefill": 2, "decode": 6, "agg": 4}),
     "replicas": lambda: make_problem(synthetic(10), 12, replicas_min=2, replicas_max=3),
     "fixed_tp": lambda: make_problem(synthetic(11), 8, fixed={"tp": 2}),
@@ -106,8 +118,16 @@ def test_to_dict_fields():
     for mode in ("agg", "disagg"):
         point = r["best"][mode]
         assert point == r["pareto"][mode][0]
-        assert {"tokens_per_s_per_gpu", "tokens_per_s_per_user", "ttft_ms", "tpot_ms", "gpus_used", "concurrency",
-                "replicas", "roles"} <= set(point)
+        assert {
+            "tokens_per_s_per_gpu",
+            "tokens_per_s_per_user",
+            "ttft_ms",
+            "tpot_ms",
+            "gpus_used",
+            "concurrency",
+            "replicas",
+            "roles",
+        } <= set(point)
         for role in point["roles"]:
             assert {"workers", "tp", "pp", "ep", "attention_dp", "batch"} <= set(role)
     users = [p["tokens_per_s_per_user"] for p in r["pareto"]["disagg"]]

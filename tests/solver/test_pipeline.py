@@ -25,8 +25,15 @@ def test_load_applies_flags_then_overrides():
 
 
 def test_a_one_model_spec_never_imports_the_cluster_package():
-    code = ("import sys; from solver.pipeline import load; load(sys.argv[1]); "
-            "print(sorted(m for m in sys.modules if m.startswith('solver.cluster')))")
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "specs" / "qwen3-32b_h200x32.yaml")],
-                          capture_output=True, text=True, cwd=ROOT, check=True)
+    code = (
+        "import sys; from solver.pipeline import load; load(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.startswith('solver.cluster')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "specs" / "qwen3-32b_h200x32.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     assert done.stdout.strip() == "[]"

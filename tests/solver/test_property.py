@@ -16,8 +16,12 @@ def tiny_problems(draw):
     def rows(role: str, n: int) -> list[dict]:
         out = []
         for _ in range(n):
-            r = dict(tp=draw(st.sampled_from([1, 1, 2, 4])), dp=draw(st.sampled_from([1, 1, 2])),
-                     batch=draw(st.integers(1, 8)), req_per_s=draw(st.integers(1, 40)) / 10)
+            r = dict(
+                tp=draw(st.sampled_from([1, 1, 2, 4])),
+                dp=draw(st.sampled_from([1, 1, 2])),
+                batch=draw(st.integers(1, 8)),
+                req_per_s=draw(st.integers(1, 40)) / 10,
+            )
             if role != "decode":
                 r["ttft_ms"] = float(draw(st.integers(10, 60)) * 5)
             if role != "prefill":
@@ -26,20 +30,35 @@ def tiny_problems(draw):
         return out
 
     gpn = draw(st.sampled_from([1, 2, 4, 8]))
-    s = surfaces(candidates("agg", rows("agg", draw(st.integers(1, 4)))),
-                 candidates("prefill", rows("prefill", draw(st.integers(1, 3)))),
-                 candidates("decode", rows("decode", draw(st.integers(1, 4)))),
-                 osl=draw(st.sampled_from([2, 10, 100])), gpus_per_node=gpn)
+    s = surfaces(
+        candidates("agg", rows("agg", draw(st.integers(1, 4)))),
+        candidates("prefill", rows("prefill", draw(st.integers(1, 3)))),
+        candidates("decode", rows("decode", draw(st.integers(1, 4)))),
+        osl=draw(st.sampled_from([2, 10, 100])),
+        gpus_per_node=gpn,
+    )
     maybe = lambda strat: draw(st.one_of(st.none(), st.none(), strat))  # noqa: E731 (mostly unconstrained)
-    sla = Sla(ttft_ms=maybe(st.integers(50, 400).map(float)), tpot_ms=maybe(st.integers(10, 70).map(float)),
-              max_request_latency_ms=maybe(st.integers(100, 6000).map(float)))
-    topo = maybe(st.builds(Topology, st.just(gpn), st.booleans(), st.one_of(st.none(), st.integers(1, 3)),
-                           st.booleans()))
+    sla = Sla(
+        ttft_ms=maybe(st.integers(50, 400).map(float)),
+        tpot_ms=maybe(st.integers(10, 70).map(float)),
+        max_request_latency_ms=maybe(st.integers(100, 6000).map(float)),
+    )
+    topo = maybe(
+        st.builds(Topology, st.just(gpn), st.booleans(), st.one_of(st.none(), st.integers(1, 3)), st.booleans())
+    )
     budget = draw(st.dictionaries(st.sampled_from(["agg", "prefill", "decode"]), st.integers(2, 12), max_size=1))
     rmin = draw(st.integers(1, 2))
     rmax = maybe(st.integers(rmin, 4))
-    return make_problem(s, draw(st.integers(2, 16)), sla, topo, replicas_min=rmin, replicas_max=rmax,
-                        role_gpu_budget=budget, max_gpus_per_worker=maybe(st.sampled_from([2, 4])))
+    return make_problem(
+        s,
+        draw(st.integers(2, 16)),
+        sla,
+        topo,
+        replicas_min=rmin,
+        replicas_max=rmax,
+        role_gpu_budget=budget,
+        max_gpus_per_worker=maybe(st.sampled_from([2, 4])),
+    )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,11 +80,15 @@ def synthetic_problems(draw):
     for t in (s.agg, s.prefill, s.decode):  # the cost model emits only rows that fit: 0 < mem_used_frac < 1
         t.mem_used_frac[:] = [draw(st.floats(0.05, 0.99)) for _ in range(len(t))]
     maybe = lambda strat: draw(st.one_of(st.none(), strat))  # noqa: E731
-    sla = Sla(ttft_ms=maybe(st.integers(20, 2000).map(float)), tpot_ms=maybe(st.integers(2, 60).map(float)),
-              min_tokens_per_s_per_user=maybe(st.integers(5, 200).map(float)),
-              max_request_latency_ms=maybe(st.integers(500, 20_000).map(float)))
-    return make_problem(s, draw(st.integers(1, 12)), sla, modes=draw(st.sampled_from([("agg", "disagg"), ("agg",),
-                                                                                        ("disagg",)])))
+    sla = Sla(
+        ttft_ms=maybe(st.integers(20, 2000).map(float)),
+        tpot_ms=maybe(st.integers(2, 60).map(float)),
+        min_tokens_per_s_per_user=maybe(st.integers(5, 200).map(float)),
+        max_request_latency_ms=maybe(st.integers(500, 20_000).map(float)),
+    )
+    return make_problem(
+        s, draw(st.integers(1, 12)), sla, modes=draw(st.sampled_from([("agg", "disagg"), ("agg",), ("disagg",)]))
+    )
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

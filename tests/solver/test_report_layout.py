@@ -16,16 +16,19 @@ RoleConfig = type(DISAGG[0].roles[0])
 def _table_rows(text: str) -> list[list[str]]:
     lines = text.splitlines()
     rule = next(i for i, ln in enumerate(lines) if set(ln.replace(" ", "")) == {"-"})
-    return [ln.split() for ln in lines[rule + 1:]]
+    return [ln.split() for ln in lines[rule + 1 :]]
 
 
-@pytest.mark.parametrize("reason, rule", [
-    ("smallest disagg deployment (1 prefill + 1 decode worker): gpus: 2 GPUs needed > 1", "gpus"),
-    ("smallest agg deployment: topology: the smallest agg worker needs 16 GPUs > 8 GPUs per node", "topology"),
-    ("ttft: lowest reachable TTFT is 410 ms > 300 ms", "ttft"),
-    ("smallest agg deployment: request latency: lowest reachable is 9000 ms > 5000 ms", "request latency"),
-    ("no prefill/decode combination meets the GPU, topology, role-budget and latency rules together", None),
-])
+@pytest.mark.parametrize(
+    "reason, rule",
+    [
+        ("smallest disagg deployment (1 prefill + 1 decode worker): gpus: 2 GPUs needed > 1", "gpus"),
+        ("smallest agg deployment: topology: the smallest agg worker needs 16 GPUs > 8 GPUs per node", "topology"),
+        ("ttft: lowest reachable TTFT is 410 ms > 300 ms", "ttft"),
+        ("smallest agg deployment: request latency: lowest reachable is 9000 ms > 5000 ms", "request latency"),
+        ("no prefill/decode combination meets the GPU, topology, role-budget and latency rules together", None),
+    ],
+)
 def test_binding_rule(reason, rule):
     assert binding_rule(reason) == rule
 
@@ -42,7 +45,10 @@ def test_why_not_names_the_gpu_count_not_the_sla():
 
 def test_headline_when_nothing_fits():
     empty = dict(best_agg=None, best_disagg=None, pareto_agg=(), pareto_disagg=(), top_agg=(), top_disagg=())
-    gpus = {"agg": "gpus: the smallest agg worker needs 8 GPUs > 2", "disagg": "ttft: lowest reachable TTFT is 9 ms > 1 ms"}
+    gpus = {
+        "agg": "gpus: the smallest agg worker needs 8 GPUs > 2",
+        "disagg": "ttft: lowest reachable TTFT is 9 ms > 1 ms",
+    }
     text = render(result(**empty, stats={"infeasible_by_mode": gpus}), SUMMARY)
     lines = text.splitlines()
     assert lines[lines.index("") + 1] == "No deployment: the GPU count rules out agg; the TTFT bound rules out disagg."
@@ -51,8 +57,19 @@ def test_headline_when_nothing_fits():
 
 
 def test_batch_is_per_worker_for_every_role():
-    prefill = RoleConfig(role="prefill", workers=2, tp=1, pp=1, dp=8, moe_tp=1, moe_ep=8, gpus_per_worker=8, batch=2,
-                         max_num_tokens=8192, row=0)
+    prefill = RoleConfig(
+        role="prefill",
+        workers=2,
+        tp=1,
+        pp=1,
+        dp=8,
+        moe_tp=1,
+        moe_ep=8,
+        gpus_per_worker=8,
+        batch=2,
+        max_num_tokens=8192,
+        row=0,
+    )
     decode = dataclasses.replace(prefill, role="decode", workers=1, batch=256)
     agg = dataclasses.replace(prefill, role="agg", batch=64)
     assert [worker_batch(r) for r in (prefill, decode, agg)] == [16, 256, 64]  # prefill: 2 per DP rank x 8 ranks
@@ -74,7 +91,16 @@ def test_report_states_the_batch_meaning_and_the_timed_work():
     assert "solver time 12.3 ms (CP-SAT search, Pareto set, re-check;" in text and "0.0 s" not in text
 
 
-@pytest.mark.parametrize("seconds, text", [(0.000412, "0.412 ms"), (0.0123, "12.3 ms"), (0.5, "500 ms"),
-                                           (1.234, "1.23 s"), (45.67, "45.7 s"), (4000.0, "4,000 s")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0.000412, "0.412 ms"),
+        (0.0123, "12.3 ms"),
+        (0.5, "500 ms"),
+        (1.234, "1.23 s"),
+        (45.67, "45.7 s"),
+        (4000.0, "4,000 s"),
+    ],
+)
 def test_duration(seconds, text):
     assert duration(seconds) == text

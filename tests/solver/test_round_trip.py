@@ -15,11 +15,21 @@ from solver.recipes import recipes_of
 from solver.optimize import solve
 from solver.spec import spec_from_raw, to_problem
 
-MODELS = {"dense": "Qwen/Qwen3-32B-FP8", "moe": "Qwen/Qwen3-30B-A3B-FP8", "mla": "deepseek-ai/DeepSeek-R1",
-          "hybrid": "Qwen/Qwen3.5-27B", "mla2node": "deepseek-ai/DeepSeek-R1"}
+MODELS = {
+    "dense": "Qwen/Qwen3-32B-FP8",
+    "moe": "Qwen/Qwen3-30B-A3B-FP8",
+    "mla": "deepseek-ai/DeepSeek-R1",
+    "hybrid": "Qwen/Qwen3.5-27B",
+    "mla2node": "deepseek-ai/DeepSeek-R1",
+}
 # (system, GPUs, TTFT bound): DeepSeek-R1 needs 16-GPU workers on 80 GB H100s, two 8-GPU nodes each
-WHERE = {"dense": ("h200_sxm", 16, 3000), "moe": ("h200_sxm", 16, 3000), "mla": ("h200_sxm", 64, 3000),
-         "hybrid": ("h200_sxm", 16, 3000), "mla2node": ("h100_sxm", 32, 12000)}
+WHERE = {
+    "dense": ("h200_sxm", 16, 3000),
+    "moe": ("h200_sxm", 16, 3000),
+    "mla": ("h200_sxm", 64, 3000),
+    "hybrid": ("h200_sxm", 16, 3000),
+    "mla2node": ("h100_sxm", 32, 12000),
+}
 CASES = [(b, k) for b in ("trtllm", "vllm", "sglang") for k in MODELS]
 FIGURES = ("ttft_ms", "tpot_ms", "tokens_per_s", "tokens_per_s_per_gpu", "gpus_used", "concurrency", "req_per_s")
 checked: list[str] = []
@@ -27,8 +37,16 @@ checked: list[str] = []
 
 def _spec(backend: str, kind: str):
     system, gpus, ttft = WHERE[kind]
-    return spec_from_raw({"model": MODELS[kind], "system": system, "backend": backend, "total_gpus": gpus,
-                          "workload": {"isl": 2000, "osl": 500}, "sla": {"ttft_ms": ttft, "tpot_ms": 60}})
+    return spec_from_raw(
+        {
+            "model": MODELS[kind],
+            "system": system,
+            "backend": backend,
+            "total_gpus": gpus,
+            "workload": {"isl": 2000, "osl": 500},
+            "sla": {"ttft_ms": ttft, "tpot_ms": 60},
+        }
+    )
 
 
 @pytest.mark.parametrize("backend,kind", CASES, ids=[f"{b}-{k}" for b, k in CASES])

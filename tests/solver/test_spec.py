@@ -14,12 +14,25 @@ from hypothesis import strategies as st
 from costmodel.arch import load_model
 from costmodel.paths import data_dir
 from solver.errors import UserError
-from solver.spec import FIELDS, SCHEMA_PATH, Spec, apply_overrides, load_spec, schema, spec_from_raw, to_problem, to_request
+from solver.spec import (
+    Spec,
+    apply_overrides,
+    load_spec,
+    spec_from_raw,
+    to_problem,
+    to_request,
+)
+from solver.specfields import FIELDS, SCHEMA_PATH, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-BASE = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "total_gpus": 32, "workload": {"isl": 4000, "osl": 500},
-        "sla": {"ttft_ms": 300, "tpot_ms": 10}}
+BASE = {
+    "model": "Qwen/Qwen3-32B",
+    "system": "h200_sxm",
+    "total_gpus": 32,
+    "workload": {"isl": 4000, "osl": 500},
+    "sla": {"ttft_ms": 300, "tpot_ms": 10},
+}
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -35,8 +48,11 @@ def error_of(*args, **kwargs) -> str:
 
 
 def test_examples_load():
-    assert {p.name for p in SPECS} >= {"qwen3-32b_h200x32.yaml", "deepseek-r1_h200x64.yaml",
-                                        "llama3.1-70b_h100x16_topology.yaml"}
+    assert {p.name for p in SPECS} >= {
+        "qwen3-32b_h200x32.yaml",
+        "deepseek-r1_h200x64.yaml",
+        "llama3.1-70b_h100x16_topology.yaml",
+    }
     from solver.cluster.problem import Cluster
     from solver.pipeline import load as spec_or_cluster
 
@@ -68,28 +84,40 @@ def test_defaults_cover_the_space():
 
 
 def test_unknown_key_names_path_line_and_suggestion(tmp_path):
-    path = write(tmp_path, "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\n"
-                           "workload: {isl: 100, osl: 100}\nsla:\n  ttft_ms: 300\n  tpot: 10\n")
+    path = write(
+        tmp_path,
+        "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\n"
+        "workload: {isl: 100, osl: 100}\nsla:\n  ttft_ms: 300\n  tpot: 10\n",
+    )
     assert error_of(path) == (
         f"{path}, line 7: unknown key 'sla.tpot' — did you mean 'sla.tpot_ms'? Keys allowed under 'sla': "
-        "ttft_ms, tpot_ms, min_tokens_per_s_per_user, max_request_latency_ms.")
+        "ttft_ms, tpot_ms, min_tokens_per_s_per_user, max_request_latency_ms."
+    )
     path = write(tmp_path, "modle: x\n")
-    assert error_of(path).startswith(f"{path}, line 1: unknown key 'modle' — did you mean 'model'? Keys allowed at "
-                                     "the top level: model, system, decode_system,")
+    assert error_of(path).startswith(
+        f"{path}, line 1: unknown key 'modle' — did you mean 'model'? Keys allowed at "
+        "the top level: model, system, decode_system,"
+    )
 
 
 def test_wrong_type_and_bad_values(tmp_path):
     path = write(tmp_path, "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: '32'\nworkload: {isl: 1, osl: 1}\n")
-    assert error_of(path) == (f"{path}, line 3: total_gpus must be an integer ≥ 1; got '32' (a string). "
-                              "(total_gpus: GPUs available; a deployment may use fewer.)")
-    path = write(tmp_path, "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 32\nworkload: {isl: 1, osl: 1}\n"
-                           "search:\n  tp: [1, 3]\n")
+    assert error_of(path) == (
+        f"{path}, line 3: total_gpus must be an integer ≥ 1; got '32' (a string). "
+        "(total_gpus: GPUs available; a deployment may use fewer.)"
+    )
+    path = write(
+        tmp_path,
+        "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 32\nworkload: {isl: 1, osl: 1}\nsearch:\n  tp: [1, 3]\n",
+    )
     assert error_of(path) == (
         f"{path}, line 6: search.tp must be a list of integers ≥ 1, a power of two, e.g. [1, 2, 4, 8]; got [1, 3] "
-        "(a list). Offending item: 3. (search.tp: tensor-parallel sizes.)")
+        "(a list). Offending item: 3. (search.tp: tensor-parallel sizes.)"
+    )
     assert error_of(path, ["search.tp=[2]", "sla.ttft_ms=-5"]) == (
         "--set sla.ttft_ms=-5: sla.ttft_ms must be a number > 0, or a mapping such as {p90: 500} (keys: mean, p50, p90, p95, p99), or null; got -5 (an integer). "
-        "(sla.ttft_ms: time-to-first-token bound in ms (a number: the mean; {p90: 500}: percentiles).)")
+        "(sla.ttft_ms: time-to-first-token bound in ms (a number: the mean; {p90: 500}: percentiles).)"
+    )
     assert "got 0 (an integer)" in error_of(path, ["search.tp=[2]", "workload.isl=0"])
     assert "got true (a boolean)" in error_of(path, ["search.tp=[2]", "total_gpus=true"])
     assert "Write a non-empty YAML list, e.g. [4] for one value." in error_of(path, ["search.tp=4"])
@@ -100,28 +128,35 @@ def test_wrong_type_and_bad_values(tmp_path):
 def test_unknown_system_backend_and_dtype():
     assert error_of(None, ["system=h200", "model=QWEN3_32B", "total_gpus=8", "workload={isl: 1, osl: 1}"]) == (
         "--set system=h200: system must be one of: h100_sxm, h200_sxm, b200_sxm, gb200, b300_sxm, gb300; got 'h200' (a string). "
-        "Did you mean 'h200_sxm'? (system: GPU system (of the prefill workers if decode_system is set).)")
+        "Did you mean 'h200_sxm'? (system: GPU system (of the prefill workers if decode_system is set).)"
+    )
     base = [f"{k}={json.dumps(v)}" for k, v in BASE.items()]
     msg = error_of(None, [*base, "backend=trt"])
     assert "backend must be one of: trtllm, vllm, sglang; got 'trt' (a string)." in msg
-    assert "quantization.gemm must be one of: bfloat16, fp8, fp8_block, nvfp4, or null; got 'fp9' (a string). " \
-           "Did you mean 'fp8'?" in error_of(None, [*base, "quantization.gemm=fp9"])
+    assert (
+        "quantization.gemm must be one of: bfloat16, fp8, fp8_block, nvfp4, or null; got 'fp9' (a string). "
+        "Did you mean 'fp8'?" in error_of(None, [*base, "quantization.gemm=fp9"])
+    )
     assert error_of(None, [*base, "backend_version=9.9"]) == (
         "--set backend_version=9.9: backend_version must be a string, or null; got 9.9 (a number). Quote it: "
-        "\"9.9\". (backend_version: measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14.)")
+        '"9.9". (backend_version: measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14.)'
+    )
     assert error_of(None, [*base, "backend_version='9.9'"]) == (
         "--set backend_version='9.9': backend_version: no measured data for trtllm 9.9 on h200_sxm (system); "
-        "measured: 1.3.0rc20.")
+        "measured: 1.3.0rc20."
+    )
     msg = error_of(None, [*base, "quantization.gemm=nvfp4"])
-    assert msg.startswith("--set quantization.gemm=nvfp4: quantization.gemm: nvfp4 needs FP4 tensor cores, which "
-                          "h200_sxm lacks")
+    assert msg.startswith(
+        "--set quantization.gemm=nvfp4: quantization.gemm: nvfp4 needs FP4 tensor cores, which h200_sxm lacks"
+    )
 
 
 def test_unknown_model(tmp_path):
     path = write(tmp_path, yaml.safe_dump({**BASE, "model": "qwen3-32"}, sort_keys=False))
     assert error_of(path) == (
         f"{path}, line 1: model: Unknown model 'qwen3-32'. Did you mean: QWEN3_32B, Qwen/Qwen3-32B, QWEN3_32B_FP8? "
-        "`aicsolve models` lists the known ones; a path to an HF config.json (relative to the spec file) works too.")
+        "`aicsolve models` lists the known ones; a path to an HF config.json (relative to the spec file) works too."
+    )
 
 
 def test_model_path_is_relative_to_the_spec(tmp_path):
@@ -139,11 +174,13 @@ def test_cross_key_checks():
     assert "Qwen/Qwen3-32B is a dense model" in error_of(None, [*base, "search.dp=[1,2]"])
     assert error_of(None, [*base, "constraints.fixed.tp=4", "search.tp=[1,2]"]) == (
         "--set constraints.fixed.tp=4: constraints.fixed.tp is 4 but search.tp [1, 2] does not include it; add 4 to "
-        "search.tp or drop one.")
+        "search.tp or drop one."
+    )
     assert "min 3 exceeds max 2" in error_of(None, [*base, "constraints.replicas={min: 3, max: 2}"])
     assert "exceeds Qwen/Qwen3-32B's context window of 40960" in error_of(None, [*base, "workload.isl=40500"])
-    spec = load_spec(None, [*base, "constraints.fixed.tp=4", "constraints.max_gpus_per_worker=4",
-                            "search.max_gpus_per_worker=8"])
+    spec = load_spec(
+        None, [*base, "constraints.fixed.tp=4", "constraints.max_gpus_per_worker=4", "search.max_gpus_per_worker=8"]
+    )
     assert spec.request.search.tp == (4,) and spec.constraints.fixed == {"tp": 4}
     assert spec.request.search.max_gpus_per_worker == 4
 
@@ -158,10 +195,15 @@ def test_yaml_level_errors(tmp_path):
 
 def test_apply_overrides():
     raw = {"sla": {"ttft_ms": 300}, "search": {"tp": [1]}}
-    out = apply_overrides(raw, ["sla.ttft_ms=200", "search.tp=[1,2]", "constraints.fixed.tp=4", "model=QWEN3_8B",
-                                "sla.tpot_ms="])
-    assert out == {"sla": {"ttft_ms": 200, "tpot_ms": None}, "search": {"tp": [1, 2]},
-                   "constraints": {"fixed": {"tp": 4}}, "model": "QWEN3_8B"}
+    out = apply_overrides(
+        raw, ["sla.ttft_ms=200", "search.tp=[1,2]", "constraints.fixed.tp=4", "model=QWEN3_8B", "sla.tpot_ms="]
+    )
+    assert out == {
+        "sla": {"ttft_ms": 200, "tpot_ms": None},
+        "search": {"tp": [1, 2]},
+        "constraints": {"fixed": {"tp": 4}},
+        "model": "QWEN3_8B",
+    }
     assert raw == {"sla": {"ttft_ms": 300}, "search": {"tp": [1]}}  # the input is left alone
     for bad in ("noequals", "=3", "a..b=1"):
         with pytest.raises(UserError, match="expected KEY=VALUE with a dotted key"):
@@ -180,28 +222,49 @@ def test_overrides_win_over_the_file(tmp_path):
 
 
 def test_flags_only_spec():
-    flags = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "total_gpus": 32, "isl": 4000, "osl": 500,
-             "ttft": 300, "tpot": 10, "backend": "sglang"}
+    flags = {
+        "model": "Qwen/Qwen3-32B",
+        "system": "h200_sxm",
+        "total_gpus": 32,
+        "isl": 4000,
+        "osl": 500,
+        "ttft": 300,
+        "tpot": 10,
+        "backend": "sglang",
+    }
     spec = load_spec(None, flags=flags)
     assert spec.source == "<flags>" and spec.request.backend == "sglang" and spec.request.version == "0.5.14"
     assert (spec.total_gpus, spec.request.isl, spec.sla.tpot_ms) == (32, 4000, 10.0)
     assert error_of(None, flags={**flags, "total_gpus": None}) == (
         "missing required key 'total_gpus' (or pass --total-gpus): an integer ≥ 1 (GPUs available; a deployment may "
-        "use fewer). To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s.")
+        "use fewer). To size the deployment to a load instead, give demand.requests_per_s or demand.tokens_per_s."
+    )
     assert error_of(None, flags={**flags, "total_gpus": 0}).startswith("--total-gpus 0: total_gpus must be")
 
 
 def test_to_request_and_problem():
-    spec = spec_from_raw({**BASE, "solver": {"time_limit_s": 3, "seed": 7, "top_n": 2}, "modes": ["disagg"],
-                          "constraints": {"role_gpu_budget": {"prefill": 8}, "replicas": {"max": 4}}})
+    spec = spec_from_raw(
+        {
+            **BASE,
+            "solver": {"time_limit_s": 3, "seed": 7, "top_n": 2},
+            "modes": ["disagg"],
+            "constraints": {"role_gpu_budget": {"prefill": 8}, "replicas": {"max": 4}},
+        }
+    )
     req = to_request(spec)
     assert req.model.name == "Qwen/Qwen3-32B" and req.modes == ("disagg",)
     problem = to_problem(spec, surfaces="SURFACES")
     assert problem.surfaces == "SURFACES" and problem.total_gpus == 32 and problem.modes == ("disagg",)
     assert (problem.time_limit_s, problem.seed, problem.top_n) == (3.0, 7, 2)
     assert problem.constraints.role_gpu_budget == {"prefill": 8} and problem.constraints.replicas_max == 4
-    assert spec.summary()["sla"] == {"ttft_ms": 300.0, "tpot_ms": 10.0, "min_tokens_per_s_per_user": None,
-                                     "max_request_latency_ms": None, "ttft_pct": [], "tpot_pct": []}
+    assert spec.summary()["sla"] == {
+        "ttft_ms": 300.0,
+        "tpot_ms": 10.0,
+        "min_tokens_per_s_per_user": None,
+        "max_request_latency_ms": None,
+        "ttft_pct": [],
+        "tpot_pct": [],
+    }
 
 
 def test_schema_file_is_fresh():
@@ -235,17 +298,28 @@ def test_any_unknown_key_is_rejected_with_its_path(key):
 
 
 def test_speculative_keys_reach_the_cost_model():
-    ds = load_spec(None, ["speculative.mtp_draft_tokens=2", "speculative.mtp_acceptance=0.5"],
-                   dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
+    ds = load_spec(
+        None,
+        ["speculative.mtp_draft_tokens=2", "speculative.mtp_acceptance=0.5"],
+        dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100),
+    )
     assert (ds.request.mtp_draft, ds.request.mtp_accept) == (2, 0.5)
     assert ds.summary()["mtp"]["agg"] == ds.summary()["mtp"]["disagg"] == {"draft_tokens": 2, "acceptance": 0.5}
     default = load_spec(None, [], dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
     assert default.summary()["mtp"]["agg"] == {"draft_tokens": 3, "acceptance": 0.8}  # trtllm recipe
-    sg = load_spec(None, ["backend=sglang"], dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
+    sg = load_spec(
+        None, ["backend=sglang"], dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100)
+    )
     assert sg.summary()["mtp"]["agg"]["draft_tokens"] == 0 and sg.summary()["mtp"]["disagg"]["draft_tokens"] == 3
-    dense = load_spec(None, ["speculative.mtp_draft_tokens=3"],
-                      dict(model="QWEN3_32B", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
+    dense = load_spec(
+        None,
+        ["speculative.mtp_draft_tokens=3"],
+        dict(model="QWEN3_32B", system="h200_sxm", total_gpus=8, isl=1000, osl=100),
+    )
     assert dense.summary()["mtp"]["agg"]["draft_tokens"] == 0  # no MTP layers: nothing to draft with
     with pytest.raises(UserError, match=r"speculative.mtp_acceptance must be a number ≥ 0 and ≤ 1"):
-        load_spec(None, ["speculative.mtp_acceptance=1.5"],
-                  dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100))
+        load_spec(
+            None,
+            ["speculative.mtp_acceptance=1.5"],
+            dict(model="DEEPSEEK_R1", system="h200_sxm", total_gpus=8, isl=1000, osl=100),
+        )

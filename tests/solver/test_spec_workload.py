@@ -25,10 +25,19 @@ def test_fixed_workload_is_todays_request():
 
 
 def test_distributions_and_percentile_bounds():
-    s = spec_from_raw({**BASE, "workload": {"isl": {"lognormal": {"mean": 3000, "p90": 6000}},
-                                            "osl": {"histogram": [[100, 3], [300, 1]]}, "prefix_hit_rate": 0.3,
-                                            "distribution_points": 8, "arrival": {"process": "gamma", "cv": 2}},
-                       "sla": {"ttft_ms": {"p90": 500, "p99": 900, "mean": 300}, "tpot_ms": {"p95": 12}}})
+    s = spec_from_raw(
+        {
+            **BASE,
+            "workload": {
+                "isl": {"lognormal": {"mean": 3000, "p90": 6000}},
+                "osl": {"histogram": [[100, 3], [300, 1]]},
+                "prefix_hit_rate": 0.3,
+                "distribution_points": 8,
+                "arrival": {"process": "gamma", "cv": 2},
+            },
+            "sla": {"ttft_ms": {"p90": 500, "p99": 900, "mean": 300}, "tpot_ms": {"p95": 12}},
+        }
+    )
     w = s.request.workload
     assert len(w.isl.points) == 8 and w.isl.mean == pytest.approx(3000) and s.request.isl == 3000
     assert w.osl.points == (100.0, 300.0) and w.osl.weights == (0.75, 0.25) and s.request.osl == 150
@@ -45,31 +54,45 @@ def test_trace_gives_lengths_and_burstiness(tmp_path):
     assert w.arrival.process == "gamma" and w.arrival.cv == pytest.approx(0.5) and w.arrival.rate_per_s is None
     assert "3 requests over 2 s" in w.source
     assert "workload.trace gives the lengths; drop workload.isl" in _err(
-        {**BASE, "workload": {"trace": "t.csv", "isl": 5}}, tmp_path)
+        {**BASE, "workload": {"trace": "t.csv", "isl": 5}}, tmp_path
+    )
     assert "workload.trace: cannot read trace" in _err({**BASE, "workload": {"trace": "nope.csv"}}, tmp_path)
     (tmp_path / "bad.csv").write_text("arrival_s,isl,osl\n0,100,10\n1,x,3\n2,1,1\n")
     assert "bad.csv, line 3: arrival_s, isl and osl must be numbers" in _err(
-        {**BASE, "workload": {"trace": "bad.csv"}}, tmp_path)
+        {**BASE, "workload": {"trace": "bad.csv"}}, tmp_path
+    )
 
 
 def test_arrival_rate_is_the_demand():
     s = spec_from_raw({**BASE, "workload": {**BASE["workload"], "arrival": {"rate_per_s": 5}}})
     assert s.demand_rps == 5.0 and s.request.workload.arrival.process == "poisson"
-    assert "give it or demand, not both" in _err({**BASE, "demand": {"requests_per_s": 3},
-                                                   "workload": {**BASE["workload"], "arrival": {"rate_per_s": 5}}})
+    assert "give it or demand, not both" in _err(
+        {**BASE, "demand": {"requests_per_s": 3}, "workload": {**BASE["workload"], "arrival": {"rate_per_s": 5}}}
+    )
     assert "a closed loop has no arrival rate" in _err(
-        {**BASE, "workload": {**BASE["workload"], "arrival": {"rate_per_s": 5, "process": "closed"}}})
+        {**BASE, "workload": {**BASE["workload"], "arrival": {"rate_per_s": 5, "process": "closed"}}}
+    )
 
 
-@pytest.mark.parametrize("workload, sla, words", [
-    ({"isl": {"lognormal": {"mean": 4000, "p90": 3000}}, "osl": 500}, None,
-     "workload.isl: a lognormal with mean 4000 has its p90 above the mean"),
-    ({"isl": {"normal": 4}, "osl": 500}, None, "workload.isl must be a whole number of tokens ≥ 1, or a distribution"),
-    ({"isl": {"histogram": [[100, 0]]}, "osl": 500}, None, "a histogram up to 4,096 [tokens, weight] pairs"),
-    ({"isl": 4000, "osl": 500, "arrival": {"cv": 2}}, None, "workload.arrival.cv: a coefficient of variation"),
-    ({"isl": 4000, "osl": 500}, {"ttft_ms": {"p80": 5}}, "Unknown key 'p80'"),
-    ({"isl": 4000, "osl": 500}, {"tpot_ms": {"p90": -1}}, "sla.tpot_ms must be a number > 0, or a mapping"),
-])
+@pytest.mark.parametrize(
+    "workload, sla, words",
+    [
+        (
+            {"isl": {"lognormal": {"mean": 4000, "p90": 3000}}, "osl": 500},
+            None,
+            "workload.isl: a lognormal with mean 4000 has its p90 above the mean",
+        ),
+        (
+            {"isl": {"normal": 4}, "osl": 500},
+            None,
+            "workload.isl must be a whole number of tokens ≥ 1, or a distribution",
+        ),
+        ({"isl": {"histogram": [[100, 0]]}, "osl": 500}, None, "a histogram up to 4,096 [tokens, weight] pairs"),
+        ({"isl": 4000, "osl": 500, "arrival": {"cv": 2}}, None, "workload.arrival.cv: a coefficient of variation"),
+        ({"isl": 4000, "osl": 500}, {"ttft_ms": {"p80": 5}}, "Unknown key 'p80'"),
+        ({"isl": 4000, "osl": 500}, {"tpot_ms": {"p90": -1}}, "sla.tpot_ms must be a number > 0, or a mapping"),
+    ],
+)
 def test_messages(workload, sla, words):
     assert words in _err({**BASE, "workload": workload, **({"sla": sla} if sla else {})})
 

@@ -35,21 +35,36 @@ def test_verify_catches_budget_topology_and_tampered_figures():
     assert any("node" in m for m in check(make_problem(tiny(), 4, topology=Topology(1, worker_within_node=True)), d))
 
 
-@pytest.mark.parametrize("problem, mode, text", [
-    (make_problem(tiny(), 4, Sla(ttft_ms=50.0)), "agg", "ttft: lowest reachable TTFT is 200 ms > 50 ms"),
-    (make_problem(tiny(), 4, Sla(ttft_ms=50.0)), "disagg", "ttft: lowest reachable TTFT is 80 ms > 50 ms"),
-    (make_problem(tiny(), 4, Sla(tpot_ms=5.0)), "disagg", "tpot: lowest reachable TPOT is 10 ms > 5 ms"),
-    (make_problem(tiny(), 4, Sla(min_tokens_per_s_per_user=200.0)), "disagg",
-     "tokens/s/user: highest reachable is 100"),
-    (make_problem(tiny(), 4, Sla(max_request_latency_ms=1000.0)), "disagg",
-     "request latency: lowest reachable is 1070"),
-    (make_problem(tiny(), 1), "disagg",
-     "smallest disagg deployment (1 prefill + 1 decode worker): gpus: 2 GPUs needed > 1"),
-    (make_problem(tiny(), 8, replicas_min=3, replicas_max=2), "agg", "replicas: 3 replicas > replicas_max 2"),
-    (make_problem(tiny(), 8, fixed={"tp": 8}), "agg", "fixed: no agg candidate has tp=8"),
-    (make_problem(tiny(), 4, topology=Topology(1, worker_within_node=True), fixed={"tp": 2}), "disagg",
-     "topology: the smallest prefill worker needs 2 GPUs > 1 GPUs per node"),
-])
+@pytest.mark.parametrize(
+    "problem, mode, text",
+    [
+        (make_problem(tiny(), 4, Sla(ttft_ms=50.0)), "agg", "ttft: lowest reachable TTFT is 200 ms > 50 ms"),
+        (make_problem(tiny(), 4, Sla(ttft_ms=50.0)), "disagg", "ttft: lowest reachable TTFT is 80 ms > 50 ms"),
+        (make_problem(tiny(), 4, Sla(tpot_ms=5.0)), "disagg", "tpot: lowest reachable TPOT is 10 ms > 5 ms"),
+        (
+            make_problem(tiny(), 4, Sla(min_tokens_per_s_per_user=200.0)),
+            "disagg",
+            "tokens/s/user: highest reachable is 100",
+        ),
+        (
+            make_problem(tiny(), 4, Sla(max_request_latency_ms=1000.0)),
+            "disagg",
+            "request latency: lowest reachable is 1070",
+        ),
+        (
+            make_problem(tiny(), 1),
+            "disagg",
+            "smallest disagg deployment (1 prefill + 1 decode worker): gpus: 2 GPUs needed > 1",
+        ),
+        (make_problem(tiny(), 8, replicas_min=3, replicas_max=2), "agg", "replicas: 3 replicas > replicas_max 2"),
+        (make_problem(tiny(), 8, fixed={"tp": 8}), "agg", "fixed: no agg candidate has tp=8"),
+        (
+            make_problem(tiny(), 4, topology=Topology(1, worker_within_node=True), fixed={"tp": 2}),
+            "disagg",
+            "topology: the smallest prefill worker needs 2 GPUs > 1 GPUs per node",
+        ),
+    ],
+)
 def test_infeasible_names_the_binding_bound(problem, mode, text):
     r = solve(problem)
     assert getattr(r, f"best_{mode}") is None and getattr(r, f"pareto_{mode}") == ()

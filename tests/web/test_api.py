@@ -18,15 +18,21 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2; httpx
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from solver.web import app as web_app  # noqa: E402
-from solver.web import service  # noqa: E402
-from web_helpers import QWEN, cli_error, cli_json, page_wording, run_cli  # noqa: E402
+from solver.web import app as web_app
+from solver.web import service
+from web_helpers import QWEN, cli_error, cli_json, page_wording, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 SMALL = {"model": "QWEN3_32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100}}
-QWEN_FORM = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "backend": "trtllm", "total_gpus": 32,
-             "workload": {"isl": 4000, "osl": 500}, "sla": {"ttft_ms": 300, "tpot_ms": 10},
-             "quantization": {"gemm": "fp8_block", "kv_cache": "fp8"}}
+QWEN_FORM = {
+    "model": "Qwen/Qwen3-32B",
+    "system": "h200_sxm",
+    "backend": "trtllm",
+    "total_gpus": 32,
+    "workload": {"isl": 4000, "osl": 500},
+    "sla": {"ttft_ms": 300, "tpot_ms": 10},
+    "quantization": {"gemm": "fp8_block", "kv_cache": "fp8"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def test_page_is_served_and_loads_nothing_from_elsewhere(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for name in ("index.html", "app.js", "plot.js", "style.css"):
         text = client.get(f"/static/{name}").text
-        for bad in ('src="http', "href=\"http", "url(http", "@import", "//cdn", "fetch(\"http"):
+        for bad in ('src="http', 'href="http', "url(http", "@import", "//cdn", 'fetch("http'):
             assert bad not in text, (name, bad)
 
 
@@ -79,36 +85,48 @@ def test_solve_spec_object_and_overrides_equal_cli(client):
     _same(over, cli_json(QWEN, "--set", "sla.ttft_ms=500"))
 
 
-@pytest.mark.parametrize("text,args", [
-    ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\nsla: {ttft_ms: -1}\n", ()),
-    ("model: Qwen/Qwen3-32B\nsystem: h200_sxn\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n", ()),
-    ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100}\n", ()),
-    ("model: Qwen/Qwen3-33B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n", ()),
-    ("model: [unclosed\n", ()),
-    ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n",
-     ("--set", "search.tp=[3]")),
-])
+@pytest.mark.parametrize(
+    "text,args",
+    [
+        (
+            "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\nsla: {ttft_ms: -1}\n",
+            (),
+        ),
+        ("model: Qwen/Qwen3-32B\nsystem: h200_sxn\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n", ()),
+        ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100}\n", ()),
+        ("model: Qwen/Qwen3-33B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n", ()),
+        ("model: [unclosed\n", ()),
+        (
+            "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 100, osl: 10}\n",
+            ("--set", "search.tp=[3]"),
+        ),
+    ],
+)
 def test_bad_spec_is_400_with_the_cli_message(client, tmp_path, text, args):
     overrides = [args[1]] if args else []
     r = client.post("/api/solve", json={"spec_yaml": text, "overrides": overrides, "filename": "spec.yaml"})
     assert r.status_code == 400
     # The web app reads no local files, so its unknown-model message does not offer a config.json path.
-    cli = cli_error(text, tmp_path, *args).replace("; a path to an HF config.json (relative to the spec file) works "
-                                                   "too.", ".")
+    cli = cli_error(text, tmp_path, *args).replace(
+        "; a path to an HF config.json (relative to the spec file) works too.", "."
+    )
     assert r.json() == {"error": page_wording(cli)}
     assert "--" not in r.json()["error"]  # no CLI flag on the page
 
 
-@pytest.mark.parametrize("body,status,words", [
-    ({"spec_yaml": "x" * (300 * 1024)}, 413, "256 KB"),
-    ([1, 2], 400, "JSON object"),
-    ({"spec": SMALL, "spec_yaml": "model: x"}, 400, "exactly one"),
-    ({"spec": SMALL, "extra": 1}, 400, "unknown request key"),
-    ({"spec": "model: x"}, 400, "JSON object of spec keys"),
-    ({"spec": SMALL, "overrides": "a=1"}, 400, "list of"),
-    ({"spec": SMALL, "overrides": ["demand.requests_per_s=5"]}, 400, "cluster spec"),
-    ({"spec_yaml": "pools: {h200_sxm: 8}\ndeployments: [{model: Qwen/Qwen3-8B}]\n"}, 400, "aicsolve SPEC.yaml"),
-])
+@pytest.mark.parametrize(
+    "body,status,words",
+    [
+        ({"spec_yaml": "x" * (300 * 1024)}, 413, "256 KB"),
+        ([1, 2], 400, "JSON object"),
+        ({"spec": SMALL, "spec_yaml": "model: x"}, 400, "exactly one"),
+        ({"spec": SMALL, "extra": 1}, 400, "unknown request key"),
+        ({"spec": "model: x"}, 400, "JSON object of spec keys"),
+        ({"spec": SMALL, "overrides": "a=1"}, 400, "list of"),
+        ({"spec": SMALL, "overrides": ["demand.requests_per_s=5"]}, 400, "cluster spec"),
+        ({"spec_yaml": "pools: {h200_sxm: 8}\ndeployments: [{model: Qwen/Qwen3-8B}]\n"}, 400, "aicsolve SPEC.yaml"),
+    ],
+)
 def test_malformed_requests(client, body, status, words):
     r = client.post("/api/solve", json=body)
     assert r.status_code == status and words in r.json()["error"]
@@ -122,13 +140,19 @@ def test_body_limit_without_content_length_and_content_type(client):
     assert client.post("/api/solve", content=b"{nope", headers={"Content-Type": "application/json"}).status_code == 400
 
 
-@pytest.mark.parametrize("model", ["/etc/hosts", "../config.json", "config.json", "a/b/config", "~/m", "spec.yaml",
-                                   "C:\\models\\config.json"])
+@pytest.mark.parametrize(
+    "model",
+    ["/etc/hosts", "../config.json", "config.json", "a/b/config", "~/m", "spec.yaml", "C:\\models\\config.json"],
+)
 def test_model_paths_are_refused(client, model):
-    for body in ({"spec": {**SMALL, "model": model}},
-                 {"spec_yaml": f"model: {json.dumps(model)}\nsystem: h200_sxm\ntotal_gpus: 8\n"
-                               "workload: {isl: 100, osl: 10}\n"},
-                 {"spec": SMALL, "overrides": [f"model={json.dumps(model)}"]}):
+    for body in (
+        {"spec": {**SMALL, "model": model}},
+        {
+            "spec_yaml": f"model: {json.dumps(model)}\nsystem: h200_sxm\ntotal_gpus: 8\n"
+            "workload: {isl: 100, osl: 10}\n"
+        },
+        {"spec": SMALL, "overrides": [f"model={json.dumps(model)}"]},
+    ):
         r = client.post("/api/solve", json=body)
         assert r.status_code == 400 and "only model ids and aliases" in r.json()["error"], (body, r.json())
 
@@ -183,12 +207,18 @@ def test_webapp_command(tmp_path):
 def test_trace_refused_and_percentiles_answered(client):
     """The page reads no trace file (a local path); distributions and percentile SLAs go through, and the answer
     carries the mean and percentiles of every deployment, as the CLI's --json does."""
-    for body in ({"spec": {**SMALL, "workload": {"trace": "/etc/passwd"}}},
-                 {"spec": SMALL, "overrides": ["workload.trace=t.csv"]}):
+    for body in (
+        {"spec": {**SMALL, "workload": {"trace": "/etc/passwd"}}},
+        {"spec": SMALL, "overrides": ["workload.trace=t.csv"]},
+    ):
         r = client.post("/api/solve", json=body)
         assert r.status_code == 400 and "workload.trace: the web app reads no local files" in r.json()["error"]
-    spec = {**SMALL, "workload": {"isl": {"lognormal": {"mean": 1000, "p90": 1800}}, "osl": 100},
-            "sla": {"ttft_ms": {"p90": 2000}}, "modes": ["agg"]}
+    spec = {
+        **SMALL,
+        "workload": {"isl": {"lognormal": {"mean": 1000, "p90": 1800}}, "osl": 100},
+        "sla": {"ttft_ms": {"p90": 2000}},
+        "modes": ["agg"],
+    }
     r = client.post("/api/solve", json={"spec": spec})
     assert r.status_code == 200, r.json()
     best = r.json()["best"]["agg"]

@@ -23,11 +23,18 @@ from web_helpers import cli_error, cli_json, page_wording  # noqa: E402
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 DRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-pytestmark = pytest.mark.skipif(not (BROWSER and DRIVER), reason="needs chromium and chromedriver on PATH "
-                                "(Debian: apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(
+    not (BROWSER and DRIVER),
+    reason="needs chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver)",
+)
 FORM = {"total_gpus": "32", "isl": "4000", "osl": "500", "ttft_ms": "300", "tpot_ms": "10"}
-SELECTS = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "backend": "trtllm", "q_gemm": "fp8_block",
-           "q_kv_cache": "fp8"}
+SELECTS = {
+    "model": "Qwen/Qwen3-32B",
+    "system": "h200_sxm",
+    "backend": "trtllm",
+    "q_gemm": "fp8_block",
+    "q_kv_cache": "fp8",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +46,18 @@ def downloads(tmp_path_factory) -> Path:
 def browser(downloads, live_url):
     opts = webdriver.ChromeOptions()
     opts.binary_location = BROWSER
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--lang=en-US"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--lang=en-US",
+    ):
         opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
+    opts.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     service_ = webdriver.ChromeService(executable_path=DRIVER)
     driver = webdriver.Chrome(options=opts, service=service_)
     try:
@@ -56,8 +70,11 @@ def browser(downloads, live_url):
 
 
 def _wait_done(driver, timeout: float = 120) -> None:
-    WebDriverWait(driver, timeout).until(lambda d: d.find_element(By.ID, "run").is_enabled()
-                                         and not d.find_element(By.ID, "status").text.startswith("solving"))
+    WebDriverWait(driver, timeout).until(
+        lambda d: (
+            d.find_element(By.ID, "run").is_enabled() and not d.find_element(By.ID, "status").text.startswith("solving")
+        )
+    )
 
 
 def _fit_window(driver) -> None:
@@ -123,8 +140,9 @@ def _download(d, downloads: Path) -> None:
 
 
 def test_bad_spec_shows_the_cli_message(browser, tmp_path):
-    text = ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 32\nworkload: {isl: 4000, osl: 500}\n"
-            "sla: {tpot_ms: 0}\n")
+    text = (
+        "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 32\nworkload: {isl: 4000, osl: 500}\nsla: {tpot_ms: 0}\n"
+    )
     d = browser
     d.find_element(By.ID, "tab-yaml").click()
     upload = tmp_path / "spec.yaml"
@@ -141,8 +159,9 @@ def test_bad_spec_shows_the_cli_message(browser, tmp_path):
 
 
 def test_nothing_meets_the_sla_shows_why_not_empty_axes(browser, tmp_path):
-    text = ("model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 1\nworkload: {isl: 4000, osl: 500}\n"
-            "sla: {ttft_ms: 5}\n")
+    text = (
+        "model: Qwen/Qwen3-32B\nsystem: h200_sxm\ntotal_gpus: 1\nworkload: {isl: 4000, osl: 500}\nsla: {ttft_ms: 5}\n"
+    )
     d = browser
     d.find_element(By.ID, "tab-yaml").click()
     box = d.find_element(By.ID, "spec_yaml")

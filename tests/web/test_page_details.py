@@ -17,12 +17,18 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from solver.web import app as web_app  # noqa: E402
-from web_helpers import run_cli  # noqa: E402
+from solver.web import app as web_app
+from web_helpers import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
-FORM = {"model": "QWEN3_32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100},
-        "sla": {"ttft_ms": 1000}, "solver": {"top_n": 2}}
+FORM = {
+    "model": "QWEN3_32B",
+    "system": "h200_sxm",
+    "total_gpus": 8,
+    "workload": {"isl": 1000, "osl": 100},
+    "sla": {"ttft_ms": 1000},
+    "solver": {"top_n": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +45,21 @@ def test_favicon(client):
     assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/").text
 
 
-@pytest.mark.parametrize("body, start", [
-    ({"spec": {k: v for k, v in FORM.items() if k != "system"}}, "missing required key 'system': one of"),
-    ({"spec_yaml": "model: QWEN3_32B\nsystem: h200_sxm\nworkload: {isl: 10, osl: 10}\n", "filename": "s.yaml"},
-     "s.yaml: missing required key 'total_gpus': an integer"),
-    ({"spec": FORM, "overrides": ["sla.tpot=5"]}, "override sla.tpot=5: unknown key 'sla.tpot'"),
-    ({"spec": FORM, "overrides": ["noequals"]}, "override 'noequals': expected KEY=VALUE with a dotted key, e.g. "
-                                                "override sla.ttft_ms=200."),
-])
+@pytest.mark.parametrize(
+    "body, start",
+    [
+        ({"spec": {k: v for k, v in FORM.items() if k != "system"}}, "missing required key 'system': one of"),
+        (
+            {"spec_yaml": "model: QWEN3_32B\nsystem: h200_sxm\nworkload: {isl: 10, osl: 10}\n", "filename": "s.yaml"},
+            "s.yaml: missing required key 'total_gpus': an integer",
+        ),
+        ({"spec": FORM, "overrides": ["sla.tpot=5"]}, "override sla.tpot=5: unknown key 'sla.tpot'"),
+        (
+            {"spec": FORM, "overrides": ["noequals"]},
+            "override 'noequals': expected KEY=VALUE with a dotted key, e.g. override sla.ttft_ms=200.",
+        ),
+    ],
+)
 def test_messages_use_no_cli_wording(client, body, start):
     r = client.post("/api/solve", json=body)
     assert r.status_code == 400 and r.json()["error"].startswith(start), r.json()

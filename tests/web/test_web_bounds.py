@@ -23,9 +23,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from costmodel.paths import data_dir  # noqa: E402
-from solver.web import app as web_app  # noqa: E402
-from solver.web import service  # noqa: E402
+from costmodel.paths import data_dir
+from solver.web import app as web_app
+from solver.web import service
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +48,13 @@ def test_model_names_never_reach_the_servers_disk(client, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)  # relative names would resolve here
     answers = {}
     for name in ("secretmodel", "secretmodel/", "org/m", "notjson", "missing"):
-        for body in ({"spec": {**SMALL, "model": name}},
-                     {"spec_yaml": "model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, "
-                                   "osl: 100}\n", "overrides": [f"model={name}"]}):
+        for body in (
+            {"spec": {**SMALL, "model": name}},
+            {
+                "spec_yaml": "model: QWEN3_32B\nsystem: h200_sxm\ntotal_gpus: 8\nworkload: {isl: 1000, osl: 100}\n",
+                "overrides": [f"model={name}"],
+            },
+        ):
             r = client.post("/api/solve", json=body)
             assert r.status_code == 400, r.text
             answers[name] = r.json()["error"].replace(repr(name), "NAME").replace(f"={name}:", "=NAME:")
@@ -68,8 +72,11 @@ def test_deeply_nested_json_is_400(client):
 
 
 def test_yaml_alias_bomb_is_400(client):
-    laughs = ("[&a [l, l, l, l, l, l, l, l, l], " + ", ".join(
-        f"&{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")) + "]")
+    laughs = (
+        "[&a [l, l, l, l, l, l, l, l, l], "
+        + ", ".join(f"&{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi"))
+        + "]"
+    )
     r = client.post("/api/solve", json={"spec_yaml": f"model: QWEN3_32B\ntotal_gpus: {laughs}\n"})
     assert r.status_code == 400 and "aliases" in r.json()["error"], r.text
 
@@ -117,9 +124,14 @@ def test_a_small_solve_does_not_wait_behind_large_ones(live_url, monkeypatch):
 
     monkeypatch.setattr(service, "solve", solve)
     monkeypatch.setattr(service, "is_light", lambda body: body.get("spec", {}).get("total_gpus", 0) <= 8)
-    heavy = [threading.Thread(target=httpx.post, args=(f"{live_url}/api/solve",),
-                              kwargs={"json": {"spec": {**SMALL, "total_gpus": 64 + i}}, "timeout": 90})
-             for i in range(3)]
+    heavy = [
+        threading.Thread(
+            target=httpx.post,
+            args=(f"{live_url}/api/solve",),
+            kwargs={"json": {"spec": {**SMALL, "total_gpus": 64 + i}}, "timeout": 90},
+        )
+        for i in range(3)
+    ]
     for t in heavy:
         t.start()
     try:
@@ -137,15 +149,20 @@ def test_half_sent_requests_neither_exhaust_the_server_nor_flood_its_log(tmp_pat
     port_sock.bind(("127.0.0.1", 0))
     port = port_sock.getsockname()[1]
     port_sock.close()
-    code = ("import solver.web.app as a; a.READ_TIMEOUT_S = 2; a.MAX_CONNECTIONS = 100; "
-            f"a.serve('127.0.0.1', {port})")
+    code = f"import solver.web.app as a; a.READ_TIMEOUT_S = 2; a.MAX_CONNECTIONS = 100; a.serve('127.0.0.1', {port})"
     log = open(tmp_path / "log", "w")
 
     def few_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=log, preexec_fn=few_files,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        preexec_fn=few_files,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     socks = []
     try:
         deadline = time.monotonic() + 30

@@ -16,8 +16,14 @@ _CLI: dict = {}
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """`aicsolve ARGS` from this checkout, in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "solver.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "solver.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def cli_json(spec: Path = QWEN, *args: str) -> dict:
@@ -36,7 +42,7 @@ def cli_error(spec_text: str, tmp_path: Path, *args: str) -> str:
     out = run_cli("spec.yaml", *args, cwd=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.startswith("error: "), out.stderr
-    return out.stderr[len("error: "):].strip()
+    return out.stderr[len("error: ") :].strip()
 
 
 def page_wording(cli_message: str) -> str:
