@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from costmodel.errors import CostModelError
 
@@ -98,6 +97,8 @@ def lognormal(mean: float, p90: float, points: int = DEFAULT_POINTS) -> LengthDi
     sigma solves ln(p90 / mean) = z90 sigma - sigma^2 / 2 (the smaller root); a lognormal's p90 lies between its
     mean and e^(z90^2 / 2) = 2.27 times it, else WorkloadError. Each bin's point is E[X | bin] =
     mean (Phi(z_b - sigma) - Phi(z_a - sigma)) / (b - a), so the points' mean is the mean given."""
+    from scipy.special import ndtr, ndtri  # here: a fixed-length workload never pays scipy's ~0.15 s import
+
     z = float(ndtri(0.9))
     d = math.log(p90 / mean) if mean > 0 and p90 > 0 else -1.0
     if not 0 < d <= z * z / 2:
