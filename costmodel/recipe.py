@@ -54,10 +54,10 @@ def price(req: SurfaceRequest, mode: str, recipes: Sequence[Recipe], workers: Ma
     """Full-model figures of ``workers[role]`` workers (all replicas together) running each role's recipe.
 
     Prices through build_surfaces with the search pinned to each recipe, so the figures are those the
-    search gives the same configuration. Returns the dict of costmodel.surface.agg_metrics / disagg_metrics
-    (ttft_ms, tpot_ms, tokens_per_s, tokens_per_s_per_gpu, tokens_per_s_per_user, gpus_used, concurrency,
-    req_per_s, ttft_pct_ms, tpot_pct_ms). Raises ValueError when a recipe is not one the cost model prices (no such row: a layout the
-    backend cannot run, a batch beyond the KV cache, or a prefill batch outside the priced grid).
+    search gives the same configuration. Returns the Metrics of costmodel.surface.agg_metrics /
+    disagg_metrics (TTFT and TPOT in ms with their percentiles, tokens/s, GPUs used, concurrency, requests/s).
+    Raises ValueError when a recipe is not one the cost model prices (no such row: a layout the backend cannot
+    run, a batch beyond the KV cache, or a prefill batch outside the priced grid).
     """
     from costmodel.build import build_surfaces
     from costmodel.surface import agg_metrics, disagg_metrics
