@@ -14,7 +14,7 @@ import numpy as np
 from costmodel.engines import engine_rules
 from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
-from costmodel.arch import load_model
+from costmodel.arch import ModelArch, load_model
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
@@ -85,11 +85,15 @@ def _source_fields(s: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, sep, v in (p.partition("=") for p in s.split(";")) if sep}
 
 
-def _quant(row: dict) -> Quant:
+def _quant(row: dict, arch: ModelArch) -> Quant:
     g = (row.get("gemm_quant_mode") or "").strip()
     m = (row.get("moe_quant_mode") or "").strip()
-    gemm = {"fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "fp8_block"}.get(g, "bfloat16")
-    moe = {"fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "int4_wo"}.get(m, "bfloat16")
+    # The engine picks its FP8 kernels from the checkpoint's quantization_config, not from the benchmark's
+    # label: an "fp8" row of a block-scaled FP8 checkpoint (DeepSeek-R1, Qwen3-*-FP8, MiniMax-M2.5) ran the
+    # block-scaled GEMM and MoE kernels, as the search prices that checkpoint.
+    fp8 = "fp8_block" if arch.native_weight_dtype == "fp8_block" else "fp8"
+    gemm = {"fp8": fp8, "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "fp8_block"}.get(g, "bfloat16")
+    moe = {"fp8": fp8, "fp8_block": "fp8_block", "nvfp4": "nvfp4", "int4_wo": "int4_wo"}.get(m, "bfloat16")
     kv = "fp8" if g in ("fp8", "fp8_block", "nvfp4") else "bfloat16"
     return Quant(gemm=gemm, kv_cache=kv, attention="bfloat16", moe=moe)
 
@@ -220,7 +224,7 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     the benchmark's own assumptions where the row records none (MTP acceptance on random-token prompts, the
     SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype). A spec pinning these prices the row
     with the same functions (tests/costmodel/test_one_model.py)."""
-    q = _quant(row)
+    q = _quant(row, arch)
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
     draft, accept = _measured_mtp(row)

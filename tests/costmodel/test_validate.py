@@ -195,3 +195,20 @@ def test_signed_error_is_reported_by_concurrency_bin():
         ">256": {"rows": 1, "ttft_signed_median": -50.0, "tpot_signed_median": 0.0},
     }
     assert "1-4 (2) +0.0% / +0.0%; >256 (1) -50.0% / +0.0%" in render(groups, total)
+
+
+def test_fp8_label_reads_the_checkpoint_format():
+    """The engine picks FP8 kernels from the checkpoint: an "fp8" row of a block-scaled checkpoint ran block-scaled
+    GEMM and MoE kernels (as the search prices it); a per-tensor FP8 checkpoint keeps per-tensor fp8."""
+    from costmodel.arch import load_model
+    from costmodel.opdb import open_db
+    from costmodel.validate import row_request
+
+    db = open_db("h200_sxm", "vllm", "0.24.0")
+    block = load_model("Qwen/Qwen3-235B-A22B-FP8")
+    row = _row(model_path="Qwen/Qwen3-235B-A22B-FP8", system="h200_sxm", backend="vllm", moe_quant_mode="fp8")
+    q = row_request(row, block, db).quant
+    assert (q.gemm, q.moe) == ("fp8_block", "fp8_block")
+    tensor = load_model("nvidia/Llama-3.1-8B-Instruct-FP8")
+    row = _row(model_path="nvidia/Llama-3.1-8B-Instruct-FP8", system="h200_sxm", backend="vllm")
+    assert row_request(row, tensor, db).quant.gemm == "fp8"
