@@ -12,8 +12,9 @@
 - ``cuda_graph``: the largest decode batch (requests per attention-DP rank) the engine replays as a
   captured CUDA graph by default (rules by GPU memory and world size), and whether the exporters render a
   capture limit that covers the batch cap (``exported``); larger batches run eagerly (costmodel.step).
-- ``recipes``: the kernel the engine uses by default for a checkpoint on a GPU generation (today:
-  the MoE dtype of MXFP4 experts by SM version).
+- ``recipes``: the kernel the engine's recipe uses for a checkpoint on a GPU generation (today: the MoE dtype
+  of MXFP4 experts by SM version), with the environment switch that selects it where it is not the default
+  (``env``: the exporters set it on every worker that runs that dtype).
 
 The search prices only layouts these rules admit, so the exporters never translate one layout into
 another. Errors: ``EngineDataError`` for a missing or malformed file.
@@ -50,6 +51,7 @@ class RecipeRule:
     max_sm: int
     moe: str
     source: str
+    env: tuple[tuple[str, str], ...] = ()  # environment the engine needs to run this kernel (name, value)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,16 @@ class EngineRules:
             None,
         )
 
+    def kernel_env(self, arch: ModelArch, sm_version: int, moe: str) -> dict[str, str]:
+        """Environment a worker needs to run the priced MoE dtype ``moe`` for this checkpoint on this SM version
+        (a recipe that is an engine switch, not its default); empty when none is needed."""
+        return {
+            k: v
+            for r in self.recipes
+            if r.moe == moe and r.expert_weights == arch.native_weight_dtype and r.min_sm <= sm_version <= r.max_sm
+            for k, v in r.env
+        }
+
 
 def attention_kind(arch: ModelArch) -> str:
     """``mla`` (DeepSeek-style latent KV), ``hybrid`` (linear-attention layers with fixed state) or ``mha``."""
@@ -193,4 +205,5 @@ def _recipe(r: dict) -> RecipeRule:
         max_sm=int(when.get("max_sm", 10_000)),
         moe=str(r["moe"]),
         source=" ".join(str(r["source"]).split()),
+        env=tuple((str(k), str(v)) for k, v in sorted((r.get("env") or {}).items())),
     )

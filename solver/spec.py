@@ -254,9 +254,10 @@ def _check_semantics(v: dict, given: set, arch: ModelArch, where: Where) -> dict
         rule = engine_rules(v["backend"]).default_moe(arch, load_system(v["system"]).sm_version)
         if rule:
             quant["moe"] = rule.moe
+            how = f"set by {', '.join(f'{k}={x}' for k, x in rule.env)} on every worker" if rule.env else "its default"
             v["recipe_notes"] = [
-                f"experts {rule.moe}, the {v['backend']} default for {arch.native_weight_dtype} "
-                f"experts on {v['system']} ({rule.source})"
+                f"experts {rule.moe}, the {v['backend']} recipe for {arch.native_weight_dtype} "
+                f"experts on {v['system']}, {how} ({rule.source})"
             ]
     for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.

@@ -1,7 +1,8 @@
 """Convert the source parquet tables into our gzip'd CSV tables (deterministic, rerunnable).
 
 Per table and (system, backend): rows of the current version, then rows of strictly older
-versions of the same backend for shapes the newer data lack (first version wins per shape).
+versions of the same backend for shapes the newer data lack (first version wins per shape), then
+the rows of a kernel another backend measured and this one calls too (sources.SHARED_KERNELS).
 Within one version, lanes (``kernel_source``) that measured the same shape are resolved to
 one (pinned lane, else the lane with most rows); repeated measurements of one shape in one
 lane are reduced to their median; where the lanes are the kernels of one op (GDN), their medians
@@ -21,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from costmodel.importer.sources import PINNED_LANES, TableSource
+from costmodel.importer.sources import BACKENDS, PINNED_LANES, SHARED_KERNELS, TableSource
 
 ROOT = "aiconfigurator_core/systems/"
 
@@ -175,6 +176,26 @@ def convert_table(
                 "sha256": hashlib.sha256(raw).hexdigest(),
                 "rows_read": len(rows),
                 "rows_added": added,
+            }
+        )
+    for share in (s for s in SHARED_KERNELS if (s.table, s.backend) == (spec.name, backend) and sm_version >= s.min_sm):
+        col = [ours for _, ours in spec.keys].index(share.key)
+        path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{BACKENDS[share.donor]}/{spec.stem}.parquet"
+        raw = wheel.read(path)
+        rows = _read_rows(raw)
+        added = 0
+        for key, val in resolve_lanes(rows, spec, ()).items():
+            if key[col] == share.value and keep(key) and key not in merged:
+                merged[key] = val
+                added += 1
+        provenance.append(
+            {
+                "path": str(PurePosixPath(path).relative_to(ROOT)),
+                "version": BACKENDS[share.donor],
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "rows_read": len(rows),
+                "rows_added": added,
+                "shared_kernel": f"{share.key}={share.value}: {share.why}",
             }
         )
     return merged, provenance

@@ -26,6 +26,36 @@ PINNED_LANES: dict[tuple[str, str, int], tuple[str, ...]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class SharedKernel:
+    """Rows a backend's table lacks for a kernel another backend measured: the same library kernel, called by
+    both engines, so its latency carries over. Added after the backend's own versions, never over its rows."""
+
+    table: str  # our table name
+    backend: str  # the backend whose table gets the rows
+    key: str  # our key column that selects them
+    value: str  # ... and its value
+    donor: str  # the backend that measured them (its current version, BACKENDS)
+    min_sm: int  # GPUs the kernel runs on
+    why: str
+
+
+SHARED_KERNELS: tuple[SharedKernel, ...] = (
+    SharedKernel(
+        "moe",
+        "vllm",
+        "dtype",
+        "w4a8_mxfp4_mxfp8",
+        "sglang",
+        100,
+        "vLLM with VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1 (its GPT-OSS Blackwell recipe) and SGLang both run "
+        "FlashInfer's TRT-LLM-gen MXFP4 MoE kernel with MXFP8 activations; vLLM's table measured only the "
+        "BF16-activation variant of that kernel, whose rows match SGLang's w4a16_mxfp4 rows (median ratio "
+        "1.00-1.01 over 1,944 shapes on b200/b300/gb200/gb300)",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Value:
     """One value column of ours: the sum of source columns times a unit scale (to ms)."""
 

@@ -13,6 +13,7 @@ import yaml
 
 from costmodel import engine_rules
 from costmodel import KV_MEMORY_FRACTION
+from costmodel import load_system
 from costmodel import Recipe
 from solver.recipes import recipes_of
 from solver.result import Deployment
@@ -45,6 +46,7 @@ class RoleEngine:
     port_flags: tuple[str, ...]  # port flags offset per worker sharing a node
     port_env: dict  # env var -> base port, offset per worker sharing a node
     notes: tuple[str, ...]
+    kernel_env: dict  # env var -> value selecting the priced kernels (data/engines recipes), on every worker
 
     def args(self, config_path: Any, port_offset: int = 0) -> list:
         """Worker arguments after the model flags; config_path names the engine YAML where it is used."""
@@ -58,8 +60,13 @@ class RoleEngine:
         return out
 
     def env(self, port_offset: int = 0) -> dict[str, str]:
-        """Environment one worker needs (distinct ports for workers sharing a node)."""
-        return {k: str(base + port_offset) for k, base in self.port_env.items()}
+        """Environment one worker needs: the priced kernels' switches, distinct ports for workers sharing a node."""
+        return {**self.kernel_env, **{k: str(base + port_offset) for k, base in self.port_env.items()}}
+
+
+def role_system(req: Any, role: str) -> str:
+    """The system a role's workers run on (decode may run on req.decode_system)."""
+    return req.decode_system if role == "decode" and req.decode_system else req.system
 
 
 def max_seq_len(spec: Any) -> int:
@@ -92,6 +99,8 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     out = []
     rules = engine_rules(req.backend)
     for r, rec in zip(dep.roles, recipes_of(dep, req)):
+        sm = load_system(role_system(req, r.role)).sm_version
+        kernel_env = rules.kernel_env(spec.arch, sm, req.quant.moe) if spec.arch.is_moe else {}
         if not rules.layout_ok(r.tp, r.dp, r.moe_tp, r.moe_ep):  # the search admits only runnable layouts
             raise RuntimeError(
                 f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
@@ -117,6 +126,7 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
                 port_flags=tuple(data.get("worker_port_flags") or ()),
                 port_env=dict(data.get("worker_port_env") or {}),
                 notes=tuple(notes),
+                kernel_env=kernel_env,
             )
         )
     return out

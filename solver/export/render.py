@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from solver.export.loadgen import load_of
-from solver.export.engine import TEMPLATES, RoleEngine, backend_data, max_seq_len, role_engines
+from solver.export.engine import TEMPLATES, RoleEngine, backend_data, max_seq_len, role_engines, role_system
 from solver.export.names import dgd_name
 from solver.export.placement import Placement, Slot
 from solver.result import Deployment
@@ -132,11 +132,6 @@ GPU_PRODUCT = {
 }
 
 
-def role_system(req: Any, role: str) -> str:
-    """The system a role's workers run on (decode may run on req.decode_system)."""
-    return req.decode_system if role == "decode" and req.decode_system else req.system
-
-
 def _product(req: Any, role: str) -> str | None:
     if req.decode_system in (None, req.system):
         return None
@@ -154,6 +149,7 @@ def _service(e: RoleEngine, placement: Placement, model: str, served: str, produ
         gpu=placement.gpus_per_node if nodes > 1 else e.gpus_per_worker,
         module=e.module,
         args=[e.model_flag, model, "--served-model-name", served, *e.args(f"{K8S_ENGINE_DIR}/{e.role}.yaml")],
+        env=[{"name": k, "value": v} for k, v in e.kernel_env.items()],
     )
 
 

@@ -25,6 +25,19 @@ _CONTAINER = {
                 "properties": {"name": {"type": "string"}, "mountPath": {"type": "string"}},
             },
         },
+        # a Kubernetes container's environment (name/value pairs): the priced kernels' switches
+        "env": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "pattern": r"^[A-Z_][A-Z0-9_]*$"},
+                    "value": {"type": "string"},
+                },
+            },
+        },
     },
 }
 _SERVICE = {

@@ -231,3 +231,26 @@ def test_flag_form_and_spec_form_default_to_the_same_recipe(tmp_path):
         ),
     )  # the CLI's flags
     assert from_file.request == from_flags.request and from_file.recipe_notes == from_flags.recipe_notes
+
+
+@pytest.mark.parametrize("system,switched", [("b200_sxm", True), ("h200_sxm", False)])
+def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, switched):
+    """vLLM runs MXFP4 x MXFP8 experts on Blackwell only behind an environment switch: the search prices that
+    kernel there and every exported worker (manifest and launch script) sets the switch; on Hopper neither."""
+    from solver.export import export_bundle
+
+    spec = _spec(model="openai/gpt-oss-120b", backend="vllm", system=system)
+    assert spec.request.quant.moe == ("w4a8_mxfp4_mxfp8" if switched else "w4a16_mxfp4")
+    from costmodel import build_surfaces
+
+    export_bundle(solve(to_problem(spec, build_surfaces(spec.request))), spec, tmp_path / "out")
+    manifests = sorted((tmp_path / "out").glob("*/k8s/deploy.yaml"))
+    assert manifests
+    for m in manifests:
+        dgd = next(d for d in yaml.safe_load_all(m.read_text()) if d and d.get("kind") == "DynamoGraphDeployment")
+        workers = [s for s in dgd["spec"]["services"].values() if s["componentType"] == "worker"]
+        envs = [s["extraPodSpec"]["mainContainer"].get("env", []) for s in workers]
+        want = [{"name": "VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8", "value": "1"}] if switched else []
+        assert envs == [want] * len(workers)
+        script = (m.parent.parent / "launch" / "node_0_run.sh").read_text()
+        assert ("VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1" in script) == switched
