@@ -164,18 +164,15 @@ class SpecKeys:
 R = TypeVar("R")
 
 
-def spec_keys(values: Mapping[str, Any]) -> SpecKeys:
-    """The record of a whole spec's checked values (dotted key path -> value, as solver.validation fills them)."""
-    return _record(SpecKeys, "", values)
-
-
-def _record(cls: type[R], prefix: str, values: Mapping[str, Any]) -> R:
+def read_record(cls: type[R], values: Mapping[str, Any], prefix: str = "") -> R:
+    """The record cls (SpecKeys for a whole spec, or one of its sections at key path prefix) of checked values
+    (dotted key path -> value, as solver.validation fills them). KeyError for a key the values lack."""
     hints = typing.get_type_hints(cls)
     kw: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # every R here is a dataclass
         path, hint = f"{prefix}.{f.name}" if prefix else f.name, hints[f.name]
         if dataclasses.is_dataclass(hint):
-            kw[f.name] = _record(hint, path, values)  # type: ignore[arg-type]
+            kw[f.name] = read_record(hint, values, path)  # type: ignore[arg-type]
         elif typing.get_origin(hint) is dict:  # a section keyed by system (pools, cost)
             kw[f.name] = {k: values[f"{path}.{k}"] for k in children(path)}
         else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solver.errors import UserError
-from solver.speckeys import SpecKeys, spec_keys
+from solver.speckeys import SpecKeys, read_record
 from solver.specfields import FLAGS, PERCENTILE_KEYS, Field, children
 from solver.specyaml import brief, clip, show
 
@@ -68,7 +68,7 @@ def check(raw: dict, where: Where) -> Checked:
     values: dict[str, Any] = {}
     given: set[str] = set()
     _check_keys(raw, "", where, values, given)
-    return Checked(spec_keys(values), frozenset(given))
+    return Checked(read_record(SpecKeys, values), frozenset(given))
 
 
 def check_section(raw: dict, where: Where, prefix: str) -> None:
