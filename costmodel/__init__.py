@@ -74,8 +74,11 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "WeightFit": ("feasibility", "WeightFit"),
     "priced_quant": ("feasibility", "priced_quant"),
     "default_kv_cache": ("feasibility", "default_kv_cache"),
-    "layouts": ("build", "layouts"),
-    "search_layouts": ("build", "search_layouts"),
+    "layouts": ("layout_rules", "layouts"),
+    "why_no_layout": ("layout_rules", "why_no_layout"),
+    "NoLayout": ("layout_rules", "NoLayout"),
+    "worker_cap": ("layout_rules", "worker_cap"),
+    "WorkerCap": ("layout_rules", "WorkerCap"),
     "batch_grid": ("build", "batch_grid"),
     "PREFILL_BATCHES": ("build", "PREFILL_BATCHES"),
     # surfaces and the metrics of a chosen deployment
@@ -124,8 +127,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.arch import registry_problems
     from costmodel.artifacts import BadArtifactsError, is_artifacts_path, read_artifact_rows
     from costmodel.artifacts import percentile_table as artifacts_percentile_table
-    from costmodel.build import PREFILL_BATCHES, batch_grid, build_pair_surfaces, build_surfaces, layouts
-    from costmodel.build import search_layouts
+    from costmodel.build import PREFILL_BATCHES, batch_grid, build_pair_surfaces, build_surfaces
     from costmodel.calibrate import MIN_ROWS as CALIBRATION_MIN_ROWS
     from costmodel.calibrate import BadCalibrationError
     from costmodel.calibrate import apply as apply_calibration
@@ -142,6 +144,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.files import BadInputFileError, file_kind, is_regular, read_bytes
     from costmodel.importer.run import import_all
     from costmodel.latency import PERCENTILES, percentile_index
+    from costmodel.layout_rules import NoLayout, WorkerCap, layouts, why_no_layout, worker_cap
     from costmodel.memory import KV_MEMORY_FRACTION
     from costmodel.opdb import MissingDataError
     from costmodel.paths import DataNotFoundError, data_dir, measurement_sample

@@ -19,6 +19,7 @@ from costmodel.config import (
     workload_of,
 )
 from costmodel.engines import attention_kind, engine_rules
+from costmodel.layout_rules import layouts
 from costmodel.latency import agg_spread, decode_spread, prefill_spread
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import OpDB, open_db
@@ -68,39 +69,6 @@ def kv_slots(cap, tokens: int, longest: int) -> np.ndarray:
     (vLLM also refuses to start when one max_model_len request does not fit its KV cache). 0 where none fits."""
     cap = np.maximum(cap, 0)
     return np.where(cap >= longest, np.floor((cap - longest) / tokens) + 1, 0)
-
-
-def layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
-    """(tp, pp, dp, moe_tp, moe_ep) worker layouts of the search space that the backend runs
-    (costmodel.engines: e.g. TRT-LLM has no attention TP x DP, vLLM no MoE TP x EP)."""
-    rules = engine_rules(req.backend)
-    return [lay for lay in search_layouts(req) if rules.layout_ok(lay[0], lay[2], lay[3], lay[4])]
-
-
-def search_layouts(req: SurfaceRequest) -> list[tuple[int, int, int, int, int]]:
-    """(tp, pp, dp, moe_tp, moe_ep) layouts of the search space before the backend's rules."""
-    a, s = req.model, req.search
-    out = []
-    dps = s.dp if a.is_moe else (1,)
-    for tp in s.tp:
-        for pp in s.pp:
-            for dp in dps:
-                g = tp * dp
-                if s.max_gpus_per_worker and g * pp > s.max_gpus_per_worker:
-                    continue
-                if a.num_heads % tp or (dp > 1 and not a.is_moe):
-                    continue
-                if a.num_layers < pp:
-                    continue
-                if not a.is_moe:
-                    out.append((tp, pp, dp, 1, 1))
-                    continue
-                eps = s.moe_ep if s.moe_ep else sorted({1, g} | ({g // 2} if g >= 4 else set()))
-                for ep in eps:
-                    if g % ep or a.num_experts % ep:
-                        continue
-                    out.append((tp, pp, dp, g // ep, ep))
-    return sorted(set(out))
 
 
 def _layout_arrays(lays) -> tuple[Layout, np.ndarray]:

@@ -21,12 +21,12 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
 
     caps: the keys that limit GPUs per worker and their values (the smallest one applies).
     """
-    from costmodel import batch_grid, layouts, search_layouts
+    from costmodel import batch_grid, layouts, why_no_layout
 
+    gap = why_no_layout(req, caps)
+    if gap is not None:
+        raise UserError(f"{where(gap.key)}search: {gap.message}")
     lays = layouts(req)
-    if not lays:
-        key, why = _why_empty(req, caps) if not search_layouts(req) else _why_engine(req)
-        raise UserError(f"{where(key)}search: {why}")
     s = req.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
     if len(lays) * batches > MAX_CANDIDATES:
@@ -39,52 +39,9 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
     _check_weights_fit(req, lays, caps, where)
 
 
-def _cap_text(caps: dict[str, int]) -> tuple[int, str]:
-    cap = min(caps.values())
-    return cap, " and ".join(f"{k} = {v}" for k, v in caps.items() if v == cap)
-
-
-def _why_empty(req: SurfaceRequest, caps: dict[str, int]) -> tuple[str, str]:
-    """(key, why) for a search space with no (tp, pp, dp, ep) layout (mirrors costmodel.build.layouts)."""
-    a, s = req.model, req.search
-    tps = [t for t in s.tp if a.num_heads % t == 0]
-    if not tps:
-        ok = [2**k for k in range(11) if a.num_heads % 2**k == 0]
-        return "search.tp", (
-            f"no search.tp value in {list(s.tp)} divides {a.name}'s {a.num_heads} attention heads; use some of {ok}."
-        )
-    pps = [p for p in s.pp if p <= a.num_layers]
-    if not pps:
-        return "search.pp", f"every search.pp value in {list(s.pp)} exceeds {a.name}'s {a.num_layers} layers."
-    dps = s.dp if a.is_moe else (1,)
-    least = min(tps) * min(pps) * min(dps)
-    if caps and least > min(caps.values()):
-        cap, src = _cap_text(caps)
-        return src.split(" ")[0], (
-            f"the smallest worker of the search space has {least} GPUs (tp {min(tps)} x pp {min(pps)} x dp "
-            f"{min(dps)}), more than the {cap} GPUs per worker that {src} allows; add smaller values to search.tp / "
-            "search.pp / search.dp or raise that limit."
-        )
-    return "search.moe_ep", (
-        f"no search.moe_ep value in {list(s.moe_ep or ())} divides both a worker's GPUs (tp x dp) and {a.name}'s "
-        f"{a.num_experts} experts; drop search.moe_ep (null tries every one that does)."
-    )
-
-
-def _why_engine(req: SurfaceRequest) -> tuple[str, str]:
-    """(key, why) for a search space whose every layout the backend cannot run."""
-    from costmodel import engine_rules
-
-    rules = engine_rules(req.backend)
-    return "search", (
-        f"no layout of the search space runs on {req.backend}: {rules.layout_rule_text()}. Add 1 to "
-        "search.tp or search.dp" + (", or drop search.moe_ep" if rules.moe == "tp_or_ep" else "") + "."
-    )
-
-
 def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, int], where) -> None:
     """The same memory test costmodel.build applies per layout (free memory after weights > 0)."""
-    from costmodel import weight_fit
+    from costmodel import weight_fit, worker_cap
     from solver.errors import user_error_types
 
     try:
@@ -105,10 +62,9 @@ def _check_weights_fit(req: SurfaceRequest, lays: list[tuple], caps: dict[str, i
         "GPUs. "
     )
     if caps:
-        limit, src = _cap_text(caps)
-        key = next(k for k, v in caps.items() if v == limit).split(" ")[0]
+        cap = worker_cap(caps)
         raise InfeasibleError(
-            f"{where(key)}{msg}Workers are limited to {limit} GPUs by {src}; raise that limit, "
+            f"{where(cap.key)}{msg}Workers are limited to {cap.gpus} GPUs by {cap.names}; raise that limit, "
             "or pick a lighter quantization."
         )
     raise InfeasibleError(

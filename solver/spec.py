@@ -13,16 +13,17 @@ from typing import Any
 
 from costmodel import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel import Checkpoint, resolve_checkpoint
-from costmodel import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, context_tokens, mtp_settings
+from costmodel import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, Workload, context_tokens, mtp_settings
 from costmodel import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
 from solver.problem import Constraints, Problem, Sla, Topology
-from solver.specfields import FLAGS, MOE_DP, NATIVE_QUANT, SCHEMA_PATH, children, schema
+from solver.specfields import FLAGS, MOE_DP, NATIVE_QUANT, SCHEMA_PATH, schema
 
 # Loader is also this module's API (solver.web reads with it)
 from solver.specyaml import Loader, YamlLimitError, brief, clip, parse, read_yaml  # noqa: F401
 from solver.specyaml import show as _show
+from solver.speckeys import Length, SlaKeys, SpecKeys
 from solver.validation import Where, check
 
 
@@ -33,7 +34,7 @@ class Spec:
     model: str  # as resolved: registry id or absolute path of a config.json
     arch: ModelArch
     request: SurfaceRequest
-    total_gpus: int
+    total_gpus: int | None  # None only for a spec sized by demand or pools (solver.cluster sets it per member)
     sla: Sla
     constraints: Constraints
     time_limit_s: float = 10.0
@@ -227,77 +228,113 @@ def _resolve_model(name: str, base: Path | None, where: Where, local_files: bool
         raise UserError(f"{where('model')}model: {msg} `aicsolve models` lists the known ones{tail}") from None
 
 
-def _check_semantics(v: dict, given: set, arch: ModelArch, where: Where) -> dict[str, str]:
-    """Checks across keys and against the data; narrows the search to fixed values; returns the quantization."""
-    from costmodel import engine_rules
+def _check_data(k: SpecKeys, version: str, where: Where) -> None:
+    """Measured data exist for the engine version on each system."""
     from costmodel import data_dir
+
+    for key, system in (("system", k.system), ("decode_system", k.decode_system)):
+        if not system:
+            continue
+        have = sorted(p.name for p in (data_dir() / "perf" / system / k.backend).glob("*"))
+        if version not in have:
+            raise UserError(
+                f"{where('backend_version', 'backend', key)}backend_version: no measured data for {k.backend} "
+                f"{version} on {system} ({key}); measured: {', '.join(have) or 'none'}."
+            )
+
+
+def _quant(k: SpecKeys, version: str, given: frozenset[str], arch: ModelArch, where: Where) -> tuple[Quant, str]:
+    """The quantization priced (the spec's, else the checkpoint's and the engine's defaults), and a note when the
+    expert dtype is the engine's default for this GPU ("" when not)."""
+    from costmodel import engine_rules
     from costmodel import load_system
 
-    for key in filter(lambda k: v[k], ("system", "decode_system")):
-        have = sorted(p.name for p in (data_dir() / "perf" / v[key] / v["backend"]).glob("*"))
-        if v["backend_version"] not in have:
-            raise UserError(
-                f"{where('backend_version', 'backend', key)}backend_version: no measured data for {v['backend']} "
-                f"{v['backend_version']} on {v[key]} ({key}); measured: {', '.join(have) or 'none'}."
-            )
-    if v["workload.isl"] + v["workload.osl"] > arch.max_context > 0:
-        at = where("workload")  # the flags that gave isl or osl, else the file's line
-        raise UserError(
-            f"{at}workload: isl + osl = {v['workload.isl'] + v['workload.osl']} tokens "
-            f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl."
-        )
-    _check_context(v, arch, where)
+    q, note = k.quantization, ""
     gemm, moe = NATIVE_QUANT.get(arch.native_weight_dtype, ("bfloat16", "bfloat16"))
-    defaults = dict(gemm=gemm, kv_cache=_recipe_kv(v, arch), attention="bfloat16", moe=moe)
-    quant = {k: v[f"quantization.{k}"] or d for k, d in defaults.items()}
+    kv = _recipe_kv(k, version, arch)  # read even when the spec gives kv_cache: broken data fails validation alike
+    quant = Quant(
+        gemm=q.gemm or gemm,
+        kv_cache=q.kv_cache or kv,
+        attention=q.attention or "bfloat16",
+        moe=q.moe or moe,
+    )
     if arch.is_moe and "quantization.moe" not in given:  # the expert kernel the engine runs by default on this GPU
-        rule = engine_rules(v["backend"]).default_moe(arch, load_system(v["system"]).sm_version)
+        rule = engine_rules(k.backend).default_moe(arch, load_system(k.system).sm_version)
         if rule:
-            quant["moe"] = rule.moe
-            how = f"set by {', '.join(f'{k}={x}' for k, x in rule.env)} on every worker" if rule.env else "its default"
-            v["recipe_notes"] = [
-                f"experts {rule.moe}, the {v['backend']} recipe for {arch.native_weight_dtype} "
-                f"experts on {v['system']}, {how} ({rule.source})"
-            ]
-    for sysname, comp in ((s, c) for s in (v["system"], v["decode_system"]) if s for c in ("gemm", "moe")):
+            quant = dataclasses.replace(quant, moe=rule.moe)
+            how = f"set by {', '.join(f'{n}={x}' for n, x in rule.env)} on every worker" if rule.env else "its default"
+            note = (
+                f"experts {rule.moe}, the {k.backend} recipe for {arch.native_weight_dtype} "
+                f"experts on {k.system}, {how} ({rule.source})"
+            )
+    for sysname, comp in ((s, c) for s in (k.system, k.decode_system) if s for c in ("gemm", "moe")):
         # Only an explicit choice is an error: for defaults the cost model substitutes a measured dtype.
-        if f"quantization.{comp}" in given and not load_system(sysname).supports(quant[comp]):
-            at = where(f"quantization.{comp}", "system" if sysname == v["system"] else "decode_system")
+        dtype = getattr(quant, comp)
+        if f"quantization.{comp}" in given and not load_system(sysname).supports(dtype):
+            at = where(f"quantization.{comp}", "system" if sysname == k.system else "decode_system")
             raise UserError(
-                f"{at}quantization.{comp}: {quant[comp]} needs FP4 tensor "
+                f"{at}quantization.{comp}: {dtype} needs FP4 tensor "
                 f"cores, which {sysname} lacks (native weights of {arch.name}: {arch.native_weight_dtype})"
                 "; pick fp8_block, fp8 or bfloat16, or a Blackwell system (b200_sxm, gb200)."
             )
-    for key in (
-        "search.dp",
-        "search.moe_ep",
-        "constraints.fixed.dp",
-        "constraints.fixed.moe_ep",
-        "constraints.fixed.moe_tp",
+    return quant, note
+
+
+def _search(k: SpecKeys, given: frozenset[str], arch: ModelArch, where: Where) -> SearchSpace:
+    """The grid the cost model evaluates: the search keys, attention DP only for MoE models, each key narrowed to
+    its constraints.fixed value (no GPUs-per-worker cap yet: spec_from_raw sets it)."""
+    s, fixed = k.search, k.constraints.fixed
+    for key, value in (
+        ("search.dp", s.dp),
+        ("search.moe_ep", s.moe_ep),
+        ("constraints.fixed.dp", fixed.dp),
+        ("constraints.fixed.moe_ep", fixed.moe_ep),
+        ("constraints.fixed.moe_tp", fixed.moe_tp),
     ):
-        if not arch.is_moe and key in given and v[key] not in ([1], 1):
+        if not arch.is_moe and key in given and value not in ([1], 1):
             raise UserError(
                 f"{where(key)}{key}: {arch.name} is a dense model, so attention data parallelism and "
-                f"expert parallelism do not apply; got {v[key]}, use 1 or drop the key."
+                f"expert parallelism do not apply; got {value}, use 1 or drop the key."
             )
-    v["search.dp"] = v["search.dp"] or (list(MOE_DP) if arch.is_moe else [1])
-    for k in ("tp", "pp", "dp", "moe_ep"):  # a fixed value narrows the grid the cost model evaluates
-        fixed = v[f"constraints.fixed.{k}"]
-        if fixed is not None and f"search.{k}" in given and fixed not in v[f"search.{k}"]:
+
+    def grid(name: str, values: list[int]) -> tuple[int, ...]:
+        """values, narrowed to constraints.fixed's value of that name where one is given."""
+        one = getattr(fixed, name)
+        if one is None:
+            return tuple(values)
+        if f"search.{name}" in given and one not in values:
             raise UserError(
-                f"{where('constraints.fixed.' + k)}constraints.fixed.{k} is {fixed} but search.{k} "
-                f"{v['search.' + k]} does not include it; add {fixed} to search.{k} or drop one."
+                f"{where('constraints.fixed.' + name)}constraints.fixed.{name} is {one} but search.{name} "
+                f"{values} does not include it; add {one} to search.{name} or drop one."
             )
-        v[f"search.{k}"] = [fixed] if fixed is not None else v[f"search.{k}"]
-    if (v["constraints.replicas.max"] or math.inf) < (low := v["constraints.replicas.min"]):
-        at = where("constraints.replicas")
-        raise UserError(f"{at}constraints.replicas: min {low} exceeds max {v['constraints.replicas.max']}.")
-    return quant
+        return (one,)
+
+    return SearchSpace(
+        tp=grid("tp", s.tp),
+        pp=grid("pp", s.pp),
+        dp=grid("dp", s.dp or (list(MOE_DP) if arch.is_moe else [1])),
+        moe_ep=grid("moe_ep", s.moe_ep or []) if s.moe_ep is not None or fixed.moe_ep is not None else None,
+        max_batch_size=s.max_batch_size,
+        batch_sizes=tuple(s.batch_sizes) if s.batch_sizes is not None else None,
+    )
 
 
-def _check_context(v: dict, arch: ModelArch, where: Where) -> None:
-    """workload.max_context_tokens holds one isl + osl request and fits the model's context window."""
-    longest, need = v["workload.max_context_tokens"], v["workload.isl"] + v["workload.osl"]
+def _check_replicas(k: SpecKeys, where: Where) -> None:
+    r = k.constraints.replicas
+    if (r.max or math.inf) < r.min:
+        raise UserError(f"{where('constraints.replicas')}constraints.replicas: min {r.min} exceeds max {r.max}.")
+
+
+def _check_context(k: SpecKeys, isl: int, osl: int, arch: ModelArch, where: Where) -> None:
+    """One isl + osl request fits the model's context window, and workload.max_context_tokens holds it and fits
+    the window too (isl, osl: the workload's mean lengths)."""
+    if isl + osl > arch.max_context > 0:
+        at = where("workload")  # the flags that gave isl or osl, else the file's line
+        raise UserError(
+            f"{at}workload: isl + osl = {isl + osl} tokens "
+            f"exceeds {arch.name}'s context window of {arch.max_context}; shorten isl or osl."
+        )
+    longest, need = k.workload.max_context_tokens, isl + osl
     if longest is None:
         return
     key = "workload.max_context_tokens"
@@ -313,11 +350,11 @@ def _check_context(v: dict, arch: ModelArch, where: Where) -> None:
         )
 
 
-def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: Where) -> tuple[str, str]:
+def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, k: SpecKeys, where: Where) -> tuple[str, str]:
     """(model_path, served_model_name): the spec's; else the checkpoint providing the priced quantization; for a
     local model its folder, served under the config's own HF id (_name_or_path) or, without one, the folder's name."""
-    for key in ("model_path", "served_model_name"):
-        if v[key] is not None and not v[key].strip():
+    for key, name in (("model_path", k.model_path), ("served_model_name", k.served_model_name)):
+        if name is not None and not name.strip():
             raise UserError(
                 f"{where(key)}{key}: an empty name; give an HF id such as Qwen/Qwen3-32B"
                 f"{' or a folder on the serving nodes' * (key == 'model_path')}, or drop the key to use "
@@ -325,19 +362,19 @@ def _model_names(model: str, arch: ModelArch, ckpt: Checkpoint, v: dict, where: 
             )
     p = Path(model)
     if not (p.is_absolute() and p.exists()):  # a registry model: the checkpoint's HF id
-        return v["model_path"] or ckpt.hf_id, v["served_model_name"] or ckpt.hf_id
+        return k.model_path or ckpt.hf_id, k.served_model_name or ckpt.hf_id
     folder = p.parent if p.is_file() else p
     own = arch.name if not arch.name.startswith(("/", ".", "~")) else folder.name  # a path is no name to serve
-    return v["model_path"] or str(folder), v["served_model_name"] or own
+    return k.model_path or str(folder), k.served_model_name or own
 
 
-def _recipe_kv(v: dict, arch: ModelArch) -> str:
+def _recipe_kv(k: SpecKeys, version: str, arch: ModelArch) -> str:
     """The default KV-cache dtype: the engine recipe's (bf16 for MLA where the backend lacks a fast fp8-KV kernel)."""
     if not arch.is_mla:
         return "fp8"
     from costmodel import default_kv_cache
 
-    return default_kv_cache(v["system"], v["backend"], v["backend_version"], arch)
+    return default_kv_cache(k.system, k.backend, version, arch)
 
 
 def _load_calibration(name: str | None, base: Path | None, where: Where, local_files: bool = True):
@@ -373,64 +410,67 @@ def spec_from_raw(
 
     where = where or Where(source)
     checked = check(raw, where)
-    v: dict[str, Any] = dict(checked.values)  # dotted key path -> value; the checks across keys below fill in more
-    given = set(checked.given)
-    model, arch = _resolve_model(v["model"], base_dir, where, local_files)
-    workload = _workload(v, given, arch, where, base_dir)
-    v["backend_version"] = v["backend_version"] or DEFAULT_VERSIONS[v["backend"]]
-    quant = _check_semantics(v, given, arch, where)
-    checkpoint = _checkpoint(model, arch, Quant(**quant), v)
+    k, given = checked.keys, checked.given
+    model, arch = _resolve_model(k.model, base_dir, where, local_files)
+    workload = _workload(k, given, arch, where, base_dir)
+    isl, osl = max(1, round(workload.isl.mean)), max(1, round(workload.osl.mean))  # what the cost model prices
+    version = k.backend_version or DEFAULT_VERSIONS[k.backend]
+    _check_data(k, version, where)
+    _check_context(k, isl, osl, arch, where)
+    quant, note = _quant(k, version, given, arch, where)
+    search = _search(k, given, arch, where)
+    _check_replicas(k, where)
+    checkpoint = _checkpoint(model, arch, quant, k, version)
     # Price the weights the engines load: the groups that checkpoint keeps in bf16
     arch = dataclasses.replace(arch, high_precision=checkpoint.high_precision)
-    path, served = _model_names(model, arch, checkpoint, v, where)
-    caps = {k: v[k] for k in ("search.max_gpus_per_worker", "constraints.max_gpus_per_worker") if v[k]}
+    path, served = _model_names(model, arch, checkpoint, k, where)
+    c = k.constraints
+    caps = {
+        key: cap
+        for key, cap in (
+            ("search.max_gpus_per_worker", k.search.max_gpus_per_worker),
+            ("constraints.max_gpus_per_worker", c.max_gpus_per_worker),
+        )
+        if cap
+    }
     topology = None
     if "constraints.topology" in given:
-        t = {k: v[f"constraints.topology.{k}"] for k in children("constraints.topology")}
-        topology = Topology(**{**t, "gpus_per_node": node_size(v["system"], t["gpus_per_node"])})
+        t = c.topology
+        topology = Topology(
+            node_size(k.system, t.gpus_per_node), t.worker_within_node, t.max_nodes, t.separate_prefill_decode_nodes
+        )
         if topology.worker_within_node:  # no bigger worker can be placed
             caps["constraints.topology.gpus_per_node (worker_within_node)"] = topology.gpus_per_node
-    demand = _demand(v, where)
-    ints = lambda key: tuple(v[key])  # noqa: E731  (tp, pp and dp are set by now)
-    maybe = lambda key: tuple(v[key]) if v[key] is not None else None  # noqa: E731
-    search = SearchSpace(
-        tp=ints("search.tp"),
-        pp=ints("search.pp"),
-        dp=ints("search.dp"),
-        moe_ep=maybe("search.moe_ep"),
-        max_batch_size=v["search.max_batch_size"],
-        batch_sizes=maybe("search.batch_sizes"),
-        max_gpus_per_worker=min(caps.values()) if caps else None,
-    )
-    sub = lambda sec: {k: v[f"{sec}.{k}"] for k in children(sec) if v[f"{sec}.{k}"] is not None}  # noqa: E731
+    demand = _demand(k, osl, where)
+    search = dataclasses.replace(search, max_gpus_per_worker=min(caps.values()) if caps else None)
     constraints = Constraints(
         topology,
-        v["constraints.replicas.min"],
-        v["constraints.replicas.max"],
-        v["constraints.max_gpus_per_worker"],
-        sub("constraints.fixed"),
-        sub("constraints.role_gpu_budget"),
+        c.replicas.min,
+        c.replicas.max,
+        c.max_gpus_per_worker,
+        _given_values(c.fixed),
+        _given_values(c.role_gpu_budget),
     )
     request = SurfaceRequest(
         model=arch,
-        system=v["system"],
-        backend=v["backend"],
-        version=v["backend_version"],
-        isl=v["workload.isl"],
-        osl=v["workload.osl"],
-        quant=Quant(**quant),
+        system=k.system,
+        backend=k.backend,
+        version=version,
+        isl=isl,
+        osl=osl,
+        quant=quant,
         search=search,
-        modes=tuple(v["modes"]),
-        decode_system=v["decode_system"],
-        gpus_per_node=v["constraints.topology.gpus_per_node"],
-        mtp_draft=v["speculative.mtp_draft_tokens"],
-        mtp_accept=_float(v["speculative.mtp_acceptance"]),
-        calibration=_load_calibration(v["calibration"], base_dir, where, local_files),
-        max_context=v["workload.max_context_tokens"],
-        total_gpus=v["total_gpus"],
-        scheduler_recv_interval=v["serving.scheduler_recv_interval"],
-        length_range_ratio=float(v["workload.length_range_ratio"]),
-        prefill_utilisation=float(v["serving.prefill_utilisation"]),
+        modes=tuple(k.modes),
+        decode_system=k.decode_system,
+        gpus_per_node=c.topology.gpus_per_node,
+        mtp_draft=k.speculative.mtp_draft_tokens,
+        mtp_accept=_float(k.speculative.mtp_acceptance),
+        calibration=_load_calibration(k.calibration, base_dir, where, local_files),
+        max_context=k.workload.max_context_tokens,
+        total_gpus=k.total_gpus,
+        scheduler_recv_interval=k.serving.scheduler_recv_interval,
+        length_range_ratio=float(k.workload.length_range_ratio),
+        prefill_utilisation=float(k.serving.prefill_utilisation),
         workload=None if workload.zero_variance else workload,
     )
     check_grid(request, caps, where)
@@ -438,46 +478,50 @@ def spec_from_raw(
         model=model,
         arch=arch,
         request=request,
-        total_gpus=v["total_gpus"],
-        sla=_sla(v),
+        total_gpus=k.total_gpus,
+        sla=_sla(k.sla),
         constraints=constraints,
-        time_limit_s=float(v["solver.time_limit_s"]),
-        seed=v["solver.seed"],
-        top_n=v["solver.top_n"],
+        time_limit_s=float(k.solver.time_limit_s),
+        seed=k.solver.seed,
+        top_n=k.solver.top_n,
         source=source,
         demand_rps=demand,
-        weight=float(v["weight"] or 1.0),
-        name=v["name"],
-        recipe_notes=tuple(v.get("recipe_notes", ())),
+        weight=float(k.weight or 1.0),
+        name=k.name,
+        recipe_notes=(note,) if note else (),
         checkpoint=checkpoint,
         model_path=path,
         served_model_name=served,
-        raw=_as_solved(raw, model, v["calibration"], base_dir),
+        raw=_as_solved(raw, model, k.calibration, base_dir),
     )
 
 
-def _sla(v: dict) -> Sla:
+def _given_values(section: Any) -> dict[str, Any]:
+    """A section's keys that hold a value (constraints.fixed, constraints.role_gpu_budget), in FIELDS order."""
+    return {key: x for key, x in dataclasses.asdict(section).items() if x is not None}
+
+
+def _sla(s: SlaKeys) -> Sla:
     """The SLA: numbers bound means; a mapping's percentile keys become (level, ms) bounds."""
     means, pct = {}, {}
-    for k in ("ttft_ms", "tpot_ms"):
-        x = v[f"sla.{k}"]
+    for key, x in (("ttft_ms", s.ttft_ms), ("tpot_ms", s.tpot_ms)):
         if isinstance(x, dict):
-            means[k] = x.get("mean")
-            pct[k] = tuple(sorted((int(p[1:]), float(ms)) for p, ms in x.items() if p != "mean"))
+            means[key] = x.get("mean")
+            pct[key] = tuple(sorted((int(p[1:]), float(ms)) for p, ms in x.items() if p != "mean"))
         else:
-            means[k] = None if x is None else float(x)
+            means[key] = None if x is None else float(x)
     return Sla(
         ttft_ms=means["ttft_ms"],
         tpot_ms=means["tpot_ms"],
-        min_tokens_per_s_per_user=_float(v["sla.min_tokens_per_s_per_user"]),
-        max_request_latency_ms=_float(v["sla.max_request_latency_ms"]),
+        min_tokens_per_s_per_user=_float(s.min_tokens_per_s_per_user),
+        max_request_latency_ms=_float(s.max_request_latency_ms),
         ttft_pct=pct.get("ttft_ms", ()),
         tpot_pct=pct.get("tpot_ms", ()),
     )
 
 
-def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | None):
-    """The workload's distributions and arrivals (costmodel.workload); sets workload.isl / osl to their means.
+def _workload(k: SpecKeys, given: frozenset[str], arch: ModelArch, where: Where, base: Path | None) -> Workload:
+    """The workload's distributions and arrivals (costmodel.workload).
 
     Distributions are cut at the context limit (workload.max_context_tokens, else the model's window): engines
     refuse longer requests."""
@@ -491,12 +535,13 @@ def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | N
         read_trace,
     )
 
-    pts, trace, source = v["workload.distribution_points"], None, ""
-    if v["workload.trace"] is not None:
-        for k in ("workload.isl", "workload.osl"):
-            if k in given:
-                raise UserError(f"{where(k)}{k}: workload.trace gives the lengths; drop {k} or the trace.")
-        path = (base or Path.cwd()) / Path(v["workload.trace"]).expanduser()
+    w = k.workload
+    pts, trace, source = w.distribution_points, None, ""
+    if w.trace is not None:
+        for key in ("workload.isl", "workload.osl"):
+            if key in given:
+                raise UserError(f"{where(key)}{key}: workload.trace gives the lengths; drop {key} or the trace.")
+        path = (base or Path.cwd()) / Path(w.trace).expanduser()
         try:
             trace = read_trace(path, pts)
         except WorkloadError as e:
@@ -507,8 +552,7 @@ def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | N
             f"({a.rate_per_s:,.3g} requests/s, inter-arrival CV {a.cv:.2f})"
         )
 
-    def dist(key: str):
-        x = v[key]
+    def dist(key: str, x: Length):
         try:
             if trace is not None:
                 return trace.isl if key == "workload.isl" else trace.osl
@@ -518,8 +562,8 @@ def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | N
         except WorkloadError as e:
             raise UserError(f"{where(key)}{key}: {e}.") from None
 
-    isl, osl = dist("workload.isl"), dist("workload.osl")
-    limit = v["workload.max_context_tokens"] or (arch.max_context if arch.max_context > 0 else None)
+    isl, osl = dist("workload.isl", w.isl), dist("workload.osl", w.osl)
+    limit = w.max_context_tokens or (arch.max_context if arch.max_context > 0 else None)
     if limit and not (isl.fixed and osl.fixed):
         osl = osl.clipped(limit - 1)
         if limit - osl.longest < 1:
@@ -528,7 +572,7 @@ def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | N
                 f"room for a prompt in the context limit of {limit:,} tokens; shorten the OSL."
             )
         isl = isl.clipped(limit - osl.longest)
-    proc, rate, cv = (v[f"workload.arrival.{k}"] for k in ("process", "rate_per_s", "cv"))
+    proc, rate, cv = w.arrival.process, w.arrival.rate_per_s, w.arrival.cv
     proc = proc or ("gamma" if trace is not None else "poisson" if rate else "closed")
     if proc == "closed" and rate:
         raise UserError(
@@ -541,17 +585,16 @@ def _workload(v: dict, given: set, arch: ModelArch, where: Where, base: Path | N
             f"gamma inter-arrival times, not {proc}; set process: gamma or drop cv."
         )
     cv = float(cv) if cv is not None else trace.arrival.cv if trace is not None and proc == "gamma" else 1.0
-    v["workload.isl"], v["workload.osl"] = max(1, round(isl.mean)), max(1, round(osl.mean))
-    return Workload(isl, osl, float(v["workload.prefix_hit_rate"]), Arrival(proc, _float(rate), cv), source)
+    return Workload(isl, osl, float(w.prefix_hit_rate), Arrival(proc, _float(rate), cv), source)
 
 
-def _checkpoint(model: str, arch: ModelArch, quant: Quant, v: dict) -> Checkpoint:
+def _checkpoint(model: str, arch: ModelArch, quant: Quant, k: SpecKeys, version: str) -> Checkpoint:
     """The checkpoint providing the quantization as the cost model prices it on the (first) system."""
     from costmodel import priced_quant
     from solver.errors import user_error_types
 
     try:
-        quant, _ = priced_quant(v["system"], v["backend"], v["backend_version"], arch, quant)
+        quant, _ = priced_quant(k.system, k.backend, version, arch, quant)
     except user_error_types():  # missing or broken data: build_surfaces reports it, naming the file
         pass
     return resolve_checkpoint(model, arch, quant)
@@ -566,9 +609,9 @@ def _as_solved(raw: dict, model: str, calibration: str | None, base: Path | None
     return out
 
 
-def _demand(v: dict, where: Where) -> float | None:
-    """demand.* as requests/s (tokens/s are output tokens, so / osl); None when absent."""
-    rps, tps, rate = v["demand.requests_per_s"], v["demand.tokens_per_s"], v["workload.arrival.rate_per_s"]
+def _demand(k: SpecKeys, osl: int, where: Where) -> float | None:
+    """demand.* as requests/s (tokens/s are output tokens, so / osl, the mean answer length); None when absent."""
+    rps, tps, rate = k.demand.requests_per_s, k.demand.tokens_per_s, k.workload.arrival.rate_per_s
     if rate is not None and (rps is not None or tps is not None):
         at = where("demand", "workload.arrival.rate_per_s")
         raise UserError(
@@ -582,7 +625,7 @@ def _demand(v: dict, where: Where) -> float | None:
         raise UserError(
             f"{at}demand: give requests_per_s or tokens_per_s, not both (got {rps:g} requests/s and {tps:g} tokens/s)."
         )
-    return float(rps) if rps is not None else None if tps is None else float(tps) / v["workload.osl"]
+    return float(rps) if rps is not None else None if tps is None else float(tps) / osl
 
 
 def _float(x: Any) -> float | None:
@@ -596,6 +639,9 @@ def to_request(spec: Spec) -> SurfaceRequest:
 
 def to_problem(spec: Spec, surfaces: Any) -> Problem:
     """The solver's problem for a spec and the surfaces built from to_request(spec)."""
+    # Validation requires total_gpus unless demand or pools size the deployment, and solver.cluster gives each
+    # member its own: a spec reaching here without one is a programming error.
+    assert spec.total_gpus is not None, "to_problem needs a spec with total_gpus"
     return Problem(
         surfaces=surfaces,
         total_gpus=spec.total_gpus,

@@ -1,7 +1,8 @@
 """The spec-validation engine: a raw mapping checked against the table of keys (solver.specfields.FIELDS).
 
-`check(raw, where)` walks the mapping and returns a `Checked` record (every field's value, defaults filled in, and
-the key paths the user gave); every mistake is a one-paragraph UserError that names the key path, where it was
+`check(raw, where)` walks a whole spec and returns a `Checked` record (its keys as typed records,
+solver.speckeys.SpecKeys, defaults filled in, and the key paths the user gave); `check_section` checks one section
+on its own. Every mistake is a one-paragraph UserError that names the key path, where it was
 given (`Where`: a file line, a flag or an override) and what would work. `scalar_ok` and `bad_value` check and word
 one value; solver.spec (one model) and solver.cluster.spec (pools and deployments) both use them.
 """
@@ -11,11 +12,11 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from solver.errors import UserError
+from solver.speckeys import SpecKeys, read_record
 from solver.specfields import FLAGS, PERCENTILE_KEYS, Field, children
 from solver.specyaml import brief, clip, show
 
@@ -54,24 +55,25 @@ class Where:
 
 @dataclass(frozen=True)
 class Checked:
-    """A spec mapping after check: each field's value by dotted key path (defaults filled in; lengths and bounds
-    as numbers or mappings, lists sorted and de-duplicated) and the paths the user gave a value for."""
+    """A whole spec after check: every key's value (defaults filled in; lengths and bounds as numbers or mappings,
+    lists sorted and de-duplicated) and the dotted key paths the user gave a value for."""
 
-    values: Mapping[str, Any]
+    keys: SpecKeys
     given: frozenset[str]
 
-    def __getitem__(self, path: str) -> Any:
-        """The value at a dotted key path, e.g. checked["sla.ttft_ms"]."""
-        return self.values[path]
 
-
-def check(raw: dict, where: Where, prefix: str = "") -> Checked:
-    """raw (the mapping at key path prefix; "" for a whole spec) checked against FIELDS. Raises UserError naming
-    the first unknown key, missing required key or bad value."""
+def check(raw: dict, where: Where) -> Checked:
+    """A whole spec, raw, checked against FIELDS. Raises UserError naming the first unknown key, missing required
+    key or bad value."""
     values: dict[str, Any] = {}
     given: set[str] = set()
-    _check_keys(raw, prefix, where, values, given)
-    return Checked(values, frozenset(given))
+    _check_keys(raw, "", where, values, given)
+    return Checked(read_record(SpecKeys, values), frozenset(given))
+
+
+def check_section(raw: dict, where: Where, prefix: str) -> None:
+    """raw, the mapping at key path prefix (e.g. "pools"), checked against FIELDS on its own: UserError as check."""
+    _check_keys(raw, prefix, where, {}, set())
 
 
 def expect(f: Field) -> str:

@@ -172,6 +172,15 @@ def test_public_table_and_type_checking_imports_agree():
     assert typed == costmodel._PUBLIC
 
 
+def test_no_public_name_is_also_a_submodule():
+    """Importing costmodel.X binds the module as the package's attribute X, which then hides a public name X from
+    the lazy lookup: `from costmodel import X` would return the module after X's first import."""
+    import costmodel
+
+    submodules = {p.stem for p in (ROOT / "costmodel").iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    assert sorted(set(costmodel.__all__) & submodules) == []
+
+
 def test_front_door_loads_no_numerical_library():
     """`import costmodel` alone stays cheap (the CLI's --help imports nothing heavier)."""
     import subprocess

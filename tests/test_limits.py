@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from ortools.sat.python import cp_model
 
-from costmodel.build import batch_grid, layouts
+from costmodel.build import batch_grid
+from costmodel.layout_rules import layouts
 from solver.errors import InfeasibleError, UserError
 from solver.grid import MAX_CANDIDATES
 from solver.spec import load_spec

@@ -14,7 +14,7 @@ from typing import Any
 from solver.cluster.problem import Cluster, Member, Pool
 from solver.errors import InfeasibleError, UserError
 from solver.spec import Spec, spec_from_raw
-from solver.validation import Where, bad_value, check, scalar_ok
+from solver.validation import Where, bad_value, check_section, scalar_ok
 from solver.specfields import FIELDS
 from solver.specyaml import clip
 
@@ -54,7 +54,7 @@ def _section(raw: dict, key: str, where: Where) -> dict[str, Any]:
         return {}
     if not isinstance(v, dict):
         raise bad_value(where, key, _field(key), v)
-    check(v, where, key)
+    check_section(v, where, key)
     return dict(v)
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import costmodel.engines as engines
-from costmodel.build import layouts, search_layouts
+from costmodel.layout_rules import layouts, search_layouts
 from costmodel.engines import EngineDataError, attention_kind, engine_rules
 from solver.constraints import broken_rules
 from solver.errors import UserError
