@@ -59,6 +59,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "context_tokens": ("config", "context_tokens"),
     "mtp_settings": ("config", "mtp_settings"),
     "workload_of": ("config", "workload_of"),
+    "token_budget": ("config", "token_budget"),
     "Workload": ("workload", "Workload"),
     "Arrival": ("workload", "Arrival"),
     "fixed_lengths": ("workload", "fixed"),
@@ -136,7 +137,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.calibrate import scored_rows as calibration_scored_rows
     from costmodel.checkpoint import Checkpoint, resolve_checkpoint
     from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace
-    from costmodel.config import SurfaceRequest, context_tokens, mtp_settings, workload_of
+    from costmodel.config import SurfaceRequest, context_tokens, mtp_settings, token_budget, workload_of
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules
     from costmodel.errors import CostModelError, UnknownModelError, UnsupportedModelError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.config import (
-    DEFAULT_MAX_NUM_TOKENS,
+    token_budget,
     Quant,
     SurfaceRequest,
     context_tokens,
@@ -190,7 +190,7 @@ class _Engine:
         self.step = step_model(self.db, req, self.quant, "agg")
         self.disagg_step = step_model(self.db, req, self.quant, "disagg")
         self.step.check()
-        self.mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
+        self.mnt = token_budget(req)
         lays = layouts(req)
         if not lays:
             raise ValueError("the search space holds no worker layout for this model")  # the spec check says why

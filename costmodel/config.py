@@ -85,11 +85,19 @@ class SurfaceRequest:
     # length distributions, prefix hits and arrivals (costmodel.workload); None: isl and osl fixed, closed loop.
     # isl and osl above are then the distributions' means, rounded: the serving model prices rows at them.
     workload: Workload | None = None
+    # engine token budget per iteration (prefill chunk; TRT-LLM max_num_tokens, vLLM --max-num-batched-tokens,
+    # SGLang --chunked-prefill-size per rank); None: the backend's shipped default (DEFAULT_MAX_NUM_TOKENS)
+    max_num_tokens: int | None = None
 
 
 def workload_of(req: SurfaceRequest) -> Workload:
     """The request's workload: its own, else fixed isl and osl under closed-loop load."""
     return req.workload if req.workload is not None else fixed_workload(req.isl, req.osl)
+
+
+def token_budget(req: SurfaceRequest) -> int:
+    """The engine's token budget per iteration the request is priced (and exported) with, in tokens."""
+    return req.max_num_tokens or DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
 
 
 def fixed_lengths(req: SurfaceRequest) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodel.arch import ModelArch
-from costmodel.config import DEFAULT_MAX_NUM_TOKENS, Quant, SurfaceRequest
+from costmodel.config import token_budget, Quant, SurfaceRequest
 from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
 from costmodel.opdb import open_db
 from costmodel.quant import recipe_kv_cache, resolve_quant
@@ -39,7 +39,7 @@ def weight_fit(req: SurfaceRequest, layouts: list[tuple[int, ...]]) -> WeightFit
     db = open_db(req.system, req.backend, req.version)
     quant, _ = resolve_quant(db, req.model, req.quant)
     arr = np.array(layouts, dtype=float).T
-    mnt = DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
+    mnt = token_budget(req)
     tp, pp, dp, moe_tp, moe_ep = arr
     cap, share = kv_capacity_tokens(db.system, req.model, quant, tp, pp, dp, moe_tp, moe_ep, mnt, req.isl + req.osl)
     whole = float(weight_bytes_per_gpu(req.model, quant, 1, 1, 1, 1, 1))

@@ -14,6 +14,7 @@ from typing import Any
 from costmodel import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel import Checkpoint, resolve_checkpoint
 from costmodel import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, Workload, context_tokens, mtp_settings
+from costmodel import token_budget
 from costmodel import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
@@ -82,6 +83,7 @@ class Spec:
             "recipe_notes": list(self.recipe_notes),
             "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
             "scheduler_recv_interval": r.scheduler_recv_interval,
+            "max_num_tokens": token_budget(r),
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
             "calibrated": r.calibration is not None,
@@ -469,6 +471,7 @@ def spec_from_raw(
         max_context=k.workload.max_context_tokens,
         total_gpus=k.total_gpus,
         scheduler_recv_interval=k.serving.scheduler_recv_interval,
+        max_num_tokens=k.serving.max_num_tokens,
         length_range_ratio=float(k.workload.length_range_ratio),
         prefill_utilisation=float(k.serving.prefill_utilisation),
         workload=None if workload.zero_variance else workload,

@@ -271,6 +271,15 @@ FIELDS: tuple[Field, ...] = (
         le=100,
     ),
     F(
+        "serving.max_num_tokens",
+        "int?",
+        "engine token budget per iteration and attention-DP rank (prefill chunk: TRT-LLM max_num_tokens, vLLM "
+        "--max-num-batched-tokens, SGLang --chunked-prefill-size); priced and exported; null: the backend's "
+        "default (8192)",
+        ge=256,
+        cap=_BIG,
+    ),
+    F(
         "serving.prefill_utilisation",
         "number",
         "load at which disagg prefill pools are planned: their TTFT "

@@ -71,6 +71,7 @@ class SpeculativeKeys:
 @dataclass(frozen=True)
 class ServingKeys:
     scheduler_recv_interval: int
+    max_num_tokens: int | None
     prefill_utilisation: float
 
 
