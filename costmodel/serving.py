@@ -49,17 +49,21 @@ def agg_figures(
     kv_cap_tokens,
     recv_interval=1,
     fixed_lengths=False,
+    max_running=None,
 ) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
     ``concurrency`` clients spread over the worker's attention-DP ranks; each rank holds as many requests
     as its KV cache (``kv_cap_tokens`` per rank) has room for ISL + OSL tokens; ``max_num_tokens`` is the
     engine's token budget per iteration; ``recv_interval`` the iterations between inbox polls; ``fixed_lengths``
-    whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized). Returns
+    whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized);
+    ``max_running`` the engine's batch cap per rank (None: the concurrency, as the product exports it). Returns
     ``ttft_ms``, ``tpot_ms``, ``req_per_s`` (the worker) and ``running`` (requests decoding, the worker)."""
     dp = np.asarray(lay.dp, float)
     c = np.maximum(np.asarray(concurrency, float) / dp, 1.0)
     slots = np.maximum(np.floor(kv_cap_tokens / (isl + osl)), 0.0)
+    if max_running is not None:
+        slots = np.minimum(slots, max_running)
     b = np.maximum(np.minimum(c, slots), 1.0)
     ctx = isl + osl / 2.0
     chunk = np.minimum(isl, max_num_tokens)

@@ -15,10 +15,11 @@ from costmodel.engines import engine_rules
 from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
 from costmodel.arch import ModelArch, load_model
+from costmodel.benchmark_recipes import BenchmarkRecipe, benchmark_recipe
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
-    DEFAULT_MAX_NUM_TOKENS,
+    token_budget,
     DEFAULT_MTP,
     DEFAULT_VERSIONS,
     DISAGG_MTP,
@@ -196,7 +197,7 @@ def predict_row(row: dict) -> Prediction:
         step = step_model(db, req, q, row["mode"])
         step.check()
         isl, osl, conc = req.isl, req.osl, concurrency(row)
-        mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
+        mnt = token_budget(req)
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
             cap, _ = kv_capacity_tokens(
@@ -204,8 +205,18 @@ def predict_row(row: dict) -> Prediction:
             )
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
+            rec = row_recipe(row)
             f = agg_figures(
-                step, lay, conc, isl, osl, mnt, cap, req.scheduler_recv_interval, fixed_lengths=fixed_lengths(req)
+                step,
+                lay,
+                conc,
+                isl,
+                osl,
+                mnt,
+                cap,
+                req.scheduler_recv_interval,
+                fixed_lengths=fixed_lengths(req),
+                max_running=rec.max_running if rec else None,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
@@ -228,6 +239,7 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
     draft, accept = _measured_mtp(row)
+    rec = row_recipe(row) or BenchmarkRecipe()
     return SurfaceRequest(
         model=arch,
         system=row["system"],
@@ -240,9 +252,28 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
         modes=(row["mode"],),
         mtp_draft=draft,
         mtp_accept=accept,
-        scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
-        cuda_graph_max_batch=_graph_max_batch(row, db),
+        scheduler_recv_interval=rec.recv_interval or _recv_interval(row["backend"], concurrency(row)),
+        cuda_graph_max_batch=rec.cuda_graph_max_batch or _graph_max_batch(row, db),
         length_range_ratio=_range_ratio(row),
+        max_num_tokens=rec.max_num_tokens,
+    )
+
+
+def row_recipe(row: dict) -> BenchmarkRecipe | None:
+    """The engine settings the launch script of an InferenceMAX/InferenceX row set (costmodel.benchmark_recipes),
+    for the row's (decode) worker TP, clients and nominal lengths; None for other rows."""
+    if "measured=" not in (row.get("silicon_data_source") or ""):
+        return None
+    pre = "decode_" if _text(row, "mode") == "disagg" else ""
+    return benchmark_recipe(
+        _text(row, "backend"),
+        _text(row, "system"),
+        _text(row, "model_path"),
+        _text(row, "gemm_quant_mode"),
+        _int(row.get(pre + "tp_size")),
+        concurrency(row),
+        _int(row.get("isl")),
+        _int(row.get("osl")),
     )
 
 
