@@ -34,6 +34,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "list_models": ("arch", "list_models"),
     "registry_problems": ("arch", "registry_problems"),
     "SYSTEMS": ("shipped", "SYSTEMS"),
+    "BACKENDS": ("shipped", "BACKENDS"),
     "load_system": ("system", "load_system"),
     "node_size": ("system", "node_size"),
     "list_systems": ("system", "list_systems"),
@@ -151,7 +152,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.paths import DataNotFoundError, data_dir, measurement_sample
     from costmodel.plausibility import gemm_warnings
     from costmodel.recipe import ROLES, Recipe
-    from costmodel.shipped import SYSTEMS
+    from costmodel.shipped import BACKENDS, SYSTEMS
     from costmodel.surface import Candidates, Surfaces, agg_metrics, disagg_metrics
     from costmodel.system import UnknownSystemError, list_systems, load_system, node_size
     from costmodel.tables import CorruptDataError, load_table
