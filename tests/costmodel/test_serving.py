@@ -103,7 +103,7 @@ def test_clumped_prompts_share_one_prefill(dense, monkeypatch):
     single_rules = dataclasses.replace(serving.engine_rules("trtllm"), prefill_clumps=False)
     monkeypatch.setattr(serving, "engine_rules", lambda backend: single_rules)
     single = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
-    assert clumped > 1.5 * (single - serving.REQUEST_OVERHEAD_MS["trtllm"])
+    assert clumped > 1.5 * (single - single_rules.request_overhead_ms)
     # a prompt longer than the budget cannot clump: both readings agree
     long_single = agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"]
     monkeypatch.undo()
