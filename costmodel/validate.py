@@ -18,10 +18,7 @@ from costmodel.arch import ModelArch, load_model
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
-    DEFAULT_MAX_NUM_TOKENS,
-    DEFAULT_MTP,
     DEFAULT_VERSIONS,
-    DISAGG_MTP,
     Quant,
     SearchSpace,
     SurfaceRequest,
@@ -196,7 +193,7 @@ def predict_row(row: dict) -> Prediction:
         step = step_model(db, req, q, row["mode"])
         step.check()
         isl, osl, conc = req.isl, req.osl, concurrency(row)
-        mnt = DEFAULT_MAX_NUM_TOKENS[row["backend"]]
+        mnt = engine_rules(row["backend"]).max_num_tokens
         if row["mode"] == "agg":
             lay = _fix_moe(_layout(row)) if arch.is_moe else _layout(row)
             cap, _ = kv_capacity_tokens(
@@ -240,7 +237,9 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
         modes=(row["mode"],),
         mtp_draft=draft,
         mtp_accept=accept,
-        scheduler_recv_interval=_recv_interval(row["backend"], concurrency(row)),
+        # the benchmark recipe's scheduler poll interval (engine file benchmark.scheduler_recv_interval): the rows
+        # do not record the flag, so it is inferred like the MTP recipe
+        scheduler_recv_interval=engine_rules(row["backend"]).benchmark_recv_interval(concurrency(row)),
         cuda_graph_max_batch=_graph_max_batch(row, db),
         length_range_ratio=_range_ratio(row),
     )
@@ -258,23 +257,11 @@ MEASURED_MTP_ACCEPTANCE = 0.6
 
 def _measured_mtp(row: dict) -> tuple[int, float]:
     disagg = row["mode"] == "disagg"
-    draft, _ = (DISAGG_MTP if disagg else DEFAULT_MTP).get(row["backend"], (0, 0.0))
+    draft, _ = engine_rules(row["backend"]).mtp(row["mode"])
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
-
-
-# SGLang benchmark recipes (InferenceMAX/InferenceX launch scripts) run the scheduler with
-# --scheduler-recv-interval 10 below concurrency 16 and 30 from 16 up: it polls for new requests only
-# every N iterations. The rows do not record the flag, so it is inferred like the MTP recipe.
-SGLANG_RECV_INTERVAL = ((16, 10), (None, 30))  # (concurrency below, interval)
-
-
-def _recv_interval(backend: str, conc: int) -> int:
-    if backend != "sglang":
-        return 1
-    return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
 
 
 def _graph_max_batch(row: dict, db) -> int | None:
