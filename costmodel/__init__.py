@@ -53,7 +53,6 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "SurfaceRequest": ("config", "SurfaceRequest"),
     "SearchSpace": ("config", "SearchSpace"),
     "Quant": ("config", "Quant"),
-    "DEFAULT_VERSIONS": ("config", "DEFAULT_VERSIONS"),
     "GEMM_DTYPES": ("config", "GEMM_DTYPES"),
     "KV_DTYPES": ("config", "KV_DTYPES"),
     "MOE_DTYPES": ("config", "MOE_DTYPES"),
@@ -137,7 +136,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.calibrate import load as load_calibration
     from costmodel.calibrate import scored_rows as calibration_scored_rows
     from costmodel.checkpoint import Checkpoint, resolve_checkpoint
-    from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace
+    from costmodel.config import GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace
     from costmodel.config import SurfaceRequest, context_tokens, mtp_settings, token_budget, workload_of
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 # TTFT includes the queueing at this utilisation, capacity is derated to it. `validate` instead derives
 # the load from the benchmark's concurrency; both price it with the same serving functions.
 PREFILL_UTILISATION = 0.7
-DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 KV_DTYPES = ("bfloat16", "fp8")
 MOE_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4", "w4a16_mxfp4", "w4a8_mxfp4_mxfp8", "int4_wo")

@@ -18,7 +18,6 @@ from costmodel.arch import ModelArch, load_model
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
-    DEFAULT_VERSIONS,
     Quant,
     SearchSpace,
     SurfaceRequest,
@@ -187,7 +186,7 @@ def predict_row(row: dict) -> Prediction:
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
         arch = load_model(row["model_path"])
-        db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
+        db = open_db(row["system"], row["backend"], engine_rules(row["backend"]).version)
         req = row_request(row, arch, db)
         q, _ = resolve_quant(db, arch, req.quant)
         step = step_model(db, req, q, row["mode"])

@@ -116,13 +116,13 @@ def test_measured_mtp_recipes():
 
 def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     from costmodel.arch import load_model
-    from costmodel.config import DEFAULT_VERSIONS
+    from costmodel.engines import engine_rules
     from costmodel.opdb import open_db
     from costmodel.quant import recipe_kv_cache
 
     a = load_model("DEEPSEEK_R1")
     kv = {
-        (s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
+        (s, b): recipe_kv_cache(open_db(s, b, engine_rules(b).version), a)
         for s in ("h200_sxm", "b200_sxm")
         for b in ("trtllm", "sglang")
     }
