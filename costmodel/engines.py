@@ -35,11 +35,10 @@ another. Errors: ``EngineDataError`` for a missing or malformed file (naming the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-import math
 
 import numpy as np
 import yaml
