@@ -17,7 +17,8 @@ from e2e_speed import run
 
 from costmodel.arch import load_model
 from costmodel.build import build_surfaces
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest
+from costmodel.config import Quant, SearchSpace, SurfaceRequest
+from costmodel.engines import engine_rules
 from costmodel.workload import Workload, fixed, lognormal
 
 P90 = [
@@ -31,7 +32,7 @@ P90 = [
 
 def _grid(model: str, search: SearchSpace) -> None:
     base = SurfaceRequest(
-        load_model(model), "h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"], 4000, 500, Quant(), search
+        load_model(model), "h200_sxm", "trtllm", engine_rules("trtllm").version, 4000, 500, Quant(), search
     )
     build_surfaces(base)  # tables read once
     ref = None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.arch import load_model
-from costmodel.config import DEFAULT_VERSIONS, Quant
+from costmodel.config import Quant
+from costmodel.engines import engine_rules
 from costmodel.memory import weight_bytes_per_gpu
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
@@ -29,7 +30,7 @@ ISL, OSL = 4000, 1000
 
 def main() -> None:
     for model, system, backend, q, lays, batch in CASES:
-        db = open_db(system, backend, DEFAULT_VERSIONS[backend])
+        db = open_db(system, backend, engine_rules(backend).version)
         a = load_model(model)
         quant, _ = resolve_quant(db, a, q)
         step = StepModel(db, a, quant)

@@ -9,7 +9,8 @@ import time
 
 from costmodel.arch import load_model
 from costmodel.build import build_surfaces
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest
+from costmodel.config import Quant, SearchSpace, SurfaceRequest
+from costmodel.engines import engine_rules
 
 CASES = [
     ("dense 32-GPU: Qwen3-32B h200 trtllm", "QWEN3_32B", "h200_sxm", "trtllm", SearchSpace()),
@@ -20,7 +21,9 @@ CASES = [
 
 def main() -> None:
     for label, model, system, backend, search in CASES:
-        req = SurfaceRequest(load_model(model), system, backend, DEFAULT_VERSIONS[backend], 4000, 500, Quant(), search)
+        req = SurfaceRequest(
+            load_model(model), system, backend, engine_rules(backend).version, 4000, 500, Quant(), search
+        )
         t = time.perf_counter()
         s = build_surfaces(req)
         cold = time.perf_counter() - t

@@ -34,6 +34,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "list_models": ("arch", "list_models"),
     "registry_problems": ("arch", "registry_problems"),
     "SYSTEMS": ("shipped", "SYSTEMS"),
+    "BACKENDS": ("shipped", "BACKENDS"),
     "load_system": ("system", "load_system"),
     "node_size": ("system", "node_size"),
     "list_systems": ("system", "list_systems"),
@@ -52,7 +53,6 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "SurfaceRequest": ("config", "SurfaceRequest"),
     "SearchSpace": ("config", "SearchSpace"),
     "Quant": ("config", "Quant"),
-    "DEFAULT_VERSIONS": ("config", "DEFAULT_VERSIONS"),
     "GEMM_DTYPES": ("config", "GEMM_DTYPES"),
     "KV_DTYPES": ("config", "KV_DTYPES"),
     "MOE_DTYPES": ("config", "MOE_DTYPES"),
@@ -136,7 +136,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.calibrate import load as load_calibration
     from costmodel.calibrate import scored_rows as calibration_scored_rows
     from costmodel.checkpoint import Checkpoint, resolve_checkpoint
-    from costmodel.config import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace
+    from costmodel.config import GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, Quant, SearchSpace
     from costmodel.config import SurfaceRequest, context_tokens, mtp_settings, token_budget, workload_of
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules
@@ -151,7 +151,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.paths import DataNotFoundError, data_dir, measurement_sample
     from costmodel.plausibility import gemm_warnings
     from costmodel.recipe import ROLES, Recipe
-    from costmodel.shipped import SYSTEMS
+    from costmodel.shipped import BACKENDS, SYSTEMS
     from costmodel.surface import Candidates, Surfaces, agg_metrics, disagg_metrics
     from costmodel.system import UnknownSystemError, list_systems, load_system, node_size
     from costmodel.tables import CorruptDataError, load_table

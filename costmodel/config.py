@@ -7,23 +7,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from costmodel.arch import ModelArch
+from costmodel.engines import engine_rules
 from costmodel.workload import Workload, fixed_workload
 
 if TYPE_CHECKING:
     from costmodel.calibrate import Calibration
 
-# Engine recipes for MTP-capable models (DeepSeek-V3/R1): drafted tokens per step and per-token
-# acceptance (3 drafts at 0.8 ≈ 2.95 tokens per step, the accepted length reported for DeepSeek-R1).
-# TRT-LLM recipes draft in both modes; SGLang's disaggregated recipes draft, its aggregated ones do not.
-DEFAULT_MTP = {"trtllm": (3, 0.8), "sglang": (0, 0.0), "vllm": (0, 0.0)}
-DISAGG_MTP = {"trtllm": (3, 0.8), "sglang": (3, 0.8), "vllm": (0, 0.0)}
-# Engine token budget per iteration (prefill chunk size), as the engines ship it and as exported.
-DEFAULT_MAX_NUM_TOKENS = {"trtllm": 8192, "vllm": 8192, "sglang": 8192}
 # Disagg prefill pools are planned at this load (the search cannot know the load before it pairs pools):
 # TTFT includes the queueing at this utilisation, capacity is derated to it. `validate` instead derives
 # the load from the benchmark's concurrency; both price it with the same serving functions.
 PREFILL_UTILISATION = 0.7
-DEFAULT_VERSIONS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 GEMM_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4")
 KV_DTYPES = ("bfloat16", "fp8")
 MOE_DTYPES = ("bfloat16", "fp8", "fp8_block", "nvfp4", "w4a16_mxfp4", "w4a8_mxfp4_mxfp8", "int4_wo")
@@ -69,7 +62,7 @@ class SurfaceRequest:
     # GPUs per node the workers are placed on (spec constraints.topology.gpus_per_node); None: each system's
     # own. A worker or collective group larger than a node pays the inter-node link (costmodel.step).
     gpus_per_node: int | None = None
-    mtp_draft: int | None = None  # None: the backend's recipe default (DEFAULT_MTP) when the model has MTP
+    mtp_draft: int | None = None  # None: the backend's recipe (engine file ``mtp``) when the model has MTP
     mtp_accept: float | None = None
     calibration: Calibration | None = None  # measured correction factors (costmodel.calibrate)
     max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
@@ -86,7 +79,7 @@ class SurfaceRequest:
     # isl and osl above are then the distributions' means, rounded: the serving model prices rows at them.
     workload: Workload | None = None
     # engine token budget per iteration (prefill chunk; TRT-LLM max_num_tokens, vLLM --max-num-batched-tokens,
-    # SGLang --chunked-prefill-size per rank); None: the backend's shipped default (DEFAULT_MAX_NUM_TOKENS)
+    # SGLang --chunked-prefill-size per rank); None: the backend's default (engine file scheduler.max_num_tokens)
     max_num_tokens: int | None = None
 
 
@@ -97,7 +90,7 @@ def workload_of(req: SurfaceRequest) -> Workload:
 
 def token_budget(req: SurfaceRequest) -> int:
     """The engine's token budget per iteration the request is priced (and exported) with, in tokens."""
-    return req.max_num_tokens or DEFAULT_MAX_NUM_TOKENS.get(req.backend, 8192)
+    return req.max_num_tokens or engine_rules(req.backend).max_num_tokens
 
 
 def fixed_lengths(req: SurfaceRequest) -> bool:
@@ -117,5 +110,5 @@ def mtp_settings(req: SurfaceRequest, mode: str = "agg") -> tuple[int, float]:
     """(drafted tokens per step, acceptance) priced for a mode: the request's, else the backend recipe; 0 without MTP."""
     if not req.model.mtp_layers:
         return 0, 0.0
-    draft, accept = (DISAGG_MTP if mode == "disagg" else DEFAULT_MTP).get(req.backend, (0, 0.0))
+    draft, accept = engine_rules(req.backend).mtp(mode)
     return (draft if req.mtp_draft is None else req.mtp_draft, accept if req.mtp_accept is None else req.mtp_accept)

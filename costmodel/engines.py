@@ -16,12 +16,26 @@
   of MXFP4 experts by SM version), with the environment switch that selects it where it is not the default
   (``env``: the exporters set it on every worker that runs that dtype).
 
+The same file holds every other per-backend value the cost model prices with, each with its source:
+
+- ``tables``: the release whose op tables ship (``version``), the ``custom_allreduce`` variants the engine runs in
+  order of preference (``allreduce_variants``), and a per-dtype gap its GEMM rows carry that the engine does not
+  pay (``quant_gemm_gap_ms``, TRT-LLM's eager activation-quantize kernel).
+- ``host``: per-iteration host time (``step_overhead_ms``) and the request path outside the GPU steps
+  (``request_overhead_ms``), ms.
+- ``mtp``: the recipe's drafted tokens per step and acceptance, for agg and disagg.
+- ``scheduler.max_num_tokens``: the token budget of one iteration (prefill chunk size).
+- ``benchmark.scheduler_recv_interval``: the iterations between scheduler polls the measured rows' recipes ran,
+  by concurrency (costmodel.validate).
+
 The search prices only layouts these rules admit, so the exporters never translate one layout into
-another. Errors: ``EngineDataError`` for a missing or malformed file.
+another. Errors: ``EngineDataError`` for a missing or malformed file (naming the file and the key),
+``UnknownBackendError`` for a backend with no file.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,14 +46,34 @@ import yaml
 from costmodel.errors import CostModelError
 from costmodel.arch import ModelArch
 from costmodel.paths import data_dir
+from costmodel.shipped import BACKENDS
 
 ATTENTION_RULES = ("tp_x_dp", "tp_or_dp")
 MOE_RULES = ("split", "tp_or_ep")
 ATTENTION_KINDS = ("mha", "mla", "hybrid")
+# EngineRules.sources key -> the engine file's key holding the source of those constants
+CONSTANT_SOURCES = {
+    "tables": "tables.source",
+    "step_overhead": "host.step_source",
+    "request_overhead": "host.request_source",
+    "mtp": "mtp.source",
+    "max_num_tokens": "scheduler.max_num_tokens_source",
+    "benchmark": "benchmark.source",
+}
 
 
 class EngineDataError(CostModelError, ValueError):
     """data/engines/<backend>.yaml is missing or malformed."""
+
+
+class UnknownBackendError(CostModelError, KeyError):
+    """A backend that is none of costmodel.shipped.BACKENDS (no engine file)."""
+
+    __str__ = Exception.__str__  # the message, not KeyError's quoted key
+
+
+class _Bad(Exception):
+    """One value of an engine file missing or out of range: its dotted key and what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +99,16 @@ class GraphRule:
 
 
 @dataclass(frozen=True)
+class RecvRule:
+    """Scheduler poll interval ``interval`` (iterations) below ``below_concurrency`` clients (None: no bound)."""
+
+    interval: int
+    below_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
 class EngineRules:
-    """One backend's layout, hand-off and default-kernel rules (see the module docstring)."""
+    """One backend's rules and constants, each value's source in its file (see the module docstring)."""
 
     backend: str
     attention: str
@@ -74,6 +116,15 @@ class EngineRules:
     equal_attention_tp: frozenset[str]
     recipes: tuple[RecipeRule, ...]
     sources: dict[str, str]
+    version: str  # release of the shipped op tables
+    allreduce_variants: tuple[str, ...]  # custom_allreduce table variants, the engine's own first
+    quant_gemm_gap_ms: dict[str, float]  # GEMM dtype -> ms the table rows carry that the engine does not run
+    step_overhead_ms: float  # host time of one iteration
+    request_overhead_ms: float  # request path outside the GPU steps (agg TTFT)
+    max_num_tokens: int  # token budget of one iteration (prefill chunk size)
+    mtp_agg: tuple[int, float]  # (drafted tokens per step, per-token acceptance) of the agg recipe
+    mtp_disagg: tuple[int, float]  # ... of the disagg recipe
+    benchmark_recv: tuple[RecvRule, ...]  # the measured rows' scheduler poll interval by concurrency
     prefill_clumps: bool = True
     prefill_first: bool = False
     graph_defaults: tuple[GraphRule, ...] = ()
@@ -89,6 +140,16 @@ class EngineRules:
             ):
                 return r.max_batch
         return None
+
+    def mtp(self, mode: str) -> tuple[int, float]:
+        """(drafted tokens per step, acceptance) of the engine's recipe for ``mode`` (agg, disagg) of an MTP model."""
+        return self.mtp_disagg if mode == "disagg" else self.mtp_agg
+
+    def benchmark_recv_interval(self, concurrency: int) -> int:
+        """Iterations between scheduler polls in the measured rows' recipe at this many clients (1: every one)."""
+        return next(
+            r.interval for r in self.benchmark_recv if r.below_concurrency is None or concurrency < r.below_concurrency
+        )
 
     def layout_ok(self, tp: Any, dp: Any, moe_tp: Any, moe_ep: Any) -> Any:
         """Whether the engine runs each layout: arrays (or ints) of attention TP/DP and MoE TP/EP → bool(s)."""
@@ -147,7 +208,12 @@ def attention_kind(arch: ModelArch) -> str:
 
 @lru_cache(maxsize=None)
 def engine_rules(backend: str) -> EngineRules:
-    """The rules of one backend (trtllm, vllm, sglang) from data/engines/<backend>.yaml."""
+    """The rules of one backend (trtllm, vllm, sglang) from data/engines/<backend>.yaml.
+
+    Raises UnknownBackendError for a backend not in BACKENDS, EngineDataError (naming the file and key) for a
+    missing, unreadable or malformed file."""
+    if backend not in BACKENDS:
+        raise UnknownBackendError(f"unknown backend {backend!r}; the engines are {', '.join(BACKENDS)}.")
     path = data_dir() / "engines" / f"{backend}.yaml"
     try:
         raw = yaml.safe_load(path.read_text())
@@ -162,14 +228,20 @@ def engine_rules(backend: str) -> EngineRules:
             prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
-            sources={
-                "attention": str(lay["attention_source"]).strip(),
-                "moe": str(lay["moe_source"]).strip(),
-                "disagg": str(dis["source"]).strip(),
-            },
+            **_constants(
+                raw,
+                {
+                    "attention": str(lay["attention_source"]).strip(),
+                    "moe": str(lay["moe_source"]).strip(),
+                    "disagg": str(dis["source"]).strip(),
+                },
+            ),
         )
     except OSError as e:
         raise EngineDataError(f"engine rules {path} cannot be read ({e.strerror or e}); reinstall aicsolve.") from None
+    except _Bad as e:
+        key, problem = e.args
+        raise EngineDataError(f"engine rules {path}: {key} {problem}.") from None
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise EngineDataError(f"engine rules {path} are malformed ({type(e).__name__}: {e}).") from None
     bad = (
@@ -183,6 +255,80 @@ def engine_rules(backend: str) -> EngineRules:
             f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}."
         )
     return rules
+
+
+def _constants(raw: dict, sources: dict[str, str]) -> dict[str, Any]:
+    """The per-backend constants of an engine file (tables, host, mtp, scheduler budget, benchmark recipe), and
+    ``sources`` with theirs added."""
+    version = _at(raw, "tables.version")
+    if not isinstance(version, str) or not version:
+        raise _Bad("tables.version", f"is {version!r}, not a release name in quotes")
+    variants = _at(raw, "tables.allreduce_variants")
+    if not (isinstance(variants, list) and variants and all(isinstance(v, str) for v in variants)):
+        raise _Bad("tables.allreduce_variants", f"is {variants!r}, not a list of table variant names")
+    gaps = _at(raw, "tables.quant_gemm_gap_ms")
+    if not isinstance(gaps, dict):
+        raise _Bad("tables.quant_gemm_gap_ms", f"is {gaps!r}, not a mapping of GEMM dtype to ms ({{}}: none)")
+    recv = _at(raw, "benchmark.scheduler_recv_interval")
+    if not (isinstance(recv, list) and recv and all(isinstance(r, dict) for r in recv)):
+        raise _Bad("benchmark.scheduler_recv_interval", f"is {recv!r}, not a list of {{interval, below_concurrency}}")
+    polls = tuple(_recv_rule(r, f"benchmark.scheduler_recv_interval[{i}].") for i, r in enumerate(recv))
+    if polls[-1].below_concurrency is not None:
+        raise _Bad("benchmark.scheduler_recv_interval", "needs a last rule without below_concurrency (any load)")
+    return dict(
+        sources=sources | {name: _text(raw, key) for name, key in CONSTANT_SOURCES.items()},
+        version=version,
+        allreduce_variants=tuple(variants),
+        quant_gemm_gap_ms={str(k): _number(gaps, str(k), "tables.quant_gemm_gap_ms.") for k in gaps},
+        step_overhead_ms=_number(raw, "host.step_overhead_ms"),
+        request_overhead_ms=_number(raw, "host.request_overhead_ms"),
+        max_num_tokens=int(_number(raw, "scheduler.max_num_tokens", integer=True, minimum=1)),
+        mtp_agg=_mtp(raw, "mtp.agg."),
+        mtp_disagg=_mtp(raw, "mtp.disagg."),
+        benchmark_recv=polls,
+    )
+
+
+def _at(raw: Any, key: str, where: str = "") -> Any:
+    """The value at dotted ``key`` of a parsed engine file (``where``: the key's prefix there, for messages)."""
+    node = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise _Bad(where + key, "is missing")
+        node = node[part]
+    return node
+
+
+def _text(raw: Any, key: str) -> str:
+    """A non-empty string at dotted ``key`` (a source), whitespace folded."""
+    v = _at(raw, key)
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad(key, f"is {v!r}, not the text of a source")
+    return " ".join(v.split())
+
+
+def _number(raw: Any, key: str, where: str = "", *, integer: bool = False, minimum: float = 0.0) -> float:
+    """A finite number ≥ ``minimum`` (an integer when ``integer``) at dotted ``key``."""
+    v = _at(raw, key, where)
+    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+    if isinstance(v, bool) or not ok or not math.isfinite(v) or v < minimum:
+        raise _Bad(where + key, f"is {v!r}, not {'an integer' if integer else 'a number'} of at least {minimum:g}")
+    return float(v)
+
+
+def _mtp(raw: dict, where: str) -> tuple[int, float]:
+    draft, accept = _number(raw, where + "draft", integer=True), _number(raw, where + "accept")
+    if accept > 1:
+        raise _Bad(where + "accept", f"is {accept:g}, not a probability (0 to 1)")
+    return int(draft), accept
+
+
+def _recv_rule(r: dict, where: str) -> RecvRule:
+    below = _number(r, "below_concurrency", where, integer=True, minimum=1) if "below_concurrency" in r else None
+    return RecvRule(
+        interval=int(_number(r, "interval", where, integer=True, minimum=1)),
+        below_concurrency=None if below is None else int(below),
+    )
 
 
 def _graph_rule(r: dict) -> GraphRule:

@@ -20,9 +20,6 @@ from costmodel.engines import engine_rules
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
-# Fixed request-path time outside the GPU steps (HTTP, tokenisation, scheduling, first-token stream):
-# the TTFT gap left at concurrency ≤ 4 once the own prefill is priced.
-REQUEST_OVERHEAD_MS = {"trtllm": 50.0, "vllm": 50.0, "sglang": 120.0}
 # Disagg hand-off, besides moving the KV bytes: the connector's per-request cost (the two-hop route,
 # the transfer handshake and per-layer block descriptors, the decode worker admitting the request and
 # streaming its first token), by attention type: MLA's per-layer latent blocks cost more to describe and
@@ -87,7 +84,7 @@ def agg_figures(
     sched = Scheduler(
         running=b,
         recv_interval=float(recv_interval),
-        host_ms=REQUEST_OVERHEAD_MS.get(step.db.backend, 0.0),
+        host_ms=rules.request_overhead_ms,  # request path outside the GPU steps
         prefill_first=rules.prefill_first,
     )
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))

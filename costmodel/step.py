@@ -16,17 +16,11 @@ import numpy as np
 
 from costmodel.arch import ModelArch
 from costmodel.config import Quant
+from costmodel.engines import engine_rules
 from costmodel.opdb import MissingDataError, OpDB
 
-# Per-iteration host overhead (scheduling, sampling, launch) by backend, in ms.
-STEP_OVERHEAD_MS = {"trtllm": 0.6, "vllm": 1.2, "sglang": 0.9}
 # Memory passes of hidden-size activations per layer not covered by tables (norms, residual, rope, act).
 ELEMENTWISE_PASSES = 8.0
-# TRT-LLM's fp8/nvfp4 GEMM rows (kernel "torch_flow") run eagerly with a standalone activation-quantize
-# kernel; the engine fuses that quantisation into the preceding RMSNorm/SwiGLU/all-reduce and replays
-# CUDA graphs. The rows sit a near-constant gap above vLLM's and SGLang's GEMMs of the same shape and
-# dtype (median 7 µs fp8 on H100/H200/B200, 5 µs nvfp4 on B200), which the engine does not pay.
-TRTLLM_QUANT_GEMM_GAP_MS = {"fp8": 0.007, "nvfp4": 0.005}
 # Host launches per decoder layer when a step runs eagerly, outside a CUDA graph: one per op the layer runs (op
 # count). Attention block 6 (norm, QKV, rope, cache write, attention, output) or MLA 9 (down projection, two
 # norms, Q up-projection, absorb BMM, rope, attention, BMM, output); residual add + norm 1; dense FFN 3 (gate/up,
@@ -40,11 +34,6 @@ EAGER_LAUNCHES = {
     "moe": 7,
     "shared_experts": 3,
     "collectives": 2,
-}
-ALLREDUCE_VARIANT = {
-    "trtllm": ("trtllm",),
-    "vllm": ("vllm_graph", "vllm_eager"),
-    "sglang": ("sglang_graph", "trtllm", "sglang_eager"),
 }
 
 
@@ -102,9 +91,13 @@ class StepModel:
         self.gpus_per_node = gpus_per_node or db.system.gpus_per_node
         # multi-token prediction: each decode step verifies mtp_draft drafted tokens per request
         self.mtp_draft, self.mtp_accept = (mtp_draft, mtp_accept) if arch.mtp_layers else (0, 0.0)
-        self.overhead_ms = STEP_OVERHEAD_MS.get(db.backend, 1.0)
+        # the backend's constants (data/engines/<backend>.yaml): host time per iteration, the all-reduce it runs,
+        # and the gap its quantized GEMM rows carry that the engine does not pay
+        rules = engine_rules(db.backend)
+        self.overhead_ms = rules.step_overhead_ms
         opts = db.options("custom_allreduce", "variant")
-        self.ar_variant = next((v for v in ALLREDUCE_VARIANT.get(db.backend, ()) if v in opts), opts[0])
+        self.ar_variant = next((v for v in rules.allreduce_variants if v in opts), opts[0])
+        self.gemm_gap_ms = rules.quant_gemm_gap_ms
         self.moe_dist = "power_law_1.01"
         self.attn_dtypes = ("bfloat16", "bfloat16") if arch.is_mla else self._attention_dtypes()
         # The measured MLA module runs all its projections in one dtype: usable unless the checkpoint keeps
@@ -127,8 +120,8 @@ class StepModel:
         m = np.asarray(m, float)
         dtype = dtype or self.q.gemm
         lat = self.db.latency_ms("gemm", np.maximum(m, 1), n, k, dtype=dtype)
-        if self.db.backend == "trtllm" and dtype in TRTLLM_QUANT_GEMM_GAP_MS:
-            lat = np.maximum(lat - TRTLLM_QUANT_GEMM_GAP_MS[dtype], 0.5 * lat)
+        if dtype in self.gemm_gap_ms:
+            lat = np.maximum(lat - self.gemm_gap_ms[dtype], 0.5 * lat)
         return np.where(m > 0, lat, 0.0)
 
     def _collective(self, kind: str, gpus, tokens, **cats):

@@ -20,9 +20,6 @@ from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
     token_budget,
-    DEFAULT_MTP,
-    DEFAULT_VERSIONS,
-    DISAGG_MTP,
     Quant,
     SearchSpace,
     SurfaceRequest,
@@ -191,7 +188,7 @@ def predict_row(row: dict) -> Prediction:
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
         arch = load_model(row["model_path"])
-        db = open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]])
+        db = open_db(row["system"], row["backend"], engine_rules(row["backend"]).version)
         req = row_request(row, arch, db)
         q, _ = resolve_quant(db, arch, req.quant)
         step = step_model(db, req, q, row["mode"])
@@ -252,7 +249,10 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
         modes=(row["mode"],),
         mtp_draft=draft,
         mtp_accept=accept,
-        scheduler_recv_interval=rec.recv_interval or _recv_interval(row["backend"], concurrency(row)),
+        # the launch script's scheduler poll interval where the recipe table names it; else the benchmark recipe's
+        # rule (engine file benchmark.scheduler_recv_interval): the rows do not record the flag
+        scheduler_recv_interval=rec.recv_interval
+        or engine_rules(row["backend"]).benchmark_recv_interval(concurrency(row)),
         cuda_graph_max_batch=rec.cuda_graph_max_batch or _graph_max_batch(row, db),
         length_range_ratio=_range_ratio(row),
         # The scripts' token budgets (16k-32k) are recorded but not priced: the serving model prices the prompts
@@ -292,23 +292,11 @@ MEASURED_MTP_ACCEPTANCE = 0.6
 
 def _measured_mtp(row: dict) -> tuple[int, float]:
     disagg = row["mode"] == "disagg"
-    draft, _ = (DISAGG_MTP if disagg else DEFAULT_MTP).get(row["backend"], (0, 0.0))
+    draft, _ = engine_rules(row["backend"]).mtp(row["mode"])
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
-
-
-# SGLang benchmark recipes (InferenceMAX/InferenceX launch scripts) run the scheduler with
-# --scheduler-recv-interval 10 below concurrency 16 and 30 from 16 up: it polls for new requests only
-# every N iterations. The rows do not record the flag, so it is inferred like the MTP recipe.
-SGLANG_RECV_INTERVAL = ((16, 10), (None, 30))  # (concurrency below, interval)
-
-
-def _recv_interval(backend: str, conc: int) -> int:
-    if backend != "sglang":
-        return 1
-    return next(n for below, n in SGLANG_RECV_INTERVAL if below is None or conc < below)
 
 
 def _graph_max_batch(row: dict, db) -> int | None:

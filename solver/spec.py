@@ -13,7 +13,7 @@ from typing import Any
 
 from costmodel import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel import Checkpoint, resolve_checkpoint
-from costmodel import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest, Workload, context_tokens, mtp_settings
+from costmodel import Quant, SearchSpace, SurfaceRequest, Workload, context_tokens, mtp_settings
 from costmodel import token_budget
 from costmodel import is_regular
 from solver.errors import UserError
@@ -408,7 +408,7 @@ def spec_from_raw(
 
     local_files=False: model is a registry name only and calibration is refused; no file is read.
     """
-    from costmodel import node_size
+    from costmodel import engine_rules, node_size
 
     where = where or Where(source)
     checked = check(raw, where)
@@ -416,7 +416,7 @@ def spec_from_raw(
     model, arch = _resolve_model(k.model, base_dir, where, local_files)
     workload = _workload(k, given, arch, where, base_dir)
     isl, osl = max(1, round(workload.isl.mean)), max(1, round(workload.osl.mean))  # what the cost model prices
-    version = k.backend_version or DEFAULT_VERSIONS[k.backend]
+    version = k.backend_version or engine_rules(k.backend).version
     _check_data(k, version, where)
     _check_context(k, isl, osl, arch, where)
     quant, note = _quant(k, version, given, arch, where)

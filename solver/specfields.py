@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
+from costmodel import BACKENDS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES
 from costmodel import SYSTEMS  # the systems whose data ships
 
 MODES = ("agg", "disagg")
@@ -71,7 +71,7 @@ FIELDS: tuple[Field, ...] = (
     F("model", "str", "HF id, alias or path to a config.json (relative to the spec file)", required=True),
     F("system", "str", "GPU system (of the prefill workers if decode_system is set)", required=True, choices=SYSTEMS),
     F("decode_system", "str?", "system of the disagg decode workers; null: system", choices=SYSTEMS),
-    F("backend", "str", "serving engine", default="trtllm", choices=tuple(DEFAULT_VERSIONS)),
+    F("backend", "str", "serving engine", default="trtllm", choices=BACKENDS),
     F("backend_version", "str?", "measured engine version; null: trtllm 1.3.0rc20, vllm 0.24.0, sglang 0.5.14"),
     F(
         "model_path",

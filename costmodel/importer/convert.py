@@ -22,7 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from costmodel.importer.sources import BACKENDS, PINNED_LANES, SHARED_KERNELS, TableSource
+from costmodel.engines import engine_rules
+from costmodel.importer.sources import PINNED_LANES, SHARED_KERNELS, TableSource
 
 ROOT = "aiconfigurator_core/systems/"
 
@@ -180,7 +181,8 @@ def convert_table(
         )
     for share in (s for s in SHARED_KERNELS if (s.table, s.backend) == (spec.name, backend) and sm_version >= s.min_sm):
         col = [ours for _, ours in spec.keys].index(share.key)
-        path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{BACKENDS[share.donor]}/{spec.stem}.parquet"
+        donor_version = engine_rules(share.donor).version
+        path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{donor_version}/{spec.stem}.parquet"
         raw = wheel.read(path)
         rows = _read_rows(raw)
         added = 0
@@ -191,7 +193,7 @@ def convert_table(
         provenance.append(
             {
                 "path": str(PurePosixPath(path).relative_to(ROOT)),
-                "version": BACKENDS[share.donor],
+                "version": donor_version,
                 "sha256": hashlib.sha256(raw).hexdigest(),
                 "rows_read": len(rows),
                 "rows_added": added,

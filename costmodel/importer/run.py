@@ -17,8 +17,9 @@ from costmodel.importer.convert import (
     convert_table,
     write_csv_gz,
 )
-from costmodel.importer.sources import BACKENDS, SOURCE_PACKAGE, SOURCE_VERSION, TABLES
-from costmodel.shipped import SYSTEMS
+from costmodel.engines import engine_rules
+from costmodel.importer.sources import SOURCE_PACKAGE, SOURCE_VERSION, TABLES
+from costmodel.shipped import BACKENDS, SYSTEMS
 
 
 def convert_system_yaml(raw: dict, name: str) -> dict:
@@ -78,10 +79,12 @@ def import_all(
     out: Path,
     log=print,
     systems: tuple[str, ...] = SYSTEMS,
-    backends: dict[str, str] = BACKENDS,
+    backends: dict[str, str] | None = None,
     shapes: frozenset | None = None,
 ) -> None:
-    """Convert everything into a temporary folder, then swap it in: no half-written data."""
+    """Convert everything into a temporary folder, then swap it in: no half-written data. ``backends``: backend ->
+    release to convert; None: every engine at the release of its engine file (``tables.version``)."""
+    backends = {b: engine_rules(b).version for b in BACKENDS} if backends is None else backends
     wheel = Wheel(wheel_path)
     wheel_sha = _sha(Path(wheel_path).read_bytes())
     shapes = moe_shapes() if shapes is None else shapes

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 SOURCE_PACKAGE = "aiconfigurator-core"
 SOURCE_VERSION = "0.12.0"
-BACKENDS = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
 
 # Kernel lane pinned per (backend, table family, SM version) where several lanes measured the
 # same shape; elsewhere the lane with the most rows wins (see convert.resolve_lanes).
@@ -34,7 +33,7 @@ class SharedKernel:
     backend: str  # the backend whose table gets the rows
     key: str  # our key column that selects them
     value: str  # ... and its value
-    donor: str  # the backend that measured them (its current version, BACKENDS)
+    donor: str  # the backend that measured them (its current version: engine file tables.version)
     min_sm: int  # GPUs the kernel runs on
     why: str
 

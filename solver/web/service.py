@@ -54,7 +54,7 @@ def models() -> dict:
 
 def systems() -> dict:
     """Systems with their measured backends and versions, the default versions and the dtype choices."""
-    from costmodel import DEFAULT_VERSIONS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, CostModelError
+    from costmodel import BACKENDS, GEMM_DTYPES, KV_DTYPES, MOE_DTYPES, CostModelError, engine_rules
     from costmodel import data_dir
     from costmodel import list_systems, load_system
 
@@ -71,7 +71,7 @@ def systems() -> dict:
         out.append({"name": name, "gpus_per_node": gpn, "backends": backends})
     return {
         "systems": out,
-        "default_versions": dict(DEFAULT_VERSIONS),
+        "default_versions": {b: engine_rules(b).version for b in BACKENDS},
         "quantization": {
             "gemm": list(GEMM_DTYPES),
             "kv_cache": list(KV_DTYPES),

@@ -7,7 +7,7 @@ import pytest
 
 from costmodel.arch import load_model
 from costmodel.build import graph_max_batch
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest
+from costmodel.config import Quant, SearchSpace, SurfaceRequest
 from costmodel.engines import engine_rules
 from costmodel.opdb import open_db
 from costmodel.step import EAGER_LAUNCHES, Layout, StepModel, eager_launch_ms
@@ -32,18 +32,18 @@ def test_trtllm_and_vllm_default_capture_limits():
 
 
 def test_eager_launch_cost_is_the_eager_minus_graph_all_reduce_floor():
-    db = open_db("h200_sxm", "sglang", DEFAULT_VERSIONS["sglang"])
+    db = open_db("h200_sxm", "sglang", engine_rules("sglang").version)
     gap = float(
         db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_eager")
         - db.latency_ms("custom_allreduce", 8, 1.0, dtype="bfloat16", variant="sglang_graph")
     )
     assert 0.01 < eager_launch_ms(db) < 0.05 and eager_launch_ms(db) == pytest.approx(gap, rel=0.3)
     # TRT-LLM's tables measure no eager variant: nothing to price it from
-    assert eager_launch_ms(open_db("h200_sxm", "trtllm", DEFAULT_VERSIONS["trtllm"])) is None
+    assert eager_launch_ms(open_db("h200_sxm", "trtllm", engine_rules("trtllm").version)) is None
 
 
 def test_an_uncaptured_decode_step_takes_the_longer_of_gpu_work_and_host_launches():
-    db = open_db("h200_sxm", "sglang", DEFAULT_VERSIONS["sglang"])
+    db = open_db("h200_sxm", "sglang", engine_rules("sglang").version)
     arch = load_model("meta-llama/Llama-3.1-8B")
     captured, limited = StepModel(db, arch, BF16), StepModel(db, arch, BF16, graph_max_batch=256)
     lay = _lay(8)
@@ -71,7 +71,7 @@ def test_an_uncaptured_decode_step_takes_the_longer_of_gpu_work_and_host_launche
 def test_the_product_prices_what_the_exporters_render():
     arch = load_model("meta-llama/Llama-3.1-8B")
     for backend, want in (("sglang", None), ("trtllm", None), ("vllm", 512)):
-        db = open_db("h200_sxm", backend, DEFAULT_VERSIONS[backend])
+        db = open_db("h200_sxm", backend, engine_rules(backend).version)
         req = SurfaceRequest(
             model=arch,
             system="h200_sxm",

@@ -9,7 +9,8 @@ import pytest
 
 import costmodel.build as build
 from costmodel.arch import load_model
-from costmodel.config import DEFAULT_VERSIONS, Quant, SearchSpace, SurfaceRequest
+from costmodel.config import Quant, SearchSpace, SurfaceRequest
+from costmodel.engines import engine_rules
 from costmodel.workload import Arrival, Workload, WorkloadError, empirical, fixed, lognormal, read_trace
 
 Q = Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="fp8_block")
@@ -17,7 +18,7 @@ BASE = SurfaceRequest(
     load_model("QWEN3_32B"),
     "h200_sxm",
     "trtllm",
-    DEFAULT_VERSIONS["trtllm"],
+    engine_rules("trtllm").version,
     4000,
     500,
     Q,

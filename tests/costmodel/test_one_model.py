@@ -9,7 +9,7 @@ import pytest
 
 from costmodel.arch import load_model
 from costmodel.build import build_surfaces
-from costmodel.config import DEFAULT_VERSIONS
+from costmodel.engines import engine_rules
 from costmodel.opdb import open_db
 from costmodel.validate import _layout, concurrency, predict_row, read_rows, row_request
 from solver.spec import spec_from_raw
@@ -34,7 +34,7 @@ def _sample() -> list[dict]:
 def _spec_of(row: dict):
     """The spec a user would write to pin this row: layout, concurrency, quantization and the recipe validate infers."""
     arch = load_model(row["model_path"])
-    req = row_request(row, arch, open_db(row["system"], row["backend"], DEFAULT_VERSIONS[row["backend"]]))
+    req = row_request(row, arch, open_db(row["system"], row["backend"], engine_rules(row["backend"]).version))
     tp = int(_layout(row).tp)
     return spec_from_raw(
         {

@@ -8,6 +8,7 @@ import pytest
 from costmodel.arch import load_model
 from costmodel.build import build_surfaces
 from costmodel.config import Quant, SearchSpace, SurfaceRequest
+from costmodel.engines import engine_rules
 from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
 from costmodel.opdb import open_db
 from costmodel.serving import agg_figures, decode_figures
@@ -103,7 +104,7 @@ def test_clumped_prompts_share_one_prefill(dense, monkeypatch):
     single_rules = dataclasses.replace(serving.engine_rules("trtllm"), prefill_clumps=False)
     monkeypatch.setattr(serving, "engine_rules", lambda backend: single_rules)
     single = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
-    assert clumped > 1.5 * (single - serving.REQUEST_OVERHEAD_MS["trtllm"])
+    assert clumped > 1.5 * (single - single_rules.request_overhead_ms)
     # a prompt longer than the budget cannot clump: both readings agree
     long_single = agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"]
     monkeypatch.undo()
@@ -112,8 +113,7 @@ def test_clumped_prompts_share_one_prefill(dense, monkeypatch):
 
 @pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang"])
 def test_burst_wait_grows_with_concurrency_for_every_backend(backend):
-    versions = {"trtllm": "1.3.0rc20", "vllm": "0.24.0", "sglang": "0.5.14"}
-    step = StepModel(open_db("h200_sxm", backend, versions[backend]), load_model("QWEN3_32B"), Q)
+    step = StepModel(open_db("h200_sxm", backend, engine_rules(backend).version), load_model("QWEN3_32B"), Q)
     c = np.array([1, 8, 32, 128])
     ttft = agg_figures(step, _lay(4), c, 8000, 1000, 8192, 1e9)["ttft_ms"]
     assert np.all(np.diff(ttft) > 0)

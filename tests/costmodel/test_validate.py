@@ -116,13 +116,13 @@ def test_measured_mtp_recipes():
 
 def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
     from costmodel.arch import load_model
-    from costmodel.config import DEFAULT_VERSIONS
+    from costmodel.engines import engine_rules
     from costmodel.opdb import open_db
     from costmodel.quant import recipe_kv_cache
 
     a = load_model("DEEPSEEK_R1")
     kv = {
-        (s, b): recipe_kv_cache(open_db(s, b, DEFAULT_VERSIONS[b]), a)
+        (s, b): recipe_kv_cache(open_db(s, b, engine_rules(b).version), a)
         for s in ("h200_sxm", "b200_sxm")
         for b in ("trtllm", "sglang")
     }
@@ -140,11 +140,23 @@ def test_mla_kv_cache_stays_bf16_where_fp8_kv_has_no_fast_kernel():
 
 
 def test_sglang_recv_interval_recipe_is_inferred_from_concurrency():
-    from costmodel.validate import _recv_interval
+    from costmodel.arch import load_model
+    from costmodel.engines import engine_rules
+    from costmodel.opdb import open_db
+    from costmodel.validate import row_request
 
-    assert _recv_interval("sglang", 4) == 10 and _recv_interval("sglang", 15) == 10
-    assert _recv_interval("sglang", 16) == 30 and _recv_interval("sglang", 1024) == 30
-    assert _recv_interval("trtllm", 64) == 1 and _recv_interval("vllm", 4) == 1
+    def interval(backend, conc):
+        row = _row(backend=backend, silicon_data_source=f"silicon_concurrency={conc}")
+        db = open_db("h100_sxm", backend, engine_rules(backend).version)
+        return row_request(row, load_model("QWEN3_32B"), db).scheduler_recv_interval
+
+    assert interval("sglang", 4) == 10 and interval("sglang", 15) == 10
+    assert interval("sglang", 16) == 30 and interval("sglang", 1024) == 30
+    assert interval("trtllm", 64) == 1 and interval("vllm", 4) == 1
+
+
+def test_a_row_of_an_unknown_backend_is_unsupported():
+    assert predict_row(_row(backend="tgi")).reason == "unsupported backend"
 
 
 def test_disagg_row_without_recorded_concurrency_runs_every_decode_slot():

@@ -164,14 +164,9 @@ def test_cluster_disagg_pairs_have_equal_attention_tp(tmp_path):
 
 def test_malformed_engine_data_is_named(tmp_path, monkeypatch):
     (tmp_path / "engines").mkdir()
-    (tmp_path / "engines" / "trtllm.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "layout": {"attention": "sometimes", "attention_source": "x", "moe": "split", "moe_source": "y"},
-                "disagg": {"equal_attention_tp": [], "source": "z"},
-            }
-        )
-    )
+    raw = yaml.safe_load((ROOT / "data" / "engines" / "trtllm.yaml").read_text())
+    raw["layout"]["attention"] = "sometimes"
+    (tmp_path / "engines" / "trtllm.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.setattr(engines, "data_dir", lambda: tmp_path)
     engine_rules.cache_clear()
     try:
