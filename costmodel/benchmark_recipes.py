@@ -23,8 +23,8 @@ import yaml
 from costmodel.errors import CostModelError
 from costmodel.paths import data_dir
 
-FIELDS = ("max_num_tokens", "max_running", "recv_interval", "cuda_graph_max_batch")
-WHEN = ("tp", "tp_min", "conc_min", "conc_max", "isl", "osl")
+FIELDS = ("max_num_tokens", "max_running", "recv_interval", "cuda_graph_max_batch", "mtp_draft")
+WHEN = ("tp", "tp_min", "dp_min", "conc_min", "conc_max", "isl", "osl")
 
 
 class BenchmarkRecipeError(CostModelError, ValueError):
@@ -36,12 +36,14 @@ class BenchmarkRecipe:
     """Engine settings of one benchmark run (None: the product's default). ``max_num_tokens``: token budget per
     iteration and attention-DP rank; ``max_running``: requests one rank runs at once (the batch cap);
     ``recv_interval``: SGLang's inbox poll period in iterations; ``cuda_graph_max_batch``: largest decode batch
-    per rank replayed as a CUDA graph; ``source``: the script (and commit) that sets them."""
+    per rank replayed as a CUDA graph; ``mtp_draft``: MTP tokens drafted per step (models with MTP layers);
+    ``source``: the script (and commit) that sets them."""
 
     max_num_tokens: int | None = None
     max_running: int | None = None
     recv_interval: int | None = None
     cuda_graph_max_batch: int | None = None
+    mtp_draft: int | None = None
     source: str = ""
 
 
@@ -55,15 +57,18 @@ class _Entry:
     recipe: BenchmarkRecipe
     per_client: frozenset[str]  # settings the script sets to the concurrency (e.g. --cuda-graph-max-bs $CONC)
 
-    def holds(self, backend: str, system: str, model: str, gemm: str, tp: int, conc: int, isl: int, osl: int) -> bool:
+    def holds(
+        self, backend: str, system: str, model: str, gemm: str, tp: int, dp: int, conc: int, isl: int, osl: int
+    ) -> bool:
         if backend != self.backend or system not in self.systems or model not in self.models:
             return False
         if self.gemm is not None and gemm not in self.gemm:
             return False
-        have = {"tp": tp, "tp_min": tp, "conc_min": conc, "conc_max": conc, "isl": isl, "osl": osl}
+        have = {"tp": tp, "tp_min": tp, "dp_min": dp, "conc_min": conc, "conc_max": conc, "isl": isl, "osl": osl}
         ok = {
             "tp": lambda v, w: v == w,
             "tp_min": lambda v, w: v >= w,
+            "dp_min": lambda v, w: v >= w,
             "conc_min": lambda v, w: v >= w,
             "conc_max": lambda v, w: v <= w,
             "isl": lambda v, w: v == w,
@@ -73,11 +78,11 @@ class _Entry:
 
 
 def benchmark_recipe(
-    backend: str, system: str, model: str, gemm: str, tp: int, concurrency: int, isl: int, osl: int
+    backend: str, system: str, model: str, gemm: str, tp: int, dp: int, concurrency: int, isl: int, osl: int
 ) -> BenchmarkRecipe | None:
-    """The settings of the first entry matching a benchmark run (its gemm_quant_mode label, worker TP, clients,
-    nominal ISL/OSL), or None."""
-    e = next((e for e in _entries() if e.holds(backend, system, model, gemm, tp, concurrency, isl, osl)), None)
+    """The settings of the first entry matching a benchmark run (its gemm_quant_mode label, worker TP and
+    attention-DP ranks, clients, nominal ISL/OSL), or None."""
+    e = next((e for e in _entries() if e.holds(backend, system, model, gemm, tp, dp, concurrency, isl, osl)), None)
     if e is None:
         return None
     per_client: dict[str, Any] = {f: concurrency for f in e.per_client}

@@ -274,6 +274,7 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
         _text(row, "model_path"),
         _text(row, "gemm_quant_mode"),
         _int(row.get(pre + "tp_size")),
+        _int(row.get(pre + "attention_dp_size")),
         concurrency(row),
         _int(row.get("isl")),
         _int(row.get("osl")),
@@ -296,6 +297,9 @@ def _measured_mtp(row: dict) -> tuple[int, float]:
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
+    rec = row_recipe(row)
+    if draft and rec and rec.mtp_draft is not None:  # the launch script's MTP depth
+        draft = rec.mtp_draft
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
 
 

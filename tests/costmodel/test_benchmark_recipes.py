@@ -11,19 +11,19 @@ from costmodel.validate import row_recipe, row_request
 
 def test_first_matching_entry_wins_and_conditions_hold():
     # dsr1_fp8_h200.sh: 512 at 1k/1k, 256 otherwise; no --scheduler-recv-interval
-    one_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 64, 1024, 1024)
-    eight_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 64, 8192, 1024)
+    one_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 1024, 1024)
+    eight_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 8192, 1024)
     assert (one_k.max_running, one_k.recv_interval) == (512, 1)
     assert (eight_k.max_running, eight_k.cuda_graph_max_batch) == (256, 256)
     # dsr1_fp4_b200.sh is matched by the row's gemm label before the fp8 script's entries
-    fp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "nvfp4", 8, 16, 1024, 1024)
-    fp8_tp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 4, 16, 8192, 1024)
+    fp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "nvfp4", 8, 1, 16, 1024, 1024)
+    fp8_tp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 4, 1, 16, 8192, 1024)
     assert (fp4.max_running, fp8_tp4.max_running, fp8_tp4.recv_interval) == (256, 32, 10)
-    assert benchmark_recipe("sglang", "h100_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 64, 1024, 1024) is None
+    assert benchmark_recipe("sglang", "h100_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 1024, 1024) is None
 
 
 def test_settings_the_script_ties_to_the_concurrency():
-    r = benchmark_recipe("trtllm", "h200_sxm", "openai/gpt-oss-120b", "nvfp4", 2, 48, 1024, 1024)
+    r = benchmark_recipe("trtllm", "h200_sxm", "openai/gpt-oss-120b", "nvfp4", 2, 1, 48, 1024, 1024)
     assert (r.max_running, r.cuda_graph_max_batch, r.max_num_tokens) == (48, 48, 20000)
 
 
@@ -66,6 +66,15 @@ def test_a_damaged_table_is_named(tmp_path, monkeypatch):
     br._entries.cache_clear()
     try:
         with pytest.raises(BenchmarkRecipeError, match="max_runing"):
-            benchmark_recipe("sglang", "h200_sxm", "x", "", 8, 4, 1024, 1024)
+            benchmark_recipe("sglang", "h200_sxm", "x", "", 8, 1, 4, 1024, 1024)
     finally:
         br._entries.cache_clear()
+
+
+def test_trtllm_mtp_depth_follows_attention_dp():
+    """dsr1_*_b200_trt_mtp.sh / dsr1_fp8_h200_trt_mtp.sh: MTP=3 without attention DP, MTP=1 with it."""
+    from costmodel.validate import _measured_mtp
+
+    row = _row(backend="trtllm", system="b200_sxm", model_path="deepseek-ai/DeepSeek-R1", tp_size="1")
+    assert _measured_mtp(row | {"attention_dp_size": "8"})[0] == 1
+    assert _measured_mtp(row | {"tp_size": "8", "attention_dp_size": "1"})[0] == 3
