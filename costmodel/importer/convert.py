@@ -162,45 +162,39 @@ def convert_table(
     provenance = []
     for v in versions:
         path = f"{ROOT}data/{system}/{spec.family}/{backend}/{v}/{spec.stem}.parquet"
-        raw = wheel.read(path)
-        rows = _read_rows(raw)
-        resolved = sum_lanes(rows, spec) if spec.sum_lanes_by else resolve_lanes(rows, spec, pinned)
-        added = 0
-        for key, val in resolved.items():
-            if keep(key) and key not in merged:
-                merged[key] = val
-                added += 1
-        provenance.append(
-            {
-                "path": str(PurePosixPath(path).relative_to(ROOT)),
-                "version": v,
-                "sha256": hashlib.sha256(raw).hexdigest(),
-                "rows_read": len(rows),
-                "rows_added": added,
-            }
-        )
+        provenance.append(_merge(wheel, path, v, spec, merged, keep, pinned))
     for share in (s for s in SHARED_KERNELS if (s.table, s.backend) == (spec.name, backend) and sm_version >= s.min_sm):
         col = [ours for _, ours in spec.keys].index(share.key)
-        donor_version = engine_rules(share.donor).version
-        path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{donor_version}/{spec.stem}.parquet"
-        raw = wheel.read(path)
-        rows = _read_rows(raw)
-        added = 0
-        for key, val in resolve_lanes(rows, spec, ()).items():
-            if key[col] == share.value and keep(key) and key not in merged:
-                merged[key] = val
-                added += 1
+        v = engine_rules(share.donor).version
+        path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{v}/{spec.stem}.parquet"
+
+        def only(key: tuple, c: int = col, want: str = share.value) -> bool:
+            return key[c] == want and keep(key)
+
         provenance.append(
-            {
-                "path": str(PurePosixPath(path).relative_to(ROOT)),
-                "version": donor_version,
-                "sha256": hashlib.sha256(raw).hexdigest(),
-                "rows_read": len(rows),
-                "rows_added": added,
-                "shared_kernel": f"{share.key}={share.value}: {share.why}",
-            }
+            _merge(wheel, path, v, spec, merged, only, ())
+            | {"shared_kernel": f"{share.key}={share.value}: {share.why}"}
         )
     return merged, provenance
+
+
+def _merge(wheel: Wheel, path: str, version: str, spec: TableSource, merged: dict, keep, pinned) -> dict:
+    """Add one source file's rows for shapes ``merged`` lacks (and ``keep`` admits); return its provenance."""
+    raw = wheel.read(path)
+    rows = _read_rows(raw)
+    resolved = sum_lanes(rows, spec) if spec.sum_lanes_by else resolve_lanes(rows, spec, pinned)
+    added = 0
+    for key, val in resolved.items():
+        if keep(key) and key not in merged:
+            merged[key] = val
+            added += 1
+    return {
+        "path": str(PurePosixPath(path).relative_to(ROOT)),
+        "version": version,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "rows_read": len(rows),
+        "rows_added": added,
+    }
 
 
 def convert_system_wide(wheel: Wheel, spec: TableSource, system: str, nccl_version: str) -> tuple[dict, list[dict]]:

@@ -275,3 +275,61 @@ def test_gdn_kernels_are_summed_per_phase(wheel, tmp_path):
     assert entry["rows"] == 4
     assert entry["sources"][0]["path"].endswith("linear_attention/trtllm/1.3.0rc20/gdn_perf.parquet")
     assert len(entry["sources"][0]["sha256"]) == 64
+
+
+class _Wheel:
+    """Just enough of convert.Wheel: one moe_perf file per backend folder."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+
+    def versions(self, system, family, backend, stem):
+        return sorted(v for p in self.files if (v := p.split("/")[-2]) and f"/{family}/{backend}/" in p)
+
+    def read(self, path):
+        return self.files[path]
+
+
+def _moe(backend: str, version: str, dtypes: list[str]) -> tuple[str, bytes]:
+    n = len(dtypes)
+    rows = _rows(
+        version,
+        "moe",
+        f"{backend}_kernel",
+        moe_dtype=dtypes,
+        distribution=["balanced"] * n,
+        hidden_size=[2880] * n,
+        inter_size=[2880] * n,
+        topk=[4] * n,
+        num_experts=[128] * n,
+        moe_tp_size=[1] * n,
+        moe_ep_size=[1] * n,
+        num_tokens=[8] * n,
+        latency=[0.1 * (i + 1) for i in range(n)],
+    )
+    return f"{ROOT}data/b200_sxm/moe/{backend}/{version}/moe_perf.parquet", _pq(rows)
+
+
+@pytest.mark.parametrize("sm,shared", [(100, True), (90, False)])
+def test_a_kernel_both_engines_call_fills_the_table_that_lacks_it(sm, shared):
+    """vLLM's table gets SGLang's MXFP8-activation rows of the FlashInfer MoE kernel (sources.SHARED_KERNELS) on
+    Blackwell, never over its own rows and only for that dtype; the provenance names the donor."""
+    from costmodel.engines import engine_rules
+    from costmodel.importer.convert import convert_table
+    from costmodel.importer.sources import TABLES
+
+    wheel = _Wheel(
+        dict(
+            [
+                _moe("vllm", "0.24.0", ["w4a16_mxfp4"]),
+                _moe("sglang", engine_rules("sglang").version, ["w4a16_mxfp4", "w4a8_mxfp4_mxfp8", "bfloat16"]),
+            ]
+        )
+    )
+    spec = next(t for t in TABLES if t.name == "moe")
+    merged, prov = convert_table(wheel, spec, "b200_sxm", "vllm", "0.24.0", sm, frozenset())
+    dtypes = sorted(k[0] for k in merged)
+    assert dtypes == (["w4a16_mxfp4", "w4a8_mxfp4_mxfp8"] if shared else ["w4a16_mxfp4"])
+    own = next(v for k, v in merged.items() if k[0] == "w4a16_mxfp4")
+    assert own[0] == "vllm_kernel"  # the engine's own measurement wins
+    assert ("shared_kernel" in prov[-1]) == shared
