@@ -78,7 +78,8 @@ class _Bad(Exception):
 
 @dataclass(frozen=True)
 class RecipeRule:
-    """The MoE dtype an engine runs by default for experts stored as ``expert_weights`` on SM min_sm..max_sm."""
+    """The MoE dtype an engine's recipe runs for experts stored as ``expert_weights`` on SM min_sm..max_sm: its
+    default, or behind the environment switch ``env`` (name, value pairs the exporters set)."""
 
     expert_weights: str
     min_sm: int

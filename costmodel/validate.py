@@ -230,8 +230,9 @@ def predict_row(row: dict) -> Prediction:
 def row_request(row: dict, arch, db) -> SurfaceRequest:
     """The serving recipe a measured row ran, as the search's request: the row's workload and quantization, and
     the benchmark's own assumptions where the row records none (MTP acceptance on random-token prompts, the
-    SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype). A spec pinning these prices the row
-    with the same functions (tests/costmodel/test_one_model.py)."""
+    SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype), and for benchmark rows the settings
+    their launch script passed (row_recipe). A spec pinning these prices the row with the same functions
+    (tests/costmodel/test_one_model.py)."""
     q = _quant(row, arch)
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
@@ -264,7 +265,8 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
 
 def row_recipe(row: dict) -> BenchmarkRecipe | None:
     """The engine settings the launch script of an InferenceMAX/InferenceX row set (costmodel.benchmark_recipes),
-    for the row's (decode) worker TP, clients and nominal lengths; None for other rows."""
+    for the row's (decode) worker TP and attention-DP ranks, clients and nominal lengths; None for other rows. Its
+    batch cap applies to agg rows (disagg rows keep their decode batch reading, _decode_workers)."""
     if "measured=" not in (row.get("silicon_data_source") or ""):
         return None
     pre = "decode_" if _text(row, "mode") == "disagg" else ""
