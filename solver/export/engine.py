@@ -14,6 +14,7 @@ import yaml
 from costmodel import engine_rules
 from costmodel import KV_MEMORY_FRACTION
 from costmodel import load_system
+from costmodel import priced_quant
 from costmodel import Recipe
 from solver.recipes import recipes_of
 from solver.result import Deployment
@@ -99,8 +100,7 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
     out = []
     rules = engine_rules(req.backend)
     for r, rec in zip(dep.roles, recipes_of(dep, req)):
-        sm = load_system(role_system(req, r.role)).sm_version
-        kernel_env = rules.kernel_env(spec.arch, sm, req.quant.moe) if spec.arch.is_moe else {}
+        kernel_env = _kernel_env(req, spec.arch, role_system(req, r.role)) if spec.arch.is_moe else {}
         if not rules.layout_ok(r.tp, r.dp, r.moe_tp, r.moe_ep):  # the search admits only runnable layouts
             raise RuntimeError(
                 f"{r.role} layout TP {r.tp} x DP {r.dp}, MoE TP {r.moe_tp} x EP {r.moe_ep} is not one "
@@ -130,6 +130,13 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
             )
         )
     return out
+
+
+def _kernel_env(req: Any, arch: Any, system: str) -> dict[str, str]:
+    """The switches a worker on ``system`` needs to run the MoE kernel priced there: the dtype the cost model
+    resolves the request's quantization to on that system (costmodel.priced_quant), not the dtype requested."""
+    moe = priced_quant(system, req.backend, req.version, arch, req.quant)[0].moe
+    return engine_rules(req.backend).kernel_env(arch, load_system(system).sm_version, moe)
 
 
 def _kv_dtype(spec: Any, data: dict) -> str:

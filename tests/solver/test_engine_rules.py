@@ -228,14 +228,20 @@ def test_flag_form_and_spec_form_default_to_the_same_recipe(tmp_path):
     assert from_file.request == from_flags.request and from_file.recipe_notes == from_flags.recipe_notes
 
 
-@pytest.mark.parametrize("system,switched", [("b200_sxm", True), ("h200_sxm", False)])
-def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, switched):
+@pytest.mark.parametrize(
+    "system,quant,switched", [("b200_sxm", {}, True), ("h200_sxm", {}, False), ("b200_sxm", {"moe": "nvfp4"}, True)]
+)
+def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, quant, switched):
     """vLLM runs MXFP4 x MXFP8 experts on Blackwell only behind an environment switch: the search prices that
-    kernel there and every exported worker (manifest and launch script) sets the switch; on Hopper neither."""
+    kernel there and every exported worker (manifest and launch script) sets the switch; on Hopper neither. A
+    requested dtype the cost model resolves to that kernel (nvfp4 for MXFP4 experts) is exported with it too."""
+    from costmodel import priced_quant
     from solver.export import export_bundle
 
-    spec = _spec(model="openai/gpt-oss-120b", backend="vllm", system=system)
-    assert spec.request.quant.moe == ("w4a8_mxfp4_mxfp8" if switched else "w4a16_mxfp4")
+    spec = _spec(model="openai/gpt-oss-120b", backend="vllm", system=system, quantization=quant)
+    req = spec.request
+    priced = priced_quant(system, "vllm", req.version, spec.arch, req.quant)[0].moe
+    assert priced == ("w4a8_mxfp4_mxfp8" if switched else "w4a16_mxfp4")
     from costmodel import build_surfaces
 
     export_bundle(solve(to_problem(spec, build_surfaces(spec.request))), spec, tmp_path / "out")
