@@ -88,6 +88,10 @@ class RecipeRule:
     source: str
     env: tuple[tuple[str, str], ...] = ()  # environment the engine needs to run this kernel (name, value)
 
+    def applies(self, arch: ModelArch, sm_version: int) -> bool:
+        """Whether the rule covers this checkpoint's experts on this SM version."""
+        return self.expert_weights == arch.native_weight_dtype and self.min_sm <= sm_version <= self.max_sm
+
 
 @dataclass(frozen=True)
 class GraphRule:
@@ -180,24 +184,12 @@ class EngineRules:
 
     def default_moe(self, arch: ModelArch, sm_version: int) -> RecipeRule | None:
         """The engine's default MoE kernel rule for this checkpoint on this SM version, if one applies."""
-        return next(
-            (
-                r
-                for r in self.recipes
-                if r.expert_weights == arch.native_weight_dtype and r.min_sm <= sm_version <= r.max_sm
-            ),
-            None,
-        )
+        return next((r for r in self.recipes if r.applies(arch, sm_version)), None)
 
     def kernel_env(self, arch: ModelArch, sm_version: int, moe: str) -> dict[str, str]:
         """Environment a worker needs to run the priced MoE dtype ``moe`` for this checkpoint on this SM version
         (a recipe that is an engine switch, not its default); empty when none is needed."""
-        return {
-            k: v
-            for r in self.recipes
-            if r.moe == moe and r.expert_weights == arch.native_weight_dtype and r.min_sm <= sm_version <= r.max_sm
-            for k, v in r.env
-        }
+        return {k: v for r in self.recipes if r.moe == moe and r.applies(arch, sm_version) for k, v in r.env}
 
 
 def attention_kind(arch: ModelArch) -> str:
