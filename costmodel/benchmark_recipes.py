@@ -14,6 +14,7 @@ Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -24,7 +25,16 @@ from costmodel.errors import CostModelError
 from costmodel.paths import data_dir
 
 FIELDS = ("max_num_tokens", "max_running", "recv_interval", "cuda_graph_max_batch", "mtp_draft")
-WHEN = ("tp", "tp_min", "dp_min", "conc_min", "conc_max", "isl", "osl")
+# `when` condition -> (the run's value it reads, test against the entry's number)
+CONDITIONS = {
+    "tp": ("tp", operator.eq),
+    "tp_min": ("tp", operator.ge),
+    "dp_min": ("dp", operator.ge),
+    "conc_min": ("conc", operator.ge),
+    "conc_max": ("conc", operator.le),
+    "isl": ("isl", operator.eq),
+    "osl": ("osl", operator.eq),
+}
 
 
 class BenchmarkRecipeError(CostModelError, ValueError):
@@ -64,17 +74,8 @@ class _Entry:
             return False
         if self.gemm is not None and gemm not in self.gemm:
             return False
-        have = {"tp": tp, "tp_min": tp, "dp_min": dp, "conc_min": conc, "conc_max": conc, "isl": isl, "osl": osl}
-        ok = {
-            "tp": lambda v, w: v == w,
-            "tp_min": lambda v, w: v >= w,
-            "dp_min": lambda v, w: v >= w,
-            "conc_min": lambda v, w: v >= w,
-            "conc_max": lambda v, w: v <= w,
-            "isl": lambda v, w: v == w,
-            "osl": lambda v, w: v == w,
-        }
-        return all(ok[k](have[k], w) for k, w in self.when)
+        run = {"tp": tp, "dp": dp, "conc": conc, "isl": isl, "osl": osl}
+        return all(test(run[value], w) for (value, test), w in ((CONDITIONS[k], w) for k, w in self.when))
 
 
 def benchmark_recipe(
@@ -103,7 +104,7 @@ def _entries() -> tuple[_Entry, ...]:
 
 def _entry(e: dict[str, Any], i: int) -> _Entry:
     m = e["match"]
-    unknown = set(e) - {"match", "when", "source", *FIELDS} or set(e.get("when") or {}) - set(WHEN)
+    unknown = set(e) - {"match", "when", "source", *FIELDS} or set(e.get("when") or {}) - set(CONDITIONS)
     if unknown:
         raise ValueError(f"entry {i}: unknown keys {sorted(unknown)}")
     per_client = frozenset(f for f in FIELDS if e.get(f) == "concurrency")

@@ -189,7 +189,8 @@ def predict_row(row: dict) -> Prediction:
     try:
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], engine_rules(row["backend"]).version)
-        req = row_request(row, arch, db)
+        rec = row_recipe(row) or BenchmarkRecipe()
+        req = _request(row, arch, db, rec)
         q, _ = resolve_quant(db, arch, req.quant)
         step = step_model(db, req, q, row["mode"])
         step.check()
@@ -202,7 +203,6 @@ def predict_row(row: dict) -> Prediction:
             )
             if cap <= 0:
                 return Prediction(**base, reason="weights do not fit (OOM)")
-            rec = row_recipe(row)
             f = agg_figures(
                 step,
                 lay,
@@ -213,7 +213,7 @@ def predict_row(row: dict) -> Prediction:
                 cap,
                 req.scheduler_recv_interval,
                 fixed_lengths=fixed_lengths(req),
-                max_running=rec.max_running if rec else None,
+                max_running=rec.max_running,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
@@ -233,11 +233,15 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype), and for benchmark rows the settings
     their launch script passed (row_recipe). A spec pinning these prices the row with the same functions
     (tests/costmodel/test_one_model.py)."""
+    return _request(row, arch, db, row_recipe(row) or BenchmarkRecipe())
+
+
+def _request(row: dict, arch, db, rec: BenchmarkRecipe) -> SurfaceRequest:
+    """row_request with the row's launch-script recipe already looked up (empty: none)."""
     q = _quant(row, arch)
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
-    draft, accept = _measured_mtp(row)
-    rec = row_recipe(row) or BenchmarkRecipe()
+    draft, accept = _measured_mtp(row, rec)
     return SurfaceRequest(
         model=arch,
         system=row["system"],
@@ -293,14 +297,13 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
 MEASURED_MTP_ACCEPTANCE = 0.6
 
 
-def _measured_mtp(row: dict) -> tuple[int, float]:
+def _measured_mtp(row: dict, rec: BenchmarkRecipe) -> tuple[int, float]:
     disagg = row["mode"] == "disagg"
     draft, _ = engine_rules(row["backend"]).mtp(row["mode"])
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
-    rec = row_recipe(row)
-    if draft and rec and rec.mtp_draft is not None:  # the launch script's MTP depth
+    if draft and rec.mtp_draft is not None:  # the launch script's MTP depth
         draft = rec.mtp_draft
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
 

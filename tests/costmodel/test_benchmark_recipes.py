@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import costmodel.benchmark_recipes as br
-from costmodel.benchmark_recipes import BenchmarkRecipeError, benchmark_recipe
+from costmodel.benchmark_recipes import BenchmarkRecipe, BenchmarkRecipeError, benchmark_recipe
 from costmodel.validate import row_recipe, row_request
 
 
@@ -73,7 +73,10 @@ def test_a_damaged_table_is_named(tmp_path, monkeypatch):
 
 def test_trtllm_mtp_depth_follows_attention_dp():
     """dsr1_*_b200_trt_mtp.sh / dsr1_fp8_h200_trt_mtp.sh: MTP=3 without attention DP, MTP=1 with it."""
-    from costmodel.validate import _measured_mtp
+    from costmodel.validate import _measured_mtp as measured
+
+    def _measured_mtp(r):
+        return measured(r, row_recipe(r) or BenchmarkRecipe())
 
     row = _row(backend="trtllm", system="b200_sxm", model_path="deepseek-ai/DeepSeek-R1", tp_size="1")
     assert _measured_mtp(row | {"attention_dp_size": "8"})[0] == 1

@@ -101,7 +101,12 @@ def test_layout_reads_n_squared_tp_ep_rows_as_n_gpus():
 
 
 def test_measured_mtp_recipes():
-    from costmodel.validate import MEASURED_MTP_ACCEPTANCE, _measured_mtp
+    from costmodel.benchmark_recipes import BenchmarkRecipe
+    from costmodel.validate import MEASURED_MTP_ACCEPTANCE
+    from costmodel.validate import _measured_mtp as measured
+
+    def _measured_mtp(row):  # rows from no launch script: the engine's recipe alone
+        return measured(row, BenchmarkRecipe())
 
     agg = {"mode": "agg", "backend": "trtllm"}
     assert _measured_mtp(agg) == (3, MEASURED_MTP_ACCEPTANCE)
