@@ -19,8 +19,12 @@ Lay = tuple[int, int, int, int, int]
 def layouts(req: SurfaceRequest) -> list[Lay]:
     """(tp, pp, dp, moe_tp, moe_ep) worker layouts of the search space that the backend runs
     (costmodel.engines: e.g. TRT-LLM has no attention TP x DP, vLLM no MoE TP x EP)."""
+    return _runnable(req, search_layouts(req))
+
+
+def _runnable(req: SurfaceRequest, lays: list[Lay]) -> list[Lay]:
     rules = engine_rules(req.backend)
-    return [lay for lay in search_layouts(req) if rules.layout_ok(lay[0], lay[2], lay[3], lay[4])]
+    return [lay for lay in lays if rules.layout_ok(lay[0], lay[2], lay[3], lay[4])]
 
 
 def search_layouts(req: SurfaceRequest) -> list[Lay]:
@@ -92,10 +96,9 @@ def why_no_layout(req: SurfaceRequest, caps: Mapping[str, int]) -> NoLayout | No
     caps: the limits on GPUs per worker, by the name a message gives each (``req.search.max_gpus_per_worker``
     is their minimum); empty when there is none.
     """
-    if layouts(req):
-        return None
-    if search_layouts(req):
-        return _why_engine(req)
+    searched = search_layouts(req)
+    if searched:  # layouts(req) is empty only under the backend's rules, or not at all
+        return None if _runnable(req, searched) else _why_engine(req)
     a, s = req.model, req.search
     tps, pps, dps = _tps(req), _pps(req), _dps(req)
     if not tps:
