@@ -23,10 +23,9 @@ def check_grid(req: SurfaceRequest, caps: dict[str, int], where: Callable[[str],
     """
     from costmodel import batch_grid, layouts, why_no_layout
 
-    gap = why_no_layout(req, caps)
-    if gap is not None:
-        raise UserError(f"{where(gap.key)}search: {gap.message}")
     lays = layouts(req)
+    if not lays and (gap := why_no_layout(req, caps)) is not None:  # the reason is looked for only when needed
+        raise UserError(f"{where(gap.key)}search: {gap.message}")
     s = req.search
     batches = len(s.batch_sizes) if s.batch_sizes else len(batch_grid(s.max_batch_size))
     if len(lays) * batches > MAX_CANDIDATES:
