@@ -24,7 +24,15 @@ import yaml
 from costmodel.errors import CostModelError
 from costmodel.paths import data_dir
 
-FIELDS = ("max_num_tokens", "max_running", "recv_interval", "cuda_graph_max_batch", "mtp_draft")
+FIELDS = (
+    "max_num_tokens",
+    "max_running",
+    "recv_interval",
+    "cuda_graph_max_batch",
+    "mtp_draft",
+    "balance_timeout_iters",
+    "balance_batching_iters",
+)
 # `when` condition -> (the run's value it reads, test against the entry's number)
 CONDITIONS = {
     "tp": ("tp", operator.eq),
@@ -47,13 +55,16 @@ class BenchmarkRecipe:
     iteration and attention-DP rank; ``max_running``: requests one rank runs at once (the batch cap);
     ``recv_interval``: SGLang's inbox poll period in iterations; ``cuda_graph_max_batch``: largest decode batch
     per rank replayed as a CUDA graph; ``mtp_draft``: MTP tokens drafted per step (models with MTP layers);
-    ``source``: the script (and commit) that sets them."""
+    ``balance_timeout_iters``, ``balance_batching_iters``: TRT-LLM ``attention_dp_config.timeout_iters`` and
+    ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``); ``source``: the script (and commit) that sets them."""
 
     max_num_tokens: int | None = None
     max_running: int | None = None
     recv_interval: int | None = None
     cuda_graph_max_batch: int | None = None
     mtp_draft: int | None = None
+    balance_timeout_iters: int | None = None
+    balance_batching_iters: int | None = None
     source: str = ""
 
 

@@ -14,7 +14,8 @@ the rank spends on prefill work and ``Δ`` the prefill work of one request,
 solved for ``u`` by bisection over the whole candidate grid at once. TTFT(u) is the host path, the inbox
 wait (half a poll period of mean-length iterations: decode and prefill iterations both count), the
 request's clump prefill, the wait behind its own cohort when more prompts arrive together than one
-iteration's budget holds, the M/D/1 wait behind other clumps at load ``u``, and the wait for a free slot.
+iteration's budget holds, the M/D/1 wait behind other clumps at load ``u``, TRT-LLM's attention-DP balance
+hold where a recipe turns it on (``balance_wait_ms``), and the wait for a free slot.
 
 Synchronized loop (an engine that prefills first, under a benchmark whose requests all have the same
 lengths). SGLang runs a prefill batch on its own (mixed chunks are off by default) whenever prompts wait,
@@ -81,6 +82,9 @@ class Scheduler:
     recv_interval: float = 1.0
     host_ms: float = 0.0
     prefill_first: bool = False
+    ranks: np.ndarray | float = 1.0
+    balance_timeout_iters: float = 0.0
+    balance_batching_iters: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,19 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
         behind_cohort = 0.5 * np.maximum(cohort / g - 1.0, 0.0) * clump_ms
         own = 0.5 * tpot * others + clump_ms + (steps.chunks - 1.0) * t_dec
         queue = u * others / (2.0 * (1.0 - u)) * clump_ms
-        admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave
+        # the balance holds prompts only while every rank decodes: a rank with one client has nothing to decode
+        # while its prompt waits
+        balance = np.where(
+            b > 1.0,
+            balance_wait_ms(
+                lam * sched.ranks,
+                sched.ranks,
+                sched.balance_timeout_iters * mean_iter,
+                sched.balance_batching_iters * mean_iter,
+            ),
+            0.0,
+        )
+        admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave + balance
         # requests beyond the running cap wait for a slot: (c − b)/b of a running request's cycle
         return admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
 
@@ -154,6 +170,25 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
         "load": u,
         "others_load": u * others,
     }
+
+
+def balance_wait_ms(rate_per_ms, ranks, timeout_ms, batching_ms=0.0):
+    """Mean wait (ms) of a prompt under TRT-LLM's attention-DP balance (``attention_dp_config.enable_balance``;
+    TensorRT-LLM tech blog 10, "ADP Balance Strategy", and ``PyExecutor._balance_adp_requests``).
+
+    While every rank decodes, the scheduler holds all prompts until every rank has one, then ``batching_ms``
+    (``batching_wait_iters`` iterations) longer; its timeout counter runs every iteration in which some rank
+    has none and flushes the held prompts every ``timeout_ms`` (``timeout_iters`` iterations). New requests go
+    to the ranks in turn, so with the worker's arrivals ``a = 1 / rate_per_ms`` apart a round of ``ranks``
+    arrivals fills every rank after (ranks − 1)·a: a mean wait of (ranks − 1)·a/2 + ``batching_ms``. A round
+    that would outlast the timeout is flushed by it, and arrivals, uniform over the timer's period, wait
+    ``timeout_ms``/2 on average. One rank, or a zero timeout, never waits."""
+    ranks = np.asarray(ranks, float)
+    a = 1.0 / np.maximum(np.asarray(rate_per_ms, float), 1e-12)
+    cap = np.asarray(timeout_ms, float)
+    full = (ranks - 1.0) * a
+    wait = np.where(full <= cap, 0.5 * full + batching_ms, 0.5 * cap)
+    return np.where((ranks > 1.0) & (cap > 0.0), wait, 0.0)
 
 
 def _synchronized(steps: RankSteps, sched: Scheduler, bench: Benchmark, c, b, g, t_dec) -> dict[str, np.ndarray]:

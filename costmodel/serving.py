@@ -47,6 +47,8 @@ def agg_figures(
     recv_interval=1,
     fixed_lengths=False,
     max_running=None,
+    balance_timeout_iters=0,
+    balance_batching_iters=0,
 ) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
@@ -54,7 +56,9 @@ def agg_figures(
     as its KV cache (``kv_cap_tokens`` per rank) has room for ISL + OSL tokens; ``max_num_tokens`` is the
     engine's token budget per iteration; ``recv_interval`` the iterations between inbox polls; ``fixed_lengths``
     whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized);
-    ``max_running`` the engine's batch cap per rank (None: the concurrency, as the product exports it). Returns
+    ``max_running`` the engine's batch cap per rank (None: the concurrency, as the product exports it);
+    ``balance_timeout_iters``, ``balance_batching_iters`` TRT-LLM's attention-DP balance (closedloop.balance_wait_ms;
+    0: off, as the product exports it). Returns
     ``ttft_ms``, ``tpot_ms``, ``req_per_s`` (the worker) and ``running`` (requests decoding, the worker)."""
     dp = np.asarray(lay.dp, float)
     c = np.maximum(np.asarray(concurrency, float) / dp, 1.0)
@@ -86,6 +90,9 @@ def agg_figures(
         recv_interval=float(recv_interval),
         host_ms=rules.request_overhead_ms,  # request path outside the GPU steps
         prefill_first=rules.prefill_first,
+        ranks=dp,
+        balance_timeout_iters=float(balance_timeout_iters),
+        balance_batching_iters=float(balance_batching_iters),
     )
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))
     # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,

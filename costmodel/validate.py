@@ -214,6 +214,8 @@ def predict_row(row: dict) -> Prediction:
                 req.scheduler_recv_interval,
                 fixed_lengths=fixed_lengths(req),
                 max_running=rec.max_running,
+                balance_timeout_iters=rec.balance_timeout_iters or 0,
+                balance_batching_iters=rec.balance_batching_iters or 0,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)

@@ -27,6 +27,17 @@ def test_settings_the_script_ties_to_the_concurrency():
     assert (r.max_running, r.cuda_graph_max_batch, r.max_num_tokens) == (48, 48, 20000)
 
 
+def test_attention_dp_scripts_turn_the_balance_on():
+    # dsr1_fp8_b200_trt.sh / _mtp.sh: attention_dp_config {enable_balance, timeout_iters 60, batching_wait_iters 0}
+    dp = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 1, 8, 256, 1024, 1024)
+    tp = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 256, 1024, 1024)
+    assert (dp.balance_timeout_iters, dp.balance_batching_iters) == (60, None)
+    assert tp is None or tp.balance_timeout_iters is None
+    # gptoss_fp4_b200_trt.sh sets only enable_balance: TRT-LLM's AttentionDpConfig defaults (50, 10)
+    oss = benchmark_recipe("trtllm", "b200_sxm", "openai/gpt-oss-120b", "nvfp4", 1, 4, 64, 1024, 1024)
+    assert (oss.balance_timeout_iters, oss.balance_batching_iters, oss.max_num_tokens) == (50, 10, 20000)
+
+
 def _row(**kw):
     base = dict(
         id="x",

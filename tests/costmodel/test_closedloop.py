@@ -11,6 +11,7 @@ from costmodel.closedloop import (
     RankSteps,
     Scheduler,
     agg_closed_loop,
+    balance_wait_ms,
     disagg_closed_loop,
     pool_ttft,
 )
@@ -123,3 +124,33 @@ def test_a_prefill_first_engine_under_same_length_requests_stays_one_cohort():
     assert float(spread["ttft_ms"]) == pytest.approx(float(mixed["ttft_ms"]))
     # the cohort waits for its own prefills where the spread loop stalls decode instead: TTFT up, TPOT down
     assert float(sync["ttft_ms"]) > float(spread["ttft_ms"]) and float(sync["tpot_ms"]) < float(spread["tpot_ms"])
+
+
+def test_attention_dp_balance_holds_a_prompt_until_every_rank_has_one():
+    """TRT-LLM's attention-DP balance: arrivals 10 ms apart over 4 ranks fill a round in 30 ms, a mean wait of 15 ms
+    (plus the batching wait once the round is full); a round the 60 ms timeout cuts short (8 ranks, 100 ms apart)
+    is flushed by the free-running timer, half its period on average; one rank or no timeout never waits."""
+    rate = 1.0 / np.array([10.0, 100.0])
+    assert balance_wait_ms(rate[0], 4, 1000.0) == pytest.approx(15.0)
+    assert balance_wait_ms(rate[0], 4, 1000.0, batching_ms=40.0) == pytest.approx(55.0)
+    assert balance_wait_ms(rate[1], 8, 60.0, batching_ms=40.0) == pytest.approx(30.0)
+    assert np.all(balance_wait_ms(rate, 1, 1000.0) == 0.0)
+    assert np.all(balance_wait_ms(rate, 8, 0.0) == 0.0)
+
+
+def test_the_balance_wait_is_added_to_ttft_only_while_every_rank_decodes():
+    """The same loop with and without the balance: TTFT grows by the wait at the loop's own arrival rate (Little's law
+    still holds), TPOT is untouched at that load; one client per rank never waits (its rank has nothing to decode)."""
+
+    def run(clients, timeout):
+        return agg_closed_loop(
+            _steps(),
+            Scheduler(running=np.asarray(1e9), ranks=8.0, balance_timeout_iters=timeout),
+            Benchmark(clients=np.asarray(clients, float), osl=OSL),
+        )
+
+    off, on = run(32.0, 0.0), run(32.0, 60.0)
+    assert float(on["ttft_ms"]) > float(off["ttft_ms"]) + 1.0
+    cycle = on["ttft_ms"] + (OSL - 1) * on["tpot_ms"]
+    assert float(on["req_per_ms"]) == pytest.approx(float(32.0 / cycle))
+    assert float(run(1.0, 60.0)["ttft_ms"]) == pytest.approx(float(run(1.0, 0.0)["ttft_ms"]))
