@@ -56,7 +56,8 @@ class BenchmarkRecipe:
     ``recv_interval``: SGLang's inbox poll period in iterations; ``cuda_graph_max_batch``: largest decode batch
     per rank replayed as a CUDA graph; ``mtp_draft``: MTP tokens drafted per step (models with MTP layers);
     ``balance_timeout_iters``, ``balance_batching_iters``: TRT-LLM ``attention_dp_config.timeout_iters`` and
-    ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``); ``source``: the script (and commit) that sets them."""
+    ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``);
+    ``source``: the script (and commit) that sets them."""
 
     max_num_tokens: int | None = None
     max_running: int | None = None
