@@ -136,17 +136,16 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
         own = 0.5 * tpot * others + clump_ms + (steps.chunks - 1.0) * t_dec
         queue = u * others / (2.0 * (1.0 - u)) * clump_ms
         # the balance holds prompts only while every rank decodes: a rank with one client has nothing to decode
-        # while its prompt waits
-        balance = np.where(
-            b > 1.0,
-            balance_wait_ms(
+        # while its prompt waits (off in the product's recipe: nothing to compute on the search's grid)
+        balance = 0.0
+        if sched.balance_timeout_iters:
+            held = balance_wait_ms(
                 lam * sched.ranks,
                 sched.ranks,
                 sched.balance_timeout_iters * mean_iter,
                 sched.balance_batching_iters * mean_iter,
-            ),
-            0.0,
-        )
+            )
+            balance = np.where(b > 1.0, held, 0.0)
         admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave + balance
         # requests beyond the running cap wait for a slot: (c − b)/b of a running request's cycle
         return admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)

@@ -140,7 +140,7 @@ def test_attention_dp_balance_holds_a_prompt_until_every_rank_has_one():
 
 def test_the_balance_wait_is_added_to_ttft_only_while_every_rank_decodes():
     """The same loop with and without the balance: TTFT grows by the wait at the loop's own arrival rate (Little's law
-    still holds), TPOT is untouched at that load; one client per rank never waits (its rank has nothing to decode)."""
+    still holds); one client per rank never waits (its rank has nothing to decode)."""
 
     def run(clients, timeout):
         return agg_closed_loop(
