@@ -41,6 +41,7 @@ def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepMo
         *mtp_settings(req, mode),
         gpus_per_node=req.gpus_per_node,
         graph_max_batch=graph_max_batch(db, req),
+        moe_backend=req.moe_backend,
     )
 
 

@@ -134,6 +134,22 @@ class EngineRules:
     prefill_first: bool = False
     graph_defaults: tuple[GraphRule, ...] = ()
     graph_exported: bool = False
+    # MoE backends a recipe may select in place of the engine's default kernel -> the op table that measured it
+    moe_backend_tables: tuple[tuple[str, str], ...] = ()
+
+    def moe_table(self, moe_backend: str | None) -> str:
+        """The op table of the MoE kernel a recipe runs: ``moe`` (the engine's default) for None, else the table
+        the engine file names for that backend. Raises ValueError naming the backends that have one."""
+        if moe_backend is None:
+            return "moe"
+        tables = dict(self.moe_backend_tables)
+        if moe_backend not in tables:
+            have = ", ".join(sorted(tables)) or "none"
+            raise ValueError(
+                f"{self.backend} has no measured MoE kernel for moe_backend {moe_backend!r} (measured: {have}); "
+                "leave it unset for the engine's default"
+            )
+        return tables[moe_backend]
 
     def default_graph_batch(self, gpu_mem_bytes: float, world_size: int) -> int | None:
         """The engine's default CUDA-graph capture limit (decode requests per attention-DP rank) on a GPU of
@@ -221,6 +237,9 @@ def engine_rules(backend: str) -> EngineRules:
             prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
+            moe_backend_tables=tuple(
+                sorted((str(k), str(v)) for k, v in ((raw.get("tables") or {}).get("moe_backends") or {}).items())
+            ),
             **_constants(
                 raw,
                 {

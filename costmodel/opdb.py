@@ -70,6 +70,13 @@ OPS: dict[str, OpKind] = {
     "moe": OpKind(
         "moe", ("dtype", "distribution", "hidden", "inter", "topk", "experts"), ("tp", "ep", "tokens"), roofline.moe
     ),
+    # TRT-LLM's TRTLLM MoE backend (TRTLLMGenFusedMoE), where a recipe selects it (engine file tables.moe_backends)
+    "moe_trtllm_gen": OpKind(
+        "moe_trtllm_gen",
+        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
+        ("tp", "ep", "tokens"),
+        roofline.moe,
+    ),
     "custom_allreduce": OpKind("custom_allreduce", ("dtype", "variant"), ("gpus", "msg"), roofline.collective),
     "nccl": OpKind("nccl", ("op", "dtype"), ("gpus", "msg"), roofline.collective, system_wide=True),
     "moe_a2a": OpKind(

@@ -82,6 +82,7 @@ class StepModel:
         mtp_accept: float = 0.0,
         gpus_per_node: int | None = None,
         graph_max_batch: int | None = None,
+        moe_backend: str | None = None,
     ):
         self.db, self.a, self.q = db, arch, quant
         # decode batches per attention-DP rank above this run eagerly (no captured CUDA graph); None: all captured
@@ -99,6 +100,8 @@ class StepModel:
         self.ar_variant = next((v for v in rules.allreduce_variants if v in opts), opts[0])
         self.gemm_gap_ms = rules.quant_gemm_gap_ms
         self.moe_dist = "power_law_1.01"
+        # the MoE kernel the recipe runs (None: the engine's default), as the op table that measured it
+        self.moe_table = rules.moe_table(moe_backend) if arch.is_moe else "moe"
         self.attn_dtypes = ("bfloat16", "bfloat16") if arch.is_mla else self._attention_dtypes()
         # The measured MLA module runs all its projections in one dtype: usable unless the checkpoint keeps
         # only some of them in bf16 (then each projection is priced as its own GEMM).
@@ -224,7 +227,7 @@ class StepModel:
             topk=a.topk,
             experts=a.num_experts,
         )
-        lat = self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
+        lat = self.db.latency_ms(self.moe_table, lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
         router = self._gemm(t, a.num_experts, a.hidden, "bfloat16")
         shared = 0.0
         if a.num_shared_experts:
@@ -381,8 +384,8 @@ class StepModel:
             )
         if self.a.num_linear_layers and not db.has("gdn"):
             raise MissingDataError(f"{db.system.name}/{db.backend} {db.version} has no gdn (linear attention) table")
-        if self.a.is_moe and q.moe not in db.options("moe", "dtype"):
+        if self.a.is_moe and q.moe not in db.options(self.moe_table, "dtype"):
             raise MissingDataError(
-                f"{db.system.name}/{db.backend} has no MoE data for dtype {q.moe}; "
-                f"measured: {', '.join(db.options('moe', 'dtype'))}"
+                f"{db.system.name}/{db.backend} has no {self.moe_table} data for MoE dtype {q.moe}; "
+                f"measured: {', '.join(db.options(self.moe_table, 'dtype'))}"
             )

@@ -175,6 +175,8 @@ def convert_table(
             _merge(wheel, path, v, spec, merged, only, ())
             | {"shared_kernel": f"{share.key}={share.value}: {share.why}"}
         )
+    if spec.lane and not merged:  # no version measured the kernel on this system
+        return None
     return merged, provenance
 
 
@@ -182,6 +184,8 @@ def _merge(wheel: Wheel, path: str, version: str, spec: TableSource, merged: dic
     """Add one source file's rows for shapes ``merged`` lacks (and ``keep`` admits); return its provenance."""
     raw = wheel.read(path)
     rows = _read_rows(raw)
+    if spec.lane:
+        rows = [r for r in rows if r.get("kernel_source") == spec.lane]
     resolved = sum_lanes(rows, spec) if spec.sum_lanes_by else resolve_lanes(rows, spec, pinned)
     added = 0
     for key, val in resolved.items():

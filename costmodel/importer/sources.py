@@ -81,6 +81,9 @@ class TableSource:
     # Lanes are the consecutive kernels of one op, not alternatives: a shape's value is their sum, kept
     # only where every kernel measured for its value of this key column (ours, e.g. "phase") is present.
     sum_lanes_by: str = ""
+    # Only this kernel lane (``kernel_source``) of the source file: a kernel the engine runs when a recipe selects
+    # it, kept apart from the table of the engine's default kernel.
+    lane: str = ""
     notes: str = field(default="")
 
 
@@ -184,6 +187,27 @@ TABLES: tuple[TableSource, ...] = (
             "num_tokens:tokens",
         ),
         filter_moe_shapes=True,
+    ),
+    TableSource(
+        "moe_trtllm_gen",
+        "moe",
+        "moe_perf",
+        _k(
+            "moe_dtype:dtype",
+            "distribution",
+            "hidden_size:hidden",
+            "inter_size:inter",
+            "topk",
+            "num_experts:experts",
+            "moe_tp_size:tp",
+            "moe_ep_size:ep",
+            "num_tokens:tokens",
+        ),
+        optional=True,
+        filter_moe_shapes=True,
+        lane="moe_torch_flow_min_latency",
+        notes="TRT-LLM's TRTLLM MoE backend (TRTLLMGenFusedMoE, moe_config.backend: TRTLLM): the collector's "
+        "min-latency lane, measured for NVFP4 on SM100 with at most 256 experts",
     ),
     TableSource(
         "custom_allreduce",

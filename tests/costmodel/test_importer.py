@@ -333,3 +333,39 @@ def test_a_kernel_both_engines_call_fills_the_table_that_lacks_it(sm, shared):
     own = next(v for k, v in merged.items() if k[0] == "w4a16_mxfp4")
     assert own[0] == "vllm_kernel"  # the engine's own measurement wins
     assert ("shared_kernel" in prov[-1]) == shared
+
+
+def test_a_lane_table_keeps_only_its_kernel_and_is_absent_where_unmeasured():
+    """moe_trtllm_gen takes only the TRTLLM-gen lane (moe_torch_flow_min_latency) of moe_perf; the moe table keeps
+    the engine default's lane for the same shape; a system whose files lack the lane has no such table."""
+    from costmodel.importer.convert import convert_table
+    from costmodel.importer.sources import TABLES
+
+    def lane(kernel: str, latency: float) -> list[dict]:
+        return _rows(
+            "1.3.0rc20",
+            "moe",
+            kernel,
+            moe_dtype=["nvfp4"],
+            distribution=["balanced"],
+            hidden_size=[7168],
+            inter_size=[2048],
+            topk=[8],
+            num_experts=[256],
+            moe_tp_size=[4],
+            moe_ep_size=[1],
+            num_tokens=[8],
+            latency=[latency],
+        )
+
+    path = f"{ROOT}data/b200_sxm/moe/trtllm/1.3.0rc20/moe_perf.parquet"
+    both = _Wheel({path: _pq(lane("moe_torch_flow_cutlass", 0.24) * 2 + lane("moe_torch_flow_min_latency", 0.065))})
+    spec = {t.name: t for t in TABLES}
+    gen, _ = convert_table(both, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset())
+    default, _ = convert_table(both, spec["moe"], "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset())
+    assert [v for v in gen.values()] == [("moe_torch_flow_min_latency", (0.065,))]
+    assert [v for v in default.values()] == [("moe_torch_flow_cutlass", (0.24,))]
+    only_cutlass = _Wheel({path: _pq(lane("moe_torch_flow_cutlass", 0.24))})
+    assert (
+        convert_table(only_cutlass, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset()) is None
+    )

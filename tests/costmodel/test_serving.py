@@ -179,3 +179,55 @@ def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
     assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == HANDOFF_CONNECTOR_MS["mla"]
     gqa = StepModel(open_db("h200_sxm", "vllm", "0.24.0"), load_model("QWEN3_32B"), Q)
     assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS["gqa"]
+
+
+def test_a_recipe_moe_backend_prices_that_kernels_table():
+    """TRT-LLM's TRTLLM MoE backend is priced from its own measured table (b200: 2-4x faster than the CUTLASS
+    default at decode batches); a system that never measured it says so, and an unknown backend is named."""
+    from costmodel.opdb import MissingDataError
+
+    a = load_model("deepseek-ai/DeepSeek-R1")
+    q = Quant(gemm="nvfp4", kv_cache="fp8", attention="bfloat16", moe="nvfp4")
+    db = open_db("b200_sxm", "trtllm", "1.3.0rc20")
+    lay = Layout(*(np.array(v) for v in (4, 1, 1, 4, 1)))
+    default, gen = StepModel(db, a, q), StepModel(db, a, q, moe_backend="TRTLLM")
+    gen.check()
+    moe_default = float(default._moe(lay, np.array(8.0), lay.dp))
+    moe_gen = float(gen._moe(lay, np.array(8.0), lay.dp))
+    want = float(
+        db.latency_ms(
+            "moe_trtllm_gen",
+            4,
+            1,
+            8.0,
+            dtype="nvfp4",
+            distribution="power_law_1.01",
+            hidden=7168,
+            inter=2048,
+            topk=8,
+            experts=256,
+        )
+    )
+    assert moe_default - moe_gen == pytest.approx(
+        float(
+            db.latency_ms(
+                "moe",
+                4,
+                1,
+                8.0,
+                dtype="nvfp4",
+                distribution="power_law_1.01",
+                hidden=7168,
+                inter=2048,
+                topk=8,
+                experts=256,
+            )
+        )
+        - want
+    )
+    assert moe_gen < moe_default / 2
+    h200 = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), a, Q, moe_backend="TRTLLM")
+    with pytest.raises(MissingDataError, match="moe_trtllm_gen"):
+        h200.check()
+    with pytest.raises(ValueError, match="measured: TRTLLM"):
+        StepModel(db, a, q, moe_backend="CUTEDSL")
