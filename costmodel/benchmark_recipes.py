@@ -3,11 +3,12 @@
 The measurement CSV records a deployment's layout and load, not the engine flags. The InferenceMAX/InferenceX
 runs (rows whose source records ``measured=``) were launched by scripts that set the token budget, the batch
 cap, SGLang's inbox poll interval and the CUDA-graph limit per model, GPU and engine, sometimes by TP or
-concurrency. ``data/validation/benchmark_recipes.yaml`` lists those settings, each entry with the script that
-sets it; a row takes the first entry whose ``match`` (backend, system, model, optionally the row's
-gemm_quant_mode label) and ``when`` hold. A setting written ``concurrency`` is the run's client count (scripts
-that pass ``$CONC``). Settings an entry leaves out, and rows
-no entry matches, keep the product's defaults (``costmodel.config``, ``data/engines``).
+concurrency, and which script ran (MTP or not) changed with the run's date. ``data/validation/benchmark_recipes.yaml``
+lists those settings, each entry with the script that sets it; each setting of a run comes from the first entry
+that sets it and whose ``match`` (backend, system, model, optionally the row's gemm_quant_mode label, its run
+day or a day it ran before) and ``when`` hold. A setting written ``concurrency`` is the run's client count
+(scripts that pass ``$CONC``). Settings no matching entry sets keep the product's defaults (``costmodel.config``,
+``data/engines``).
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 """
@@ -15,7 +16,7 @@ Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +34,8 @@ FIELDS = (
     "balance_timeout_iters",
     "balance_batching_iters",
 )
+# settings that name a kernel rather than count: TRT-LLM moe_config.backend (``default``: the engine's own choice)
+TEXT_FIELDS = ("moe_backend",)
 # `when` condition -> (the run's value it reads, test against the entry's number)
 CONDITIONS = {
     "tp": ("tp", operator.eq),
@@ -57,7 +60,8 @@ class BenchmarkRecipe:
     per rank replayed as a CUDA graph; ``mtp_draft``: MTP tokens drafted per step (models with MTP layers);
     ``balance_timeout_iters``, ``balance_batching_iters``: TRT-LLM ``attention_dp_config.timeout_iters`` and
     ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``);
-    ``source``: the script (and commit) that sets them."""
+    ``moe_backend``: TRT-LLM ``moe_config.backend`` where the script sets one the engine does not default to
+    (``default``: the engine's own kernel); ``source``: the scripts (and commits) that set them."""
 
     max_num_tokens: int | None = None
     max_running: int | None = None
@@ -66,6 +70,7 @@ class BenchmarkRecipe:
     mtp_draft: int | None = None
     balance_timeout_iters: int | None = None
     balance_batching_iters: int | None = None
+    moe_backend: str | None = None
     source: str = ""
 
 
@@ -75,31 +80,58 @@ class _Entry:
     systems: frozenset[str]
     models: frozenset[str]
     gemm: frozenset[str] | None  # the row's gemm_quant_mode label ("" when blank); None: any
+    modes: frozenset[str] | None  # agg / disagg; None: both
+    days: frozenset[str] | None  # run days (YYYY-MM-DD) the entry covers; None: any
+    before: str  # the entry covers runs before this day ("": any)
     when: tuple[tuple[str, int], ...]
     recipe: BenchmarkRecipe
     per_client: frozenset[str]  # settings the script sets to the concurrency (e.g. --cuda-graph-max-bs $CONC)
 
-    def holds(
-        self, backend: str, system: str, model: str, gemm: str, tp: int, dp: int, conc: int, isl: int, osl: int
-    ) -> bool:
+    def holds(self, backend: str, system: str, model: str, gemm: str, mode: str, day: str, run: dict[str, int]) -> bool:
         if backend != self.backend or system not in self.systems or model not in self.models:
+            return False
+        if self.modes is not None and mode not in self.modes:
             return False
         if self.gemm is not None and gemm not in self.gemm:
             return False
-        run = {"tp": tp, "dp": dp, "conc": conc, "isl": isl, "osl": osl}
+        if (self.days is not None and day not in self.days) or (self.before and not (day and day < self.before)):
+            return False
         return all(test(run[value], w) for (value, test), w in ((CONDITIONS[k], w) for k, w in self.when))
 
 
 def benchmark_recipe(
-    backend: str, system: str, model: str, gemm: str, tp: int, dp: int, concurrency: int, isl: int, osl: int
+    backend: str,
+    system: str,
+    model: str,
+    gemm: str,
+    tp: int,
+    dp: int,
+    concurrency: int,
+    isl: int,
+    osl: int,
+    measured: str = "",
+    mode: str = "agg",
 ) -> BenchmarkRecipe | None:
-    """The settings of the first entry matching a benchmark run (its gemm_quant_mode label, worker TP and
-    attention-DP ranks, clients, nominal ISL/OSL), or None."""
-    e = next((e for e in _entries() if e.holds(backend, system, model, gemm, tp, dp, concurrency, isl, osl)), None)
-    if e is None:
+    """The settings of a benchmark run (its gemm_quant_mode label, (decode) worker TP and attention-DP ranks,
+    clients, nominal ISL/OSL, ``measured``: its run date, ISO, "" when unknown, and its mode): each from the
+    first matching entry that sets it. None when no entry matches."""
+    day = measured[:10]
+    run = {"tp": tp, "dp": dp, "conc": concurrency, "isl": isl, "osl": osl}
+    hits = [e for e in _entries() if e.holds(backend, system, model, gemm, mode, day, run)]
+    if not hits:
         return None
-    per_client: dict[str, Any] = {f: concurrency for f in e.per_client}
-    return replace(e.recipe, **per_client)
+    settings: dict[str, Any] = {}
+    sources: list[str] = []
+    for e in hits:
+        new = {
+            f: (concurrency if f in e.per_client else getattr(e.recipe, f))
+            for f in FIELDS + TEXT_FIELDS
+            if f not in settings and (f in e.per_client or getattr(e.recipe, f) is not None)
+        }
+        if new:
+            settings |= new
+            sources += [e.recipe.source] if e.recipe.source not in sources else []
+    return BenchmarkRecipe(**settings, source="; ".join(sources))
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +148,11 @@ def _entries() -> tuple[_Entry, ...]:
 
 def _entry(e: dict[str, Any], i: int) -> _Entry:
     m = e["match"]
-    unknown = set(e) - {"match", "when", "source", *FIELDS} or set(e.get("when") or {}) - set(CONDITIONS)
+    unknown = (
+        set(e) - {"match", "when", "source", *FIELDS, *TEXT_FIELDS}
+        or set(e.get("when") or {}) - set(CONDITIONS)
+        or set(m) - {"backend", "system", "model", "gemm", "mode", "measured", "measured_before"}
+    )
     if unknown:
         raise ValueError(f"entry {i}: unknown keys {sorted(unknown)}")
     per_client = frozenset(f for f in FIELDS if e.get(f) == "concurrency")
@@ -125,13 +161,19 @@ def _entry(e: dict[str, Any], i: int) -> _Entry:
         systems=_set(m["system"]),
         models=_set(m["model"]),
         gemm=_set(m["gemm"]) if "gemm" in m else None,
+        modes=_set(m["mode"]) if "mode" in m else None,
+        days=_set(m["measured"]) if "measured" in m else None,
+        before=str(m.get("measured_before", "")),
         when=tuple((str(k), int(v)) for k, v in sorted((e.get("when") or {}).items())),
-        recipe=BenchmarkRecipe(
-            **{f: int(e[f]) for f in FIELDS if e.get(f) is not None and f not in per_client},
-            source=" ".join(str(e["source"]).split()),
-        ),
+        recipe=BenchmarkRecipe(**_settings(e, per_client), source=" ".join(str(e["source"]).split())),
         per_client=per_client,
     )
+
+
+def _settings(e: dict[str, Any], per_client: frozenset[str]) -> dict[str, Any]:
+    """An entry's own settings: counts as integers, kernel names as text (per-client ones are filled per run)."""
+    counts = {f: int(e[f]) for f in FIELDS if e.get(f) is not None and f not in per_client}
+    return counts | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
 
 
 def _set(v: Any) -> frozenset[str]:

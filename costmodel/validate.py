@@ -261,6 +261,7 @@ def _request(row: dict, arch, db, rec: BenchmarkRecipe) -> SurfaceRequest:
         scheduler_recv_interval=rec.recv_interval
         or engine_rules(row["backend"]).benchmark_recv_interval(concurrency(row)),
         cuda_graph_max_batch=rec.cuda_graph_max_batch or _graph_max_batch(row, db),
+        moe_backend=None if rec.moe_backend in (None, "default") else rec.moe_backend,
         length_range_ratio=_range_ratio(row),
         # The scripts' token budgets (16k-32k) are recorded but not priced: the serving model prices the prompts
         # that reach the scheduler together as one clump up to the budget, and at those budgets that gives clumps of
@@ -286,6 +287,8 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
         concurrency(row),
         _int(row.get("isl")),
         _int(row.get("osl")),
+        _source_fields(row.get("silicon_data_source") or "").get("measured", ""),
+        _text(row, "mode"),
     )
 
 

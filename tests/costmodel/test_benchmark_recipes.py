@@ -9,7 +9,7 @@ from costmodel.benchmark_recipes import BenchmarkRecipe, BenchmarkRecipeError, b
 from costmodel.validate import row_recipe, row_request
 
 
-def test_first_matching_entry_wins_and_conditions_hold():
+def test_each_setting_comes_from_the_first_entry_that_sets_it():
     # dsr1_fp8_h200.sh: 512 at 1k/1k, 256 otherwise; no --scheduler-recv-interval
     one_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 1024, 1024)
     eight_k = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 8192, 1024)
@@ -20,6 +20,13 @@ def test_first_matching_entry_wins_and_conditions_hold():
     fp8_tp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 4, 1, 16, 8192, 1024)
     assert (fp4.max_running, fp8_tp4.max_running, fp8_tp4.recv_interval) == (256, 32, 10)
     assert benchmark_recipe("sglang", "h100_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 1024, 1024) is None
+    # the fp4 script passes no recv interval: the fp8 TP4 entry's 10 does not leak into its runs
+    fp4_tp4 = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "nvfp4", 4, 1, 16, 8192, 1024)
+    assert (fp4_tp4.recv_interval, fp4_tp4.max_num_tokens) == (None, 16384)
+    # an H200 attention-DP TRT-LLM run: its balance, the H200 scripts' graph cap and the non-MTP script's depth,
+    # from three entries
+    h200 = benchmark_recipe("trtllm", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 1, 8, 256, 1024, 1024)
+    assert (h200.balance_timeout_iters, h200.cuda_graph_max_batch, h200.mtp_draft) == (60, 128, 0)
 
 
 def test_settings_the_script_ties_to_the_concurrency():
@@ -32,7 +39,7 @@ def test_attention_dp_scripts_turn_the_balance_on():
     dp = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 1, 8, 256, 1024, 1024)
     tp = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 256, 1024, 1024)
     assert (dp.balance_timeout_iters, dp.balance_batching_iters) == (60, None)
-    assert tp is None  # without attention DP the b200 DeepSeek TRT-LLM scripts set nothing the model prices
+    assert tp.balance_timeout_iters is None  # no balance without attention DP
     # gptoss_fp4_b200_trt.sh sets only enable_balance: TRT-LLM's AttentionDpConfig defaults (50, 10)
     oss = benchmark_recipe("trtllm", "b200_sxm", "openai/gpt-oss-120b", "nvfp4", 1, 4, 64, 1024, 1024)
     assert (oss.balance_timeout_iters, oss.balance_batching_iters, oss.max_num_tokens) == (50, 10, 20000)
@@ -82,13 +89,59 @@ def test_a_damaged_table_is_named(tmp_path, monkeypatch):
         br._entries.cache_clear()
 
 
-def test_trtllm_mtp_depth_follows_attention_dp():
-    """dsr1_*_b200_trt_mtp.sh / dsr1_fp8_h200_trt_mtp.sh: MTP=3 without attention DP, MTP=1 with it."""
+def test_trtllm_mtp_follows_the_script_the_run_date_names():
+    """The MTP configs ran on 2026-01-14, 2026-02-05 and 2026-02-06 (dsr1_*_trt_mtp.sh: MTP=3 without attention
+    DP, MTP=1 with it); every other run of these models is a non-MTP script's."""
     from costmodel.validate import _measured_mtp as measured
 
     def _measured_mtp(r):
         return measured(r, row_recipe(r) or BenchmarkRecipe())
 
+    def on(day: str) -> str:
+        return f"source_file=2026-04-06.csv; silicon_concurrency=32; measured={day}T00:00:00.000Z"
+
     row = _row(backend="trtllm", system="b200_sxm", model_path="deepseek-ai/DeepSeek-R1", tp_size="1")
-    assert _measured_mtp(row | {"attention_dp_size": "8"})[0] == 1
-    assert _measured_mtp(row | {"tp_size": "8", "attention_dp_size": "1"})[0] == 3
+    mtp_run, plain_run, early_run = (
+        row | {"silicon_data_source": on(d)} for d in ("2026-02-06", "2026-03-25", "2025-11-02")
+    )
+    assert _measured_mtp(mtp_run | {"attention_dp_size": "8"})[0] == 1
+    assert _measured_mtp(mtp_run | {"tp_size": "8", "attention_dp_size": "1"}) == (3, 0.6)
+    assert _measured_mtp(plain_run | {"tp_size": "8", "attention_dp_size": "1"}) == (0, 0.0)
+    assert _measured_mtp(early_run | {"attention_dp_size": "8"}) == (0, 0.0)
+    # a disagg row's decode workers are not the agg scripts': it keeps the backend's recipe
+    disagg = mtp_run | {"mode": "disagg", "decode_tp_size": "8", "decode_num_workers": "", "tp_size": ""}
+    assert row_recipe(disagg) is None or row_recipe(disagg).mtp_draft is None
+
+
+def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
+    """dsr1_fp4_b200_trt.sh from 2026-02-03 and the MTP script: TRTLLM, CUTLASS (the default) with attention DP;
+    before 2026-02-03: TRTLLM except at 256+ clients (1k ISL) or above 32 (8k ISL). FP8 runs name no kernel."""
+
+    def moe(gemm: str, tp: int, dp: int, conc: int, isl: int, day: str) -> str | None:
+        r = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", gemm, tp, dp, conc, isl, 1024, day)
+        return r.moe_backend
+
+    assert moe("nvfp4", 8, 1, 128, 1024, "2026-02-03T17:34:19Z") == "TRTLLM"
+    assert moe("nvfp4", 1, 8, 128, 1024, "2026-02-03T17:34:19Z") == "default"
+    assert moe("nvfp4", 8, 1, 64, 8192, "2025-11-02T00:00:00Z") == "default"
+    assert moe("nvfp4", 8, 1, 32, 8192, "2025-11-02T00:00:00Z") == "TRTLLM"
+    assert moe("nvfp4", 8, 1, 256, 1024, "2025-11-02T00:00:00Z") == "default"
+    assert moe("nvfp4", 8, 1, 64, 8192, "2026-01-14T00:00:00Z") == "TRTLLM"  # the MTP script: no era rule
+    assert moe("fp8", 8, 1, 64, 1024, "2026-02-05T00:00:00Z") is None
+
+
+def test_validate_prices_the_scripts_moe_kernel():
+    """A run the script gave TRTLLM is priced with moe_backend TRTLLM; `default` is the engine's own (None)."""
+    from costmodel.arch import load_model
+    from costmodel.opdb import open_db
+
+    a, db = load_model("deepseek-ai/DeepSeek-R1"), open_db("b200_sxm", "trtllm", "1.3.0rc20")
+    row = _row(
+        backend="trtllm",
+        system="b200_sxm",
+        model_path="deepseek-ai/DeepSeek-R1",
+        gemm_quant_mode="nvfp4",
+        silicon_data_source="source_file=2026-03-25.csv; silicon_concurrency=64; measured=2026-02-03T17:34:19Z",
+    )
+    assert row_request(row, a, db).moe_backend == "TRTLLM"
+    assert row_request(row | {"tp_size": "1", "attention_dp_size": "8"}, a, db).moe_backend is None
