@@ -74,6 +74,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "weight_fit": ("feasibility", "weight_fit"),
     "WeightFit": ("feasibility", "WeightFit"),
     "priced_quant": ("feasibility", "priced_quant"),
+    "moe_kernel_dtypes": ("feasibility", "moe_kernel_dtypes"),
     "default_kv_cache": ("feasibility", "default_kv_cache"),
     "layouts": ("layout_rules", "layouts"),
     "why_no_layout": ("layout_rules", "why_no_layout"),
@@ -141,7 +142,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules
     from costmodel.errors import CostModelError, UnknownModelError, UnsupportedModelError
-    from costmodel.feasibility import WeightFit, default_kv_cache, priced_quant, weight_fit
+    from costmodel.feasibility import WeightFit, default_kv_cache, moe_kernel_dtypes, priced_quant, weight_fit
     from costmodel.files import BadInputFileError, file_kind, is_regular, read_bytes
     from costmodel.importer.run import import_all
     from costmodel.latency import PERCENTILES, percentile_index

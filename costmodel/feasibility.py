@@ -53,6 +53,15 @@ def priced_quant(
     return resolve_quant(open_db(system, backend, version), arch, quant)
 
 
+def moe_kernel_dtypes(system: str, backend: str, version: str, moe_backend: str) -> tuple[str, ...]:
+    """Expert dtypes the op tables measured for the MoE kernel ``moe_backend`` selects on this system (empty: none).
+    Raises ValueError for a backend the engine file names no table for (engines.EngineRules.moe_table)."""
+    from costmodel.engines import engine_rules
+
+    db, table = open_db(system, backend, version), engine_rules(backend).moe_table(moe_backend)
+    return tuple(db.options(table, "dtype")) if db.has(table) else ()
+
+
 def default_kv_cache(system: str, backend: str, version: str, arch: ModelArch) -> str:
     """The KV-cache dtype the backend's engine recipe runs for this model by default ("fp8" or "bfloat16")."""
     return recipe_kv_cache(open_db(system, backend, version), arch)

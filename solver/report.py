@@ -41,6 +41,7 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         "  serving       scheduler reads new requests every "
         + (f"{n} iterations" if (n := s.get("scheduler_recv_interval", 1)) > 1 else "iteration")
         + (f", token budget {t:,} per iteration" if (t := s.get("max_num_tokens")) else "")
+        + (f", MoE kernel {b} (moe_config.backend)" if (b := s.get("moe_backend")) else "")
         + (
             f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
             if "disagg" in s["modes"] and "prefill_utilisation" in s

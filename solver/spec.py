@@ -84,6 +84,7 @@ class Spec:
             "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
             "scheduler_recv_interval": r.scheduler_recv_interval,
             "max_num_tokens": token_budget(r),
+            "moe_backend": r.moe_backend,
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
             "calibrated": r.calibration is not None,
@@ -242,6 +243,32 @@ def _check_data(k: SpecKeys, version: str, where: Where) -> None:
             raise UserError(
                 f"{where('backend_version', 'backend', key)}backend_version: no measured data for {k.backend} "
                 f"{version} on {system} ({key}); measured: {', '.join(have) or 'none'}."
+            )
+
+
+def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant, where: Where) -> None:
+    """serving.moe_backend names a kernel the engine can select and the op tables measured for this model's experts,
+    at the priced expert dtype, on each system."""
+    name = k.serving.moe_backend
+    if name is None:
+        return
+    from costmodel import moe_kernel_dtypes, priced_quant
+
+    at = f"{where('serving.moe_backend')}serving.moe_backend: {name}"
+    if not arch.is_moe:
+        raise UserError(f"{at} selects an MoE kernel, but {arch.name} has no experts; drop the key.")
+    for key, system in (("system", k.system), ("decode_system", k.decode_system)):
+        if not system:
+            continue
+        try:
+            have = moe_kernel_dtypes(system, k.backend, version, name)
+        except ValueError as e:
+            raise UserError(f"{at}: {e}.") from None
+        moe = priced_quant(system, k.backend, version, arch, quant)[0].moe
+        if moe not in have:
+            raise UserError(
+                f"{at} is not measured for {moe} experts on {system} ({key}; measured: {', '.join(have) or 'none'})"
+                "; leave it unset for the engine's default kernel."
             )
 
 
@@ -420,6 +447,7 @@ def spec_from_raw(
     _check_data(k, version, where)
     _check_context(k, isl, osl, arch, where)
     quant, note = _quant(k, version, given, arch, where)
+    _check_moe_backend(k, version, arch, quant, where)
     search = _search(k, given, arch, where)
     _check_replicas(k, where)
     checkpoint = _checkpoint(model, arch, quant, k, version)
@@ -472,6 +500,7 @@ def spec_from_raw(
         total_gpus=k.total_gpus,
         scheduler_recv_interval=k.serving.scheduler_recv_interval,
         max_num_tokens=k.serving.max_num_tokens,
+        moe_backend=k.serving.moe_backend,
         length_range_ratio=float(k.workload.length_range_ratio),
         prefill_utilisation=float(k.serving.prefill_utilisation),
         workload=None if workload.zero_variance else workload,

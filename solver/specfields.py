@@ -280,6 +280,13 @@ FIELDS: tuple[Field, ...] = (
         cap=_BIG,
     ),
     F(
+        "serving.moe_backend",
+        "str?",
+        "TRT-LLM moe_config.backend: TRTLLM prices and deploys the TRTLLM-gen MoE kernel (measured for NVFP4 "
+        "experts on b200 and gb200); null: the engine's default kernel",
+        choices=("TRTLLM",),
+    ),
+    F(
         "serving.prefill_utilisation",
         "number",
         "load at which disagg prefill pools are planned: their TTFT "

@@ -72,6 +72,7 @@ class SpeculativeKeys:
 class ServingKeys:
     scheduler_recv_interval: int
     max_num_tokens: int | None
+    moe_backend: str | None
     prefill_utilisation: float
 
 

@@ -165,6 +165,8 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     }
     if r.role != "agg":  # the buffer must hold a whole prompt's KV and be a multiple of the block size
         cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
+    if spec.request.moe_backend is not None:  # the MoE kernel priced (costmodel.step: the engine file's table)
+        cfg["moe_config"] = {"backend": spec.request.moe_backend}
     if r.mtp_draft > 0:
         cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": r.mtp_draft}
     return cfg, notes

@@ -15,11 +15,13 @@ from costmodel import ROLES, Recipe
 
 @dataclass(frozen=True)
 class ReadBack:
-    """One exported deployment as the engines will run it: mode, a recipe per role, workers per role (all replicas)."""
+    """One exported deployment as the engines will run it: mode, a recipe per role, workers per role (all replicas),
+    and the MoE kernel its engine files select (TRT-LLM ``moe_config.backend``; None: the engine's default)."""
 
     mode: str
     recipes: tuple[Recipe, ...]
     workers: dict[str, int]
+    moe_backend: str | None = None
 
 
 def read_deployment(folder: Path) -> ReadBack:
@@ -41,17 +43,12 @@ def read_deployment(folder: Path) -> ReadBack:
         if s["componentType"] == "worker"
     }
     accept = float(inp["mtp"][mode]["acceptance"])
-    recipes = tuple(
-        _recipe(
-            inp["backend"],
-            role,
-            yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()),
-            bool(inp["moe"]),
-            accept,
-        )
-        for role in ROLES[mode]
-    )
-    return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]})
+    docs = {role: yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()) for role in ROLES[mode]}
+    recipes = tuple(_recipe(inp["backend"], role, docs[role], bool(inp["moe"]), accept) for role in ROLES[mode])
+    kernels = {(d.get("moe_config") or {}).get("backend") for d in docs.values()}
+    if len(kernels) > 1:
+        raise ValueError(f"{folder}: the engine files select different MoE kernels ({sorted(map(str, kernels))})")
+    return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]}, kernels.pop())
 
 
 def _recipe(backend: str, role: str, doc: dict[str, Any], moe: bool, accept: float) -> Recipe:

@@ -255,3 +255,29 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
         assert envs == [want] * len(workers)
         script = (m.parent.parent / "launch" / "node_0_run.sh").read_text()
         assert ("VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1" in script) == switched
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"backend": "sglang"}, r"sglang has no measured MoE kernel for moe_backend 'TRTLLM' \(measured: none\)"),
+        (
+            {"system": "h200_sxm", "quantization": {"gemm": "fp8_block", "moe": "fp8_block", "kv_cache": "fp8"}},
+            r"not measured for fp8_block experts on h200_sxm \(system; measured: none\)",
+        ),
+        ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
+    ],
+)
+def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
+    raw = {
+        "model": "deepseek-ai/DeepSeek-R1",
+        "system": "b200_sxm",
+        "backend": "trtllm",
+        "total_gpus": 8,
+        "workload": {"isl": 1024, "osl": 1024},
+        "quantization": {"gemm": "nvfp4", "moe": "nvfp4", "kv_cache": "fp8"},
+        "serving": {"moe_backend": "TRTLLM"},
+    }
+    assert spec_from_raw(raw).request.moe_backend == "TRTLLM"
+    with pytest.raises(UserError, match=r"serving\.moe_backend: TRTLLM.*" + message):
+        spec_from_raw(raw | change)

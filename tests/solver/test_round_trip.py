@@ -77,3 +77,35 @@ def test_round_trip_covered_forty_deployments():
     for b in ("trtllm", "vllm", "sglang"):  # every backend, agg and disagg, with a worker across two 8-GPU nodes
         for mode in ("agg", "disagg"):
             assert any(f.startswith(f"{b}-mla2node-{mode}") and f.endswith("-16gpus") for f in checked), (b, mode)
+
+
+def test_a_selected_moe_kernel_is_exported_and_prices_back(tmp_path):
+    """serving.moe_backend TRTLLM: every engine file selects it, and the read-back deployment priced with the
+    kernel its files name gives the report's figures (and differs from the default kernel's price)."""
+    import dataclasses
+
+    spec = spec_from_raw(
+        {
+            "model": "deepseek-ai/DeepSeek-R1",
+            "system": "b200_sxm",
+            "backend": "trtllm",
+            "total_gpus": 8,
+            "workload": {"isl": 1024, "osl": 1024},
+            "quantization": {"gemm": "nvfp4", "moe": "nvfp4", "kv_cache": "fp8"},
+            "sla": {"ttft_ms": 2000, "tpot_ms": 30},
+            "serving": {"moe_backend": "TRTLLM"},
+        }
+    )
+    result = solve(to_problem(spec, build_surfaces(spec.request)))
+    picks = chosen(result, 1)
+    for rel, text in bundle_files(result, spec, picks, None).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    for folder, dep in picks:
+        back = read_deployment(tmp_path / folder)
+        assert back.moe_backend == "TRTLLM"
+        req = dataclasses.replace(spec.request, moe_backend=back.moe_backend)
+        got = price(req, back.mode, back.recipes, back.workers)
+        assert math.isclose(got["tpot_ms"], dep.tpot_ms, rel_tol=1e-9), folder
+        default = price(dataclasses.replace(req, moe_backend=None), back.mode, back.recipes, back.workers)
+        assert default["tpot_ms"] > got["tpot_ms"] * 1.1, folder
