@@ -292,13 +292,14 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
     )
 
 
-# The measurement CSV has no MTP column, so the recipe is inferred. Benchmarks send random-token
-# prompts, on which drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per
-# step with 3 drafts) fits the TRT-LLM DeepSeek rows (0.8 under-predicted their TPOT by ~25 %).
-# Disaggregated rows that name their decode workers show SGLang decoding without MTP, and TRT-LLM's
-# attention-DP (max-throughput) decode workers too: with MTP their TPOT came out ~2.3× too low, without
-# it within ~10 % (30 rows). Rows that leave the decode workers blank mix both recipes (their twins
-# with full columns show it); they keep the backend's recipe.
+# The measurement CSV has no MTP column, so the recipe is inferred. Benchmark rows take the depth of the
+# launch script their run date names (benchmark_recipes.yaml). Benchmarks send random-token prompts, on which
+# drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per step with 3 drafts) fits
+# the TRT-LLM DeepSeek MTP rows whose non-MTP twins are priced right (b200 NVFP4 +11 %, h200 FP8 −3 % signed
+# TPOT; 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated rows that name their decode workers
+# show SGLang decoding without MTP, and TRT-LLM's attention-DP (max-throughput) decode workers too: with MTP
+# their TPOT came out ~2.3× too low, without it within ~10 % (30 rows). Rows that leave the decode workers
+# blank mix both recipes (their twins with full columns show it); they keep the backend's recipe.
 MEASURED_MTP_ACCEPTANCE = 0.6
 
 
