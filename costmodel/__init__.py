@@ -75,6 +75,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "WeightFit": ("feasibility", "WeightFit"),
     "priced_quant": ("feasibility", "priced_quant"),
     "moe_kernel_dtypes": ("feasibility", "moe_kernel_dtypes"),
+    "priced_moe_kernel": ("feasibility", "priced_moe_kernel"),
     "default_kv_cache": ("feasibility", "default_kv_cache"),
     "layouts": ("layout_rules", "layouts"),
     "why_no_layout": ("layout_rules", "why_no_layout"),
@@ -142,7 +143,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (tests/test_architecture.
     from costmodel.datacheck import verify_data
     from costmodel.engines import engine_rules
     from costmodel.errors import CostModelError, UnknownModelError, UnsupportedModelError
-    from costmodel.feasibility import WeightFit, default_kv_cache, moe_kernel_dtypes, priced_quant, weight_fit
+    from costmodel.feasibility import (
+        WeightFit,
+        default_kv_cache,
+        moe_kernel_dtypes,
+        priced_moe_kernel,
+        priced_quant,
+        weight_fit,
+    )
     from costmodel.files import BadInputFileError, file_kind, is_regular, read_bytes
     from costmodel.importer.run import import_all
     from costmodel.latency import PERCENTILES, percentile_index

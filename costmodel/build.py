@@ -23,7 +23,7 @@ from costmodel.layout_rules import layouts
 from costmodel.latency import agg_spread, decode_spread, prefill_spread
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import OpDB, open_db
-from costmodel.quant import resolve_quant
+from costmodel.quant import moe_kernel, resolve_quant
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
 from costmodel.surface import Candidates, Surfaces
@@ -41,7 +41,7 @@ def step_model(db: OpDB, req: SurfaceRequest, quant: Quant, mode: str) -> StepMo
         *mtp_settings(req, mode),
         gpus_per_node=req.gpus_per_node,
         graph_max_batch=graph_max_batch(db, req),
-        moe_backend=req.moe_backend,
+        moe_backend=moe_kernel(db, req.model, quant.moe, req.moe_backend),
     )
 
 

@@ -81,8 +81,9 @@ class SurfaceRequest:
     # engine token budget per iteration (prefill chunk; TRT-LLM max_num_tokens, vLLM --max-num-batched-tokens,
     # SGLang --chunked-prefill-size per rank); None: the backend's default (engine file scheduler.max_num_tokens)
     max_num_tokens: int | None = None
-    # MoE kernel backend the engine runs (TRT-LLM moe_config.backend, e.g. "TRTLLM"); None: the engine's default
-    # kernel. Priced from the op table the engine file names for it (tables.moe_backends) and rendered by the exporter.
+    # MoE kernel the engine runs (TRT-LLM moe_config.backend, e.g. "TRTLLM"; "default": the engine's own default);
+    # None: the product's recipe (engine file tables.moe_recipe where measured, else the default; quant.moe_kernel).
+    # Priced from the op table the engine file names for it (tables.moe_backends) and rendered by the exporter.
     moe_backend: str | None = None
 
 

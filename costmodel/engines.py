@@ -52,6 +52,9 @@ ATTENTION_RULES = ("tp_x_dp", "tp_or_dp")
 MOE_RULES = ("split", "tp_or_ep")
 ATTENTION_KINDS = ("mha", "mla", "hybrid")
 # EngineRules.sources key -> the engine file's key holding the source of those constants
+# serving.moe_backend / SurfaceRequest.moe_backend value that asks for the engine's own default MoE kernel
+DEFAULT_KERNEL = "default"
+
 CONSTANT_SOURCES = {
     "tables": "tables.source",
     "step_overhead": "host.step_source",
@@ -136,11 +139,13 @@ class EngineRules:
     graph_exported: bool = False
     # MoE backends a recipe may select in place of the engine's default kernel -> the op table that measured it
     moe_backend_tables: tuple[tuple[str, str], ...] = ()
+    # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
+    moe_recipe: tuple[str, ...] = ()
 
     def moe_table(self, moe_backend: str | None) -> str:
-        """The op table of the MoE kernel a recipe runs: ``moe`` (the engine's default) for None, else the table
-        the engine file names for that backend. Raises ValueError naming the backends that have one."""
-        if moe_backend is None:
+        """The op table of the MoE kernel a recipe runs: ``moe`` (the engine's default) for None or ``default``, else
+        the table the engine file names for that backend. Raises ValueError naming the backends that have one."""
+        if moe_backend in (None, DEFAULT_KERNEL):
             return "moe"
         tables = dict(self.moe_backend_tables)
         if moe_backend not in tables:
@@ -240,6 +245,7 @@ def engine_rules(backend: str) -> EngineRules:
             moe_backend_tables=tuple(
                 sorted((str(k), str(v)) for k, v in ((raw.get("tables") or {}).get("moe_backends") or {}).items())
             ),
+            moe_recipe=tuple(str(b) for b in (raw.get("tables") or {}).get("moe_recipe") or ()),
             **_constants(
                 raw,
                 {

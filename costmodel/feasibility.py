@@ -15,7 +15,7 @@ from costmodel.arch import ModelArch
 from costmodel.config import token_budget, Quant, SurfaceRequest
 from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
 from costmodel.opdb import open_db
-from costmodel.quant import recipe_kv_cache, resolve_quant
+from costmodel.quant import moe_dtypes, moe_kernel, recipe_kv_cache, resolve_quant
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,23 @@ def priced_quant(
     return resolve_quant(open_db(system, backend, version), arch, quant)
 
 
-def moe_kernel_dtypes(system: str, backend: str, version: str, moe_backend: str) -> tuple[str, ...]:
-    """Expert dtypes the op tables measured for the MoE kernel ``moe_backend`` selects on this system (empty: none).
-    Raises ValueError for a backend the engine file names no table for (engines.EngineRules.moe_table)."""
+def moe_kernel_dtypes(system: str, backend: str, version: str, arch: ModelArch, moe_backend: str) -> tuple[str, ...]:
+    """Expert dtypes the op tables measured for this model's expert shape with the MoE kernel ``moe_backend``
+    selects, on this system (empty: none). Raises ValueError for a backend the engine file names no table for
+    (engines.EngineRules.moe_table)."""
     from costmodel.engines import engine_rules
 
     db, table = open_db(system, backend, version), engine_rules(backend).moe_table(moe_backend)
-    return tuple(db.options(table, "dtype")) if db.has(table) else ()
+    return tuple(sorted(moe_dtypes(db, arch, table))) if db.has(table) else ()
+
+
+def priced_moe_kernel(
+    system: str, backend: str, version: str, arch: ModelArch, quant: Quant, requested: str | None
+) -> str | None:
+    """The MoE kernel the cost model prices (and the exporter deploys) on this system for a request's
+    ``moe_backend`` (costmodel.quant.moe_kernel): a kernel name, or None for the engine's default."""
+    db = open_db(system, backend, version)
+    return moe_kernel(db, arch, resolve_quant(db, arch, quant)[0].moe, requested)
 
 
 def default_kv_cache(system: str, backend: str, version: str, arch: ModelArch) -> str:

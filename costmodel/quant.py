@@ -58,8 +58,9 @@ def recipe_kv_cache(db: OpDB, a: ModelArch) -> str:
     return "bfloat16" if fp8 > MLA_KV_SLOWDOWN_LIMIT * bf16 else "fp8"
 
 
-def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
-    t = db.table("moe").columns
+def moe_dtypes(db: OpDB, a: ModelArch, table: str = "moe") -> set[str]:
+    """Expert dtypes an MoE op table measured for this model's expert shape (hidden, inter, top-k, experts)."""
+    t = db.table(table).columns
     sel = (
         (t["hidden"] == a.hidden)
         & (t["inter"] == a.moe_intermediate)
@@ -67,6 +68,25 @@ def _moe_dtypes(db: OpDB, a: ModelArch) -> set[str]:
         & (t["experts"] == a.num_experts)
     )
     return set(t["dtype"][sel].tolist())
+
+
+def moe_kernel(db: OpDB, a: ModelArch, moe_dtype: str, requested: str | None) -> str | None:
+    """The MoE kernel priced (and deployed) for a recipe: None for the engine's default kernel. ``requested``:
+    a kernel name (taken as is; StepModel.check refuses one not measured), ``default``, or None for the product's
+    recipe: the first kernel of the engine file's ``tables.moe_recipe`` whose table measured this model's experts
+    at ``moe_dtype`` on this system."""
+    from costmodel.engines import DEFAULT_KERNEL, engine_rules
+
+    if requested == DEFAULT_KERNEL or not a.is_moe:
+        return None
+    if requested is not None:
+        return requested
+    rules = engine_rules(db.backend)
+    for name in rules.moe_recipe:
+        table = rules.moe_table(name)
+        if db.has(table) and moe_dtype in moe_dtypes(db, a, table):
+            return name
+    return None
 
 
 def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, ...]]:
@@ -85,7 +105,7 @@ def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, .
         )
     moe = q.moe
     if a.is_moe:
-        have = _moe_dtypes(db, a)
+        have = moe_dtypes(db, a)
         want = "mxfp4" if a.native_weight_dtype == "mxfp4" and moe in ("nvfp4", "mxfp4", "fp8") else moe
         if want not in have:
             moe = next((d for d in MOE_FALLBACK.get(want, ()) if d in have), None) or (sorted(have) or [moe])[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel.engines import engine_rules
+from costmodel.engines import DEFAULT_KERNEL, engine_rules
 from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
 from costmodel.arch import ModelArch, load_model
@@ -261,7 +261,8 @@ def _request(row: dict, arch, db, rec: BenchmarkRecipe) -> SurfaceRequest:
         scheduler_recv_interval=rec.recv_interval
         or engine_rules(row["backend"]).benchmark_recv_interval(concurrency(row)),
         cuda_graph_max_batch=rec.cuda_graph_max_batch or _graph_max_batch(row, db),
-        moe_backend=None if rec.moe_backend in (None, "default") else rec.moe_backend,
+        # the MoE kernel the launch script selects; rows that name none ran the engine's default
+        moe_backend=rec.moe_backend or DEFAULT_KERNEL,
         length_range_ratio=_range_ratio(row),
         # The scripts' token budgets (16k-32k) are recorded but not priced: the serving model prices the prompts
         # that reach the scheduler together as one clump up to the budget, and at those budgets that gives clumps of

@@ -14,7 +14,7 @@ from typing import Any
 from costmodel import ModelArch, UnknownModelError, UnsupportedModelError, load_model
 from costmodel import Checkpoint, resolve_checkpoint
 from costmodel import Quant, SearchSpace, SurfaceRequest, Workload, context_tokens, mtp_settings
-from costmodel import token_budget
+from costmodel import priced_moe_kernel, token_budget
 from costmodel import is_regular
 from solver.errors import UserError
 from solver.grid import check_grid
@@ -84,7 +84,7 @@ class Spec:
             "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
             "scheduler_recv_interval": r.scheduler_recv_interval,
             "max_num_tokens": token_budget(r),
-            "moe_backend": r.moe_backend,
+            "moe_backend": priced_moe_kernel(r.system, r.backend, r.version, self.arch, r.quant, r.moe_backend),
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
             "calibrated": r.calibration is not None,
@@ -247,13 +247,13 @@ def _check_data(k: SpecKeys, version: str, where: Where) -> None:
 
 
 def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant, where: Where) -> None:
-    """serving.moe_backend names a kernel the engine can select and the op tables measured for this model's experts,
-    at the priced expert dtype, on each system."""
-    name = k.serving.moe_backend
-    if name is None:
-        return
+    """serving.moe_backend, when it names a kernel: one the engine can select, measured for this model's experts at
+    the priced dtype on each system (unset, the recipe takes it only where measured; ``default`` needs no data)."""
     from costmodel import moe_kernel_dtypes, priced_quant
 
+    name = k.serving.moe_backend
+    if name is None or name == "default":
+        return
     at = f"{where('serving.moe_backend')}serving.moe_backend: {name}"
     if not arch.is_moe:
         raise UserError(f"{at} selects an MoE kernel, but {arch.name} has no experts; drop the key.")
@@ -261,14 +261,14 @@ def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant,
         if not system:
             continue
         try:
-            have = moe_kernel_dtypes(system, k.backend, version, name)
+            have = moe_kernel_dtypes(system, k.backend, version, arch, name)
         except ValueError as e:
             raise UserError(f"{at}: {e}.") from None
         moe = priced_quant(system, k.backend, version, arch, quant)[0].moe
         if moe not in have:
             raise UserError(
-                f"{at} is not measured for {moe} experts on {system} ({key}; measured: {', '.join(have) or 'none'})"
-                "; leave it unset for the engine's default kernel."
+                f"{at} is not measured for {arch.name}'s {moe} experts on {system} ({key}; measured: "
+                f"{', '.join(have) or 'none'}); leave it unset for the recipe's choice, or `default`."
             )
 
 

@@ -282,9 +282,10 @@ FIELDS: tuple[Field, ...] = (
     F(
         "serving.moe_backend",
         "str?",
-        "TRT-LLM moe_config.backend: TRTLLM prices and deploys the TRTLLM-gen MoE kernel (measured for NVFP4 "
-        "experts on b200 and gb200); null: the engine's default kernel",
-        choices=("TRTLLM",),
+        "TRT-LLM moe_config.backend priced and deployed: TRTLLM (the TRTLLM-gen MoE kernel, measured for NVFP4 "
+        "experts on b200 and gb200) or default (the engine's own kernel); null: the recipe's choice, TRTLLM where "
+        "measured for the model's experts, else the default",
+        choices=("TRTLLM", "default"),
     ),
     F(
         "serving.prefill_utilisation",

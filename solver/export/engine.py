@@ -14,7 +14,7 @@ import yaml
 from costmodel import engine_rules
 from costmodel import KV_MEMORY_FRACTION
 from costmodel import load_system
-from costmodel import priced_quant
+from costmodel import priced_moe_kernel, priced_quant
 from costmodel import Recipe
 from solver.recipes import recipes_of
 from solver.result import Deployment
@@ -107,6 +107,11 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
                 f"{req.backend} runs; refusing to export a different layout than was priced."
             )
         config, notes = build(rec, spec, data)
+        kernel = priced_moe_kernel(
+            role_system(req, r.role), req.backend, req.version, spec.arch, req.quant, req.moe_backend
+        )
+        if kernel is not None:  # the MoE kernel priced on this role's system (costmodel.quant.moe_kernel)
+            config["moe_config"] = {"backend": kernel}
         flags = (
             {} if r.role == "agg" else {k: str(v).replace("{role}", r.role) for k, v in data["disagg_flags"].items()}
         )
@@ -165,8 +170,6 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
     }
     if r.role != "agg":  # the buffer must hold a whole prompt's KV and be a multiple of the block size
         cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
-    if spec.request.moe_backend is not None:  # the MoE kernel priced (costmodel.step: the engine file's table)
-        cfg["moe_config"] = {"backend": spec.request.moe_backend}
     if r.mtp_draft > 0:
         cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": r.mtp_draft}
     return cfg, notes

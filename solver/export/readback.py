@@ -16,12 +16,12 @@ from costmodel import ROLES, Recipe
 @dataclass(frozen=True)
 class ReadBack:
     """One exported deployment as the engines will run it: mode, a recipe per role, workers per role (all replicas),
-    and the MoE kernel its engine files select (TRT-LLM ``moe_config.backend``; None: the engine's default)."""
+    and the MoE kernel each role's engine file selects (TRT-LLM ``moe_config.backend``; None: the engine's default)."""
 
     mode: str
     recipes: tuple[Recipe, ...]
     workers: dict[str, int]
-    moe_backend: str | None = None
+    moe_kernels: dict[str, str | None]
 
 
 def read_deployment(folder: Path) -> ReadBack:
@@ -45,10 +45,8 @@ def read_deployment(folder: Path) -> ReadBack:
     accept = float(inp["mtp"][mode]["acceptance"])
     docs = {role: yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()) for role in ROLES[mode]}
     recipes = tuple(_recipe(inp["backend"], role, docs[role], bool(inp["moe"]), accept) for role in ROLES[mode])
-    kernels = {(d.get("moe_config") or {}).get("backend") for d in docs.values()}
-    if len(kernels) > 1:
-        raise ValueError(f"{folder}: the engine files select different MoE kernels ({sorted(map(str, kernels))})")
-    return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]}, kernels.pop())
+    kernels = {role: (d.get("moe_config") or {}).get("backend") for role, d in docs.items()}
+    return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]}, kernels)
 
 
 def _recipe(backend: str, role: str, doc: dict[str, Any], moe: bool, accept: float) -> Recipe:

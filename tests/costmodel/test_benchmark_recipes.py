@@ -131,7 +131,7 @@ def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
 
 
 def test_validate_prices_the_scripts_moe_kernel():
-    """A run the script gave TRTLLM is priced with moe_backend TRTLLM; `default` is the engine's own (None)."""
+    """A run the script gave TRTLLM is priced with moe_backend TRTLLM; every other row with the engine's default."""
     from costmodel.arch import load_model
     from costmodel.opdb import open_db
 
@@ -144,4 +144,6 @@ def test_validate_prices_the_scripts_moe_kernel():
         silicon_data_source="source_file=2026-03-25.csv; silicon_concurrency=64; measured=2026-02-03T17:34:19Z",
     )
     assert row_request(row, a, db).moe_backend == "TRTLLM"
-    assert row_request(row | {"tp_size": "1", "attention_dp_size": "8"}, a, db).moe_backend is None
+    assert row_request(row | {"tp_size": "1", "attention_dp_size": "8"}, a, db).moe_backend == "default"
+    # a row whose script names no kernel ran the engine's default, not the product's recipe
+    assert row_request(row | {"silicon_data_source": "source_file=sweep.csv"}, a, db).moe_backend == "default"

@@ -46,7 +46,7 @@ def _spec_of(row: dict):
             "modes": ["agg"],
             "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
             "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
-            "serving": {"scheduler_recv_interval": req.scheduler_recv_interval},
+            "serving": {"scheduler_recv_interval": req.scheduler_recv_interval, "moe_backend": req.moe_backend},
             "search": {"tp": [tp], "batch_sizes": [concurrency(row)]},
         }
     ), tp

@@ -263,9 +263,13 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
         ({"backend": "sglang"}, r"sglang has no measured MoE kernel for moe_backend 'TRTLLM' \(measured: none\)"),
         (
             {"system": "h200_sxm", "quantization": {"gemm": "fp8_block", "moe": "fp8_block", "kv_cache": "fp8"}},
-            r"not measured for fp8_block experts on h200_sxm \(system; measured: none\)",
+            r"not measured for deepseek-ai/DeepSeek-R1's fp8_block experts on h200_sxm \(system; measured: none\)",
         ),
         ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
+        (
+            {"model": "nvidia/Kimi-K2.5-NVFP4"},
+            r"Kimi-K2.5-NVFP4's nvfp4 experts on b200_sxm \(system; measured: none\)",
+        ),
     ],
 )
 def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
@@ -279,5 +283,10 @@ def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
         "serving": {"moe_backend": "TRTLLM"},
     }
     assert spec_from_raw(raw).request.moe_backend == "TRTLLM"
+    # unset: the recipe takes TRTLLM where it is measured (DeepSeek NVFP4 on b200), the default elsewhere
+    assert spec_from_raw(raw | {"serving": {}}).summary()["moe_backend"] == "TRTLLM"
+    assert spec_from_raw(raw | {"serving": {"moe_backend": "default"}}).summary()["moe_backend"] is None
+    kimi = spec_from_raw(raw | {"model": "nvidia/Kimi-K2.5-NVFP4", "serving": {}})
+    assert kimi.summary()["moe_backend"] is None
     with pytest.raises(UserError, match=r"serving\.moe_backend: TRTLLM.*" + message):
         spec_from_raw(raw | change)
