@@ -8,7 +8,7 @@ lists those settings, each entry with the script that sets it; each setting of a
 that sets it and whose ``match`` (backend, system, model, optionally the row's gemm_quant_mode label, its run
 day or a day it ran before) and ``when`` hold. A setting written ``concurrency`` is the run's client count
 (scripts that pass ``$CONC``). Settings no matching entry sets keep the product's defaults (``costmodel.config``,
-``data/engines``).
+``data/engines``), except the MoE kernel: a run that names none ran the engine's own (``costmodel.validate``).
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 """
