@@ -111,4 +111,6 @@ def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, .
             moe = next((d for d in MOE_FALLBACK.get(want, ()) if d in have), None) or (sorted(have) or [moe])[0]
             if want != "mxfp4" or moe not in ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4"):
                 notes.append(f"moe {q.moe} not measured for this model's experts: priced as {moe}")
+            elif q.moe != "mxfp4":  # the checkpoint's MXFP4 experts are what the engines load
+                notes.append(f"moe {q.moe}: {a.name} ships MXFP4 experts, priced as {moe} (the engine's MXFP4 kernel)")
     return replace(q, gemm=gemm, moe=moe), tuple(notes)

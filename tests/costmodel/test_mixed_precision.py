@@ -116,3 +116,16 @@ def test_deepseek_v31_nvfp4_prices_its_mixed_attention_apart():
     )
     kimi = StepModel(db, load_model("nvidia/Kimi-K2.5-NVFP4"), q)  # all attention bf16: the bf16 module rows
     assert kimi.mla_module and kimi.gemm_dtype("attn_qkv") == kimi.gemm_dtype("attn_out") == "bfloat16"
+
+
+def test_an_expert_dtype_the_mxfp4_checkpoint_does_not_ship_is_priced_as_mxfp4_with_a_note():
+    """gpt-oss-120b ships MXFP4 experts: a spec asking fp8 experts is priced with the engine's MXFP4 kernel, and
+    says so; asking mxfp4 needs no note."""
+    a, db = load_model("openai/gpt-oss-120b"), open_db("h200_sxm", "trtllm", "1.3.0rc20")
+    fp8 = Quant(gemm="bfloat16", kv_cache="fp8", attention="bfloat16", moe="fp8")
+    q, notes = resolve_quant(db, a, fp8)
+    assert q.moe == "w4a16_mxfp4"
+    assert notes == (
+        "moe fp8: openai/gpt-oss-120b ships MXFP4 experts, priced as w4a16_mxfp4 (the engine's MXFP4 kernel)",
+    )
+    assert resolve_quant(db, a, replace(fp8, moe="mxfp4"))[1] == ()
