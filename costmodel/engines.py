@@ -51,10 +51,9 @@ from costmodel.shipped import BACKENDS
 ATTENTION_RULES = ("tp_x_dp", "tp_or_dp")
 MOE_RULES = ("split", "tp_or_ep")
 ATTENTION_KINDS = ("mha", "mla", "hybrid")
-# EngineRules.sources key -> the engine file's key holding the source of those constants
 # serving.moe_backend / SurfaceRequest.moe_backend value that asks for the engine's own default MoE kernel
 DEFAULT_KERNEL = "default"
-
+# EngineRules.sources key -> the engine file's key holding the source of those constants
 CONSTANT_SOURCES = {
     "tables": "tables.source",
     "step_overhead": "host.step_source",
@@ -152,7 +151,7 @@ class EngineRules:
             have = ", ".join(sorted(tables)) or "none"
             raise ValueError(
                 f"{self.backend} has no measured MoE kernel for moe_backend {moe_backend!r} (measured: {have}); "
-                "leave it unset for the engine's default"
+                "leave it unset for the recipe's choice, or `default` for the engine's own kernel"
             )
         return tables[moe_backend]
 
