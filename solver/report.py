@@ -26,6 +26,15 @@ def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _moe_kernel_text(s: dict[str, Any]) -> str:
+    """The MoE kernel priced where the recipe selects one (TRT-LLM moe_config.backend), per system when they differ."""
+    main, decode = s.get("moe_backend"), s.get("decode_moe_backend")
+    if not s.get("decode_system") or decode == main:
+        return f", MoE kernel {main} (moe_config.backend)" if main else ""
+    name = lambda k: k or "the engine default"  # noqa: E731
+    return f", MoE kernel {name(main)} on {s['system']}, {name(decode)} on {s['decode_system']} (moe_config.backend)"
+
+
 def _input_lines(s: dict[str, Any]) -> list[str]:
     sla, q = Sla.from_plain(s["sla"]), s["quantization"]
     decode = f", decode on {s['decode_system']}" if s.get("decode_system") else ""
@@ -41,7 +50,7 @@ def _input_lines(s: dict[str, Any]) -> list[str]:
         "  serving       scheduler reads new requests every "
         + (f"{n} iterations" if (n := s.get("scheduler_recv_interval", 1)) > 1 else "iteration")
         + (f", token budget {t:,} per iteration" if (t := s.get("max_num_tokens")) else "")
-        + (f", MoE kernel {b} (moe_config.backend)" if (b := s.get("moe_backend")) else "")
+        + _moe_kernel_text(s)
         + (
             f"; disagg prefill pools planned at {s['prefill_utilisation']:.0%} load"
             if "disagg" in s["modes"] and "prefill_utilisation" in s

@@ -85,6 +85,11 @@ class Spec:
             "scheduler_recv_interval": r.scheduler_recv_interval,
             "max_num_tokens": token_budget(r),
             "moe_backend": priced_moe_kernel(r.system, r.backend, r.version, self.arch, r.quant, r.moe_backend),
+            "decode_moe_backend": (
+                priced_moe_kernel(r.decode_system, r.backend, r.version, self.arch, r.quant, r.moe_backend)
+                if r.decode_system
+                else None
+            ),
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
             "calibrated": r.calibration is not None,

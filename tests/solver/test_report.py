@@ -240,3 +240,15 @@ def test_disagg_why_not_splits_ttft_into_prefill_and_hand_off():
     total, pre, hand, xfer, conn = map(float, m.groups())
     assert total == pytest.approx(pre + hand, abs=0.1) and hand == pytest.approx(xfer + conn, abs=0.1)
     assert 1.0 < xfer < 11.0 and conn < 100.0  # 524 MB over 1-8 GPUs' 50 GB/s links
+
+
+def test_the_serving_line_names_the_moe_kernel_priced_per_system():
+    from solver.report import _moe_kernel_text
+
+    same = {"system": "b200_sxm", "decode_system": "gb200", "moe_backend": "TRTLLM", "decode_moe_backend": "TRTLLM"}
+    assert _moe_kernel_text(same) == ", MoE kernel TRTLLM (moe_config.backend)"
+    mixed = same | {"decode_system": "h200_sxm", "decode_moe_backend": None}
+    assert _moe_kernel_text(mixed) == (
+        ", MoE kernel TRTLLM on b200_sxm, the engine default on h200_sxm (moe_config.backend)"
+    )
+    assert _moe_kernel_text({"system": "h200_sxm", "decode_system": None, "moe_backend": None}) == ""
