@@ -136,8 +136,9 @@ class EngineRules:
     prefill_first: bool = False
     graph_defaults: tuple[GraphRule, ...] = ()
     graph_exported: bool = False
-    # MoE backends a recipe may select in place of the engine's default kernel -> the op table that measured it
-    moe_backend_tables: tuple[tuple[str, str], ...] = ()
+    # MoE backends a recipe may select in place of the engine's default kernel: (name, the op table that measured
+    # it, the largest expert-parallel size the engine runs it at; None: any)
+    moe_backend_tables: tuple[tuple[str, str, int | None], ...] = ()
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
 
@@ -146,14 +147,21 @@ class EngineRules:
         the table the engine file names for that backend. Raises ValueError naming the backends that have one."""
         if moe_backend in (None, DEFAULT_KERNEL):
             return "moe"
-        tables = dict(self.moe_backend_tables)
-        if moe_backend not in tables:
-            have = ", ".join(sorted(tables)) or "none"
+        return self._moe_backend(moe_backend)[1]
+
+    def moe_max_ep(self, moe_backend: str | None) -> int | None:
+        """The largest expert-parallel size the engine runs ``moe_backend`` at (larger EP keeps the engine's
+        default kernel); None: no limit, or the default kernel itself."""
+        return None if moe_backend in (None, DEFAULT_KERNEL) else self._moe_backend(moe_backend)[2]
+
+    def _moe_backend(self, name: str) -> tuple[str, str, int | None]:
+        hit = next((b for b in self.moe_backend_tables if b[0] == name), None)
+        if hit is None:
+            have = ", ".join(b[0] for b in self.moe_backend_tables)
             raise ValueError(
-                f"{self.backend} has no measured MoE kernel for moe_backend {moe_backend!r} (measured: {have}); "
-                "leave it unset for the recipe's choice, or `default` for the engine's own kernel"
+                f"{self.backend} has no MoE kernel {name!r} to select ({'its kernels: ' + have if have else 'it selects none'})"
             )
-        return tables[moe_backend]
+        return hit
 
     def default_graph_batch(self, gpu_mem_bytes: float, world_size: int) -> int | None:
         """The engine's default CUDA-graph capture limit (decode requests per attention-DP rank) on a GPU of
@@ -242,7 +250,8 @@ def engine_rules(backend: str) -> EngineRules:
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
             moe_backend_tables=tuple(
-                sorted((str(k), str(v)) for k, v in ((raw.get("tables") or {}).get("moe_backends") or {}).items())
+                (str(k), str(v["table"]), None if v.get("max_ep") is None else int(v["max_ep"]))
+                for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())
             ),
             moe_recipe=tuple(str(b) for b in (raw.get("tables") or {}).get("moe_recipe") or ()),
             **_constants(

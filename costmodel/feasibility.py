@@ -64,12 +64,17 @@ def moe_kernel_dtypes(system: str, backend: str, version: str, arch: ModelArch, 
 
 
 def priced_moe_kernel(
-    system: str, backend: str, version: str, arch: ModelArch, quant: Quant, requested: str | None
+    system: str, backend: str, version: str, arch: ModelArch, quant: Quant, requested: str | None, moe_ep: int = 1
 ) -> str | None:
     """The MoE kernel the cost model prices (and the exporter deploys) on this system for a request's
-    ``moe_backend`` (costmodel.quant.moe_kernel): a kernel name, or None for the engine's default."""
+    ``moe_backend`` (costmodel.quant.moe_kernel) at expert-parallel size ``moe_ep``: a kernel name, or None for
+    the engine's default (also where ``moe_ep`` exceeds the largest EP the engine runs the kernel at)."""
+    from costmodel.engines import engine_rules
+
     db = open_db(system, backend, version)
-    return moe_kernel(db, arch, resolve_quant(db, arch, quant)[0].moe, requested)
+    kernel = moe_kernel(db, arch, resolve_quant(db, arch, quant)[0].moe, requested)
+    limit = engine_rules(backend).moe_max_ep(kernel)
+    return None if limit is not None and moe_ep > limit else kernel
 
 
 def default_kv_cache(system: str, backend: str, version: str, arch: ModelArch) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from costmodel import engine_rules
+
 from solver.problem import Sla
 from solver.result import Deployment, RoleConfig, SolveResult
 
@@ -27,11 +29,21 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def _moe_kernel_text(s: dict[str, Any]) -> str:
-    """The MoE kernel priced where the recipe selects one (TRT-LLM moe_config.backend), per system when they differ."""
+    """The MoE kernel priced, on a backend whose recipe selects one by name (TRT-LLM moe_config.backend), per system
+    when they differ; "" otherwise."""
+    rules = engine_rules(s["backend"])
     main, decode = s.get("moe_backend"), s.get("decode_moe_backend")
+    if main is None or not rules.moe_backend_tables:
+        return ""
+
+    def name(k: str | None) -> str:
+        if k in (None, "default"):
+            return "the engine default"
+        limit = rules.moe_max_ep(k)
+        return k + (f" at EP ≤ {limit}" if limit is not None else "")
+
     if not s.get("decode_system") or decode == main:
-        return f", MoE kernel {main} (moe_config.backend)" if main else ""
-    name = lambda k: k or "the engine default"  # noqa: E731
+        return f", MoE kernel {name(main)} (moe_config.backend)"
     return f", MoE kernel {name(main)} on {s['system']}, {name(decode)} on {s['decode_system']} (moe_config.backend)"
 
 

@@ -58,6 +58,14 @@ class Spec:
     # The spec as given, flags and overrides applied, defaults not filled in: a bundle writes it as spec.yaml.
     raw: dict | None = dataclasses.field(default=None, compare=False, repr=False)
 
+    def _moe_kernel(self, system: str) -> str | None:
+        """The MoE kernel priced on ``system`` (at EP 1): its name, ``default`` for the engine's own; None for a
+        dense model."""
+        r = self.request
+        if not self.arch.is_moe:
+            return None
+        return priced_moe_kernel(system, r.backend, r.version, self.arch, r.quant, r.moe_backend) or "default"
+
     def summary(self) -> dict[str, Any]:
         """The inputs as plain JSON values (for the report and --json)."""
         r, asdict = self.request, dataclasses.asdict
@@ -84,12 +92,8 @@ class Spec:
             "checkpoint": self.checkpoint.summary() if self.checkpoint is not None else None,
             "scheduler_recv_interval": r.scheduler_recv_interval,
             "max_num_tokens": token_budget(r),
-            "moe_backend": priced_moe_kernel(r.system, r.backend, r.version, self.arch, r.quant, r.moe_backend),
-            "decode_moe_backend": (
-                priced_moe_kernel(r.decode_system, r.backend, r.version, self.arch, r.quant, r.moe_backend)
-                if r.decode_system
-                else None
-            ),
+            "moe_backend": self._moe_kernel(r.system),
+            "decode_moe_backend": self._moe_kernel(r.decode_system) if r.decode_system else None,
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
             "calibrated": r.calibration is not None,
@@ -254,26 +258,32 @@ def _check_data(k: SpecKeys, version: str, where: Where) -> None:
 def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant, where: Where) -> None:
     """serving.moe_backend, when it names a kernel: one the engine can select, measured for this model's experts at
     the priced dtype on each system (unset, the recipe takes it only where measured; ``default`` needs no data)."""
-    from costmodel import moe_kernel_dtypes, priced_quant
+    from costmodel import engine_rules, moe_kernel_dtypes, priced_quant
 
     name = k.serving.moe_backend
     if name is None or name == "default":
         return
     at = f"{where('serving.moe_backend')}serving.moe_backend: {name}"
+    kernels = [b[0] for b in engine_rules(k.backend).moe_backend_tables]
+    if name not in kernels:
+        raise UserError(
+            f"{at} is a kernel {k.backend} cannot select"
+            + (f" (it selects {', '.join(kernels)})" if kernels else " (the key selects TRT-LLM's moe_config.backend)")
+            + "; drop the key, or write `default` for the engine's own kernel."
+        )
     if not arch.is_moe:
         raise UserError(f"{at} selects an MoE kernel, but {arch.name} has no experts; drop the key.")
     for key, system in (("system", k.system), ("decode_system", k.decode_system)):
         if not system:
             continue
-        try:
-            have = moe_kernel_dtypes(system, k.backend, version, arch, name)
-        except ValueError as e:
-            raise UserError(f"{at}: {e}.") from None
+        have = moe_kernel_dtypes(system, k.backend, version, arch, name)
         moe = priced_quant(system, k.backend, version, arch, quant)[0].moe
         if moe not in have:
             raise UserError(
-                f"{at} is not measured for {arch.name}'s {moe} experts on {system} ({key}; measured: "
-                f"{', '.join(have) or 'none'}); leave it unset for the recipe's choice, or `default`."
+                f"{at} is not measured for {arch.name}'s {moe} experts on {system}"
+                + (" (the decode system)" if key == "decode_system" else "")
+                + f" (measured there for {', '.join(have) + ' experts' if have else 'none of this model'}); leave "
+                "it unset for the recipe's choice, or write `default`."
             )
 
 

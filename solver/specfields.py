@@ -283,8 +283,8 @@ FIELDS: tuple[Field, ...] = (
         "serving.moe_backend",
         "str?",
         "TRT-LLM moe_config.backend priced and deployed: TRTLLM (the TRTLLM-gen MoE kernel, measured for NVFP4 "
-        "experts on b200 and gb200) or default (the engine's own kernel); null: the recipe's choice, TRTLLM where "
-        "measured for the model's experts, else the default",
+        "experts on b200 and gb200, run at EP <= 8) or default (the engine's own kernel); null: the recipe's choice, "
+        "TRTLLM where measured for the model's experts, else the default",
         choices=("TRTLLM", "default"),
     ),
     F(

@@ -119,11 +119,13 @@ def scalar_ok(kind: str, f: Field, v: Any) -> tuple[bool, str]:
     if not typed or (numeric and (isinstance(v, bool) or not math.isfinite(v))):
         if kind == "int" and isinstance(v, float) and v.is_integer() and abs(v) < 1e18:  # 1e6 reads as a float
             return False, f" Write it as a whole number: {int(v)}."
-        return False, f' Quote it: "{v}".' if kind == "str" and isinstance(v, (int, float)) else ""
+        quotable = kind == "str" and isinstance(v, (int, float)) and (not f.choices or str(v) in f.choices)
+        return False, f' Quote it: "{v}".' if quotable else ""
     if numeric and f.cap is not None and v > f.cap:
         return False, f" The most accepted is {f.cap:,}."
     if f.choices and v not in f.choices:
-        return False, f" Did you mean {near!r}?" if (near := nearest(str(v), f.choices)) else ""
+        same = next((c for c in f.choices if str(c).lower() == str(v).lower()), None)  # choices are case-sensitive
+        return False, f" Did you mean {near!r}?" if (near := same or nearest(str(v), f.choices)) else ""
     low = (
         (f.ge is None or v >= f.ge) and (f.gt is None or v > f.gt) and (f.le is None or v <= f.le) if numeric else True
     )

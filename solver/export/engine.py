@@ -108,7 +108,7 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
             )
         config, notes = build(rec, spec, data)
         kernel = priced_moe_kernel(
-            role_system(req, r.role), req.backend, req.version, spec.arch, req.quant, req.moe_backend
+            role_system(req, r.role), req.backend, req.version, spec.arch, req.quant, req.moe_backend, r.moe_ep
         )
         if kernel is not None:  # the MoE kernel priced on this role's system (costmodel.quant.moe_kernel)
             config["moe_config"] = {"backend": kernel}

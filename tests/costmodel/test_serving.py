@@ -229,5 +229,21 @@ def test_a_recipe_moe_backend_prices_that_kernels_table():
     h200 = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), a, Q, moe_backend="TRTLLM")
     with pytest.raises(MissingDataError, match="moe_trtllm_gen"):
         h200.check()
-    with pytest.raises(ValueError, match="measured: TRTLLM"):
+    with pytest.raises(ValueError, match="its kernels: TRTLLM"):
         StepModel(db, a, q, moe_backend="CUTEDSL")
+
+
+def test_an_ep_beyond_the_selected_kernels_limit_keeps_the_default_kernel():
+    """TRT-LLM runs TRTLLM MoE at EP <= 8 (DeepSeek-R1 deployment guide); an EP-16 layout is priced, and exported,
+    with the engine's default kernel."""
+    from costmodel.feasibility import priced_moe_kernel
+
+    a = load_model("deepseek-ai/DeepSeek-R1")
+    q = Quant(gemm="nvfp4", kv_cache="fp8", attention="bfloat16", moe="nvfp4")
+    db = open_db("b200_sxm", "trtllm", "1.3.0rc20")
+    lays = Layout(*(np.array(v) for v in ((1, 1), (1, 1), (8, 16), (1, 1), (8, 16))))
+    default, gen = StepModel(db, a, q), StepModel(db, a, q, moe_backend="TRTLLM")
+    d, g = default._moe(lays, np.array(64.0), lays.dp), gen._moe(lays, np.array(64.0), lays.dp)
+    assert g[0] < d[0] / 1.5 and g[1] == d[1]
+    args = ("b200_sxm", "trtllm", "1.3.0rc20", a, q, None)
+    assert (priced_moe_kernel(*args, 8), priced_moe_kernel(*args, 16)) == ("TRTLLM", None)

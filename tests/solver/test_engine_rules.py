@@ -260,15 +260,15 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
 @pytest.mark.parametrize(
     "change,message",
     [
-        ({"backend": "sglang"}, r"sglang has no measured MoE kernel for moe_backend 'TRTLLM' \(measured: none\)"),
+        ({"backend": "sglang"}, r"is a kernel sglang cannot select \(the key selects TRT-LLM's moe_config.backend\)"),
         (
             {"system": "h200_sxm", "quantization": {"gemm": "fp8_block", "moe": "fp8_block", "kv_cache": "fp8"}},
-            r"not measured for deepseek-ai/DeepSeek-R1's fp8_block experts on h200_sxm \(system; measured: none\)",
+            r"not measured for deepseek-ai/DeepSeek-R1's fp8_block experts on h200_sxm \(measured there for none",
         ),
         ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
         (
             {"model": "nvidia/Kimi-K2.5-NVFP4"},
-            r"Kimi-K2.5-NVFP4's nvfp4 experts on b200_sxm \(system; measured: none\)",
+            r"Kimi-K2.5-NVFP4's nvfp4 experts on b200_sxm \(measured there for none of this model\); leave",
         ),
     ],
 )
@@ -285,8 +285,10 @@ def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
     assert spec_from_raw(raw).request.moe_backend == "TRTLLM"
     # unset: the recipe takes TRTLLM where it is measured (DeepSeek NVFP4 on b200), the default elsewhere
     assert spec_from_raw(raw | {"serving": {}}).summary()["moe_backend"] == "TRTLLM"
-    assert spec_from_raw(raw | {"serving": {"moe_backend": "default"}}).summary()["moe_backend"] is None
+    assert spec_from_raw(raw | {"serving": {"moe_backend": "default"}}).summary()["moe_backend"] == "default"
     kimi = spec_from_raw(raw | {"model": "nvidia/Kimi-K2.5-NVFP4", "serving": {}})
-    assert kimi.summary()["moe_backend"] is None
+    assert kimi.summary()["moe_backend"] == "default"
+    dense = spec_from_raw(raw | {"model": "Qwen/Qwen3-32B", "quantization": {}, "serving": {}})
+    assert dense.summary()["moe_backend"] is None
     with pytest.raises(UserError, match=r"serving\.moe_backend: TRTLLM.*" + message):
         spec_from_raw(raw | change)

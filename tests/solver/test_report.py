@@ -245,10 +245,12 @@ def test_disagg_why_not_splits_ttft_into_prefill_and_hand_off():
 def test_the_serving_line_names_the_moe_kernel_priced_per_system():
     from solver.report import _moe_kernel_text
 
-    same = {"system": "b200_sxm", "decode_system": "gb200", "moe_backend": "TRTLLM", "decode_moe_backend": "TRTLLM"}
-    assert _moe_kernel_text(same) == ", MoE kernel TRTLLM (moe_config.backend)"
-    mixed = same | {"decode_system": "h200_sxm", "decode_moe_backend": None}
+    base = {"backend": "trtllm", "system": "b200_sxm", "decode_system": None, "decode_moe_backend": None}
+    assert _moe_kernel_text(base | {"moe_backend": "TRTLLM"}) == ", MoE kernel TRTLLM at EP ≤ 8 (moe_config.backend)"
+    assert _moe_kernel_text(base | {"moe_backend": "default"}) == ", MoE kernel the engine default (moe_config.backend)"
+    mixed = base | {"moe_backend": "TRTLLM", "decode_system": "h200_sxm", "decode_moe_backend": "default"}
     assert _moe_kernel_text(mixed) == (
-        ", MoE kernel TRTLLM on b200_sxm, the engine default on h200_sxm (moe_config.backend)"
+        ", MoE kernel TRTLLM at EP ≤ 8 on b200_sxm, the engine default on h200_sxm (moe_config.backend)"
     )
-    assert _moe_kernel_text({"system": "h200_sxm", "decode_system": None, "moe_backend": None}) == ""
+    assert _moe_kernel_text(base | {"moe_backend": None}) == ""  # a dense model
+    assert _moe_kernel_text(base | {"backend": "sglang", "moe_backend": "default"}) == ""  # selects no kernel by name

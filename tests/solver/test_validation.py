@@ -71,3 +71,14 @@ def _record_paths(cls: type, prefix: str = "") -> set[str]:
 
 def test_the_typed_record_and_the_table_of_keys_name_the_same_keys():
     assert _record_paths(SpecKeys) == {f.path for f in FIELDS}
+
+
+def test_a_choice_in_the_wrong_case_is_named_and_no_quote_hint_offers_an_invalid_value():
+    from solver.spec import spec_from_raw
+
+    raw = {"model": "Qwen/Qwen3-32B", "system": "h200_sxm", "total_gpus": 8, "workload": {"isl": 1000, "osl": 100}}
+    with pytest.raises(UserError, match="got 'trtllm' .*Did you mean 'TRTLLM'"):
+        spec_from_raw(raw | {"serving": {"moe_backend": "trtllm"}})
+    with pytest.raises(UserError) as e:
+        spec_from_raw(raw | {"serving": {"moe_backend": True}})
+    assert "Quote it" not in str(e.value)
