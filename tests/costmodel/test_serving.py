@@ -181,14 +181,18 @@ def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
     assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS["gqa"]
 
 
+def _deepseek_nvfp4_b200():
+    """DeepSeek-R1 with NVFP4 experts on b200 TRT-LLM: (model, quantization, op tables)."""
+    q = Quant(gemm="nvfp4", kv_cache="fp8", attention="bfloat16", moe="nvfp4")
+    return load_model("deepseek-ai/DeepSeek-R1"), q, open_db("b200_sxm", "trtllm", "1.3.0rc20")
+
+
 def test_a_recipe_moe_backend_prices_that_kernels_table():
     """TRT-LLM's TRTLLM MoE backend is priced from its own measured table (b200: 2-4x faster than the CUTLASS
     default at decode batches); a system that never measured it says so, and an unknown backend is named."""
     from costmodel.opdb import MissingDataError
 
-    a = load_model("deepseek-ai/DeepSeek-R1")
-    q = Quant(gemm="nvfp4", kv_cache="fp8", attention="bfloat16", moe="nvfp4")
-    db = open_db("b200_sxm", "trtllm", "1.3.0rc20")
+    a, q, db = _deepseek_nvfp4_b200()
     lay = Layout(*(np.array(v) for v in (4, 1, 1, 4, 1)))
     default, gen = StepModel(db, a, q), StepModel(db, a, q, moe_backend="TRTLLM")
     gen.check()
@@ -238,9 +242,7 @@ def test_an_ep_beyond_the_selected_kernels_limit_keeps_the_default_kernel():
     with the engine's default kernel."""
     from costmodel.feasibility import priced_moe_kernel
 
-    a = load_model("deepseek-ai/DeepSeek-R1")
-    q = Quant(gemm="nvfp4", kv_cache="fp8", attention="bfloat16", moe="nvfp4")
-    db = open_db("b200_sxm", "trtllm", "1.3.0rc20")
+    a, q, db = _deepseek_nvfp4_b200()
     lays = Layout(*(np.array(v) for v in ((1, 1), (1, 1), (8, 16), (1, 1), (8, 16))))
     default, gen = StepModel(db, a, q), StepModel(db, a, q, moe_backend="TRTLLM")
     d, g = default._moe(lays, np.array(64.0), lays.dp), gen._moe(lays, np.array(64.0), lays.dp)
