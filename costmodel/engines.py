@@ -154,6 +154,12 @@ class EngineRules:
         default kernel); None: no limit, or the default kernel itself."""
         return None if moe_backend in (None, DEFAULT_KERNEL) else self._moe_backend(moe_backend)[2]
 
+    def moe_runs_at(self, moe_backend: str | None, moe_ep: Any) -> np.ndarray:
+        """Whether the engine runs ``moe_backend`` at expert-parallel size ``moe_ep`` (an int or array; bools of its
+        shape): up to moe_max_ep; the default kernel at every EP. Where it does not, the default kernel runs."""
+        limit = self.moe_max_ep(moe_backend)
+        return np.asarray(moe_ep) <= (np.inf if limit is None else limit)
+
     def _moe_backend(self, name: str) -> tuple[str, str, int | None]:
         hit = next((b for b in self.moe_backend_tables if b[0] == name), None)
         if hit is None:

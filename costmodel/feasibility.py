@@ -71,10 +71,9 @@ def priced_moe_kernel(
     the engine's default (also where ``moe_ep`` exceeds the largest EP the engine runs the kernel at)."""
     from costmodel.engines import engine_rules
 
-    db = open_db(system, backend, version)
-    kernel = moe_kernel(db, arch, resolve_quant(db, arch, quant)[0].moe, requested)
-    limit = engine_rules(backend).moe_max_ep(kernel)
-    return None if limit is not None and moe_ep > limit else kernel
+    moe = priced_quant(system, backend, version, arch, quant)[0].moe
+    kernel = moe_kernel(open_db(system, backend, version), arch, moe, requested)
+    return kernel if engine_rules(backend).moe_runs_at(kernel, moe_ep) else None
 
 
 def default_kv_cache(system: str, backend: str, version: str, arch: ModelArch) -> str:

@@ -102,7 +102,7 @@ class StepModel:
         self.moe_dist = "power_law_1.01"
         # the MoE kernel the recipe runs (None: the engine's default), as the op table that measured it
         self.moe_table = rules.moe_table(moe_backend) if arch.is_moe else "moe"
-        self.moe_max_ep = rules.moe_max_ep(moe_backend) if arch.is_moe else None
+        self.moe_backend = moe_backend if arch.is_moe else None
         self.attn_dtypes = ("bfloat16", "bfloat16") if arch.is_mla else self._attention_dtypes()
         # The measured MLA module runs all its projections in one dtype: usable unless the checkpoint keeps
         # only some of them in bf16 (then each projection is priced as its own GEMM).
@@ -229,7 +229,7 @@ class StepModel:
             experts=a.num_experts,
         )
         lat = self.db.latency_ms(self.moe_table, lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
-        beyond = np.asarray(lay.moe_ep) > (self.moe_max_ep or np.inf)
+        beyond = ~engine_rules(self.db.backend).moe_runs_at(self.moe_backend, lay.moe_ep)
         if beyond.any():  # an EP the selected kernel does not run at keeps the engine's default kernel
             lat = np.where(beyond, self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c), lat)
         router = self._gemm(t, a.num_experts, a.hidden, "bfloat16")
