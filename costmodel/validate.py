@@ -16,6 +16,7 @@ from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
 from costmodel.arch import ModelArch, load_model
 from costmodel.benchmark_recipes import BenchmarkRecipe, benchmark_recipe
+from costmodel.disagg_recipes import DisaggRecipe, disagg_recipe
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
@@ -187,10 +188,12 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason=bad)
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
+        drec = row_disagg_recipe(row)
+        row = row_as_run(row, drec)
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], engine_rules(row["backend"]).version)
         rec = row_recipe(row) or BenchmarkRecipe()
-        req = _request(row, arch, db, rec)
+        req = _request(row, arch, db, rec, drec)
         q, _ = resolve_quant(db, arch, req.quant)
         step = step_model(db, req, q, row["mode"])
         step.check()
@@ -234,16 +237,18 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     the benchmark's own assumptions where the row records none (MTP acceptance on random-token prompts, the
     SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype), and for benchmark rows the settings
     their launch script passed (row_recipe). A spec pinning these prices the row with the same functions
-    (tests/costmodel/test_one_model.py)."""
-    return _request(row, arch, db, row_recipe(row) or BenchmarkRecipe())
+    (tests/costmodel/test_one_model.py). A disagg row is read as run (row_as_run)."""
+    drec = row_disagg_recipe(row)
+    row = row_as_run(row, drec)
+    return _request(row, arch, db, row_recipe(row) or BenchmarkRecipe(), drec)
 
 
-def _request(row: dict, arch, db, rec: BenchmarkRecipe) -> SurfaceRequest:
-    """row_request with the row's launch-script recipe already looked up (empty: none)."""
+def _request(row: dict, arch, db, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> SurfaceRequest:
+    """row_request with the row's launch-script recipes already looked up (empty: none)."""
     q = _quant(row, arch)
     if q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
-    draft, accept = _measured_mtp(row, rec)
+    draft, accept = _measured_mtp(row, rec, drec)
     return SurfaceRequest(
         model=arch,
         system=row["system"],
@@ -293,20 +298,65 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
     )
 
 
+def row_disagg_recipe(row: dict) -> DisaggRecipe | None:
+    """The InferenceX recipe a disagg benchmark row ran (costmodel.disagg_recipes): matched on its engine, GPU,
+    model, precision label, lengths, clients, run day and prefill worker (GPUs, EP); None for other rows or when
+    the matching entries disagree."""
+    source = row.get("silicon_data_source") or ""
+    if _text(row, "mode") != "disagg" or "measured=" not in source:
+        return None
+    pre = _layout(row, "prefill_")
+    return disagg_recipe(
+        _text(row, "backend"),
+        _text(row, "system"),
+        _text(row, "model_path"),
+        _text(row, "gemm_quant_mode"),
+        _int(row.get("isl")),
+        _int(row.get("osl")),
+        concurrency(row),
+        int(pre.tp * pre.dp),
+        int(pre.moe_ep),
+        _source_fields(source).get("measured", ""),
+    )
+
+
+def row_as_run(row: dict, drec: DisaggRecipe | None) -> dict:
+    """The row with its disagg recipe's worker counts and layouts (attention DP included) in place of its own
+    columns, which many rows leave blank or write flattened (a DP-8 worker as TP 8); unchanged without one."""
+    if drec is None:
+        return row
+    out = dict(row)
+    for pre, role in (("prefill_", drec.prefill), ("decode_", drec.decode)):
+        dp = role.gpus if role.attention_dp else 1
+        out |= {
+            pre + "num_workers": str(role.workers),
+            pre + "tp_size": str(role.gpus // dp),
+            pre + "pp_size": "1",
+            pre + "attention_dp_size": str(dp),
+            pre + "moe_tp_size": str(max(role.gpus // role.ep, 1)),
+            pre + "moe_ep_size": str(role.ep),
+        }
+    return out
+
+
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmark rows take the depth of the
 # launch script their run date names (benchmark_recipes.yaml). Benchmarks send random-token prompts, on which
 # drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per step with 3 drafts) fits
 # the TRT-LLM DeepSeek MTP rows whose non-MTP twins are priced right (b200 NVFP4 +11 %, h200 FP8 −3 % signed
-# TPOT; 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated rows that name their decode workers
-# show SGLang decoding without MTP, and TRT-LLM's attention-DP (max-throughput) decode workers too: with MTP
-# their TPOT came out ~2.3× too low, without it within ~10 % (30 rows). Rows that leave the decode workers
-# blank mix both recipes (their twins with full columns show it); they keep the backend's recipe.
+# TPOT; 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated benchmark rows take the depth their
+# InferenceX recipe names (row_disagg_recipe). Where it names none (MTP and non-MTP twins listed for the same
+# clients), rows that name their decode workers show SGLang decoding without MTP, and TRT-LLM's attention-DP
+# (max-throughput) decode workers too: with MTP their TPOT came out ~2.3× too low, without it within ~10 % (30
+# rows); the others keep the backend's recipe.
 MEASURED_MTP_ACCEPTANCE = 0.6
 
 
-def _measured_mtp(row: dict, rec: BenchmarkRecipe) -> tuple[int, float]:
+def _measured_mtp(row: dict, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> tuple[int, float]:
     disagg = row["mode"] == "disagg"
     draft, _ = engine_rules(row["backend"]).mtp(row["mode"])
+    if drec is not None and drec.mtp_draft is not None:  # the benchmark's recipe names it (True: the engine's depth)
+        draft = (draft or 3) if drec.mtp_draft is True else int(drec.mtp_draft)
+        return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
@@ -344,7 +394,8 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     lp, ld = _layout(row, "prefill_"), _layout(row, "decode_")
     if arch.is_moe:
         lp, ld = _fix_moe(lp), _fix_moe(ld)
-    bp = _int(row.get("prefill_batch_size"))
+    # a blank prefill batch: the prompts one step's token budget holds, what the engine fills a saturated step with
+    bp = _int(row.get("prefill_batch_size"), 0) or max(1, int(mnt) // isl)
     db = step.db
     for lay, n in ((lp, isl), (ld, isl + osl)):
         cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, n)

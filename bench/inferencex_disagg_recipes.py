@@ -1,0 +1,158 @@
+"""Regenerate data/validation/disagg_recipes.yaml from the history of InferenceX's benchmark configuration.
+
+Usage: python bench/inferencex_disagg_recipes.py INFERENCEX_GIT_DIR [--since 2026-01-01] [--until 2026-04-30]
+
+Not part of the product (it needs a clone of github.com/SemiAnalysisAI/InferenceX). The disaggregated rows of
+the measurement CSV record a deployment's layouts and clients, often without its worker counts or MTP depth; the
+benchmark's own configuration (``.github/configs/nvidia-master.yaml``, one entry per Dynamo recipe: clients,
+prefill and decode workers, TP, EP, attention DP, and the srt-slurm recipe file whose name carries the MTP depth)
+changed commit by commit. This script walks that file's history and writes every distinct disaggregated entry
+once, with the first and last day it was listed, so ``costmodel.disagg_recipes`` can find the recipe a row ran on
+its run day. Deterministic: entries are sorted; re-running on the same history writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+CONFIG = ".github/configs/nvidia-master.yaml"
+OUT = Path(__file__).resolve().parents[1] / "data" / "validation" / "disagg_recipes.yaml"
+# InferenceX config-key parts -> the measurement CSV's names
+FRAMEWORKS = {"dynamo-trt": "trtllm", "dynamo-sglang": "sglang", "dynamo-vllm": "vllm"}
+SYSTEMS = {
+    "b200": "b200_sxm",
+    "b300": "b300_sxm",
+    "h100": "h100_sxm",
+    "h200": "h200_sxm",
+    "gb200": "gb200",
+    "gb300": "gb300",
+}
+GEMM = {"fp4": "nvfp4", "fp8": "fp8"}
+# the measurement rows label the DeepSeek-R1 runs R1 or V3 (same architecture)
+MODELS = {
+    "dsr1": ["deepseek-ai/DeepSeek-R1", "deepseek-ai/DeepSeek-V3"],
+    "gptoss": ["openai/gpt-oss-120b"],
+    "kimik2.5": ["moonshotai/Kimi-K2.5"],
+    "glm5": ["zhipuai/GLM-5"],
+}
+KEY = re.compile(r"^(?P<model>[a-z0-9.]+)-(?P<prec>fp4|fp8)-(?P<gpu>[a-z0-9]+)-(?P<fw>dynamo-[a-z]+)(?P<mtp>-mtp\d*)?$")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def config_name(key: str) -> dict | None:
+    m = KEY.match(key)
+    if not m or m["fw"] not in FRAMEWORKS or m["gpu"] not in SYSTEMS or m["model"] not in MODELS:
+        return None
+    return {
+        "backend": FRAMEWORKS[m["fw"]],
+        "system": SYSTEMS[m["gpu"]],
+        "model": m["model"],
+        "gemm": GEMM[m["prec"]],
+        "mtp_key": bool(m["mtp"]),
+    }
+
+
+def mtp_depth(entry: dict, mtp_key: bool) -> int | bool | None:
+    """Drafted tokens per step: the srt-slurm recipe file's ``mtpN`` where named; True where the entry says MTP
+    without a depth; False for none; None when the entry records nothing."""
+    files = " ".join(
+        s
+        for role in ("prefill", "decode")
+        for s in (entry.get(role, {}).get("additional-settings") or [])
+        if "mtp" in s
+    )
+    named = re.findall(r"_mtp(\d+)", files)
+    if named and len(set(named)) == 1:
+        return int(named[0])
+    spec = entry.get("spec-decoding")
+    if spec == "mtp" or mtp_key:
+        return True
+    if spec == "none":
+        return False
+    return None
+
+
+def role(x: dict) -> list:
+    return [int(x["num-worker"]), int(x["tp"]), int(x.get("ep", 1)), bool(x.get("dp-attn", False))]
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("repo", type=Path)
+    ap.add_argument("--since", default="2026-01-01")
+    ap.add_argument("--until", default="2026-06-30")
+    a = ap.parse_args(argv)
+    log = git(a.repo, "log", "--reverse", "--format=%H %ad", "--date=short", "--", CONFIG).split("\n")
+    commits = [line.split() for line in log if line and a.since <= line.split()[1] <= a.until]
+    # entry (canonical JSON) -> [first day listed, day a commit dropped it (or the window's end), first commit]
+    listed: dict[str, list] = {}
+    before: set[str] = set()
+    for sha, day in commits:
+        raw = yaml.safe_load(git(a.repo, "show", f"{sha}:{CONFIG}"))
+        now = set()
+        for key, cfg in raw.items():
+            name = config_name(key)
+            if not isinstance(cfg, dict) or not cfg.get("disagg") or name is None:
+                continue
+            for seq in cfg.get("seq-len-configs") or []:
+                for e in seq.get("search-space") or []:
+                    rec = {
+                        "config": key,
+                        "isl": int(seq["isl"]),
+                        "osl": int(seq["osl"]),
+                        "conc": sorted(int(c) for c in e["conc-list"]),
+                        "prefill": role(e["prefill"]),
+                        "decode": role(e["decode"]),
+                        "mtp": mtp_depth(e, name["mtp_key"]),
+                    }
+                    now.add(json.dumps(rec, sort_keys=True))
+        for j in now:
+            listed.setdefault(j, [day, a.until, sha[:9]])
+            listed[j][1] = a.until
+        for j in before - now:
+            listed[j][1] = day
+        before = now
+    configs = sorted({json.loads(j)["config"] for j in listed})
+    lines = [
+        "# Generated by bench/inferencex_disagg_recipes.py; do not edit. The disaggregated (Dynamo) recipes of the",
+        "# InferenceX benchmark (github.com/SemiAnalysisAI/InferenceX, Apache-2.0), from the history of",
+        f"# {CONFIG} between {commits[0][1]} and {commits[-1][1]} ({len(commits)} commits):",
+        "# every distinct entry once, with the days it was listed (`listed`: the first, and the day a commit dropped it",
+        "# or the window's end; a run on either day may have used it) and the commit that first listed it.",
+        "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the clients it was",
+        "# run at; mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not named;",
+        "# false: none; absent: not recorded). Read by costmodel/disagg_recipes.py.",
+        "configs:",
+    ]
+    for key in configs:
+        n = config_name(key)
+        assert n is not None
+        lines.append(
+            f"  {key}: {{backend: {n['backend']}, system: {n['system']}, gemm: {n['gemm']}, "
+            f"models: [{', '.join(MODELS[n['model']])}]}}"
+        )
+    lines.append("recipes:")
+    for j, (first, last, sha) in sorted(listed.items(), key=lambda kv: (json.loads(kv[0])["config"], kv[1][0], kv[0])):
+        r = json.loads(j)
+        mtp = "" if r["mtp"] is None else f", mtp: {json.dumps(r['mtp'])}"
+        lines.append(
+            f'  - {{config: {r["config"]}, listed: [{first}, {last}], commit: "{sha}", isl: {r["isl"]}, '
+            f"osl: {r['osl']}, conc: {r['conc']}, prefill: {json.dumps(r['prefill'])}, "
+            f"decode: {json.dumps(r['decode'])}{mtp}}}"
+        )
+    OUT.write_text("\n".join(lines) + "\n")
+    print(f"{OUT}: {len(listed)} recipes from {len(commits)} commits")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

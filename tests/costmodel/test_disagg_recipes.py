@@ -1,0 +1,110 @@
+"""Disagg benchmark recipes: the InferenceX entry a disagg row ran, and validate reading the row as run."""
+
+from __future__ import annotations
+
+import pytest
+
+import costmodel.disagg_recipes as dr
+from costmodel.benchmark_recipes import BenchmarkRecipe, BenchmarkRecipeError
+from costmodel.disagg_recipes import DisaggRecipe, WorkerRecipe, disagg_recipe
+from costmodel.validate import _layout, _measured_mtp, predict_row, row_as_run, row_disagg_recipe
+
+R1 = "deepseek-ai/DeepSeek-R1"
+DEP4 = WorkerRecipe(workers=1, gpus=4, ep=4, attention_dp=True)
+TEP8 = WorkerRecipe(workers=5, gpus=8, ep=8, attention_dp=False)
+
+
+def test_the_entry_listed_on_the_run_day_for_its_clients_and_prefill_worker():
+    # dsr1-fp4-b200-dynamo-trt on 2026-01-29: 8k/1k at 100 clients ran ctx1_gen5_tep8_batch8_eplb0_mtp0
+    run = disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 4, 4, "2026-01-29T00:00:00.000Z")
+    assert (run.prefill, run.decode, run.mtp_draft) == (DEP4, TEP8, 0)
+    assert "dsr1-fp4-b200-dynamo-trt" in run.source
+    # 1k/1k at 10 clients was listed twice, with and without MTP: the workers agree, the depth is not known
+    twins = disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 1024, 1024, 10, 4, 4, "2026-01-29")
+    assert (twins.prefill, twins.decode, twins.mtp_draft) == (DEP4, TEP8, None)
+    # the same run labelled DeepSeek-V3 (the db-dump rows) is the same recipe
+    assert disagg_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-V3", "nvfp4", 8192, 1024, 100, 4, 4, "2026-01-29")
+    # not listed before the configuration existed, for another prefill worker, clients or precision, or without a day
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 4, 4, "2025-12-01") is None
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 8, 8, "2026-01-29") is None
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 101, 4, 4, "2026-01-29") is None
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 100, 4, 4, "2026-01-29") is None
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 4, 4, "") is None
+
+
+def _scraped_row(**kw):
+    # how the 2026-04-06 export writes that run: no worker counts, the DP-4 prefill worker flattened to TP 4 and the
+    # TEP-8 decode worker's EP as 4
+    base = dict(
+        id="x",
+        silicon_data_source="source_file=2026-04-06.csv; model=DeepSeek-R1; silicon_concurrency=100; "
+        "measured=2026-01-29T00:00:00.000Z; wip=False",
+        backend="trtllm",
+        model_path=R1,
+        system="b200_sxm",
+        mode="disagg",
+        isl="8192",
+        osl="1024",
+        gemm_quant_mode="nvfp4",
+        moe_quant_mode="nvfp4",
+        prefill_tp_size="4",
+        prefill_pp_size="1",
+        prefill_attention_dp_size="1",
+        prefill_moe_tp_size="1",
+        prefill_moe_ep_size="4",
+        decode_tp_size="8",
+        decode_pp_size="1",
+        decode_attention_dp_size="1",
+        decode_moe_tp_size="2",
+        decode_moe_ep_size="4",
+        silicon_ttft_ms="3147.2",
+        silicon_tpot_ms="9.78",
+    )
+    return base | kw
+
+
+def test_validate_reads_a_disagg_row_as_its_recipe_ran():
+    row = _scraped_row()
+    run = row_as_run(row, row_disagg_recipe(row))
+    assert (run["prefill_num_workers"], run["decode_num_workers"]) == ("1", "5")
+    pre, dec = _layout(run, "prefill_"), _layout(run, "decode_")
+    assert (int(pre.tp), int(pre.dp), int(pre.moe_ep)) == (1, 4, 4)  # attention DP restored
+    assert (int(dec.tp), int(dec.dp), int(dec.moe_tp), int(dec.moe_ep)) == (8, 1, 1, 8)
+    # the recipe names no MTP: priced without drafts, where the backend's rule alone would draft 3
+    assert _measured_mtp(run, BenchmarkRecipe(), row_disagg_recipe(row)) == (0, 0.0)
+    assert _measured_mtp(row, BenchmarkRecipe())[0] == 3
+    # a row no entry lists keeps its own columns
+    other = _scraped_row(silicon_data_source="source_file=x.csv; silicon_concurrency=100")
+    assert row_disagg_recipe(other) is None and row_as_run(other, None) is other
+    # and the row is priced as run: the recipe's five decode workers, not the flattened layout the row wrote
+    assert predict_row(row).tpot_ms != predict_row(other).tpot_ms
+
+
+def test_an_mtp_recipe_without_a_depth_drafts_the_engines_depth():
+    drec = DisaggRecipe(prefill=DEP4, decode=TEP8, mtp_draft=True, source="s")
+    assert _measured_mtp(_scraped_row(), BenchmarkRecipe(), drec)[0] == 3
+    named = DisaggRecipe(prefill=DEP4, decode=TEP8, mtp_draft=1, source="s")
+    assert _measured_mtp(_scraped_row(), BenchmarkRecipe(), named)[0] == 1
+
+
+def test_a_damaged_recipe_file_is_named(tmp_path, monkeypatch):
+    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "disagg_recipes.yaml").write_text(
+        "configs:\n  k: {backend: trtllm, system: b200_sxm, gemm: fp8, models: [m]}\nrecipes:\n"
+        "  - {config: k, listed: [2026-01-01, 2026-02-01], commit: 'a', isl: 1, osl: 1, conc: [1], "
+        "prefill: [1, 8, 8, yes-ish], decode: [1, 8, 8, false]}\n"
+    )
+    monkeypatch.setattr(dr, "data_dir", lambda: tmp_path)
+    dr._entries.cache_clear()
+    try:
+        with pytest.raises(BenchmarkRecipeError, match="disagg_recipes.yaml is malformed.*attention DP"):
+            disagg_recipe("trtllm", "b200_sxm", "m", "fp8", 1, 1, 1, 8, 8, "2026-01-15")
+    finally:
+        dr._entries.cache_clear()
+
+
+def test_a_blank_prefill_batch_is_what_the_token_budget_holds():
+    # 1k prompts under TRT-LLM's 8,192-token budget: a saturated prefill step carries 8 of them
+    row = _scraped_row(isl="1024", osl="1024", silicon_data_source="source_file=x.csv; silicon_concurrency=64")
+    blank, eight, one = (predict_row(row | {"prefill_batch_size": b}).ttft_ms for b in ("", "8", "1"))
+    assert blank == eight != one
