@@ -166,13 +166,15 @@ def convert_table(
     for share in (s for s in SHARED_KERNELS if (s.table, s.backend) == (spec.name, backend) and sm_version >= s.min_sm):
         col = [ours for _, ours in spec.keys].index(share.key)
         v = engine_rules(share.donor).version
+        if v not in wheel.versions(system, spec.family, share.donor, spec.stem):
+            continue  # the donor did not measure this system
         path = f"{ROOT}data/{system}/{spec.family}/{share.donor}/{v}/{spec.stem}.parquet"
 
         def only(key: tuple, c: int = col, want: str = share.value) -> bool:
             return key[c] == want and keep(key)
 
         provenance.append(
-            _merge(wheel, path, v, spec, merged, only, ())
+            _merge(wheel, path, v, spec, merged, only, (), share.lane or spec.lane)
             | {"shared_kernel": f"{share.key}={share.value}: {share.why}"}
         )
     if spec.lane and not merged:  # no version measured the kernel on this system
@@ -180,12 +182,16 @@ def convert_table(
     return merged, provenance
 
 
-def _merge(wheel: Wheel, path: str, version: str, spec: TableSource, merged: dict, keep, pinned) -> dict:
-    """Add one source file's rows for shapes ``merged`` lacks (and ``keep`` admits); return its provenance."""
+def _merge(
+    wheel: Wheel, path: str, version: str, spec: TableSource, merged: dict, keep, pinned, lane: str | None = None
+) -> dict:
+    """Add one source file's rows for shapes ``merged`` lacks (and ``keep`` admits); return its provenance.
+    ``lane``: the only kernel lane to read (None: the table's own, ``spec.lane``; "": all)."""
     raw = wheel.read(path)
     rows = _read_rows(raw)
-    if spec.lane:
-        rows = [r for r in rows if r.get("kernel_source") == spec.lane]
+    lane = spec.lane if lane is None else lane
+    if lane:
+        rows = [r for r in rows if r.get("kernel_source") == lane]
     resolved = sum_lanes(rows, spec) if spec.sum_lanes_by else resolve_lanes(rows, spec, pinned)
     added = 0
     for key, val in resolved.items():

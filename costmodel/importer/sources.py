@@ -36,6 +36,7 @@ class SharedKernel:
     donor: str  # the backend that measured them (its current version: engine file tables.version)
     min_sm: int  # GPUs the kernel runs on
     why: str
+    lane: str = ""  # the donor's kernel lane (kernel_source) that measured it; "": the table's own lane rule
 
 
 SHARED_KERNELS: tuple[SharedKernel, ...] = (
@@ -50,6 +51,23 @@ SHARED_KERNELS: tuple[SharedKernel, ...] = (
         "FlashInfer's TRT-LLM-gen MXFP4 MoE kernel with MXFP8 activations; vLLM's table measured only the "
         "BF16-activation variant of that kernel, whose rows match SGLang's w4a16_mxfp4 rows (median ratio "
         "1.00-1.01 over 1,944 shapes on b200/b300/gb200/gb300)",
+    ),
+    *(
+        SharedKernel(
+            "moe_trtllm_gen",
+            "trtllm",
+            "dtype",
+            dtype,
+            "sglang",
+            100,
+            "TRT-LLM's TRTLLM MoE backend (TRTLLMGenFusedMoE) and SGLang's flashinfer_trtllm MoE runner both run the "
+            "TRT-LLM-gen fused MoE kernels; where both measured NVFP4 (b200) SGLang's rows match TRT-LLM's own with "
+            "median ratio 1.006 over 7,938 shapes (0.98-1.03 per token range). TRT-LLM's tables measured the FP8 "
+            "block-scale variant, which its FP8 DeepSeek recipes select on Blackwell, on no system, and NVFP4 only "
+            "on b200/gb200",
+            lane="sglang_flashinfer_trtllm_moe",
+        )
+        for dtype in ("nvfp4", "fp8_block")
     ),
 )
 

@@ -115,7 +115,8 @@ def test_trtllm_mtp_follows_the_script_the_run_date_names():
 
 def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
     """dsr1_fp4_b200_trt.sh from 2026-02-03 and the MTP script: TRTLLM, CUTLASS (the default) with attention DP;
-    before 2026-02-03: TRTLLM except at 256+ clients (1k ISL) or above 32 (8k ISL). FP8 runs name no kernel."""
+    before 2026-02-03: TRTLLM except at 256+ clients (1k ISL) or above 32 (8k ISL). The FP8 scripts: TRTLLM at every
+    layout; H200 runs name no kernel."""
 
     def moe(gemm: str, tp: int, dp: int, conc: int, isl: int, day: str) -> str | None:
         r = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", gemm, tp, dp, conc, isl, 1024, day)
@@ -127,7 +128,10 @@ def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
     assert moe("nvfp4", 8, 1, 32, 8192, "2025-11-02T00:00:00Z") == "TRTLLM"
     assert moe("nvfp4", 8, 1, 256, 1024, "2025-11-02T00:00:00Z") == "default"
     assert moe("nvfp4", 8, 1, 64, 8192, "2026-01-14T00:00:00Z") == "TRTLLM"  # the MTP script: no era rule
-    assert moe("fp8", 8, 1, 64, 1024, "2026-02-05T00:00:00Z") is None
+    assert moe("fp8", 8, 1, 64, 1024, "2026-02-05T00:00:00Z") == "TRTLLM"
+    assert moe("fp8", 1, 8, 64, 1024, "2026-02-05T00:00:00Z") == "TRTLLM"
+    h200 = benchmark_recipe("trtllm", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 64, 1024, 1024, "2026-02-05")
+    assert h200.moe_backend is None
 
 
 def test_validate_prices_the_scripts_moe_kernel():

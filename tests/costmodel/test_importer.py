@@ -369,3 +369,20 @@ def test_a_lane_table_keeps_only_its_kernel_and_is_absent_where_unmeasured():
     assert (
         convert_table(only_cutlass, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset()) is None
     )
+    # the same TRT-LLM-gen kernel as SGLang measured it (its flashinfer_trtllm lane) fills the dtypes TRT-LLM's own
+    # lane lacks; SGLang's other lanes and its rows for shapes TRT-LLM measured are not taken
+    sg = f"{ROOT}data/b200_sxm/moe/sglang/0.5.14/moe_perf.parquet"
+    fp8 = [r | {"moe_dtype": "fp8_block"} for r in lane("sglang_flashinfer_trtllm_moe", 0.07)]
+    triton = [r | {"moe_dtype": "fp8_block", "num_tokens": 16} for r in lane("sglang_fused_moe_triton", 0.5)]
+    shared = _Wheel({path: both.files[path], sg: _pq(fp8 + triton + lane("sglang_flashinfer_trtllm_moe", 0.06))})
+    gen, prov = convert_table(shared, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset())
+    by_dtype = {k[0]: v for k, v in gen.items()}
+    assert len(gen) == 2
+    assert by_dtype == {
+        "nvfp4": ("moe_torch_flow_min_latency", (0.065,)),
+        "fp8_block": ("sglang_flashinfer_trtllm_moe", (0.07,)),
+    }
+    assert any("shared_kernel" in p and p["rows_added"] == 1 for p in prov)
+    # Hopper runs no TRT-LLM-gen kernel: nothing is shared below SM 100
+    hopper, _ = convert_table(shared, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 90, frozenset())
+    assert [k[0] for k in hopper] == ["nvfp4"]

@@ -267,8 +267,8 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
         ),
         ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
         (
-            {"model": "nvidia/Kimi-K2.5-NVFP4"},
-            r"Kimi-K2.5-NVFP4's nvfp4 experts on b200_sxm \(measured there for none of this model\); leave",
+            {"model": "openai/gpt-oss-120b", "quantization": {}},
+            r"gpt-oss-120b's w4a8_mxfp4_mxfp8 experts on b200_sxm \(measured there for none of this model\); leave",
         ),
     ],
 )
@@ -286,8 +286,11 @@ def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
     # unset: the recipe takes TRTLLM where it is measured (DeepSeek NVFP4 on b200), the default elsewhere
     assert spec_from_raw(raw | {"serving": {}}).summary()["moe_backend"] == "TRTLLM"
     assert spec_from_raw(raw | {"serving": {"moe_backend": "default"}}).summary()["moe_backend"] == "default"
+    # Kimi's NVFP4 experts: the TRT-LLM-gen kernel as SGLang measured it; gpt-oss's MXFP4 ones: not measured
     kimi = spec_from_raw(raw | {"model": "nvidia/Kimi-K2.5-NVFP4", "serving": {}})
-    assert kimi.summary()["moe_backend"] == "default"
+    assert kimi.summary()["moe_backend"] == "TRTLLM"
+    oss = spec_from_raw(raw | {"model": "openai/gpt-oss-120b", "quantization": {}, "serving": {}})
+    assert oss.summary()["moe_backend"] == "default"
     dense = spec_from_raw(raw | {"model": "Qwen/Qwen3-32B", "quantization": {}, "serving": {}})
     assert dense.summary()["moe_backend"] is None
     with pytest.raises(UserError, match=r"serving\.moe_backend: TRTLLM.*" + message):
