@@ -354,8 +354,9 @@ MEASURED_MTP_ACCEPTANCE = 0.6
 def _measured_mtp(row: dict, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> tuple[int, float]:
     disagg = row["mode"] == "disagg"
     draft, _ = engine_rules(row["backend"]).mtp(row["mode"])
-    if drec is not None and drec.mtp_draft is not None:  # the benchmark's recipe names it (True: the engine's depth)
-        draft = (draft or 3) if drec.mtp_draft is True else int(drec.mtp_draft)
+    if drec is not None and drec.mtp_draft is not None:  # the benchmark's recipe names it
+        # True: MTP at a depth the entry does not name, read as the engine file's own disagg depth
+        draft = draft if drec.mtp_draft is True else int(drec.mtp_draft)
         return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
