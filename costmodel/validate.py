@@ -188,11 +188,9 @@ def predict_row(row: dict) -> Prediction:
         return Prediction(**base, reason=bad)
     row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
     try:
-        drec = row_disagg_recipe(row)
-        row = row_as_run(row, drec)
+        row, rec, drec = _as_run(row)
         arch = load_model(row["model_path"])
         db = open_db(row["system"], row["backend"], engine_rules(row["backend"]).version)
-        rec = row_recipe(row) or BenchmarkRecipe()
         req = _request(row, arch, db, rec, drec)
         q, _ = resolve_quant(db, arch, req.quant)
         step = step_model(db, req, q, row["mode"])
@@ -238,9 +236,15 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     SGLang recipes' scheduler poll interval, the recipe's KV-cache dtype), and for benchmark rows the settings
     their launch script passed (row_recipe). A spec pinning these prices the row with the same functions
     (tests/costmodel/test_one_model.py). A disagg row is read as run (row_as_run)."""
+    row, rec, drec = _as_run(row)
+    return _request(row, arch, db, rec, drec)
+
+
+def _as_run(row: dict) -> tuple[dict, BenchmarkRecipe, DisaggRecipe | None]:
+    """The row as its benchmark ran it (row_as_run), its launch-script settings (empty: none) and its disagg recipe."""
     drec = row_disagg_recipe(row)
     row = row_as_run(row, drec)
-    return _request(row, arch, db, row_recipe(row) or BenchmarkRecipe(), drec)
+    return row, row_recipe(row) or BenchmarkRecipe(), drec
 
 
 def _request(row: dict, arch, db, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> SurfaceRequest:
