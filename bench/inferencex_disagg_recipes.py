@@ -1,6 +1,7 @@
 """Regenerate data/validation/disagg_recipes.yaml from the history of InferenceX's benchmark configuration.
 
-Usage: python bench/inferencex_disagg_recipes.py INFERENCEX_GIT_DIR [--since 2026-01-01] [--until 2026-04-30]
+Usage: python bench/inferencex_disagg_recipes.py INFERENCEX_GIT_DIR [--srt-slurm SRT_SLURM_GIT_DIR]
+       [--since 2026-01-01] [--until 2026-04-30]
 
 Not part of the product (it needs a clone of github.com/SemiAnalysisAI/InferenceX). The disaggregated rows of
 the measurement CSV record a deployment's layouts and clients, often without its worker counts or MTP depth; the
@@ -8,7 +9,12 @@ benchmark's own configuration (``.github/configs/nvidia-master.yaml``, one entry
 prefill and decode workers, TP, EP, attention DP, and the srt-slurm recipe file whose name carries the MTP depth)
 changed commit by commit. This script walks that file's history and writes every distinct disaggregated entry
 once, with the first and last day it was listed, so ``costmodel.disagg_recipes`` can find the recipe a row ran on
-its run day. Deterministic: entries are sorted; re-running on the same history writes the same bytes.
+its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-LLM entry's recipe file (at the
+``sa-submission-q2-2026`` branch, else the last commit that has it) for the engine limits the benchmark ran with:
+the prefill worker's batch and token budget and the decode worker's batch cap (``max_batch_size``,
+``max_num_tokens``, per attention-DP rank). The file names' ``batchN`` is not used: it can differ from the file
+(``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted; re-running on the same
+histories writes the same bytes.
 """
 
 from __future__ import annotations
@@ -82,6 +88,42 @@ def mtp_depth(entry: dict, mtp_key: bool) -> int | bool | None:
     return None
 
 
+SRT_REVISION = "sa-submission-q2-2026"
+
+
+def recipe_file(entry: dict) -> str | None:
+    """The srt-slurm recipe file an entry launches (its ``CONFIG_FILE``), when it names a whole file."""
+    for r in ("prefill", "decode"):
+        for s in entry.get(r, {}).get("additional-settings") or []:
+            if s.startswith("CONFIG_FILE=") and ":" not in s:
+                return s.split("=", 1)[1]
+    return None
+
+
+def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | None:
+    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``; None when
+    there is no srt-slurm clone, no file, or the file is not a TRT-LLM recipe."""
+    if srt is None or path is None:
+        return None
+    if path not in cache:
+        cache[path] = None
+        revs = [SRT_REVISION, git(srt, "log", "--all", "-1", "--format=%H", "--", path).strip()]
+        for rev in filter(None, revs):
+            try:
+                raw = yaml.safe_load(git(srt, "show", f"{rev}:{path}"))
+            except subprocess.CalledProcessError:
+                continue
+            cfg = ((raw or {}).get("backend") or {}).get("trtllm_config")
+            if cfg:
+                cache[path] = {
+                    "prefill_batch": int(cfg["prefill"]["max_batch_size"]),
+                    "prefill_tokens": int(cfg["prefill"]["max_num_tokens"]),
+                    "decode_batch": int(cfg["decode"]["max_batch_size"]),
+                }
+            break
+    return cache[path]
+
+
 def role(x: dict) -> list:
     return [int(x["num-worker"]), int(x["tp"]), int(x.get("ep", 1)), bool(x.get("dp-attn", False))]
 
@@ -89,6 +131,7 @@ def role(x: dict) -> list:
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("repo", type=Path)
+    ap.add_argument("--srt-slurm", type=Path, default=None)
     ap.add_argument("--since", default="2026-01-01")
     ap.add_argument("--until", default="2026-06-30")
     a = ap.parse_args(argv)
@@ -97,6 +140,7 @@ def main(argv: list[str]) -> None:
     # entry (canonical JSON) -> [first day listed, day a commit dropped it (or the window's end), first commit]
     listed: dict[str, list] = {}
     before: set[str] = set()
+    files: dict = {}
     for sha, day in commits:
         raw = yaml.safe_load(git(a.repo, "show", f"{sha}:{CONFIG}"))
         now = set()
@@ -114,6 +158,7 @@ def main(argv: list[str]) -> None:
                         "prefill": role(e["prefill"]),
                         "decode": role(e["decode"]),
                         "mtp": mtp_depth(e, name["mtp_key"]),
+                        "limits": engine_limits(a.srt_slurm, recipe_file(e), files),
                     }
                     now.add(json.dumps(rec, sort_keys=True))
         for j in now:
@@ -123,6 +168,7 @@ def main(argv: list[str]) -> None:
             listed[j][1] = day
         before = now
     configs = sorted({json.loads(j)["config"] for j in listed})
+    srt_sha = git(a.srt_slurm, "rev-parse", "--short=9", SRT_REVISION).strip() if a.srt_slurm else "not read"
     lines = [
         "# Generated by bench/inferencex_disagg_recipes.py; do not edit. The disaggregated (Dynamo) recipes of the",
         "# InferenceX benchmark (github.com/SemiAnalysisAI/InferenceX, Apache-2.0), from the history of",
@@ -131,7 +177,10 @@ def main(argv: list[str]) -> None:
         "# or the window's end; a run on either day may have used it) and the commit that first listed it.",
         "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the clients it was",
         "# run at; mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not named;",
-        "# false: none; absent: not recorded). Read by costmodel/disagg_recipes.py.",
+        "# false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
+        "# prefill (prefill_batch) and decode (decode_batch) workers and the prefill max_num_tokens (prefill_tokens),",
+        f"# from github.com/NVIDIA/srt-slurm (Apache-2.0) at {SRT_REVISION} ({srt_sha}; absent: no such file).",
+        "# Read by costmodel/disagg_recipes.py.",
         "configs:",
     ]
     for key in configs:
@@ -145,6 +194,8 @@ def main(argv: list[str]) -> None:
     for j, (first, last, sha) in sorted(listed.items(), key=lambda kv: (json.loads(kv[0])["config"], kv[1][0], kv[0])):
         r = json.loads(j)
         mtp = "" if r["mtp"] is None else f", mtp: {json.dumps(r['mtp'])}"
+        if r["limits"]:
+            mtp += ", limits: {" + ", ".join(f"{k}: {v}" for k, v in sorted(r["limits"].items())) + "}"
         lines.append(
             f'  - {{config: {r["config"]}, listed: [{first}, {last}], commit: "{sha}", isl: {r["isl"]}, '
             f"osl: {r['osl']}, conc: {r['conc']}, prefill: {json.dumps(r['prefill'])}, "

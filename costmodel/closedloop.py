@@ -236,20 +236,35 @@ def loaded_step_ms(batch_ms, load, lone_ms=None):
 
 
 def disagg_closed_loop(
-    clients, osl: int, tpot_ms, batch_ms, lone_ms, capacity_per_ms, fixed_ms, waves: float = BENCHMARK_WAVES
+    clients,
+    osl: int,
+    tpot_ms,
+    batch_ms,
+    lone_ms,
+    capacity_per_ms,
+    fixed_ms,
+    waves: float = BENCHMARK_WAVES,
+    slots=np.inf,
 ) -> np.ndarray:
     """Mean TTFT (ms) of a disaggregated deployment under the closed loop.
 
     ``clients`` (all of them), the decode side's ``tpot_ms``, the prefill pool's full-batch step ``batch_ms``,
     lone-prompt step ``lone_ms`` and capacity ``capacity_per_ms`` (requests/ms, all prefill workers),
-    ``fixed_ms`` added to every request (hand-off). The loads the clients create and the TTFT they see solve
+    ``fixed_ms`` added to every request (hand-off), ``slots``: requests the decode pool runs at once (its batch
+    cap per rank × ranks; inf: no cap). The loads the clients create and the TTFT they see solve
     TTFT = pool_ttft(λ / capacity) + fixed + first wave, λ = C / (TTFT + (OSL − 1)·TPOT); the first wave's C
-    prompts wait a mean C / (2·capacity) for the pool, one request in ``waves``."""
+    prompts wait a mean C / (2·capacity) for the pool, one request in ``waves``.
+
+    A prefilled request waits for a decode slot; the decode worker holds it from the hand-off to the last token,
+    ``fixed_ms`` + (OSL − 1)·TPOT, and streams the first token once it holds one. When the slots bind they set the
+    throughput, X = slots / hold, and Little's law over the C clients gives TTFT = C / X − (OSL − 1)·TPOT (the
+    prefill and its queue overlap the wait); else the loop above."""
     c = np.asarray(clients, float)
+    tpot = np.asarray(tpot_ms, float)
     fixed = np.asarray(fixed_ms, float) + 0.5 * c / capacity_per_ms / waves
 
     def excess(ttft):  # rises with ttft: a longer TTFT lowers the load that causes it
-        lam = c / (ttft + (osl - 1) * tpot_ms)
+        lam = c / (ttft + (osl - 1) * tpot)
         return ttft - pool_ttft(batch_ms, lam / capacity_per_ms, lone_ms) - fixed
 
     lo = np.minimum(batch_ms, lone_ms) + fixed
@@ -261,5 +276,7 @@ def disagg_closed_loop(
         over = excess(mid) > 0
         hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
     # a saturated pool serves `capacity` requests/ms and the other clients queue for it (Little's law)
-    saturated = c / capacity_per_ms - (osl - 1) * np.asarray(tpot_ms, float) + np.asarray(fixed_ms, float)
-    return np.maximum(0.5 * (lo + hi), saturated)
+    saturated = c / capacity_per_ms - (osl - 1) * tpot + np.asarray(fixed_ms, float)
+    hold = np.asarray(fixed_ms, float) + (osl - 1) * tpot
+    slot_bound = c / np.asarray(slots, float) * hold - (osl - 1) * tpot
+    return np.maximum(np.maximum(0.5 * (lo + hi), saturated), slot_bound)

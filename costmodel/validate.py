@@ -16,7 +16,7 @@ from costmodel.errors import CostModelError
 from costmodel.scoring import Prediction
 from costmodel.arch import ModelArch, load_model
 from costmodel.benchmark_recipes import BenchmarkRecipe, benchmark_recipe
-from costmodel.disagg_recipes import DisaggRecipe, disagg_recipe
+from costmodel.disagg_recipes import DisaggRecipe, EngineLimits, disagg_recipe
 from costmodel.errors import UnknownModelError, UnsupportedModelError
 from costmodel.build import step_model
 from costmodel.config import (
@@ -219,7 +219,8 @@ def predict_row(row: dict) -> Prediction:
                 balance_batching_iters=rec.balance_batching_iters or 0,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
-        return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt)
+        limits = drec.limits if drec is not None else None
+        return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt, limits)
     except (UnknownModelError, UnsupportedModelError):
         return Prediction(**base, reason="unsupported model")
     except (UnknownSystemError, DataNotFoundError):
@@ -395,19 +396,23 @@ def _range_ratio(row: dict) -> float:
 BLANK_DECODE_BATCH = SearchSpace().max_batch_size
 
 
-def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction:
+def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt, limits: EngineLimits | None = None) -> Prediction:
     lp, ld = _layout(row, "prefill_"), _layout(row, "decode_")
     if arch.is_moe:
         lp, ld = _fix_moe(lp), _fix_moe(ld)
     # a blank prefill batch: the prompts one step's token budget holds, what the engine fills a saturated step with
     bp = _int(row.get("prefill_batch_size"), 0) or max(1, int(mnt) // isl)
+    if limits is not None:  # the recipe file's prefill step: as many prompts as its batch and token limits hold
+        bp = max(1, min(limits.prefill_batch, limits.prefill_tokens // isl))
     db = step.db
     for lay, n in ((lp, isl), (ld, isl + osl)):
         cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, n)
         if cap <= 0:
             return Prediction(**base, reason="weights do not fit (OOM)")
     y = _decode_workers(row, conc, float(ld.dp))
-    bd = max(conc / (y * float(ld.dp)), 1.0)
+    # the recipe's decode batch cap per rank: clients past the pool's slots wait for a finishing request
+    slots = y * float(ld.dp) * limits.decode_batch if limits is not None else math.inf
+    bd = max(min(conc, slots) / (y * float(ld.dp)), 1.0)
     dec = decode_figures(step, ld, bd, isl, osl)
     tpot = float(dec["tpot_ms"])
     pf = prefill_figures(step, lp, bp, isl, 0.0)
@@ -419,7 +424,14 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt) -> Prediction
     gpus = x * float(lp.tp * lp.pp * lp.dp) + y * float(ld.tp * ld.pp * ld.dp)
     hand = handoff_ms(step, isl, lp.tp, gpus <= db.system.gpus_per_node)
     ttft = disagg_closed_loop(
-        conc, osl, tpot, float(pf["latency_ms"]), float(pf["lone_ms"]), cap_p / 1000.0, float(hand["total_ms"])
+        conc,
+        osl,
+        tpot,
+        float(pf["latency_ms"]),
+        float(pf["lone_ms"]),
+        cap_p / 1000.0,
+        float(hand["total_ms"]),
+        slots=slots,
     )
     return Prediction(**base, ttft_ms=float(ttft), tpot_ms=tpot)
 

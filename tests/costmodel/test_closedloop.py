@@ -154,3 +154,16 @@ def test_the_balance_wait_is_added_to_ttft_only_while_every_rank_decodes():
     cycle = on["ttft_ms"] + (OSL - 1) * on["tpot_ms"]
     assert float(on["req_per_ms"]) == pytest.approx(float(32.0 / cycle))
     assert float(run(1.0, 60.0)["ttft_ms"]) == pytest.approx(float(run(1.0, 0.0)["ttft_ms"]))
+
+
+def test_clients_past_the_decode_slots_wait_for_a_finishing_request():
+    """A decode pool that runs ``slots`` requests at once (its batch cap) and holds each from the hand-off to the
+    last token: once the slots bind they set the throughput (slots / hold) and Little's law over all C clients
+    gives TTFT; below that the loop is the uncapped one."""
+    tpot, cap, fixed = 10.0, 0.05, 30.0
+    free = float(disagg_closed_loop(60, OSL, tpot, 200.0, 80.0, cap, fixed))
+    assert float(disagg_closed_loop(60, OSL, tpot, 200.0, 80.0, cap, fixed, slots=60)) == pytest.approx(free)
+    capped = float(disagg_closed_loop(60, OSL, tpot, 200.0, 80.0, cap, fixed, slots=40))
+    hold = fixed + (OSL - 1) * tpot
+    assert 60 / (capped + (OSL - 1) * tpot) == pytest.approx(40 / hold)
+    assert capped > free

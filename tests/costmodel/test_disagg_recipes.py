@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import costmodel.disagg_recipes as dr
+import costmodel.validate as validate
 from costmodel.benchmark_recipes import BenchmarkRecipe, BenchmarkRecipeError
-from costmodel.disagg_recipes import DisaggRecipe, WorkerRecipe, disagg_recipe
+from costmodel.disagg_recipes import DisaggRecipe, EngineLimits, WorkerRecipe, disagg_recipe
 from costmodel.validate import _layout, _measured_mtp, predict_row, row_as_run, row_disagg_recipe
 
 R1 = "deepseek-ai/DeepSeek-R1"
@@ -108,3 +111,21 @@ def test_a_blank_prefill_batch_is_what_the_token_budget_holds():
     row = _scraped_row(isl="1024", osl="1024", silicon_data_source="source_file=x.csv; silicon_concurrency=64")
     blank, eight, one = (predict_row(row | {"prefill_batch_size": b}).ttft_ms for b in ("", "8", "1"))
     assert blank == eight != one
+
+
+def test_the_recipe_files_limits_cap_the_decode_pool_and_fill_the_prefill_step(monkeypatch):
+    # ctx1_gen5_tep8_batch8_eplb0_mtp0.yaml sets decode max_batch_size 16 (not the 8 its name says), prefill 2 prompts
+    # in 16,896 tokens: 5 TEP-8 decode workers run 80 of the 100 clients at once
+    drec = row_disagg_recipe(_scraped_row())
+    assert drec.limits == EngineLimits(prefill_batch=2, prefill_tokens=16896, decode_batch=16)
+    capped = predict_row(_scraped_row())
+
+    def unlimited(clients):
+        monkeypatch.setattr(validate, "row_disagg_recipe", lambda row: replace(drec, limits=None))
+        src = f"source_file=x.csv; silicon_concurrency={clients}; measured=2026-01-29T00:00:00.000Z"
+        return predict_row(_scraped_row(silicon_data_source=src, prefill_batch_size="2"))
+
+    # the 80 running requests decode as 80 clients would; the other 20 wait for a slot, so TTFT is longer
+    assert capped.tpot_ms == pytest.approx(unlimited(80).tpot_ms)
+    assert capped.tpot_ms < unlimited(100).tpot_ms
+    assert capped.ttft_ms > unlimited(100).ttft_ms
