@@ -10,9 +10,9 @@ prefill and decode workers, TP, EP, attention DP, and the srt-slurm recipe file 
 changed commit by commit. This script walks that file's history and writes every distinct disaggregated entry
 once, with the first and last day it was listed, so ``costmodel.disagg_recipes`` can find the recipe a row ran on
 its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-LLM entry's recipe file (at the
-``sa-submission-q2-2026`` branch, else the last commit that has it) for the engine limits the benchmark ran with:
-the prefill worker's batch and token budget and the decode worker's batch cap (``max_batch_size``,
-``max_num_tokens``, per attention-DP rank). The file names' ``batchN`` is not used: it can differ from the file
+``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
+benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
+(``max_batch_size``, ``max_num_tokens``, per attention-DP rank). The file names' ``batchN`` is not used: it can differ from the file
 (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted; re-running on the same
 histories writes the same bytes.
 """
@@ -107,7 +107,7 @@ def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | Non
         return None
     if path not in cache:
         cache[path] = None
-        revs = [SRT_REVISION, git(srt, "log", "--all", "-1", "--format=%H", "--", path).strip()]
+        revs = [SRT_REVISION, git(srt, "log", "--all", "-1", "--diff-filter=AM", "--format=%H", "--", path).strip()]
         for rev in filter(None, revs):
             try:
                 raw = yaml.safe_load(git(srt, "show", f"{rev}:{path}"))
