@@ -12,7 +12,8 @@ once, with the first and last day it was listed, so ``costmodel.disagg_recipes``
 its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-LLM entry's recipe file (at the
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
 benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
-(``max_batch_size``, ``max_num_tokens``, per attention-DP rank). The file names' ``batchN`` is not used: it can differ from the file
+(``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism, which is what
+the engine ran where the configuration entry's EP differs. The file names' ``batchN`` is not used: it can differ from the file
 (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted; re-running on the same
 histories writes the same bytes.
 """
@@ -101,8 +102,9 @@ def recipe_file(entry: dict) -> str | None:
 
 
 def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | None:
-    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``; None when
-    there is no srt-slurm clone, no file, or the file is not a TRT-LLM recipe."""
+    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
+    role's expert parallelism where the file sets it (``prefill_ep``, ``decode_ep``); None when there is no srt-slurm
+    clone, no file, or the file is not a TRT-LLM recipe."""
     if srt is None or path is None:
         return None
     if path not in cache:
@@ -120,6 +122,10 @@ def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | Non
                     "prefill_tokens": int(cfg["prefill"]["max_num_tokens"]),
                     "decode_batch": int(cfg["decode"]["max_batch_size"]),
                 }
+                # the engine runs the file's expert parallelism, whatever the configuration entry says
+                for r in ("prefill", "decode"):
+                    if cfg[r].get("moe_expert_parallel_size"):
+                        cache[path][f"{r}_ep"] = int(cfg[r]["moe_expert_parallel_size"])
             break
     return cache[path]
 
@@ -178,7 +184,8 @@ def main(argv: list[str]) -> None:
         "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the clients it was",
         "# run at; mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not named;",
         "# false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
-        "# prefill (prefill_batch) and decode (decode_batch) workers and the prefill max_num_tokens (prefill_tokens),",
+        "# prefill (prefill_batch) and decode (decode_batch) workers, the prefill max_num_tokens (prefill_tokens) and",
+        "# each role's moe_expert_parallel_size where the file sets it (prefill_ep, decode_ep: what the engine ran),",
         f"# from github.com/NVIDIA/srt-slurm (Apache-2.0) at {SRT_REVISION} ({srt_sha}; absent: no such file).",
         "# Read by costmodel/disagg_recipes.py.",
         "configs:",

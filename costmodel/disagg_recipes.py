@@ -76,6 +76,7 @@ class _Entry:
     mtp: int | bool | None
     source: str
     limits: EngineLimits | None
+    listed_prefill_ep: int  # the configuration's EP for the prefill worker, which the rows record
 
 
 def disagg_recipe(
@@ -103,7 +104,7 @@ def disagg_recipe(
         and model in e.models
         and concurrency in e.conc
         and e.first <= day <= e.last
-        and (e.prefill.gpus, e.prefill.ep) == (prefill_gpus, prefill_ep)
+        and (e.prefill.gpus, e.listed_prefill_ep) == (prefill_gpus, prefill_ep)
     ]
     if not hits or len({(e.prefill, e.decode) for e in hits}) > 1:
         return None
@@ -136,6 +137,10 @@ def _entries() -> tuple[_Entry, ...]:
 def _entry(e: dict[str, Any], cfg: dict[str, Any]) -> _Entry:
     first, last = (str(d) for d in e["listed"])
     mtp = e.get("mtp")
+    lim = {k: int(v) for k, v in (e.get("limits") or {}).items()}
+    # the engine runs the recipe file's expert parallelism where it sets one (the configuration entry's EP is a
+    # label: dsr1-fp8-b200-dynamo-trt listed prefill EP 8 until 2026-03-23 for files that set 1 since 2026-01-27)
+    run_ep = {r: lim.pop(f"{r}_ep", None) for r in ("prefill", "decode")}
     return _Entry(
         backend=str(cfg["backend"]),
         system=str(cfg["system"]),
@@ -146,16 +151,17 @@ def _entry(e: dict[str, Any], cfg: dict[str, Any]) -> _Entry:
         isl=int(e["isl"]),
         osl=int(e["osl"]),
         conc=frozenset(int(c) for c in e["conc"]),
-        prefill=_role(e["prefill"]),
-        decode=_role(e["decode"]),
+        prefill=_role(e["prefill"], run_ep["prefill"]),
+        decode=_role(e["decode"], run_ep["decode"]),
         mtp=mtp if isinstance(mtp, bool) or mtp is None else int(mtp),
         source=f"InferenceX {e['config']} (commit {e['commit']})",
-        limits=None if e.get("limits") is None else EngineLimits(**{k: int(v) for k, v in e["limits"].items()}),
+        limits=EngineLimits(**lim) if lim else None,
+        listed_prefill_ep=int(e["prefill"][2]),
     )
 
 
-def _role(v: list[Any]) -> WorkerRecipe:
+def _role(v: list[Any], run_ep: int | None = None) -> WorkerRecipe:
     workers, gpus, ep, dp = v
     if not isinstance(dp, bool):
         raise ValueError(f"attention DP must be true or false, not {dp!r}")
-    return WorkerRecipe(workers=int(workers), gpus=int(gpus), ep=int(ep), attention_dp=dp)
+    return WorkerRecipe(workers=int(workers), gpus=int(gpus), ep=int(run_ep or ep), attention_dp=dp)

@@ -129,3 +129,12 @@ def test_the_recipe_files_limits_cap_the_decode_pool_and_fill_the_prefill_step(m
     assert capped.tpot_ms == pytest.approx(unlimited(80).tpot_ms)
     assert capped.tpot_ms < unlimited(100).tpot_ms
     assert capped.ttft_ms > unlimited(100).ttft_ms
+
+
+def test_the_engine_runs_the_recipe_files_expert_parallelism_not_the_entrys_label():
+    # dsr1-fp8-b200-dynamo-trt listed its 8k/1k prefill workers as EP 8 until 2026-03-23; the srt-slurm file they
+    # launched sets moe_expert_parallel_size 1 for prefill (since 2026-01-27). A row recording the listed EP 8 still
+    # finds its entry, and is priced with the EP the engine ran.
+    run = disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 224, 8, 8, "2026-03-01")
+    assert (run.prefill.gpus, run.prefill.ep, run.decode.ep) == (8, 1, 8)
+    assert disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 224, 8, 1, "2026-03-01") is None
