@@ -13,9 +13,9 @@ its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
 benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
 (``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism, which is what
-the engine ran where the configuration entry's EP differs. The file names' ``batchN`` is not used: it can differ from the file
-(``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted; re-running on the same
-histories writes the same bytes.
+the engine ran where the configuration entry's EP differs. The file names' ``batchN`` is not used: it can differ
+from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted;
+re-running on the same histories writes the same bytes.
 """
 
 from __future__ import annotations
