@@ -12,8 +12,8 @@ once, with the first and last day it was listed, so ``costmodel.disagg_recipes``
 its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-LLM entry's recipe file (at the
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
 benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
-(``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism, which is what
-the engine ran where the configuration entry's EP differs. The file names' ``batchN`` is not used: it can differ
+(``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism (what the
+engine ran where the configuration entry's EP differs) and MoE kernel (``moe_config.backend``). The file names' ``batchN`` is not used: it can differ
 from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted;
 re-running on the same histories writes the same bytes.
 """
@@ -103,7 +103,8 @@ def recipe_file(entry: dict) -> str | None:
 
 def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | None:
     """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
-    role's expert parallelism where the file sets it (``prefill_ep``, ``decode_ep``); None when there is no srt-slurm
+    role's expert parallelism and MoE kernel (``moe_config.backend``) where the file sets them (``prefill_ep``,
+    ``decode_ep``, ``prefill_moe``, ``decode_moe``); None when there is no srt-slurm
     clone, no file, or the file is not a TRT-LLM recipe."""
     if srt is None or path is None:
         return None
@@ -122,10 +123,12 @@ def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | Non
                     "prefill_tokens": int(cfg["prefill"]["max_num_tokens"]),
                     "decode_batch": int(cfg["decode"]["max_batch_size"]),
                 }
-                # the engine runs the file's expert parallelism, whatever the configuration entry says
+                # the engine runs the file's expert parallelism and MoE kernel, whatever the configuration entry says
                 for r in ("prefill", "decode"):
                     if cfg[r].get("moe_expert_parallel_size"):
                         cache[path][f"{r}_ep"] = int(cfg[r]["moe_expert_parallel_size"])
+                    if (cfg[r].get("moe_config") or {}).get("backend"):
+                        cache[path][f"{r}_moe"] = str(cfg[r]["moe_config"]["backend"])
             break
     return cache[path]
 
@@ -185,7 +188,8 @@ def main(argv: list[str]) -> None:
         "# run at; mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not named;",
         "# false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
         "# prefill (prefill_batch) and decode (decode_batch) workers, the prefill max_num_tokens (prefill_tokens) and",
-        "# each role's moe_expert_parallel_size where the file sets it (prefill_ep, decode_ep: what the engine ran),",
+        "# each role's moe_expert_parallel_size and moe_config.backend where the file sets them (prefill_ep, decode_ep,",
+        "# prefill_moe, decode_moe: what the engine ran),",
         f"# from github.com/NVIDIA/srt-slurm (Apache-2.0) at {SRT_REVISION} ({srt_sha}; absent: no such file).",
         "# Read by costmodel/disagg_recipes.py.",
         "configs:",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+from dataclasses import replace
 from typing import Any
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from costmodel.paths import DataNotFoundError
 from costmodel.quant import recipe_kv_cache, resolve_quant
 from costmodel.closedloop import disagg_closed_loop
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
-from costmodel.step import Layout
+from costmodel.step import Layout, StepModel
 from costmodel.system import UnknownSystemError
 
 # The columns of the measurement CSV format (silicon_dev.csv); REQUIRED ⊂ COLUMNS must be present.
@@ -220,7 +221,8 @@ def predict_row(row: dict) -> Prediction:
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         limits = drec.limits if drec is not None else None
-        return _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt, limits)
+        steps = _role_steps(db, req, q, step, drec)
+        return _predict_disagg(row, base, steps, arch, q, isl, osl, conc, mnt, limits)
     except (UnknownModelError, UnsupportedModelError):
         return Prediction(**base, reason="unsupported model")
     except (UnknownSystemError, DataNotFoundError):
@@ -396,7 +398,33 @@ def _range_ratio(row: dict) -> float:
 BLANK_DECODE_BATCH = SearchSpace().max_batch_size
 
 
-def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt, limits: EngineLimits | None = None) -> Prediction:
+def _role_steps(db, req: SurfaceRequest, q, step: StepModel, drec: DisaggRecipe | None) -> tuple[StepModel, StepModel]:
+    """The prefill and decode workers' step models: each prices the MoE kernel its recipe file selects where the
+    file names one (one deployment can mix them: b200 FP8 prefill TRTLLM, decode DEEPGEMM). A kernel the engine
+    file does not list as selectable (DEEPGEMM, CUTLASS, WIDEEP, CUTEDSL) prices the engine's default table, as does
+    a selectable one whose table did not measure the model's experts; without a file both roles keep ``step``."""
+    if drec is None or not req.model.is_moe:
+        return step, step
+    selectable = {b[0] for b in engine_rules(req.backend).moe_backend_tables}
+    out = []
+    for role in (drec.prefill, drec.decode):
+        name = role.moe_kernel if role.moe_kernel in selectable else DEFAULT_KERNEL
+        if role.moe_kernel is None or name == req.moe_backend:
+            out.append(step)
+            continue
+        own = step_model(db, replace(req, moe_backend=name), q, "disagg")
+        try:
+            own.check()
+        except MissingDataError:
+            own = step_model(db, replace(req, moe_backend=DEFAULT_KERNEL), q, "disagg")
+        out.append(own)
+    return out[0], out[1]
+
+
+def _predict_disagg(
+    row, base, steps: tuple[StepModel, StepModel], arch, q, isl, osl, conc, mnt, limits: EngineLimits | None = None
+) -> Prediction:
+    step_p, step = steps
     lp, ld = _layout(row, "prefill_"), _layout(row, "decode_")
     if arch.is_moe:
         lp, ld = _fix_moe(lp), _fix_moe(ld)
@@ -415,7 +443,7 @@ def _predict_disagg(row, base, step, arch, q, isl, osl, conc, mnt, limits: Engin
     bd = max(min(conc, slots) / (y * float(ld.dp)), 1.0)
     dec = decode_figures(step, ld, bd, isl, osl)
     tpot = float(dec["tpot_ms"])
-    pf = prefill_figures(step, lp, bp, isl, 0.0)
+    pf = prefill_figures(step_p, lp, bp, isl, 0.0)
     # a blank prefill count: as many prefill workers as the decode side's request rate needs (such rows are
     # max-throughput sweeps: planning them at the product's 0.7 load raised the core disagg TTFT MdAPE 49 -> 55 %)
     x = _int(row.get("prefill_num_workers"), 0) or max(1, round(y * float(dec["req_per_s"]) / float(pf["req_per_s"])))

@@ -13,8 +13,9 @@ from costmodel.disagg_recipes import DisaggRecipe, EngineLimits, WorkerRecipe, d
 from costmodel.validate import _layout, _measured_mtp, predict_row, row_as_run, row_disagg_recipe
 
 R1 = "deepseek-ai/DeepSeek-R1"
-DEP4 = WorkerRecipe(workers=1, gpus=4, ep=4, attention_dp=True)
-TEP8 = WorkerRecipe(workers=5, gpus=8, ep=8, attention_dp=False)
+# both roles of the b200 FP4 files run TRT-LLM's TRTLLM MoE kernel (moe_config.backend)
+DEP4 = WorkerRecipe(workers=1, gpus=4, ep=4, attention_dp=True, moe_kernel="TRTLLM")
+TEP8 = WorkerRecipe(workers=5, gpus=8, ep=8, attention_dp=False, moe_kernel="TRTLLM")
 
 
 def test_the_entry_listed_on_the_run_day_for_its_clients_and_prefill_worker():
@@ -138,3 +139,39 @@ def test_the_engine_runs_the_recipe_files_expert_parallelism_not_the_entrys_labe
     run = disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 224, 8, 8, "2026-03-01")
     assert (run.prefill.gpus, run.prefill.ep, run.decode.ep) == (8, 1, 8)
     assert disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 224, 8, 1, "2026-03-01") is None
+
+
+def test_each_role_runs_the_moe_kernel_its_recipe_file_selects(monkeypatch):
+    # ctx2_gen1_dep8_batch32_eplb0_mtp3_288.yaml: the EP-1 prefill workers set moe_config.backend TRTLLM, the DEP-8
+    # decode worker DEEPGEMM (the engine's default FP8 block-scale table on B200)
+    run = disagg_recipe("trtllm", "b200_sxm", R1, "fp8", 8192, 1024, 288, 8, 8, "2026-03-01")
+    assert (run.prefill.moe_kernel, run.decode.moe_kernel) == ("TRTLLM", "DEEPGEMM")
+    row = _scraped_row(
+        gemm_quant_mode="fp8",
+        moe_quant_mode="fp8",
+        prefill_tp_size="8",
+        prefill_moe_tp_size="1",
+        prefill_moe_ep_size="8",
+        silicon_data_source="source_file=x.csv; silicon_concurrency=288; measured=2026-03-01T00:00:00.000Z",
+    )
+    seen = []
+    real = validate._predict_disagg
+
+    def spy(row, base, steps, *rest):
+        seen.append(tuple(s.moe_table for s in steps))
+        return real(row, base, steps, *rest)
+
+    monkeypatch.setattr(validate, "_predict_disagg", spy)
+    both = predict_row(row)
+    assert seen == [("moe_trtllm_gen", "moe")]
+    # the decode kernel decides TPOT: pricing the decode role with the prefill's kernel changes it
+    one = replace(run, decode=replace(run.decode, moe_kernel="TRTLLM"))
+    monkeypatch.setattr(validate, "row_disagg_recipe", lambda r: one)
+    assert predict_row(row).tpot_ms != both.tpot_ms
+    assert seen[-1] == ("moe_trtllm_gen", "moe_trtllm_gen")
+
+
+def test_entries_that_disagree_on_a_kernel_keep_their_layout_without_one():
+    a = WorkerRecipe(workers=1, gpus=8, ep=8, attention_dp=True, moe_kernel="TRTLLM")
+    assert dr._agreed([a, replace(a, moe_kernel="DEEPGEMM")]) == replace(a, moe_kernel=None)
+    assert dr._agreed([a, a]) == a
