@@ -13,9 +13,9 @@ its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
 benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
 (``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism (what the
-engine ran where the configuration entry's EP differs) and MoE kernel (``moe_config.backend``). The file names' ``batchN`` is not used: it can differ
-from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``). Deterministic: entries are sorted;
-re-running on the same histories writes the same bytes.
+engine ran where the configuration entry's EP differs) and MoE kernel (``moe_config.backend``). The file names'
+``batchN`` is not used: it can differ from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``).
+Deterministic: entries are sorted; re-running on the same histories writes the same bytes.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def recipe_file(entry: dict) -> str | None:
 def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | None:
     """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
     role's expert parallelism and MoE kernel (``moe_config.backend``) where the file sets them (``prefill_ep``,
-    ``decode_ep``, ``prefill_moe``, ``decode_moe``); None when there is no srt-slurm
-    clone, no file, or the file is not a TRT-LLM recipe."""
+    ``decode_ep``, ``prefill_moe``, ``decode_moe``); None when there is no srt-slurm clone, no file, or the file is
+    not a TRT-LLM recipe."""
     if srt is None or path is None:
         return None
     if path not in cache:
