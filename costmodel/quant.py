@@ -81,12 +81,15 @@ def moe_kernel(db: OpDB, a: ModelArch, moe_dtype: str, requested: str | None) ->
         return None
     if requested is not None:
         return requested
-    rules = engine_rules(db.backend)
-    for name in rules.moe_recipe:
-        table = rules.moe_table(name)
-        if db.has(table) and moe_dtype in moe_dtypes(db, a, table):
-            return name
-    return None
+    return next((name for name in engine_rules(db.backend).moe_recipe if kernel_measured(db, a, moe_dtype, name)), None)
+
+
+def kernel_measured(db: OpDB, a: ModelArch, moe_dtype: str, kernel: str) -> bool:
+    """Whether the op table of the engine's MoE kernel ``kernel`` measured this model's experts at ``moe_dtype``."""
+    from costmodel.engines import engine_rules
+
+    table = engine_rules(db.backend).moe_table(kernel)
+    return db.has(table) and moe_dtype in moe_dtypes(db, a, table)
 
 
 def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, ...]]:

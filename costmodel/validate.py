@@ -30,7 +30,7 @@ from costmodel.config import (
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
-from costmodel.quant import moe_dtypes, recipe_kv_cache, resolve_quant
+from costmodel.quant import kernel_measured, recipe_kv_cache, resolve_quant
 from costmodel.closedloop import disagg_closed_loop
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
@@ -405,16 +405,12 @@ def _role_steps(db, req: SurfaceRequest, q, step: StepModel, drec: DisaggRecipe 
     a selectable one whose table did not measure the model's experts; without a file both roles keep ``step``."""
     if drec is None or not req.model.is_moe:
         return step, step
-    rules = engine_rules(req.backend)
-    # the kernels the engine can select whose tables measured this model's experts (as quant.moe_kernel reads them)
-    priced = {
-        name
-        for name, table, _ in rules.moe_backend_tables
-        if db.has(table) and q.moe in moe_dtypes(db, req.model, table)
-    }
+    selectable = {b[0] for b in engine_rules(req.backend).moe_backend_tables}
     out = []
     for role in (drec.prefill, drec.decode):
-        name = role.moe_kernel if role.moe_kernel in priced else DEFAULT_KERNEL
+        kernel = role.moe_kernel
+        priced = kernel in selectable and kernel_measured(db, req.model, q.moe, kernel)
+        name = kernel if priced else DEFAULT_KERNEL
         same = role.moe_kernel is None or name == req.moe_backend
         out.append(step if same else step_model(db, replace(req, moe_backend=name), q, "disagg"))
     return out[0], out[1]
