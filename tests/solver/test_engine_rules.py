@@ -19,6 +19,7 @@ from solver.export.engine import role_engines
 from solver.result import Deployment, RoleConfig
 from solver.optimize import solve
 from solver.spec import load_spec, spec_from_raw, to_problem
+from tests.solver.specs import DEEPSEEK_NVFP4_B200
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,15 +274,7 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
     ],
 )
 def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
-    raw = {
-        "model": "deepseek-ai/DeepSeek-R1",
-        "system": "b200_sxm",
-        "backend": "trtllm",
-        "total_gpus": 8,
-        "workload": {"isl": 1024, "osl": 1024},
-        "quantization": {"gemm": "nvfp4", "moe": "nvfp4", "kv_cache": "fp8"},
-        "serving": {"moe_backend": "TRTLLM"},
-    }
+    raw = DEEPSEEK_NVFP4_B200 | {"serving": {"moe_backend": "TRTLLM"}}
     assert spec_from_raw(raw).request.moe_backend == "TRTLLM"
     # unset: the recipe takes TRTLLM where it is measured (DeepSeek NVFP4 on b200), the default elsewhere
     assert spec_from_raw(raw | {"serving": {}}).summary()["moe_backend"] == "TRTLLM"

@@ -14,6 +14,7 @@ from solver.export.readback import read_deployment
 from solver.recipes import recipes_of
 from solver.optimize import solve
 from solver.spec import spec_from_raw, to_problem
+from tests.solver.specs import DEEPSEEK_NVFP4_B200
 
 MODELS = {
     "dense": "Qwen/Qwen3-32B-FP8",
@@ -87,16 +88,7 @@ def test_the_priced_moe_kernel_is_exported_and_prices_back(moe_backend, kernel, 
     import dataclasses
 
     spec = spec_from_raw(
-        {
-            "model": "deepseek-ai/DeepSeek-R1",
-            "system": "b200_sxm",
-            "backend": "trtllm",
-            "total_gpus": 8,
-            "workload": {"isl": 1024, "osl": 1024},
-            "quantization": {"gemm": "nvfp4", "moe": "nvfp4", "kv_cache": "fp8"},
-            "sla": {"ttft_ms": 2000, "tpot_ms": 30},
-            "serving": {"moe_backend": moe_backend},
-        }
+        DEEPSEEK_NVFP4_B200 | {"sla": {"ttft_ms": 2000, "tpot_ms": 30}, "serving": {"moe_backend": moe_backend}}
     )
     result = solve(to_problem(spec, build_surfaces(spec.request)))
     picks = chosen(result, 1)
