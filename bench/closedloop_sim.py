@@ -437,7 +437,9 @@ def run_rows(rows: list[dict], max_iters: float, seed: int) -> tuple[list[RowRun
                 figures[name] = (res.ttft_ms, res.tpot_ms)
                 simulated = res.clump if name == "sim" else simulated
         fits = max(min(setup.budget // setup.isl, setup.running_cap), 1)
-        analytic = float(fits if engine_rules(row["backend"]).prefill_clumps else 1)
+        # the serving model's clump: what one budget fits while same-length cohorts persist (costmodel.serving)
+        cohorts = setup.range_ratio >= 1.0 and not engine_rules(row["backend"]).mixes_prefill_chunks
+        analytic = float(fits if cohorts else 1)
         figures.setdefault("sim@script", figures["sim"])
         runs.append(
             RowRun(

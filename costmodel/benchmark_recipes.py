@@ -6,8 +6,8 @@ cap, SGLang's inbox poll interval and the CUDA-graph limit per model, GPU and en
 concurrency, and which script ran (MTP or not) changed with the run's date. ``data/validation/benchmark_recipes.yaml``
 lists those settings, each entry with the script that sets it; each setting of a run comes from the first entry
 that sets it and whose ``match`` (backend, system, model, optionally the row's gemm_quant_mode label, its run
-day or a day it ran before) and ``when`` hold. A setting written ``concurrency`` is the run's client count
-(scripts that pass ``$CONC``). Settings no matching entry sets keep the product's defaults (``costmodel.config``,
+day, a day it ran before or the first day it covers) and ``when`` hold. A setting written ``concurrency`` is the
+run's client count (scripts that pass ``$CONC``). Settings no matching entry sets keep the product's defaults (``costmodel.config``,
 ``data/engines``), except the MoE kernel: a run that names none ran the engine's own (``costmodel.validate``).
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
@@ -33,13 +33,18 @@ FIELDS = (
     "mtp_draft",
     "balance_timeout_iters",
     "balance_batching_iters",
+    "batch_wait_timeout_iters",
 )
+# shares of a budget (TRT-LLM batch_wait_max_tokens_ratio)
+RATIO_FIELDS = ("batch_wait_max_tokens_ratio",)
 # settings that name a kernel rather than count: TRT-LLM moe_config.backend (``default``: the engine's own choice)
 TEXT_FIELDS = ("moe_backend",)
 # `when` condition -> (the run's value it reads, test against the entry's number)
 CONDITIONS = {
     "tp": ("tp", operator.eq),
     "tp_min": ("tp", operator.ge),
+    "tp_max": ("tp", operator.le),
+    "dp_max": ("dp", operator.le),
     "dp_min": ("dp", operator.ge),
     "conc_min": ("conc", operator.ge),
     "conc_max": ("conc", operator.le),
@@ -60,6 +65,8 @@ class BenchmarkRecipe:
     per rank replayed as a CUDA graph; ``mtp_draft``: MTP tokens drafted per step (models with MTP layers);
     ``balance_timeout_iters``, ``balance_batching_iters``: TRT-LLM ``attention_dp_config.timeout_iters`` and
     ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``);
+    ``batch_wait_timeout_iters``, ``batch_wait_max_tokens_ratio``: TRT-LLM's batch waiting (prompts held up to that
+    many iterations or until that share of ``max_num_tokens`` is scheduled; without attention DP);
     ``moe_backend``: TRT-LLM ``moe_config.backend`` where the script sets one the engine does not default to
     (``default``: the engine's own kernel); ``source``: the scripts (and commits) that set them."""
 
@@ -70,6 +77,8 @@ class BenchmarkRecipe:
     mtp_draft: int | None = None
     balance_timeout_iters: int | None = None
     balance_batching_iters: int | None = None
+    batch_wait_timeout_iters: int | None = None
+    batch_wait_max_tokens_ratio: float | None = None
     moe_backend: str | None = None
     source: str = ""
 
@@ -83,6 +92,7 @@ class _Entry:
     modes: frozenset[str] | None  # agg / disagg; None: both
     days: frozenset[str] | None  # run days (YYYY-MM-DD) the entry covers; None: any
     before: str  # the entry covers runs before this day ("": any)
+    since: str  # the entry covers runs on or after this day ("": any)
     when: tuple[tuple[str, int], ...]
     recipe: BenchmarkRecipe
     per_client: frozenset[str]  # settings the script sets to the concurrency (e.g. --cuda-graph-max-bs $CONC)
@@ -95,6 +105,8 @@ class _Entry:
         if self.gemm is not None and gemm not in self.gemm:
             return False
         if (self.days is not None and day not in self.days) or (self.before and not (day and day < self.before)):
+            return False
+        if self.since and not (day and day >= self.since):
             return False
         return all(test(run[value], w) for (value, test), w in ((CONDITIONS[k], w) for k, w in self.when))
 
@@ -125,7 +137,7 @@ def benchmark_recipe(
     for e in hits:
         new = {
             f: (concurrency if f in e.per_client else getattr(e.recipe, f))
-            for f in FIELDS + TEXT_FIELDS
+            for f in FIELDS + RATIO_FIELDS + TEXT_FIELDS
             if f not in settings and (f in e.per_client or getattr(e.recipe, f) is not None)
         }
         if new:
@@ -149,9 +161,9 @@ def _entries() -> tuple[_Entry, ...]:
 def _entry(e: dict[str, Any], i: int) -> _Entry:
     m = e["match"]
     unknown = (
-        set(e) - {"match", "when", "source", *FIELDS, *TEXT_FIELDS}
+        set(e) - {"match", "when", "source", *FIELDS, *RATIO_FIELDS, *TEXT_FIELDS}
         or set(e.get("when") or {}) - set(CONDITIONS)
-        or set(m) - {"backend", "system", "model", "gemm", "mode", "measured", "measured_before"}
+        or set(m) - {"backend", "system", "model", "gemm", "mode", "measured", "measured_before", "measured_since"}
     )
     if unknown:
         raise ValueError(f"entry {i}: unknown keys {sorted(unknown)}")
@@ -164,6 +176,7 @@ def _entry(e: dict[str, Any], i: int) -> _Entry:
         modes=_set(m["mode"]) if "mode" in m else None,
         days=_set(m["measured"]) if "measured" in m else None,
         before=str(m.get("measured_before", "")),
+        since=str(m.get("measured_since", "")),
         when=tuple((str(k), int(v)) for k, v in sorted((e.get("when") or {}).items())),
         recipe=BenchmarkRecipe(**_settings(e, per_client), source=" ".join(str(e["source"]).split())),
         per_client=per_client,
@@ -171,9 +184,13 @@ def _entry(e: dict[str, Any], i: int) -> _Entry:
 
 
 def _settings(e: dict[str, Any], per_client: frozenset[str]) -> dict[str, Any]:
-    """An entry's own settings: counts as integers, kernel names as text (per-client ones are filled per run)."""
+    """An entry's own settings: counts as integers, shares as floats in [0, 1], kernel names as text (per-client ones
+    are filled per run)."""
     counts = {f: int(e[f]) for f in FIELDS if e.get(f) is not None and f not in per_client}
-    return counts | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
+    shares = {f: float(e[f]) for f in RATIO_FIELDS if e.get(f) is not None}
+    if any(not 0.0 <= v <= 1.0 for v in shares.values()):
+        raise ValueError(f"{sorted(shares)} must lie in [0, 1]")
+    return counts | shares | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
 
 
 def _set(v: Any) -> frozenset[str]:

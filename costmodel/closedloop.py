@@ -15,7 +15,8 @@ solved for ``u`` by bisection over the whole candidate grid at once. TTFT(u) is 
 wait (half a poll period of mean-length iterations: decode and prefill iterations both count), the
 request's clump prefill, the wait behind its own cohort when more prompts arrive together than one
 iteration's budget holds, the M/D/1 wait behind other clumps at load ``u``, TRT-LLM's attention-DP balance
-hold where a recipe turns it on (``balance_wait_ms``), and the wait for a free slot.
+hold and its batch-waiting hold where a recipe turns them on (``balance_wait_ms``, ``batch_wait_ms``), and the
+wait for a free slot.
 
 Synchronized loop (an engine that prefills first, under a benchmark whose requests all have the same
 lengths). SGLang runs a prefill batch on its own (mixed chunks are off by default) whenever prompts wait,
@@ -76,7 +77,9 @@ class Scheduler:
     """What the engine admits: ``running`` requests per rank at most (batch cap, KV cache); it reads its inbox
     every ``recv_interval`` iterations; ``host_ms``: the request path outside the GPU iterations (HTTP,
     tokenisation, first-token stream); ``prefill_first``: a prefill batch runs alone and before the decode of the
-    running batch (SGLang without mixed chunks) rather than mixed into a decode iteration."""
+    running batch (SGLang without mixed chunks) rather than mixed into a decode iteration. ``balance_*``: TRT-LLM's
+    attention-DP balance (``balance_wait_ms``); ``batch_wait_iters``, ``batch_wait_prompts``: TRT-LLM's batch
+    waiting without attention DP (``batch_wait_ms``; 0: off)."""
 
     running: np.ndarray
     recv_interval: float = 1.0
@@ -85,6 +88,8 @@ class Scheduler:
     ranks: np.ndarray | float = 1.0
     balance_timeout_iters: float = 0.0
     balance_batching_iters: float = 0.0
+    batch_wait_iters: float = 0.0
+    batch_wait_prompts: np.ndarray | float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
         # arrivals between two polls reach the scheduler together; beyond one clump they queue behind each other
         # (a clump prefilled together finishes and returns together: it stays a clump of g)
         cohort = np.maximum(g, np.minimum(lam * n_poll * mean_iter, b))
+        # batch waiting releases the prompts it held together
+        batch_wait = 0.0
+        if sched.batch_wait_iters:
+            held, released = batch_wait_ms(lam, sched.batch_wait_iters * t_raw, sched.batch_wait_prompts)
+            waits = (b > 1.0) & (np.asarray(sched.ranks) <= 1.0)  # only while requests decode; not with attention DP
+            batch_wait = np.where(waits, held, 0.0)
+            cohort = np.where(waits, np.maximum(cohort, np.minimum(released, b)), cohort)
         behind_cohort = 0.5 * np.maximum(cohort / g - 1.0, 0.0) * clump_ms
         own = 0.5 * tpot * others + clump_ms + (steps.chunks - 1.0) * t_dec
         queue = u * others / (2.0 * (1.0 - u)) * clump_ms
@@ -146,7 +158,7 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
                 sched.balance_batching_iters * mean_iter,
             )
             balance = np.where(b > 1.0, held, 0.0)
-        admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave + balance
+        admitted = sched.host_ms + inbox + own + behind_cohort + queue + first_wave + balance + batch_wait
         # requests beyond the running cap wait for a slot: (c − b)/b of a running request's cycle
         return admitted + np.maximum(c - b, 0.0) / b * (admitted + (osl - 1) * tpot)
 
@@ -188,6 +200,29 @@ def balance_wait_ms(rate_per_ms, ranks, timeout_ms, batching_ms=0.0):
     full = (ranks - 1.0) * a
     wait = np.where(full <= cap, 0.5 * full + batching_ms, 0.5 * cap)
     return np.where((ranks > 1.0) & (cap > 0.0), wait, 0.0)
+
+
+def batch_wait_ms(rate_per_ms, timeout_ms, prompts):
+    """Mean wait (ms) of a prompt under TRT-LLM's batch waiting (``batch_wait_timeout_iters``,
+    ``batch_wait_max_tokens_ratio``; ``PyExecutor._waiting_requests``), which applies without attention DP while
+    requests decode.
+
+    The scheduler holds every waiting prompt until the tokens it would schedule (the prompts' and one per decoding
+    request) reach the ratio of its token budget, ``prompts`` prompts here, or until it has held them
+    ``timeout_iters`` iterations (``timeout_ms``); then it releases them together and restarts the count. With
+    arrivals ``rate_per_ms`` the window the first prompt opens lasts W = min(timeout, (prompts − 1) / rate): the
+    first prompt waits W, the others arriving in it (n = rate · W of them) half of it on average, W·(1 + n/2)/(1 + n);
+    a window the prompt count closes has its last arrival waiting nothing, W/2. ``prompts`` ≤ 1 (one prompt
+    reaches the threshold) never waits. Returns the mean wait and the prompts released together (1 + n)."""
+    rate = np.maximum(np.asarray(rate_per_ms, float), 1e-12)
+    k = np.asarray(prompts, float)
+    timeout = np.asarray(timeout_ms, float)
+    by_count = (k - 1.0) / rate < timeout
+    window = np.where(by_count, (k - 1.0) / rate, timeout)
+    n = rate * window
+    wait = np.where(by_count, 0.5 * window, window * (1.0 + 0.5 * n) / (1.0 + n))
+    holds = (k > 1.0) & (timeout > 0.0)
+    return np.where(holds, wait, 0.0), np.where(holds, 1.0 + n, 1.0)
 
 
 def _synchronized(steps: RankSteps, sched: Scheduler, bench: Benchmark, c, b, g, t_dec) -> dict[str, np.ndarray]:

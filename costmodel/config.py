@@ -68,6 +68,11 @@ class SurfaceRequest:
     max_context: int | None = None  # longest request (prompt + answer, tokens) the engines admit; None: isl + osl
     total_gpus: int | None = None  # the deployment's GPUs: a disagg pool within one node hands KV over NVLink
     scheduler_recv_interval: int = 1  # SGLang --scheduler-recv-interval: new requests read every N iterations
+    # TRT-LLM batch waiting (batch_wait_timeout_iters, batch_wait_max_tokens_ratio): without attention DP new prompts
+    # are held while requests decode, up to that many iterations or until that share of the token budget is
+    # scheduled (costmodel.closedloop.batch_wait_ms); 0: off, the engine default
+    batch_wait_iters: int = 0
+    batch_wait_max_tokens_ratio: float = 0.0
     # largest decode batch per attention-DP rank the engine replays as a CUDA graph (larger ones run eagerly);
     # None: the product's recipe (costmodel.build.graph_max_batch: what the exporters render, else the engine default)
     cuda_graph_max_batch: int | None = None
@@ -98,9 +103,10 @@ def token_budget(req: SurfaceRequest) -> int:
 
 
 def fixed_lengths(req: SurfaceRequest) -> bool:
-    """Whether every request has exactly ``isl``/``osl`` tokens under the closed loop: no workload distribution or
-    open-loop arrivals, and no benchmark length spread (``length_range_ratio`` 1)."""
-    return req.workload is None and req.length_range_ratio >= 1.0
+    """Whether every request has exactly ``isl``/``osl`` tokens under the closed loop: no workload, or one with
+    zero variance (fixed lengths, no prefix hits, closed loop), and no benchmark length spread (``length_range_ratio``
+    1)."""
+    return (req.workload is None or req.workload.zero_variance) and req.length_range_ratio >= 1.0
 
 
 def context_tokens(req: SurfaceRequest) -> int:

@@ -5,8 +5,12 @@
   (moe_tp x moe_ep = tp x dp, any split) or ``tp_or_ep`` (vLLM: all MoE-TP or all EP).
 - ``disagg.equal_attention_tp``: attention kinds (``mha``, ``mla``, ``hybrid``) whose KV hand-off
   needs prefill and decode workers of equal attention TP.
-- ``scheduler.prefill_clumps``: whether prompts that reach the scheduler together are prefilled in
-  one iteration and so stay a cohort through the benchmark's closed loop (costmodel.closedloop).
+- ``scheduler.mixes_prefill_chunks``: whether the engine by default splits a prompt that does not fit the rest of
+  an iteration's token budget and runs the remainder in the next decode iterations (vLLM V1); an engine that does
+  not prefills the prompts that reach it together in one iteration, so same-length requests stay a cohort
+  through the benchmark's closed loop (costmodel.serving, costmodel.closedloop).
+- ``scheduler.batch_waiting``: whether the engine can hold new prompts while requests decode so they prefill
+  together (TRT-LLM ``batch_wait_timeout_iters`` / ``batch_wait_max_tokens_ratio``; off by default).
 - ``scheduler.prefill_first``: whether a prefill batch runs alone, ahead of the running batch's decode
   (SGLang without mixed chunks), instead of mixed into a decode iteration.
 - ``cuda_graph``: the largest decode batch (requests per attention-DP rank) the engine replays as a
@@ -60,6 +64,7 @@ CONSTANT_SOURCES = {
     "request_overhead": "host.request_source",
     "mtp": "mtp.source",
     "max_num_tokens": "scheduler.max_num_tokens_source",
+    "mixes_prefill_chunks": "scheduler.mixes_prefill_chunks_source",
     "benchmark": "benchmark.source",
 }
 
@@ -132,8 +137,9 @@ class EngineRules:
     mtp_agg: tuple[int, float]  # (drafted tokens per step, per-token acceptance) of the agg recipe
     mtp_disagg: tuple[int, float]  # ... of the disagg recipe
     benchmark_recv: tuple[RecvRule, ...]  # the measured rows' scheduler poll interval by concurrency
-    prefill_clumps: bool = True
+    mixes_prefill_chunks: bool = False
     prefill_first: bool = False
+    batch_waiting: bool = False  # batch_wait_timeout_iters / batch_wait_max_tokens_ratio (TRT-LLM)
     graph_defaults: tuple[GraphRule, ...] = ()
     graph_exported: bool = False
     # MoE backends a recipe may select in place of the engine's default kernel: (name, the op table that measured
@@ -251,7 +257,8 @@ def engine_rules(backend: str) -> EngineRules:
             moe=str(lay["moe"]),
             equal_attention_tp=frozenset(dis["equal_attention_tp"] or ()),
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
-            prefill_clumps=bool((raw.get("scheduler") or {}).get("prefill_clumps", True)),
+            mixes_prefill_chunks=_flag(raw, "scheduler.mixes_prefill_chunks"),
+            batch_waiting=_flag(raw, "scheduler.batch_waiting"),
             prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
@@ -287,6 +294,13 @@ def engine_rules(backend: str) -> EngineRules:
             f"{ATTENTION_RULES}, moe one of {MOE_RULES}, equal_attention_tp lists {ATTENTION_KINDS}."
         )
     return rules
+
+
+def _flag(raw: dict, key: str) -> bool:
+    v = _at(raw, key)
+    if not isinstance(v, bool):
+        raise _Bad(key, f"is {v!r}, not true or false")
+    return v
 
 
 def _constants(raw: dict, sources: dict[str, str]) -> dict[str, Any]:

@@ -49,6 +49,8 @@ def agg_figures(
     max_running=None,
     balance_timeout_iters=0,
     balance_batching_iters=0,
+    batch_wait_iters=0,
+    batch_wait_tokens=0.0,
 ) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
@@ -58,7 +60,9 @@ def agg_figures(
     whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized);
     ``max_running`` the engine's batch cap per rank (None: the concurrency, as the product exports it);
     ``balance_timeout_iters``, ``balance_batching_iters`` TRT-LLM's attention-DP balance (closedloop.balance_wait_ms;
-    0: off, as the product exports it). Returns
+    0: off, as the product exports it); ``batch_wait_iters``, ``batch_wait_tokens`` TRT-LLM's batch waiting
+    (``batch_wait_timeout_iters``, and ``batch_wait_max_tokens_ratio`` times its token budget, in tokens;
+    closedloop.batch_wait_ms; 0: off, as the product exports it). Returns
     ``ttft_ms``, ``tpot_ms``, ``req_per_s`` (the worker) and ``running`` (requests decoding, the worker)."""
     dp = np.asarray(lay.dp, float)
     c = np.maximum(np.asarray(concurrency, float) / dp, 1.0)
@@ -69,9 +73,14 @@ def agg_figures(
     ctx = isl + osl / 2.0
     chunk = np.minimum(isl, max_num_tokens)
     n_chunks = np.ceil(isl / chunk)
-    # prompts one iteration's token budget holds (one, on an engine that prefills them one at a time)
+    # Prompts that reach the scheduler together are prefilled together, up to the token budget. Same-length requests
+    # admitted together then finish together and come back together: under a fixed-length benchmark the cohort
+    # persists and each clump holds what one budget fits. An engine that mixes a split prompt's remainder into the
+    # next decode iterations lets the cohort's prefills end apart, and any length spread spreads the returns: the
+    # clump is then the prompts arriving within one iteration (closedloop's arrival cohort), from one prompt.
     rules = engine_rules(step.db.backend)
-    g = np.clip(np.floor(max_num_tokens / isl), 1.0, b) if rules.prefill_clumps else np.ones_like(b)
+    cohorts = fixed_lengths and not rules.mixes_prefill_chunks
+    g = np.clip(np.floor(max_num_tokens / isl), 1.0, b) if cohorts else np.ones_like(b)
     raw_dec = step.iteration_ms(lay, b, ctx, 0, 0)
     # a clump's whole prefill; drafting does not shorten it
     clump_ms = np.maximum(step.iteration_ms(lay, b, ctx, g, chunk) - raw_dec, 1e-6) * n_chunks
@@ -93,6 +102,9 @@ def agg_figures(
         ranks=dp,
         balance_timeout_iters=float(balance_timeout_iters),
         balance_batching_iters=float(balance_batching_iters),
+        batch_wait_iters=float(batch_wait_iters),
+        # the hold ends once the prompts' tokens and one per decoding request (and per drafted token) reach it
+        batch_wait_prompts=np.ceil((batch_wait_tokens - b * (1.0 + step.mtp_draft)) / isl),
     )
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))
     # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,

@@ -218,6 +218,8 @@ def predict_row(row: dict) -> Prediction:
                 max_running=rec.max_running,
                 balance_timeout_iters=rec.balance_timeout_iters or 0,
                 balance_batching_iters=rec.balance_batching_iters or 0,
+                batch_wait_iters=req.batch_wait_iters,
+                batch_wait_tokens=req.batch_wait_max_tokens_ratio * mnt,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         limits = drec.limits if drec is not None else None
@@ -276,10 +278,13 @@ def _request(row: dict, arch, db, rec: BenchmarkRecipe, drec: DisaggRecipe | Non
         # the MoE kernel the launch script selects; rows that name none ran the engine's default
         moe_backend=rec.moe_backend or DEFAULT_KERNEL,
         length_range_ratio=_range_ratio(row),
-        # The scripts' token budgets (16k-32k) are recorded but not priced: the serving model prices the prompts
-        # that reach the scheduler together as one clump up to the budget, and at those budgets that gives clumps of
-        # 16-32 prompts the rows do not show (h200 SGLang DeepSeek TTFT error +118 -> +130 %, b200 TRT-LLM gpt-oss
-        # +10 -> +38 %); the engine default budget stays until that mechanism is replaced.
+        # the launch script's batch waiting (TRT-LLM); its threshold is a share of the budget priced here
+        batch_wait_iters=rec.batch_wait_timeout_iters or 0,
+        batch_wait_max_tokens_ratio=rec.batch_wait_max_tokens_ratio or 0.0,
+        # the agg launch script's token budget (a disagg row's workers ran their own recipe files, not these scripts).
+        # Pricing it needs no clumps of 16-32 prompts: the benchmark's length spread breaks same-length cohorts, so
+        # only the prompts arriving within one iteration share it (costmodel.serving).
+        max_num_tokens=rec.max_num_tokens if row["mode"] == "agg" else None,
     )
 
 

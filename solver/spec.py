@@ -93,6 +93,7 @@ class Spec:
             "scheduler_recv_interval": r.scheduler_recv_interval,
             "max_num_tokens": token_budget(r),
             "moe_backend": self._moe_kernel(r.system),
+            "batch_wait": [r.batch_wait_iters, r.batch_wait_max_tokens_ratio],
             "decode_moe_backend": self._moe_kernel(r.decode_system) if r.decode_system else None,
             "prefill_utilisation": r.prefill_utilisation,
             "workload": _workload_summary(r),
@@ -253,6 +254,19 @@ def _check_data(k: SpecKeys, version: str, where: Where) -> None:
                 f"{where('backend_version', 'backend', key)}backend_version: no measured data for {k.backend} "
                 f"{version} on {system} ({key}); measured: {', '.join(have) or 'none'}."
             )
+
+
+def _check_batch_wait(k: SpecKeys, where: Where) -> None:
+    """serving.batch_wait_*: an engine setting only the engines whose file lists batch waiting have (TRT-LLM)."""
+    from costmodel import engine_rules
+
+    s = k.serving
+    if (s.batch_wait_iters or s.batch_wait_max_tokens_ratio) and not engine_rules(k.backend).batch_waiting:
+        key = "serving.batch_wait_iters" if s.batch_wait_iters else "serving.batch_wait_max_tokens_ratio"
+        raise UserError(
+            f"{where(key)}{key}: {k.backend} has no batch waiting (TRT-LLM's batch_wait_timeout_iters and "
+            "batch_wait_max_tokens_ratio); drop the key or set it to 0, or use backend trtllm."
+        )
 
 
 def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant, where: Where) -> None:
@@ -463,6 +477,7 @@ def spec_from_raw(
     _check_context(k, isl, osl, arch, where)
     quant, note = _quant(k, version, given, arch, where)
     _check_moe_backend(k, version, arch, quant, where)
+    _check_batch_wait(k, where)
     search = _search(k, given, arch, where)
     _check_replicas(k, where)
     checkpoint = _checkpoint(model, arch, quant, k, version)
@@ -516,6 +531,8 @@ def spec_from_raw(
         scheduler_recv_interval=k.serving.scheduler_recv_interval,
         max_num_tokens=k.serving.max_num_tokens,
         moe_backend=k.serving.moe_backend,
+        batch_wait_iters=k.serving.batch_wait_iters,
+        batch_wait_max_tokens_ratio=float(k.serving.batch_wait_max_tokens_ratio),
         length_range_ratio=float(k.workload.length_range_ratio),
         prefill_utilisation=float(k.serving.prefill_utilisation),
         workload=None if workload.zero_variance else workload,

@@ -288,6 +288,24 @@ FIELDS: tuple[Field, ...] = (
         choices=("TRTLLM", "default"),
     ),
     F(
+        "serving.batch_wait_iters",
+        "int",
+        "TRT-LLM batch_wait_timeout_iters, priced and deployed: without attention DP new prompts wait up to this many "
+        "iterations while requests decode, so they prefill together; 0 (the engine default) turns it off",
+        default=0,
+        ge=0,
+        le=1000,
+    ),
+    F(
+        "serving.batch_wait_max_tokens_ratio",
+        "number",
+        "TRT-LLM batch_wait_max_tokens_ratio, priced and deployed: the wait ends once this share of max_num_tokens "
+        "is scheduled; 0 (the engine default) turns it off",
+        default=0.0,
+        ge=0,
+        le=1,
+    ),
+    F(
         "serving.prefill_utilisation",
         "number",
         "load at which disagg prefill pools are planned: their TTFT "

@@ -73,6 +73,8 @@ class ServingKeys:
     scheduler_recv_interval: int
     max_num_tokens: int | None
     moe_backend: str | None
+    batch_wait_iters: int
+    batch_wait_max_tokens_ratio: float
     prefill_utilisation: float
 
 

@@ -172,6 +172,12 @@ def _trtllm(r: Recipe, spec: Any, data: dict) -> tuple[dict, list[str]]:
         cfg["cache_transceiver_config"] = {"backend": data["cache_transceiver_backend"], "max_tokens_in_buffer": seq}
     if r.mtp_draft > 0:
         cfg["speculative_config"] = {"decoding_type": "MTP", "num_nextn_predict_layers": r.mtp_draft}
+    req = spec.request
+    if r.role == "agg" and (req.batch_wait_iters or req.batch_wait_max_tokens_ratio):  # priced: render it
+        cfg |= {
+            "batch_wait_timeout_iters": req.batch_wait_iters,
+            "batch_wait_max_tokens_ratio": req.batch_wait_max_tokens_ratio,
+        }
     return cfg, notes
 
 

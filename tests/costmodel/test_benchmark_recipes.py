@@ -45,6 +45,21 @@ def test_attention_dp_scripts_turn_the_balance_on():
     assert (oss.balance_timeout_iters, oss.balance_batching_iters, oss.max_num_tokens) == (50, 10, 20000)
 
 
+def test_scripts_batch_waiting_by_lengths_tp_and_run_day():
+    # 70b_*_trt_slurm.sh (2025-10-29): batch waiting 20 iterations / 0.9 at 1k/1k below TP 8 only
+    llama = ("trtllm", "b200_sxm", "meta-llama/Llama-3.1-70B", "fp8")
+    held = benchmark_recipe(*llama, 4, 1, 4, 1024, 1024, "2025-10-29")
+    assert (held.batch_wait_timeout_iters, held.batch_wait_max_tokens_ratio, held.max_num_tokens) == (20, 0.9, 16384)
+    assert benchmark_recipe(*llama, 8, 1, 4, 1024, 1024, "2025-10-29").batch_wait_timeout_iters is None
+    assert benchmark_recipe(*llama, 4, 1, 4, 1024, 8192, "2025-10-29").batch_wait_timeout_iters is None
+    # dsr1_fp8_b200_trt.sh from 2026-01-29: 40 / 0.8 at 1k/1k from 64 clients; its MTP twin never
+    dsr1 = ("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1)
+    assert benchmark_recipe(*dsr1, 64, 1024, 1024, "2026-03-25").batch_wait_timeout_iters == 40
+    assert benchmark_recipe(*dsr1, 32, 1024, 1024, "2026-03-25").batch_wait_timeout_iters is None
+    assert benchmark_recipe(*dsr1, 64, 1024, 1024, "2026-01-28").batch_wait_timeout_iters is None
+    assert benchmark_recipe(*dsr1, 64, 1024, 1024, "2026-02-05").batch_wait_timeout_iters == 0  # an MTP run
+
+
 def _row(**kw):
     base = dict(
         id="x",

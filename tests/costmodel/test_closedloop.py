@@ -12,6 +12,7 @@ from costmodel.closedloop import (
     Scheduler,
     agg_closed_loop,
     balance_wait_ms,
+    batch_wait_ms,
     disagg_closed_loop,
     pool_ttft,
 )
@@ -167,3 +168,36 @@ def test_clients_past_the_decode_slots_wait_for_a_finishing_request():
     hold = fixed + (OSL - 1) * tpot
     assert 60 / (capped + (OSL - 1) * tpot) == pytest.approx(40 / hold)
     assert capped > free
+
+
+def test_batch_waiting_holds_a_prompt_for_the_timeout_or_until_enough_arrive():
+    """TRT-LLM batch waiting. Arrivals 1,000 ms apart against a 200 ms timeout: the first prompt of a window waits it
+    all, the 0.2 that follow half of it, 200·1.1/1.2 ms on average, and they leave in a group of 1.2. Arrivals 10 ms
+    apart with 5 prompts ending the wait: the window closes after 40 ms, a mean wait of 20 ms. One prompt that meets
+    the threshold alone, or no timeout, never waits."""
+    wait, released = batch_wait_ms(1.0 / 1000.0, 200.0, 5.0)
+    assert float(wait) == pytest.approx(200.0 * 1.1 / 1.2)
+    assert float(released) == pytest.approx(1.2)
+    wait, released = batch_wait_ms(1.0 / 10.0, 200.0, 5.0)
+    assert (float(wait), float(released)) == pytest.approx((20.0, 5.0))
+    assert float(batch_wait_ms(0.01, 200.0, 1.0)[0]) == 0.0
+    assert float(batch_wait_ms(0.01, 0.0, 5.0)[0]) == 0.0
+
+
+def test_batch_waiting_adds_its_hold_only_while_requests_decode_without_attention_dp():
+    """The same loop with and without batch waiting: at 4 clients TTFT grows by about the timeout (20 iterations of
+    the decode step) and Little's law still holds; a lone client (nothing decodes) and attention DP never wait."""
+
+    def run(clients, iters, ranks=1.0):
+        return agg_closed_loop(
+            _steps(),
+            Scheduler(running=np.asarray(1e9), ranks=ranks, batch_wait_iters=iters, batch_wait_prompts=8.0),
+            Benchmark(clients=np.asarray(clients, float), osl=OSL),
+        )
+
+    off, on = run(4.0, 0.0), run(4.0, 20.0)
+    assert 0.8 * 20 * T_DEC < float(on["ttft_ms"] - off["ttft_ms"]) <= 20 * T_DEC
+    cycle = on["ttft_ms"] + (OSL - 1) * on["tpot_ms"]
+    assert float(on["req_per_ms"]) == pytest.approx(float(4.0 / cycle))
+    assert float(run(1.0, 20.0)["ttft_ms"]) == pytest.approx(float(run(1.0, 0.0)["ttft_ms"]))
+    assert float(run(32.0, 20.0, ranks=8.0)["ttft_ms"]) == pytest.approx(float(run(32.0, 0.0, ranks=8.0)["ttft_ms"]))

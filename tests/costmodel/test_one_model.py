@@ -46,7 +46,13 @@ def _spec_of(row: dict):
             "modes": ["agg"],
             "quantization": {"gemm": req.quant.gemm, "kv_cache": req.quant.kv_cache, "moe": req.quant.moe},
             "speculative": {"mtp_draft_tokens": req.mtp_draft, "mtp_acceptance": req.mtp_accept},
-            "serving": {"scheduler_recv_interval": req.scheduler_recv_interval, "moe_backend": req.moe_backend},
+            "serving": {
+                "scheduler_recv_interval": req.scheduler_recv_interval,
+                "moe_backend": req.moe_backend,
+                "batch_wait_iters": req.batch_wait_iters,
+                "batch_wait_max_tokens_ratio": req.batch_wait_max_tokens_ratio,
+                "max_num_tokens": req.max_num_tokens,
+            },
             "search": {"tp": [tp], "batch_sizes": [concurrency(row)]},
         }
     ), tp

@@ -92,23 +92,29 @@ def test_mtp_speeds_up_deepseek_decode():
     assert decode_figures(mtp, lay, 64, 1000, 1000)["tpot_ms"] < decode_figures(plain, lay, 64, 1000, 1000)["tpot_ms"]
 
 
-def test_clumped_prompts_share_one_prefill(dense, monkeypatch):
-    """Prompts that arrive together and fit one token budget prefill as a clump: each sees the clump's time.
-    An engine that prefills them one at a time (engine rule scheduler.prefill_clumps, vLLM) does not."""
+def test_same_length_cohorts_share_one_prefill(dense, monkeypatch):
+    """Same-length prompts admitted together finish together and come back together: under a fixed-length benchmark
+    each clump holds what one token budget fits and every prompt in it sees the clump's time. A length spread, or an
+    engine that mixes a split prompt into later decode iterations (scheduler.mixes_prefill_chunks, vLLM), breaks
+    the cohort: prompts then prefill as they arrive."""
     import dataclasses
 
     import costmodel.serving as serving
 
     c = np.array([4])
-    clumped = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
-    single_rules = dataclasses.replace(serving.engine_rules("trtllm"), prefill_clumps=False)
-    monkeypatch.setattr(serving, "engine_rules", lambda backend: single_rules)
-    single = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9)["ttft_ms"]
-    assert clumped > 1.5 * (single - single_rules.request_overhead_ms)
-    # a prompt longer than the budget cannot clump: both readings agree
-    long_single = agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"]
+    clumped = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9, fixed_lengths=True)["ttft_ms"]
+    spread = agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9, fixed_lengths=False)["ttft_ms"]
+    overhead = serving.engine_rules("trtllm").request_overhead_ms
+    assert clumped - overhead > 1.5 * (spread - overhead)
+    mixing = dataclasses.replace(serving.engine_rules("trtllm"), mixes_prefill_chunks=True)
+    monkeypatch.setattr(serving, "engine_rules", lambda backend: mixing)
+    assert agg_figures(dense, _lay(2), c, 1024, 1024, 8192, 1e9, fixed_lengths=True)["ttft_ms"] == pytest.approx(spread)
+    # a prompt longer than the budget cannot clump: every reading agrees
+    long_mixing = agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9, fixed_lengths=True)["ttft_ms"]
     monkeypatch.undo()
-    assert agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9)["ttft_ms"] == pytest.approx(long_single)
+    assert agg_figures(dense, _lay(2), c, 9000, 500, 8192, 1e9, fixed_lengths=True)["ttft_ms"] == pytest.approx(
+        long_mixing
+    )
 
 
 @pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang"])

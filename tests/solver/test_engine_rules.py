@@ -288,3 +288,25 @@ def test_a_moe_kernel_the_data_do_not_measure_is_a_user_error(change, message):
     assert dense.summary()["moe_backend"] is None
     with pytest.raises(UserError, match=r"serving\.moe_backend: TRTLLM.*" + message):
         spec_from_raw(raw | change)
+
+
+def test_batch_waiting_is_priced_and_exported_for_trtllm_only():
+    """serving.batch_wait_* prices TRT-LLM's batch waiting (the hold lengthens TTFT at low load) and the agg engine
+    file renders the same two keys; an engine without batch waiting refuses the keys, naming them."""
+    from costmodel.build import build_surfaces
+
+    base = dict(model="Qwen/Qwen3-32B", backend="trtllm", search={"tp": [2], "batch_sizes": [4]}, modes=["agg"])
+    plain, held = (
+        _spec(**base, serving=serving) for serving in ({}, {"batch_wait_iters": 20, "batch_wait_max_tokens_ratio": 0.9})
+    )
+    t0, t1 = build_surfaces(plain.request).agg, build_surfaces(held.request).agg
+    assert float(t1.ttft_ms[0] - t0.ttft_ms[0]) > 10 * float(t0.tpot_ms[0])  # about 20 decode iterations
+    # the longer cycle lowers the prefill load a little, so decode stalls less
+    assert 0.99 * float(t0.tpot_ms[0]) < float(t1.tpot_ms[0]) <= float(t0.tpot_ms[0])
+    dep = solve(to_problem(held, build_surfaces(held.request))).top_agg[0]
+    (eng,) = role_engines(dep, held)
+    assert (eng.config["batch_wait_timeout_iters"], eng.config["batch_wait_max_tokens_ratio"]) == (20, 0.9)
+    (plain_eng,) = role_engines(solve(to_problem(plain, build_surfaces(plain.request))).top_agg[0], plain)
+    assert "batch_wait_timeout_iters" not in plain_eng.config
+    with pytest.raises(UserError, match="serving.batch_wait_iters: vllm has no batch waiting"):
+        _spec(**base | {"backend": "vllm"}, serving={"batch_wait_iters": 20})
