@@ -64,6 +64,7 @@ from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
 from costmodel.scoring import CONCURRENCY_BINS, concurrency_bin
+from costmodel.serving import cohorts_persist
 from costmodel.step import Layout, StepModel
 from costmodel.validate import (
     _fix_moe,
@@ -437,9 +438,8 @@ def run_rows(rows: list[dict], max_iters: float, seed: int) -> tuple[list[RowRun
                 figures[name] = (res.ttft_ms, res.tpot_ms)
                 simulated = res.clump if name == "sim" else simulated
         fits = max(min(setup.budget // setup.isl, setup.running_cap), 1)
-        # the serving model's clump: what one budget fits while same-length cohorts persist (costmodel.serving)
-        cohorts = setup.range_ratio >= 1.0 and not engine_rules(row["backend"]).mixes_prefill_chunks
-        analytic = float(fits if cohorts else 1)
+        # the serving model's clump: what one budget fits while same-length cohorts persist
+        analytic = float(fits if cohorts_persist(engine_rules(row["backend"]), setup.range_ratio >= 1.0) else 1)
         figures.setdefault("sim@script", figures["sim"])
         runs.append(
             RowRun(

@@ -44,7 +44,6 @@ CONDITIONS = {
     "tp": ("tp", operator.eq),
     "tp_min": ("tp", operator.ge),
     "tp_max": ("tp", operator.le),
-    "dp_max": ("dp", operator.le),
     "dp_min": ("dp", operator.ge),
     "conc_min": ("conc", operator.ge),
     "conc_max": ("conc", operator.le),

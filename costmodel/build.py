@@ -234,7 +234,7 @@ class _Engine:
             self.req.scheduler_recv_interval,
             fixed_lengths=fixed_lengths(self.req),
             batch_wait_iters=self.req.batch_wait_iters,
-            batch_wait_tokens=self.req.batch_wait_max_tokens_ratio * self.mnt,
+            batch_wait_ratio=self.req.batch_wait_max_tokens_ratio,
         )
         f = agg_spread(self.step, lay, f, workload_of(self.req), isl, osl, self.mnt)
         if (k := self._factor("agg")) is not None:  # scale both latencies; the request rate follows from them

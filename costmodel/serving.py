@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.closedloop import MAX_LOAD, Benchmark, RankSteps, Scheduler, agg_closed_loop, loaded_step_ms, pool_ttft
-from costmodel.engines import engine_rules
+from costmodel.engines import EngineRules, engine_rules
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
@@ -50,7 +50,7 @@ def agg_figures(
     balance_timeout_iters=0,
     balance_batching_iters=0,
     batch_wait_iters=0,
-    batch_wait_tokens=0.0,
+    batch_wait_ratio=0.0,
 ) -> dict[str, np.ndarray]:
     """TTFT, TPOT (ms) and requests/s of one agg worker at a total concurrency (costmodel.closedloop).
 
@@ -60,9 +60,9 @@ def agg_figures(
     whether every request has exactly ISL/OSL tokens (a prefill-first engine's loop then stays synchronized);
     ``max_running`` the engine's batch cap per rank (None: the concurrency, as the product exports it);
     ``balance_timeout_iters``, ``balance_batching_iters`` TRT-LLM's attention-DP balance (closedloop.balance_wait_ms;
-    0: off, as the product exports it); ``batch_wait_iters``, ``batch_wait_tokens`` TRT-LLM's batch waiting
-    (``batch_wait_timeout_iters``, and ``batch_wait_max_tokens_ratio`` times its token budget, in tokens;
-    closedloop.batch_wait_ms; 0: off, as the product exports it). Returns
+    0: off, as the product exports it); ``batch_wait_iters``, ``batch_wait_ratio`` TRT-LLM's batch waiting
+    (``batch_wait_timeout_iters``, ``batch_wait_max_tokens_ratio`` of ``max_num_tokens``; closedloop.batch_wait_ms;
+    0: off, as the product exports it). Returns
     ``ttft_ms``, ``tpot_ms``, ``req_per_s`` (the worker) and ``running`` (requests decoding, the worker)."""
     dp = np.asarray(lay.dp, float)
     c = np.maximum(np.asarray(concurrency, float) / dp, 1.0)
@@ -79,8 +79,7 @@ def agg_figures(
     # next decode iterations lets the cohort's prefills end apart, and any length spread spreads the returns: the
     # clump is then the prompts arriving within one iteration (closedloop's arrival cohort), from one prompt.
     rules = engine_rules(step.db.backend)
-    cohorts = fixed_lengths and not rules.mixes_prefill_chunks
-    g = np.clip(np.floor(max_num_tokens / isl), 1.0, b) if cohorts else np.ones_like(b)
+    g = np.clip(np.floor(max_num_tokens / isl), 1.0, b) if cohorts_persist(rules, fixed_lengths) else np.ones_like(b)
     raw_dec = step.iteration_ms(lay, b, ctx, 0, 0)
     # a clump's whole prefill; drafting does not shorten it
     clump_ms = np.maximum(step.iteration_ms(lay, b, ctx, g, chunk) - raw_dec, 1e-6) * n_chunks
@@ -104,7 +103,7 @@ def agg_figures(
         balance_batching_iters=float(balance_batching_iters),
         batch_wait_iters=float(batch_wait_iters),
         # the hold ends once the prompts' tokens and one per decoding request (and per drafted token) reach it
-        batch_wait_prompts=np.ceil((batch_wait_tokens - b * (1.0 + step.mtp_draft)) / isl),
+        batch_wait_prompts=np.ceil((batch_wait_ratio * max_num_tokens - b * (1.0 + step.mtp_draft)) / isl),
     )
     f = agg_closed_loop(steps, sched, Benchmark(clients=c, osl=osl, fixed_lengths=fixed_lengths))
     # the prefill queue as costmodel.latency spreads it: the load a request meets from the other clients' prompts,
@@ -118,6 +117,12 @@ def agg_figures(
         "queue_service_ms": clump_ms,
         "prefill_work_ms": clump_ms / g,
     }
+
+
+def cohorts_persist(rules: EngineRules, fixed_lengths: bool) -> bool:
+    """Whether prompts prefilled together keep returning together (agg_figures' clump): only under same-length
+    requests, and on an engine that does not mix a split prompt's remainder into later decode iterations."""
+    return fixed_lengths and not rules.mixes_prefill_chunks
 
 
 def prefill_figures(step: StepModel, lay: Layout, batch, isl: int, utilisation) -> dict[str, np.ndarray]:

@@ -219,7 +219,7 @@ def predict_row(row: dict) -> Prediction:
                 balance_timeout_iters=rec.balance_timeout_iters or 0,
                 balance_batching_iters=rec.balance_batching_iters or 0,
                 batch_wait_iters=req.batch_wait_iters,
-                batch_wait_tokens=req.batch_wait_max_tokens_ratio * mnt,
+                batch_wait_ratio=req.batch_wait_max_tokens_ratio,
             )
             return Prediction(**base, ttft_ms=float(f["ttft_ms"]), tpot_ms=float(f["tpot_ms"]))
         limits = drec.limits if drec is not None else None
