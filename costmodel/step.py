@@ -228,10 +228,10 @@ class StepModel:
             topk=a.topk,
             experts=a.num_experts,
         )
-        lat = self.db.latency_ms(self.moe_table, lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c)
+        lat = self._moe_table_ms(self.moe_table, lay, tokens, c)
         beyond = ~engine_rules(self.db.backend).moe_runs_at(self.moe_backend, lay.moe_ep)
         if beyond.any():  # an EP the selected kernel does not run at keeps the engine's default kernel
-            lat = np.where(beyond, self.db.latency_ms("moe", lay.moe_tp, lay.moe_ep, np.maximum(tokens, 1), **c), lat)
+            lat = np.where(beyond, self._moe_table_ms("moe", lay, tokens, c), lat)
         router = self._gemm(t, a.num_experts, a.hidden, "bfloat16")
         shared = 0.0
         if a.num_shared_experts:
@@ -239,6 +239,20 @@ class StepModel:
             dt = self.gemm_dtype("shared_experts")
             shared = self._gemm(t, 2 * si / lay.tp, a.hidden, dt) + self._gemm(t, a.hidden, si / lay.tp, dt)
         return np.where(tokens > 0, lat, 0.0) + router + shared
+
+    def _moe_table_ms(self, table: str, lay: Layout, tokens, c: dict) -> np.ndarray:
+        """One MoE layer's measured kernel time (ms) at the layout's MoE TP x EP.
+
+        A MoE TP the table did not measure reads the measured EP of the same per-GPU share (tp·ep at MoE TP 1):
+        each GPU then holds 1/(tp·ep) of every expert's weights either way and moves the same bytes, while the
+        held-utilisation reading from MoE TP 1 (costmodel.interp) scales the small-batch kernel floor down by tp,
+        which no kernel reaches. TRT-LLM's MXFP4 tables (gpt-oss) measure MoE TP 1 only, EP 1-128."""
+        tp, ep = np.broadcast_arrays(np.asarray(lay.moe_tp, float), np.asarray(lay.moe_ep, float))
+        grid = self.db.grid(table, **c)
+        tps, eps = grid.axes[0], grid.axes[1]
+        alias = ~np.isin(tp, tps) & np.isin(1.0, tps) & np.isin(tp * ep, eps)
+        tp, ep = np.where(alias, 1.0, tp), np.where(alias, tp * ep, ep)
+        return self.db.latency_ms(table, tp, ep, np.maximum(tokens, 1), **c)
 
     # ---- hybrid models (Qwen3.5): gated delta-net (GDN) linear attention on most layers ----
     def _gdn_cats(self, k_heads: float, v_heads: float) -> tuple[dict, float]:
