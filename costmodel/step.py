@@ -241,12 +241,14 @@ class StepModel:
         return np.where(tokens > 0, lat, 0.0) + router + shared
 
     def _moe_table_ms(self, table: str, lay: Layout, tokens, c: dict) -> np.ndarray:
-        """One MoE layer's measured kernel time (ms) at the layout's MoE TP x EP.
+        """One MoE layer's measured kernel time (ms), broadcast over the layout's MoE TP x EP and ``tokens`` (the
+        tokens entering the layer); ``c`` the table's categorical keys.
 
         A MoE TP the table did not measure reads the measured EP of the same per-GPU share (tp·ep at MoE TP 1):
-        each GPU then holds 1/(tp·ep) of every expert's weights either way and moves the same bytes, while the
-        held-utilisation reading from MoE TP 1 (costmodel.interp) scales the small-batch kernel floor down by tp,
-        which no kernel reaches. TRT-LLM's MXFP4 tables (gpt-oss) measure MoE TP 1 only, EP 1-128."""
+        each GPU then holds 1/(tp·ep) of every expert's weights either way and moves the same bytes. The
+        held-utilisation reading from MoE TP 1 (costmodel.interp) would scale the small-batch kernel floor down by
+        tp: TRT-LLM's MXFP4 tables (gpt-oss) measure MoE TP 1 only, and its H200 TP-8 rows run at the EP-8 price,
+        not at an eighth of the TP-1 one (B200's TRTLLM-gen kernel sits between the two: docs/serving-constants.md)."""
         tp, ep = np.broadcast_arrays(np.asarray(lay.moe_tp, float), np.asarray(lay.moe_ep, float))
         grid = self.db.grid(table, **c)
         tps, eps = grid.axes[0], grid.axes[1]
