@@ -217,17 +217,23 @@ class StepModel:
         )
         return down + q_b + kv_b + o + np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l + bmm, 0.0)
 
-    def _moe(self, lay: Layout, t, ranks):
-        a, q = self.a, self.q
-        tokens = t * ranks  # experts see the tokens of every busy attention-DP rank
-        c = dict(
-            dtype=q.moe,
+    def moe_cats(self) -> dict:
+        """The MoE op tables' categorical keys for this model and quantization (dtype, routing distribution,
+        hidden and expert sizes, top-k, expert count)."""
+        a = self.a
+        return dict(
+            dtype=self.q.moe,
             distribution=self.moe_dist,
             hidden=a.hidden,
             inter=a.moe_intermediate,
             topk=a.topk,
             experts=a.num_experts,
         )
+
+    def _moe(self, lay: Layout, t, ranks):
+        a = self.a
+        tokens = t * ranks  # experts see the tokens of every busy attention-DP rank
+        c = self.moe_cats()
         lat = self._moe_table_ms(self.moe_table, lay, tokens, c)
         beyond = ~engine_rules(self.db.backend).moe_runs_at(self.moe_backend, lay.moe_ep)
         if beyond.any():  # an EP the selected kernel does not run at keeps the engine's default kernel

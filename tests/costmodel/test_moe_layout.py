@@ -15,18 +15,6 @@ FP8_BLOCK = Quant(gemm="fp8_block", kv_cache="fp8", attention="bfloat16", moe="f
 TOKENS = np.array([1.0, 4.0, 16.0, 64.0, 256.0, 4096.0])
 
 
-def _cats(step: StepModel) -> dict:
-    a = step.a
-    return dict(
-        dtype=step.q.moe,
-        distribution=step.moe_dist,
-        hidden=a.hidden,
-        inter=a.moe_intermediate,
-        topk=a.topk,
-        experts=a.num_experts,
-    )
-
-
 def _lay(moe_tp: float, moe_ep: float) -> Layout:
     tp = np.array(moe_tp * moe_ep)
     return Layout(tp, np.array(1.0), np.array(1.0), np.array(moe_tp), np.array(moe_ep))
@@ -36,7 +24,7 @@ def test_unmeasured_moe_tp_reads_the_same_share_measured_as_ep():
     # TRT-LLM's MXFP4 MoE table (gpt-oss) measures MoE TP 1 only, EP 1-128
     db = open_db("h200_sxm", "trtllm", engine_rules("trtllm").version)
     step = StepModel(db, load_model("openai/gpt-oss-120b"), MXFP4_H200)
-    c = _cats(step)
+    c = step.moe_cats()
     assert set(db.grid("moe", **c).axes[0].tolist()) == {1.0}
     for tp, ep in ((8, 1), (4, 1), (2, 2), (4, 2)):
         got = step._moe_table_ms("moe", _lay(tp, ep), TOKENS, c)
@@ -51,7 +39,7 @@ def test_unmeasured_moe_tp_reads_the_same_share_measured_as_ep():
 def test_measured_moe_tp_is_read_as_measured():
     db = open_db("h200_sxm", "trtllm", engine_rules("trtllm").version)
     step = StepModel(db, load_model("deepseek-ai/DeepSeek-R1"), FP8_BLOCK)
-    c = _cats(step)
+    c = step.moe_cats()
     assert {1.0, 8.0} <= set(db.grid("moe", **c).axes[0].tolist())
     got = step._moe_table_ms("moe", _lay(8, 1), TOKENS, c)
     assert np.allclose(got, db.latency_ms("moe", np.array(8.0), np.array(1.0), TOKENS, **c))
