@@ -13,7 +13,8 @@ its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
 benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
 (``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism (what the
-engine ran where the configuration entry's EP differs) and MoE kernel (``moe_config.backend``). The file names'
+engine ran where the configuration entry's EP differs), attention DP and MoE kernel (``moe_config.backend``); and
+from every entry's file the client counts its benchmark runs (``benchmark.concurrencies``). The file names'
 ``batchN`` is not used: it can differ from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``).
 Deterministic: entries are sorted; re-running on the same histories writes the same bytes.
 """
@@ -101,11 +102,9 @@ def recipe_file(entry: dict) -> str | None:
     return None
 
 
-def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | None:
-    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
-    role's expert parallelism and MoE kernel (``moe_config.backend``) where the file sets them (``prefill_ep``,
-    ``decode_ep``, ``prefill_moe``, ``decode_moe``); None when there is no srt-slurm clone, no file, or the file is
-    not a TRT-LLM recipe."""
+def recipe_yaml(srt: Path | None, path: str | None, cache: dict) -> dict | None:
+    """An srt-slurm recipe file as parsed YAML (at ``sa-submission-q2-2026``, else the last commit that added or
+    changed it); None when there is no srt-slurm clone or no such file."""
     if srt is None or path is None:
         return None
     if path not in cache:
@@ -113,24 +112,47 @@ def engine_limits(srt: Path | None, path: str | None, cache: dict) -> dict | Non
         revs = [SRT_REVISION, git(srt, "log", "--all", "-1", "--diff-filter=AM", "--format=%H", "--", path).strip()]
         for rev in filter(None, revs):
             try:
-                raw = yaml.safe_load(git(srt, "show", f"{rev}:{path}"))
+                cache[path] = yaml.safe_load(git(srt, "show", f"{rev}:{path}")) or None
             except subprocess.CalledProcessError:
                 continue
-            cfg = ((raw or {}).get("backend") or {}).get("trtllm_config")
-            if cfg:
-                cache[path] = {
-                    "prefill_batch": int(cfg["prefill"]["max_batch_size"]),
-                    "prefill_tokens": int(cfg["prefill"]["max_num_tokens"]),
-                    "decode_batch": int(cfg["decode"]["max_batch_size"]),
-                }
-                # the engine runs the file's expert parallelism and MoE kernel, whatever the configuration entry says
-                for r in ("prefill", "decode"):
-                    if cfg[r].get("moe_expert_parallel_size"):
-                        cache[path][f"{r}_ep"] = int(cfg[r]["moe_expert_parallel_size"])
-                    if (cfg[r].get("moe_config") or {}).get("backend"):
-                        cache[path][f"{r}_moe"] = str(cfg[r]["moe_config"]["backend"])
             break
     return cache[path]
+
+
+def engine_limits(raw: dict | None) -> dict | None:
+    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
+    role's expert parallelism, attention DP and MoE kernel (``moe_config.backend``) where the file sets them
+    (``prefill_ep``, ``decode_ep``, ``prefill_adp``, ``decode_adp``, ``prefill_moe``, ``decode_moe``); None when
+    there is no file or it is not a TRT-LLM recipe."""
+    cfg = ((raw or {}).get("backend") or {}).get("trtllm_config")
+    if not cfg:
+        return None
+    out = {
+        "prefill_batch": int(cfg["prefill"]["max_batch_size"]),
+        "prefill_tokens": int(cfg["prefill"]["max_num_tokens"]),
+        "decode_batch": int(cfg["decode"]["max_batch_size"]),
+    }
+    # the engine runs the file's expert parallelism, attention DP and MoE kernel, whatever the configuration entry
+    # says (the h200 entries label prefill attention DP off for files that turn it on)
+    for r in ("prefill", "decode"):
+        if "enable_attention_dp" in cfg[r]:
+            out[f"{r}_adp"] = bool(cfg[r]["enable_attention_dp"])
+        if cfg[r].get("moe_expert_parallel_size"):
+            out[f"{r}_ep"] = int(cfg[r]["moe_expert_parallel_size"])
+        if (cfg[r].get("moe_config") or {}).get("backend"):
+            out[f"{r}_moe"] = str(cfg[r]["moe_config"]["backend"])
+    return out
+
+
+def file_clients(raw: dict | None) -> list[int] | None:
+    """The client counts the recipe file's benchmark runs (``benchmark.concurrencies``: "44", "10x15x25", or a
+    list), sorted; None where the file sets none. The h200 TRT-LLM entries list clients per decode worker
+    (``conc-list: [4]`` with 11 decode workers runs a file that benchmarks 44)."""
+    c = ((raw or {}).get("benchmark") or {}).get("concurrencies")
+    if c is None:
+        return None
+    parts = c if isinstance(c, list) else str(c).split("x")
+    return sorted({int(str(v).strip()) for v in parts})
 
 
 def role(x: dict) -> list:
@@ -167,7 +189,8 @@ def main(argv: list[str]) -> None:
                         "prefill": role(e["prefill"]),
                         "decode": role(e["decode"]),
                         "mtp": mtp_depth(e, name["mtp_key"]),
-                        "limits": engine_limits(a.srt_slurm, recipe_file(e), files),
+                        "limits": engine_limits(recipe_yaml(a.srt_slurm, recipe_file(e), files)),
+                        "clients": file_clients(recipe_yaml(a.srt_slurm, recipe_file(e), files)),
                     }
                     now.add(json.dumps(rec, sort_keys=True))
         for j in now:
@@ -184,12 +207,13 @@ def main(argv: list[str]) -> None:
         f"# {CONFIG} between {commits[0][1]} and {commits[-1][1]} ({len(commits)} commits):",
         "# every distinct entry once, with the days it was listed (`listed`: the first, and the day a commit dropped it",
         "# or the window's end; a run on either day may have used it) and the commit that first listed it.",
-        "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the clients it was",
-        "# run at; mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not named;",
-        "# false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
+        "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the entry's conc-list; clients:",
+        "# the client counts its srt-slurm recipe file benchmarks where they differ (h200 TRT-LLM entries list clients",
+        "# per decode worker); mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not",
+        "# named; false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
         "# prefill (prefill_batch) and decode (decode_batch) workers, the prefill max_num_tokens (prefill_tokens) and",
-        "# each role's moe_expert_parallel_size and moe_config.backend where the file sets them (prefill_ep, decode_ep,",
-        "# prefill_moe, decode_moe: what the engine ran),",
+        "# each role's moe_expert_parallel_size, enable_attention_dp and moe_config.backend where the file sets them",
+        "# (prefill_ep, decode_ep, prefill_adp, decode_adp, prefill_moe, decode_moe: what the engine ran),",
         f"# from github.com/NVIDIA/srt-slurm (Apache-2.0) at {SRT_REVISION} ({srt_sha}; absent: no such file).",
         "# Read by costmodel/disagg_recipes.py.",
         "configs:",
@@ -205,8 +229,11 @@ def main(argv: list[str]) -> None:
     for j, (first, last, sha) in sorted(listed.items(), key=lambda kv: (json.loads(kv[0])["config"], kv[1][0], kv[0])):
         r = json.loads(j)
         mtp = "" if r["mtp"] is None else f", mtp: {json.dumps(r['mtp'])}"
+        if r["clients"] and r["clients"] != r["conc"]:
+            mtp += f", clients: {r['clients']}"
         if r["limits"]:
-            mtp += ", limits: {" + ", ".join(f"{k}: {v}" for k, v in sorted(r["limits"].items())) + "}"
+            shown = (f"{k}: {json.dumps(v) if isinstance(v, bool) else v}" for k, v in sorted(r["limits"].items()))
+            mtp += ", limits: {" + ", ".join(shown) + "}"
         lines.append(
             f'  - {{config: {r["config"]}, listed: [{first}, {last}], commit: "{sha}", isl: {r["isl"]}, '
             f"osl: {r['osl']}, conc: {r['conc']}, prefill: {json.dumps(r['prefill'])}, "

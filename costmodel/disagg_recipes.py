@@ -74,7 +74,7 @@ class _Entry:
     last: str
     isl: int
     osl: int
-    conc: frozenset[int]
+    conc: frozenset[int]  # the entry's conc-list and the clients its recipe file benchmarks
     prefill: WorkerRecipe
     decode: WorkerRecipe
     mtp: int | bool | None
@@ -154,8 +154,10 @@ def _entry(e: dict[str, Any], cfg: dict[str, Any]) -> _Entry:
     lim = dict(e.get("limits") or {})
     # the engine runs the recipe file's expert parallelism where it sets one (the configuration entry's EP is a
     # label: dsr1-fp8-b200-dynamo-trt listed prefill EP 8 until 2026-03-23 for files that set 1 since 2026-01-27),
-    # and each role's MoE kernel (one deployment can mix them: b200 FP8 prefill TRTLLM, decode DEEPGEMM)
+    # its attention DP (the h200 entries label prefill attention DP off for files that turn it on), and each role's
+    # MoE kernel (one deployment can mix them: b200 FP8 prefill TRTLLM, decode DEEPGEMM)
     run_ep = {r: lim.pop(f"{r}_ep", None) for r in ("prefill", "decode")}
+    adp = {r: lim.pop(f"{r}_adp", None) for r in ("prefill", "decode")}
     kernel = {r: lim.pop(f"{r}_moe", None) for r in ("prefill", "decode")}
     lim = {k: int(v) for k, v in lim.items()}
     return _Entry(
@@ -167,9 +169,11 @@ def _entry(e: dict[str, Any], cfg: dict[str, Any]) -> _Entry:
         last=last,
         isl=int(e["isl"]),
         osl=int(e["osl"]),
-        conc=frozenset(int(c) for c in e["conc"]),
-        prefill=_role(e["prefill"], run_ep["prefill"], kernel["prefill"]),
-        decode=_role(e["decode"], run_ep["decode"], kernel["decode"]),
+        # a run's clients are the entry's conc-list or what its recipe file benchmarks: the h200 TRT-LLM entries list
+        # clients per decode worker (conc-list [4] with 11 decode workers runs a file that benchmarks 44)
+        conc=frozenset(int(c) for c in [*e["conc"], *(e.get("clients") or [])]),
+        prefill=_role(e["prefill"], run_ep["prefill"], kernel["prefill"], adp["prefill"]),
+        decode=_role(e["decode"], run_ep["decode"], kernel["decode"], adp["decode"]),
         mtp=mtp if isinstance(mtp, bool) or mtp is None else int(mtp),
         source=f"InferenceX {e['config']} (commit {e['commit']})",
         limits=EngineLimits(**lim) if lim else None,
@@ -177,14 +181,16 @@ def _entry(e: dict[str, Any], cfg: dict[str, Any]) -> _Entry:
     )
 
 
-def _role(v: list[Any], run_ep: int | None = None, kernel: str | None = None) -> WorkerRecipe:
+def _role(
+    v: list[Any], run_ep: int | None = None, kernel: str | None = None, run_dp: bool | None = None
+) -> WorkerRecipe:
     workers, gpus, ep, dp = v
-    if not isinstance(dp, bool):
+    if not isinstance(dp, bool) or not isinstance(run_dp, bool | None):
         raise ValueError(f"attention DP must be true or false, not {dp!r}")
     return WorkerRecipe(
         workers=int(workers),
         gpus=int(gpus),
         ep=int(run_ep or ep),
-        attention_dp=dp,
+        attention_dp=dp if run_dp is None else run_dp,
         moe_kernel=None if kernel is None else str(kernel),
     )

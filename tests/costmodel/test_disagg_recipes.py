@@ -36,6 +36,25 @@ def test_the_entry_listed_on_the_run_day_for_its_clients_and_prefill_worker():
     assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 4, 4, "") is None
 
 
+def test_a_run_matches_the_clients_its_recipe_file_benchmarks():
+    # dsr1-fp8-h200-dynamo-trt lists conc-list [4] with 11 MTP-3 decode workers (and [4] with 9 without MTP); the files
+    # c4_ctx1_gen11_tep8_batch128_eplb0_mtp3.yaml and c4_ctx1_gen9_tep8_batch256_eplb0_mtp0.yaml benchmark 44 and 36
+    mtp = disagg_recipe("trtllm", "h200_sxm", R1, "fp8", 1024, 1024, 44, 8, 8, "2026-02-14")
+    assert (mtp.decode.workers, mtp.mtp_draft, mtp.limits.decode_batch) == (11, 3, 128)
+    stp = disagg_recipe("trtllm", "h200_sxm", R1, "fp8", 1024, 1024, 36, 8, 8, "2026-02-14")
+    assert (stp.decode.workers, stp.mtp_draft, stp.limits.decode_batch) == (9, 0, 256)
+    # the conc-list figure is not what those runs ran: 4 clients and 9 or 11 decode workers disagree, so no recipe
+    assert disagg_recipe("trtllm", "h200_sxm", R1, "fp8", 1024, 1024, 4, 8, 8, "2026-02-14") is None
+
+
+def test_each_role_runs_the_attention_dp_its_recipe_file_sets():
+    # the h200 entries label the prefill worker's attention DP off until 2026-03-23 and on from then, for the same
+    # file, which turns it on: a run on the day both were listed has one recipe, a DEP-8 prefill worker
+    run = disagg_recipe("trtllm", "h200_sxm", R1, "fp8", 1024, 1024, 352, 8, 8, "2026-03-23")
+    assert run is not None and run.prefill.attention_dp and not run.decode.attention_dp
+    assert (run.decode.workers, run.mtp_draft) == (11, 3)
+
+
 def _scraped_row(**kw):
     # how the 2026-04-06 export writes that run: no worker counts, the DP-4 prefill worker flattened to TP 4 and the
     # TEP-8 decode worker's EP as 4
