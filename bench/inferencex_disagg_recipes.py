@@ -119,12 +119,40 @@ def recipe_yaml(srt: Path | None, path: str | None, cache: dict) -> dict | None:
     return cache[path]
 
 
+def sglang_limits(cfg: dict) -> dict | None:
+    """An SGLang recipe file's per-rank limits (``sglang_config``): the prefill worker's tokens per step
+    (``max-prefill-tokens``, at most ``chunked-prefill-size``) and ``max-running-requests``, the decode worker's ``max-running-requests``, each divided over the role's
+    attention-DP ranks where ``enable-dp-attention`` is on (SGLang's scheduler divides the batch cap by the DP size),
+    and each role's attention DP and ``expert-parallel-size``; None unless the file sets the three limits."""
+    pre, dec = cfg.get("prefill") or {}, cfg.get("decode") or {}
+    if "max-prefill-tokens" not in pre or "max-running-requests" not in pre or "max-running-requests" not in dec:
+        return None
+
+    def ranks(r: dict) -> int:
+        return int(r.get("data-parallel-size") or r.get("dp-size") or 1) if r.get("enable-dp-attention") else 1
+
+    out: dict = {
+        "prefill_batch": max(1, int(pre["max-running-requests"]) // ranks(pre)),
+        # a step holds what both budgets allow: PrefillAdder stops at either
+        "prefill_tokens": min(int(pre["max-prefill-tokens"]), int(pre.get("chunked-prefill-size") or 1 << 30)),
+        "decode_batch": max(1, int(dec["max-running-requests"]) // ranks(dec)),
+    }
+    for name, r in (("prefill", pre), ("decode", dec)):
+        out[f"{name}_adp"] = bool(r.get("enable-dp-attention", False))
+        if r.get("expert-parallel-size") or r.get("ep-size"):
+            out[f"{name}_ep"] = int(r.get("expert-parallel-size") or r.get("ep-size"))
+    return out
+
+
 def engine_limits(raw: dict | None) -> dict | None:
     """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
     role's expert parallelism, attention DP and MoE kernel (``moe_config.backend``) where the file sets them
     (``prefill_ep``, ``decode_ep``, ``prefill_adp``, ``decode_adp``, ``prefill_moe``, ``decode_moe``); None when
     there is no file or it is not a TRT-LLM recipe."""
-    cfg = ((raw or {}).get("backend") or {}).get("trtllm_config")
+    backend = (raw or {}).get("backend") or {}
+    if backend.get("sglang_config"):
+        return sglang_limits(backend["sglang_config"])
+    cfg = backend.get("trtllm_config")
     if not cfg:
         return None
     out = {

@@ -55,6 +55,29 @@ def test_each_role_runs_the_attention_dp_its_recipe_file_sets():
     assert (run.decode.workers, run.mtp_draft) == (11, 3)
 
 
+def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypatch):
+    # recipes/b200-fp8/1k1k/stp/low-latency-tep8-1p3d.yaml (and its MTP twin): max-prefill-tokens and
+    # chunked-prefill-size 32768 on the prefill worker, max-running-requests 512 on both, no attention DP
+    run = disagg_recipe("sglang", "b200_sxm", R1, "fp8", 1024, 1024, 32, 8, 8, "2026-03-01")
+    assert run.limits == EngineLimits(prefill_batch=512, prefill_tokens=32768, decode_batch=512)
+    assert (run.decode.workers, run.prefill.attention_dp, run.decode.attention_dp) == (3, False, False)
+    row = _scraped_row(
+        backend="sglang",
+        gemm_quant_mode="fp8",
+        moe_quant_mode="fp8",
+        isl="1024",
+        prefill_tp_size="8",
+        prefill_moe_ep_size="8",
+        silicon_data_source="source_file=x.csv; silicon_concurrency=32; measured=2026-03-01T00:00:00Z",
+    )
+    read = predict_row(row)
+    # without the file's limits a prefill step holds SGLang's default 8,192 tokens: 8 prompts, not 32, so the 32
+    # clients' prompts queue for shorter steps
+    monkeypatch.setattr(validate, "row_disagg_recipe", lambda r: replace(run, limits=None))
+    assert read.ttft_ms > predict_row(row).ttft_ms
+    assert read.tpot_ms == pytest.approx(predict_row(row).tpot_ms)
+
+
 def _scraped_row(**kw):
     # how the 2026-04-06 export writes that run: no worker counts, the DP-4 prefill worker flattened to TP 4 and the
     # TEP-8 decode worker's EP as 4
