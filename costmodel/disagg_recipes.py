@@ -8,8 +8,9 @@ parallelism, attention DP and MoE kernel, and the client counts its benchmark ru
 ``data/validation/disagg_recipes.yaml`` holds every entry that file listed, with the days it was listed (generated
 by ``bench/inferencex_disagg_recipes.py``). A run is the entry of its engine, GPU, model, precision label and
 lengths that lists its client count (or whose file benchmarks it) on its run day and whose prefill worker has the
-run's GPUs and the EP the entry listed. Where several entries match (MTP and non-MTP twins, re-sized pools), only
-what they agree on is returned.
+run's GPUs and the EP the entry listed. On the day a commit changed the configuration, the entries both before
+and after it are listed; where they disagree, the run is the sweep of the entries that commit listed. Where several
+entries still match (MTP and non-MTP twins, re-sized pools), only what they agree on is returned.
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 """
@@ -112,6 +113,9 @@ def disagg_recipe(
         and e.first <= day <= e.last
         and (e.prefill.gpus, e.listed_prefill_ep) == (prefill_gpus, prefill_ep)
     ]
+    if len({(_layout_of(e.prefill), _layout_of(e.decode)) for e in hits}) > 1:
+        # on the day a commit changed the configuration, the runs are the sweep of the entries it listed
+        hits = [e for e in hits if e.first == max(h.first for h in hits)]
     if not hits or len({(_layout_of(e.prefill), _layout_of(e.decode)) for e in hits}) > 1:
         return None
     mtps = {e.mtp for e in hits}

@@ -78,6 +78,19 @@ def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypat
     assert read.tpot_ms == pytest.approx(predict_row(row).tpot_ms)
 
 
+def test_a_run_on_the_day_the_configuration_changed_ran_the_new_entries():
+    # dsr1-fp8-h200-dynamo-sglang: commit fcc04aaa2 replaced the 1k/1k entries on 2026-02-07 (9 TP-8 decode workers);
+    # the ones it dropped (listed 2026-02-05 to 2026-02-07) disagree among themselves, so the day before has no recipe
+    assert disagg_recipe("sglang", "h200_sxm", R1, "fp8", 1024, 1024, 16, 8, 1, "2026-02-06") is None
+    for day in ("2026-02-07", "2026-02-08"):
+        run = disagg_recipe("sglang", "h200_sxm", R1, "fp8", 1024, 1024, 16, 8, 1, day)
+        assert (run.decode.workers, run.decode.gpus, run.source) == (
+            9,
+            8,
+            "InferenceX dsr1-fp8-h200-dynamo-sglang (commit fcc04aaa2)",
+        )
+
+
 def _scraped_row(**kw):
     # how the 2026-04-06 export writes that run: no worker counts, the DP-4 prefill worker flattened to TP 4 and the
     # TEP-8 decode worker's EP as 4
