@@ -9,13 +9,13 @@ benchmark's own configuration (``.github/configs/nvidia-master.yaml``, one entry
 prefill and decode workers, TP, EP, attention DP, and the srt-slurm recipe file whose name carries the MTP depth)
 changed commit by commit. This script walks that file's history and writes every distinct disaggregated entry
 once, with the first and last day it was listed, so ``costmodel.disagg_recipes`` can find the recipe a row ran on
-its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each TRT-LLM entry's recipe file (at the
+its run day. With a clone of github.com/NVIDIA/srt-slurm it also reads each entry's recipe file (at the
 ``sa-submission-q2-2026`` branch, else the last commit that added or changed it) for the engine limits the
-benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap
-(``max_batch_size``, ``max_num_tokens``, per attention-DP rank), and each role's expert parallelism (what the
-engine ran where the configuration entry's EP differs), attention DP and MoE kernel (``moe_config.backend``); and
-from every entry's file the client counts its benchmark runs (``benchmark.concurrencies``). The file names'
-``batchN`` is not used: it can differ from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``).
+benchmark ran with: the prefill worker's batch and token budget and the decode worker's batch cap, per attention-DP
+rank (TRT-LLM ``max_batch_size``, ``max_num_tokens``; SGLang ``max-running-requests``, ``max-prefill-tokens``), and
+each role's expert parallelism and attention DP (what the engine ran where the configuration entry's labels differ)
+and TRT-LLM MoE kernel (``moe_config.backend``); and the client counts its benchmark runs
+(``benchmark.concurrencies``). The file names' ``batchN`` is not used: it can differ from the file (``ctx1_gen5_tep8_batch8`` sets ``max_batch_size: 16``).
 Deterministic: entries are sorted; re-running on the same histories writes the same bytes.
 """
 
@@ -121,9 +121,10 @@ def recipe_yaml(srt: Path | None, path: str | None, cache: dict) -> dict | None:
 
 def sglang_limits(cfg: dict) -> dict | None:
     """An SGLang recipe file's per-rank limits (``sglang_config``): the prefill worker's tokens per step
-    (``max-prefill-tokens``, at most ``chunked-prefill-size``) and ``max-running-requests``, the decode worker's ``max-running-requests``, each divided over the role's
-    attention-DP ranks where ``enable-dp-attention`` is on (SGLang's scheduler divides the batch cap by the DP size),
-    and each role's attention DP and ``expert-parallel-size``; None unless the file sets the three limits."""
+    (``max-prefill-tokens``, at most ``chunked-prefill-size``) and ``max-running-requests``, the decode worker's
+    ``max-running-requests``, each batch cap divided over the role's attention-DP ranks where ``enable-dp-attention``
+    is on (SGLang's scheduler divides it by the DP size), and each role's attention DP and ``expert-parallel-size``;
+    None unless the file sets the three limits."""
     pre, dec = cfg.get("prefill") or {}, cfg.get("decode") or {}
     if "max-prefill-tokens" not in pre or "max-running-requests" not in pre or "max-running-requests" not in dec:
         return None
@@ -145,10 +146,10 @@ def sglang_limits(cfg: dict) -> dict | None:
 
 
 def engine_limits(raw: dict | None) -> dict | None:
-    """A TRT-LLM recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each
-    role's expert parallelism, attention DP and MoE kernel (``moe_config.backend``) where the file sets them
-    (``prefill_ep``, ``decode_ep``, ``prefill_adp``, ``decode_adp``, ``prefill_moe``, ``decode_moe``); None when
-    there is no file or it is not a TRT-LLM recipe."""
+    """A recipe file's per-rank limits: ``prefill_batch``, ``prefill_tokens``, ``decode_batch``, and each role's
+    expert parallelism, attention DP and (TRT-LLM) MoE kernel (``moe_config.backend``) where the file sets them
+    (``prefill_ep``, ``decode_ep``, ``prefill_adp``, ``decode_adp``, ``prefill_moe``, ``decode_moe``); SGLang files
+    through ``sglang_limits``. None when there is no file or it is neither a TRT-LLM nor an SGLang recipe."""
     backend = (raw or {}).get("backend") or {}
     if backend.get("sglang_config"):
         return sglang_limits(backend["sglang_config"])
@@ -238,10 +239,12 @@ def main(argv: list[str]) -> None:
         "# prefill / decode: [workers, GPUs per worker (TP), EP, attention DP]; conc: the entry's conc-list; clients:",
         "# the client counts its srt-slurm recipe file benchmarks where they differ (h200 TRT-LLM entries list clients",
         "# per decode worker); mtp: drafted tokens per step from the srt-slurm recipe file's name (true: MTP, depth not",
-        "# named; false: none; absent: not recorded); limits: the TRT-LLM recipe file's per-rank max_batch_size of the",
-        "# prefill (prefill_batch) and decode (decode_batch) workers, the prefill max_num_tokens (prefill_tokens) and",
-        "# each role's moe_expert_parallel_size, enable_attention_dp and moe_config.backend where the file sets them",
-        "# (prefill_ep, decode_ep, prefill_adp, decode_adp, prefill_moe, decode_moe: what the engine ran),",
+        "# named; false: none; absent: not recorded); limits: the recipe file's per-rank batch cap of the prefill",
+        "# (prefill_batch) and decode (decode_batch) workers and the prefill step's tokens (prefill_tokens): TRT-LLM",
+        "# max_batch_size and max_num_tokens; SGLang max-running-requests over the attention-DP ranks and",
+        "# max-prefill-tokens at most chunked-prefill-size; and each role's expert parallelism, attention DP and",
+        "# TRT-LLM moe_config.backend where the file sets them (prefill_ep, decode_ep, prefill_adp, decode_adp,",
+        "# prefill_moe, decode_moe: what the engine ran),",
         f"# from github.com/NVIDIA/srt-slurm (Apache-2.0) at {SRT_REVISION} ({srt_sha}; absent: no such file).",
         "# Read by costmodel/disagg_recipes.py.",
         "configs:",
