@@ -210,6 +210,7 @@ def main(argv: list[str]) -> None:
                 continue
             for seq in cfg.get("seq-len-configs") or []:
                 for e in seq.get("search-space") or []:
+                    raw_file = recipe_yaml(a.srt_slurm, recipe_file(e), files)
                     rec = {
                         "config": key,
                         "isl": int(seq["isl"]),
@@ -218,8 +219,8 @@ def main(argv: list[str]) -> None:
                         "prefill": role(e["prefill"]),
                         "decode": role(e["decode"]),
                         "mtp": mtp_depth(e, name["mtp_key"]),
-                        "limits": engine_limits(recipe_yaml(a.srt_slurm, recipe_file(e), files)),
-                        "clients": file_clients(recipe_yaml(a.srt_slurm, recipe_file(e), files)),
+                        "limits": engine_limits(raw_file),
+                        "clients": file_clients(raw_file),
                     }
                     now.add(json.dumps(rec, sort_keys=True))
         for j in now:

@@ -113,10 +113,10 @@ def disagg_recipe(
         and e.first <= day <= e.last
         and (e.prefill.gpus, e.listed_prefill_ep) == (prefill_gpus, prefill_ep)
     ]
-    if len({(_layout_of(e.prefill), _layout_of(e.decode)) for e in hits}) > 1:
+    if _disagree(hits):
         # on the day a commit changed the configuration, the runs are the sweep of the entries it listed
         hits = [e for e in hits if e.first == max(h.first for h in hits)]
-    if not hits or len({(_layout_of(e.prefill), _layout_of(e.decode)) for e in hits}) > 1:
+    if not hits or _disagree(hits):
         return None
     mtps = {e.mtp for e in hits}
     limits = {e.limits for e in hits}
@@ -129,8 +129,9 @@ def disagg_recipe(
     )
 
 
-def _layout_of(r: WorkerRecipe) -> WorkerRecipe:
-    return replace(r, moe_kernel=None)
+def _disagree(hits: list[_Entry]) -> bool:
+    """Whether matching entries name different workers or layouts (their MoE kernels aside)."""
+    return len({(replace(e.prefill, moe_kernel=None), replace(e.decode, moe_kernel=None)) for e in hits}) > 1
 
 
 def _agreed(roles: list[WorkerRecipe]) -> WorkerRecipe:
