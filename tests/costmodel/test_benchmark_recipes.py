@@ -166,3 +166,15 @@ def test_validate_prices_the_scripts_moe_kernel():
     assert row_request(row | {"tp_size": "1", "attention_dp_size": "8"}, a, db).moe_backend == "default"
     # a row whose script names no kernel ran the engine's default, not the product's recipe
     assert row_request(row | {"silicon_data_source": "source_file=sweep.csv"}, a, db).moe_backend == "default"
+
+
+def test_a_run_past_the_scripts_batch_cap_was_launched_with_it_raised():
+    # dsr1_fp8_b200.sh sets --max-running-requests and --cuda-graph-max-bs to 128 at TP 8, "as the maximum
+    # concurrency" of its sweep; its 256-client runs measure TPOT past the 128-client one, so they ran uncapped
+    at_cap = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 128, 1024, 1024)
+    past = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 256, 1024, 1024)
+    assert (at_cap.max_running, at_cap.cuda_graph_max_batch) == (128, 128)
+    assert (past.max_running, past.cuda_graph_max_batch, past.max_num_tokens) == (None, 256, 32768)
+    # the cap is per attention-DP rank: 512 clients over 4 ranks stay within dsr1_fp8_h200.sh's 256 at 8k/1k
+    dp = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 2, 4, 512, 8192, 1024)
+    assert dp.max_running == 256
