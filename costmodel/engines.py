@@ -259,9 +259,9 @@ def engine_rules(backend: str) -> EngineRules:
             recipes=tuple(_recipe(r) for r in raw.get("recipes") or ()),
             mixes_prefill_chunks=_flag(raw, "scheduler.mixes_prefill_chunks"),
             batch_waiting=_flag(raw, "scheduler.batch_waiting"),
-            prefill_first=bool((raw.get("scheduler") or {}).get("prefill_first", False)),
+            prefill_first=_flag(raw, "scheduler.prefill_first"),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
-            graph_exported=bool((raw.get("cuda_graph") or {}).get("exported", False)),
+            graph_exported=_flag(raw, "cuda_graph.exported"),
             moe_backend_tables=tuple(
                 (str(k), str(v["table"]), None if v.get("max_ep") is None else int(v["max_ep"]))
                 for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())

@@ -56,6 +56,8 @@ def test_every_constant_names_its_source(backend):
         ("benchmark.scheduler_recv_interval", [{"below_concurrency": 16, "interval": 10}], "without below_concurrency"),
         ("benchmark.scheduler_recv_interval", [{"interval": 0}], "interval is 0"),
         ("mtp.source", None, "is missing"),
+        ("scheduler.prefill_first", None, "is missing"),
+        ("cuda_graph.exported", "yes", "not true or false"),
     ],
 )
 def test_a_bad_constant_is_named_with_its_file_and_key(tmp_path, monkeypatch, key, value, problem):
