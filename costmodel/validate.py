@@ -433,8 +433,10 @@ def _predict_disagg(
     if limits is not None:  # the recipe file's prefill step: as many prompts as its batch and token limits hold
         bp = max(1, min(limits.prefill_batch, limits.prefill_tokens // isl))
     db = step.db
-    for lay, n in ((lp, isl), (ld, isl + osl)):
-        cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, mnt, n)
+    # the prefill worker holds activations for the step its recipe file sets, where one was read
+    budget_p = limits.prefill_tokens if limits is not None else mnt
+    for lay, n, budget in ((lp, isl, budget_p), (ld, isl + osl, mnt)):
+        cap, _ = kv_capacity_tokens(db.system, arch, q, lay.tp, lay.pp, lay.dp, lay.moe_tp, lay.moe_ep, budget, n)
         if cap <= 0:
             return Prediction(**base, reason="weights do not fit (OOM)")
     y = _decode_workers(row, conc, float(ld.dp))

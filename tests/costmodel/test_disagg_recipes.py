@@ -78,6 +78,30 @@ def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypat
     assert read.tpot_ms == pytest.approx(predict_row(row).tpot_ms)
 
 
+def test_the_prefill_worker_reserves_activations_for_its_recipe_files_step(monkeypatch):
+    # the prefill worker of low-latency-tep8-1p3d.yaml runs 32,768-token steps: its memory check reserves their
+    # activations, the decode worker's the engine default budget
+    row = _scraped_row(
+        backend="sglang",
+        gemm_quant_mode="fp8",
+        moe_quant_mode="fp8",
+        isl="1024",
+        prefill_tp_size="8",
+        prefill_moe_ep_size="8",
+        silicon_data_source="source_file=x.csv; silicon_concurrency=32; measured=2026-03-01T00:00:00Z",
+    )
+    budgets = []
+    real = validate.kv_capacity_tokens
+
+    def spy(system, arch, q, tp, pp, dp, moe_tp, moe_ep, max_num_tokens, context_len):
+        budgets.append((int(max_num_tokens), int(context_len)))
+        return real(system, arch, q, tp, pp, dp, moe_tp, moe_ep, max_num_tokens, context_len)
+
+    monkeypatch.setattr(validate, "kv_capacity_tokens", spy)
+    assert predict_row(row).ttft_ms is not None
+    assert budgets == [(32768, 1024), (8192, 2048)]
+
+
 def test_a_run_on_the_day_the_configuration_changed_ran_the_new_entries():
     # dsr1-fp8-h200-dynamo-sglang: commit fcc04aaa2 replaced the 1k/1k entries on 2026-02-07 (9 TP-8 decode workers);
     # the ones it dropped (listed 2026-02-05 to 2026-02-07) disagree among themselves, so the day before has no recipe
