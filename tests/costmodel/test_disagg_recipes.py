@@ -55,13 +55,9 @@ def test_each_role_runs_the_attention_dp_its_recipe_file_sets():
     assert (run.decode.workers, run.mtp_draft) == (11, 3)
 
 
-def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypatch):
-    # recipes/b200-fp8/1k1k/stp/low-latency-tep8-1p3d.yaml (and its MTP twin): max-prefill-tokens and
-    # chunked-prefill-size 32768 on the prefill worker, max-running-requests 512 on both, no attention DP
-    run = disagg_recipe("sglang", "b200_sxm", R1, "fp8", 1024, 1024, 32, 8, 8, "2026-03-01")
-    assert run.limits == EngineLimits(prefill_batch=512, prefill_tokens=32768, decode_batch=512)
-    assert (run.decode.workers, run.prefill.attention_dp, run.decode.attention_dp) == (3, False, False)
-    row = _scraped_row(
+def _sglang_b200_row() -> dict:
+    """An SGLang b200 FP8 1k/1k disagg run at 32 clients on 2026-03-01: low-latency-tep8-1p3d.yaml's entry."""
+    return _scraped_row(
         backend="sglang",
         gemm_quant_mode="fp8",
         moe_quant_mode="fp8",
@@ -70,6 +66,15 @@ def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypat
         prefill_moe_ep_size="8",
         silicon_data_source="source_file=x.csv; silicon_concurrency=32; measured=2026-03-01T00:00:00Z",
     )
+
+
+def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypatch):
+    # recipes/b200-fp8/1k1k/stp/low-latency-tep8-1p3d.yaml (and its MTP twin): max-prefill-tokens and
+    # chunked-prefill-size 32768 on the prefill worker, max-running-requests 512 on both, no attention DP
+    run = disagg_recipe("sglang", "b200_sxm", R1, "fp8", 1024, 1024, 32, 8, 8, "2026-03-01")
+    assert run.limits == EngineLimits(prefill_batch=512, prefill_tokens=32768, decode_batch=512)
+    assert (run.decode.workers, run.prefill.attention_dp, run.decode.attention_dp) == (3, False, False)
+    row = _sglang_b200_row()
     read = predict_row(row)
     # without the file's limits a prefill step holds SGLang's default 8,192 tokens: 8 prompts, not 32, so the 32
     # clients' prompts queue for shorter steps
@@ -81,15 +86,7 @@ def test_an_sglang_recipe_file_gives_its_prefill_budget_and_batch_caps(monkeypat
 def test_the_prefill_worker_reserves_activations_for_its_recipe_files_step(monkeypatch):
     # the prefill worker of low-latency-tep8-1p3d.yaml runs 32,768-token steps: its memory check reserves their
     # activations, the decode worker's the engine default budget
-    row = _scraped_row(
-        backend="sglang",
-        gemm_quant_mode="fp8",
-        moe_quant_mode="fp8",
-        isl="1024",
-        prefill_tp_size="8",
-        prefill_moe_ep_size="8",
-        silicon_data_source="source_file=x.csv; silicon_concurrency=32; measured=2026-03-01T00:00:00Z",
-    )
+    row = _sglang_b200_row()
     budgets = []
     real = validate.kv_capacity_tokens
 
