@@ -148,6 +148,11 @@ class EngineRules:
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
 
+    @property
+    def moe_kernels(self) -> tuple[str, ...]:
+        """The MoE kernels a recipe may select in place of the engine's default (moe_backend_tables' names)."""
+        return tuple(b[0] for b in self.moe_backend_tables)
+
     def moe_table(self, moe_backend: str | None) -> str:
         """The op table of the MoE kernel a recipe runs: ``moe`` (the engine's default) for None or ``default``, else
         the table the engine file names for that backend. Raises ValueError naming the backends that have one."""
@@ -169,7 +174,7 @@ class EngineRules:
     def _moe_backend(self, name: str) -> tuple[str, str, int | None]:
         hit = next((b for b in self.moe_backend_tables if b[0] == name), None)
         if hit is None:
-            have = ", ".join(b[0] for b in self.moe_backend_tables)
+            have = ", ".join(self.moe_kernels)
             raise ValueError(
                 f"{self.backend} has no MoE kernel {name!r} to select ({'its kernels: ' + have if have else 'it selects none'})"
             )

@@ -410,7 +410,7 @@ def _role_steps(db, req: SurfaceRequest, q, step: StepModel, drec: DisaggRecipe 
     a selectable one whose table did not measure the model's experts; without a file both roles keep ``step``."""
     if drec is None or not req.model.is_moe:
         return step, step
-    selectable = {b[0] for b in engine_rules(req.backend).moe_backend_tables}
+    selectable = engine_rules(req.backend).moe_kernels
     out = []
     for role in (drec.prefill, drec.decode):
         kernel = role.moe_kernel

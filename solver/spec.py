@@ -278,7 +278,7 @@ def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant,
     if name is None or name == "default":
         return
     at = f"{where('serving.moe_backend')}serving.moe_backend: {name}"
-    kernels = [b[0] for b in engine_rules(k.backend).moe_backend_tables]
+    kernels = engine_rules(k.backend).moe_kernels
     if name not in kernels:
         raise UserError(
             f"{at} is a kernel {k.backend} cannot select"
