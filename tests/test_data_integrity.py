@@ -217,3 +217,35 @@ def test_the_parse_cache_is_keyed_by_content_and_bounded(tmp_path, monkeypatch):
     size = entries[0].stat().st_size
     assert tables.prune_cache(size + 1500) == 2000
     assert sorted(p.name[:4] for p in tables.cache_dir().glob("*.npz")) == ["0000", entries[0].name[:4]]
+
+
+def _moe_table(system: str, backend: str) -> dict[tuple, tuple] | None:
+    import csv
+    import gzip
+
+    from costmodel.engines import engine_rules
+
+    path = data_dir() / "perf" / system / backend / engine_rules(backend).version / "moe.csv.gz"
+    if not path.exists():
+        return None
+    with gzip.open(path, "rt") as f:
+        rows = list(csv.reader(f))
+    head = rows[0]
+    k, v = head.index("kernel"), head.index("latency_ms")
+    return {tuple(r[:k]): (r[k], (float(r[v]),)) for r in rows[1:]}
+
+
+@pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang"])
+@pytest.mark.parametrize("system", ["b200_sxm", "gb200", "b300_sxm", "gb300"])
+def test_no_shipped_moe_cell_runs_far_slower_than_on_its_twin_system(system, backend):
+    """The importer's twin check holds in the shipped data: no MoE kernel cell is TWIN_OUTLIER times slower than the
+    same cell on the system built on the same GPU die, beyond the two systems' systematic ratio (sources.TWIN_SYSTEMS).
+    b200 TRT-LLM's CUTLASS NVFP4 rows carried such cells (DeepSeek's experts at EP 8: 1.8x gb200's)."""
+    from costmodel.importer.convert import mend_outliers
+    from costmodel.importer.sources import TWIN_SYSTEMS
+
+    own, twin = _moe_table(system, backend), _moe_table(TWIN_SYSTEMS[system], backend)
+    if own is None or twin is None:
+        pytest.skip("no MoE table on one of the twins")
+    mended, ratio = mend_outliers(dict(own), twin)
+    assert mended == 0 and 0.8 < ratio < 1.25

@@ -6,7 +6,8 @@ the rows of a kernel another backend measured and this one calls too (sources.SH
 Within one version, lanes (``kernel_source``) that measured the same shape are resolved to
 one (pinned lane, else the lane with most rows); repeated measurements of one shape in one
 lane are reduced to their median; where the lanes are the kernels of one op (GDN), their medians
-are summed instead. Values are written in ms with 6 significant digits.
+are summed instead. A MoE kernel cell that runs far slower than on the twin system of the same GPU die is
+taken from the twin (mend_outliers, sources.TWIN_SYSTEMS). Values are written in ms with 6 significant digits.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from costmodel.engines import engine_rules
-from costmodel.importer.sources import PINNED_LANES, SHARED_KERNELS, TableSource
+from costmodel.importer.sources import PINNED_LANES, SHARED_KERNELS, TWIN_OUTLIER, TWIN_SYSTEMS, TableSource
 
 ROOT = "aiconfigurator_core/systems/"
 
@@ -148,9 +149,17 @@ def _shape_ok(spec: TableSource, moe_shapes: frozenset[tuple[int, int, int, int]
 
 
 def convert_table(
-    wheel: Wheel, spec: TableSource, system: str, backend: str, version: str, sm_version: int, moe_shapes: frozenset
+    wheel: Wheel,
+    spec: TableSource,
+    system: str,
+    backend: str,
+    version: str,
+    sm_version: int,
+    moe_shapes: frozenset,
+    twins: dict[str, str] = TWIN_SYSTEMS,
 ) -> tuple[dict, list[dict]] | None:
-    """Merge one table's sources; returns (rows by key, provenance list) or None if absent."""
+    """Merge one table's sources; returns (rows by key, provenance list) or None if absent. A MoE kernel table of a
+    system with a twin (sources.TWIN_SYSTEMS) has its outlier cells mended from the twin's rows (mend_outliers)."""
     versions = [
         v for v in wheel.versions(system, spec.family, backend, spec.stem) if version_key(v) <= version_key(version)
     ]
@@ -179,7 +188,44 @@ def convert_table(
         )
     if spec.lane and not merged:  # no version measured the kernel on this system
         return None
+    twin = twins.get(system)
+    if twin and spec.filter_moe_shapes and spec.keys[-1][1] == "tokens":
+        other = convert_table(wheel, spec, twin, backend, version, sm_version, moe_shapes, twins={})
+        if other is not None:
+            mended, ratio = mend_outliers(merged, other[0])
+            provenance.append(
+                {
+                    "twin_check": f"{twin}: {mended} cells slower than the twin by over {TWIN_OUTLIER}x the tables' "
+                    f"median ratio {ratio:.3f} taken from the twin's rows times that ratio (sources.TWIN_SYSTEMS)"
+                }
+            )
     return merged, provenance
+
+
+def mend_outliers(
+    own: dict[tuple, tuple], twin: dict[tuple, tuple], outlier: float = TWIN_OUTLIER
+) -> tuple[int, float]:
+    """Replace, in place, the cells of ``own`` that run ``outlier`` times slower than ``twin`` beyond the two
+    systems' systematic ratio. Keys end in the token count; a cell is the rest of the key and one kernel lane. A
+    cell's ratio is the median over the token counts both measured of own / twin (first value column); the systematic
+    ratio is the median of the cell ratios. An outlier cell's shared token counts get the twin's values times the
+    systematic ratio; its other rows stay. Returns (cells mended, systematic ratio); (0, 1.0) when nothing is shared."""
+    shared: dict[tuple, list[tuple]] = defaultdict(list)
+    for key, (lane, vals) in own.items():
+        other = twin.get(key)
+        if other is not None and other[0] == lane and other[1][0] > 0 and vals[0] > 0:
+            shared[(key[:-1], lane)].append(key)
+    if not shared:
+        return 0, 1.0
+    cell_ratio = {c: statistics.median(own[k][1][0] / twin[k][1][0] for k in keys) for c, keys in shared.items()}
+    ratio = statistics.median(cell_ratio.values())
+    mended = 0
+    for cell, keys in shared.items():
+        if cell_ratio[cell] > outlier * ratio:
+            mended += 1
+            for k in keys:
+                own[k] = (own[k][0], tuple(v * ratio for v in twin[k][1]))
+    return mended, ratio
 
 
 def _merge(

@@ -284,7 +284,7 @@ class _Wheel:
         self.files = files
 
     def versions(self, system, family, backend, stem):
-        return sorted(v for p in self.files if (v := p.split("/")[-2]) and f"/{family}/{backend}/" in p)
+        return sorted(v for p in self.files if (v := p.split("/")[-2]) and f"/{system}/{family}/{backend}/" in p)
 
     def read(self, path):
         return self.files[path]
@@ -386,3 +386,77 @@ def test_a_lane_table_keeps_only_its_kernel_and_is_absent_where_unmeasured():
     # Hopper runs no TRT-LLM-gen kernel: nothing is shared below SM 100
     hopper, _ = convert_table(shared, spec["moe_trtllm_gen"], "b200_sxm", "trtllm", "1.3.0rc20", 90, frozenset())
     assert [k[0] for k in hopper] == ["nvfp4"]
+
+
+def _moe_rows(cells: dict[tuple, list[float]], lane: str = "cutlass") -> dict[tuple, tuple]:
+    """Rows keyed (dtype, ep, tokens) of cells keyed (dtype, ep): latencies at tokens 8, 64, 256."""
+    return {(*cell, t): (lane, (ms,)) for cell, vals in cells.items() for t, ms in zip((8, 64, 256), vals)}
+
+
+def test_a_cell_slower_than_its_twin_beyond_the_systems_ratio_takes_the_twins_rows():
+    from costmodel.importer.convert import mend_outliers
+
+    twin = _moe_rows({("nvfp4", ep): [0.1 * ep, 0.2 * ep, 0.3 * ep] for ep in (1, 2, 4, 8, 16)})
+    # the system runs 4 % slower than its twin everywhere, except one cell at 1.8x (EP 8) and one at 1.3x (EP 16)
+    own = {k: (lane, (v[0] * 1.04,)) for k, (lane, v) in twin.items()}
+    for t in (8, 64, 256):
+        own[("nvfp4", 8, t)] = ("cutlass", (twin[("nvfp4", 8, t)][1][0] * 1.8,))
+        own[("nvfp4", 16, t)] = ("cutlass", (twin[("nvfp4", 16, t)][1][0] * 1.3,))
+    own[("nvfp4", 8, 1024)] = ("cutlass", (9.0,))  # a token count the twin did not measure stays
+    before16 = {t: own[("nvfp4", 16, t)] for t in (8, 64, 256)}
+    mended, ratio = mend_outliers(own, twin, outlier=1.5)
+    assert (mended, ratio) == (1, pytest.approx(1.04))
+    for t in (8, 64, 256):
+        assert own[("nvfp4", 8, t)][1][0] == pytest.approx(twin[("nvfp4", 8, t)][1][0] * 1.04)
+        assert own[("nvfp4", 16, t)] == before16[t]  # within 1.5x of the systematic ratio: kept
+    assert own[("nvfp4", 8, 1024)] == ("cutlass", (9.0,))
+
+
+def test_a_faster_cell_or_another_lane_is_never_taken_from_the_twin():
+    from costmodel.importer.convert import mend_outliers
+
+    twin = _moe_rows({("nvfp4", ep): [0.1, 0.2, 0.3] for ep in (1, 2, 4)})
+    own = dict(twin)
+    for t in (8, 64, 256):
+        own[("nvfp4", 1, t)] = ("cutlass", (twin[("nvfp4", 1, t)][1][0] / 2,))  # faster than the twin: kept
+        own[("nvfp4", 2, t)] = ("other_lane", (twin[("nvfp4", 2, t)][1][0] * 3,))  # not the same kernel: kept
+    snapshot = dict(own)
+    assert mend_outliers(own, twin, outlier=1.5)[0] == 0
+    assert own == snapshot
+    assert mend_outliers(own, {}, outlier=1.5) == (0, 1.0)
+
+
+def test_the_import_mends_a_b200_moe_cell_from_gb200_and_says_so():
+    """convert_table reads the twin system's rows of the same table and release: b200's EP-2 cell, measured 2x
+    gb200's where EP 1 and EP 4 agree, gets gb200's rows; the provenance counts it."""
+    from costmodel.importer.convert import convert_table
+    from costmodel.importer.sources import TABLES
+
+    def moe_file(system: str, slow_ep2: float) -> tuple[str, bytes]:
+        eps, toks = [1, 1, 2, 2, 4, 4], [8, 64] * 3
+        lat = [0.1 * ep * (t / 8) ** 0.5 * (slow_ep2 if ep == 2 else 1.0) for ep, t in zip(eps, toks)]
+        rows = _rows(
+            "1.3.0rc20",
+            "moe",
+            "cutlass",
+            moe_dtype=["nvfp4"] * 6,
+            distribution=["power_law_1.01"] * 6,
+            hidden_size=[7168] * 6,
+            inter_size=[2048] * 6,
+            topk=[8] * 6,
+            num_experts=[256] * 6,
+            moe_tp_size=[1] * 6,
+            moe_ep_size=eps,
+            num_tokens=toks,
+            latency=lat,
+        )
+        return f"{ROOT}data/{system}/moe/trtllm/1.3.0rc20/moe_perf.parquet", _pq(rows)
+
+    wheel = _Wheel(dict([moe_file("b200_sxm", 2.0), moe_file("gb200", 1.0)]))
+    spec = next(t for t in TABLES if t.name == "moe")
+    merged, prov = convert_table(wheel, spec, "b200_sxm", "trtllm", "1.3.0rc20", 100, frozenset())
+    ep2 = {k[-1]: v[1][0] for k, v in merged.items() if k[7] == 2}
+    assert ep2 == {8: pytest.approx(0.2), 64: pytest.approx(0.2 * 8**0.5)}
+    assert prov[-1]["twin_check"].startswith("gb200: 1 cells")
+    gb, _ = convert_table(wheel, spec, "gb200", "trtllm", "1.3.0rc20", 100, frozenset())
+    assert {k[-1]: v[1][0] for k, v in gb.items() if k[7] == 2} == ep2  # the faster twin keeps its own rows

@@ -194,8 +194,8 @@ def _deepseek_nvfp4_b200():
 
 
 def test_a_recipe_moe_backend_prices_that_kernels_table():
-    """TRT-LLM's TRTLLM MoE backend is priced from its own measured table (b200: 2-4x faster than the CUTLASS
-    default at decode batches); a system that never measured it says so, and an unknown backend is named."""
+    """TRT-LLM's TRTLLM MoE backend is priced from its own measured table (b200, TP 4: about 2x faster than the
+    CUTLASS default at decode batches); a system that never measured it says so, and an unknown backend is named."""
     from costmodel.opdb import MissingDataError
 
     a, q, db = _deepseek_nvfp4_b200()
@@ -208,7 +208,7 @@ def test_a_recipe_moe_backend_prices_that_kernels_table():
     table = {name: float(db.latency_ms(name, 4, 1, 8.0, **shape)) for name in ("moe", "moe_trtllm_gen")}
     # only the MoE call changes: the router and shared experts are priced alike
     assert moe_default - moe_gen == pytest.approx(table["moe"] - table["moe_trtllm_gen"])
-    assert moe_gen < moe_default / 2
+    assert moe_gen < moe_default / 1.5
     h200 = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), a, Q, moe_backend="TRTLLM")
     with pytest.raises(MissingDataError, match="moe_trtllm_gen"):
         h200.check()
@@ -225,6 +225,6 @@ def test_an_ep_beyond_the_selected_kernels_limit_keeps_the_default_kernel():
     lays = Layout(*(np.array(v) for v in ((1, 1), (1, 1), (8, 16), (1, 1), (8, 16))))
     default, gen = StepModel(db, a, q), StepModel(db, a, q, moe_backend="TRTLLM")
     d, g = default._moe(lays, np.array(64.0), lays.dp), gen._moe(lays, np.array(64.0), lays.dp)
-    assert g[0] < d[0] / 1.5 and g[1] == d[1]
+    assert g[0] < 0.9 * d[0] and g[1] == d[1]
     args = ("b200_sxm", "trtllm", "1.3.0rc20", a, q, None)
     assert (priced_moe_kernel(*args, 8), priced_moe_kernel(*args, 16)) == ("TRTLLM", None)
