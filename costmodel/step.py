@@ -143,7 +143,16 @@ class StepModel:
         return np.where((gpus > 1) & (tokens > 0), lat, 0.0)
 
     def _allreduce(self, gpus, tokens):
-        return self._collective("custom_allreduce", gpus, tokens, dtype="bfloat16", variant=self.ar_variant)
+        """A TP all-reduce (ms): the engine's custom kernel within one NVLink domain, NCCL's beyond it. The custom
+        kernels reduce through peer-mapped GPU memory, so the engines turn them off for a group that spans nodes
+        joined by a slower link (vLLM and SGLang custom_all_reduce.py: "Custom allreduce is disabled because this
+        process group spans across nodes"); an NVL72 rack (inter-node link as fast as NVLink) keeps them."""
+        custom = self._collective("custom_allreduce", gpus, tokens, dtype="bfloat16", variant=self.ar_variant)
+        s = self.db.system
+        cross = np.asarray(gpus, float) > self.gpus_per_node
+        if s.inter_node_bw_bytes_per_s >= s.intra_node_bw_bytes_per_s or not np.any(cross):
+            return custom
+        return np.where(cross, self._nccl("all_reduce", gpus, tokens), custom)
 
     def _nccl(self, op, gpus, tokens):
         return self._collective("nccl", gpus, tokens, op=op, dtype="half")
