@@ -108,6 +108,11 @@ def _layout(row: dict, prefix: str = "") -> Layout:
         # ~40 % to ~8 %. Disagg decode pools of 16 GPUs (moe 4×4 on NVL72) are real, so they keep N².
         tp, dp = (mep, 1) if tp > 1 else (1, mep)
         mtp = 1
+    elif not prefix and tp == dp >= 2 and mtp == 1 and mep == tp * dp:
+        # The 2026-04-06 export writes vLLM's N-GPU TP/EP worker as tp = dp = N, moe_ep = N² (Kimi-K2.5, MiniMax-M2.5
+        # "tp4_ep4"); its 2026-03-25 twins record the same measurement as TP N, EP N, which is what InferenceX lists
+        # (tp 4, ep 4, no attention DP) and its vLLM scripts launch (--tensor-parallel-size N --enable-expert-parallel).
+        dp, mep = 1, tp
     gpus = max(tp * dp, mtp * mep)
     attn_tp = max(gpus // dp, 1)
     return Layout(np.array(attn_tp), np.array(pp), np.array(dp), np.array(mtp), np.array(mep))

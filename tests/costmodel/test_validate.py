@@ -100,6 +100,32 @@ def test_layout_reads_n_squared_tp_ep_rows_as_n_gpus():
     assert int(_layout(pool, "decode_").tp) == 16
 
 
+def test_the_2026_04_06_export_of_a_tp_ep_worker_prices_like_its_2026_03_25_twin():
+    """The same MiniMax-M2.5 run on 4 H100s (InferenceX lists tp 4, ep 4, no attention DP) is written tp 4, dp 4,
+    moe_ep 16 by one export and tp 4, moe_ep 4 by the other: both are read as TP 4, EP 4 on one node, not as a
+    16-GPU worker over two nodes, and price alike. A genuine 4-GPU attention-DP worker (tp 1, dp 4) keeps its reading."""
+    from costmodel.validate import _layout
+
+    kw = dict(
+        backend="vllm",
+        model_path="MiniMaxAI/MiniMax-M2.5",
+        gemm_quant_mode="fp8",
+        isl="1024",
+        osl="1024",
+        pp_size="1",
+        moe_tp_size="1",
+        silicon_data_source="silicon_concurrency=4",
+    )
+    flat = _row(**kw, batch_size="1", tp_size="4", attention_dp_size="4", moe_ep_size="16")
+    twin = _row(**kw, batch_size="4", tp_size="4", attention_dp_size="1", moe_ep_size="4")
+    lay = _layout(flat)
+    assert (int(lay.tp), int(lay.dp), int(lay.moe_tp), int(lay.moe_ep)) == (4, 1, 1, 4)
+    a, b = predict_row(flat), predict_row(twin)
+    assert a.reason is None and (a.ttft_ms, a.tpot_ms) == (b.ttft_ms, b.tpot_ms)
+    dep = _layout({"tp_size": "1", "pp_size": "1", "attention_dp_size": "4", "moe_tp_size": "1", "moe_ep_size": "4"})
+    assert (int(dep.tp), int(dep.dp), int(dep.moe_ep)) == (1, 4, 4)
+
+
 def test_measured_mtp_recipes():
     from costmodel.benchmark_recipes import BenchmarkRecipe
     from costmodel.validate import MEASURED_MTP_ACCEPTANCE
