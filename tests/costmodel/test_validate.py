@@ -126,6 +126,32 @@ def test_the_2026_04_06_export_of_a_tp_ep_worker_prices_like_its_2026_03_25_twin
     assert (int(dep.tp), int(dep.dp), int(dep.moe_ep)) == (1, 4, 4)
 
 
+def test_a_re_export_of_inferencex_runs_is_read_with_the_benchmarks_length_spread():
+    """Two gap-analysis files re-export InferenceX runs without their dates: their rows ran benchmark_serving with
+    --random-range-ratio 0.8, so an SGLang row of them is not priced as an exact-length synchronized loop; the
+    aiconfigurator sweeps' own files keep exact lengths."""
+    from costmodel.validate import BENCHMARK_RANGE_RATIO, _range_ratio
+
+    kw = dict(
+        backend="sglang",
+        model_path="Qwen/Qwen3.5-397B-A17B",
+        system="b200_sxm",
+        gemm_quant_mode="fp8",
+        isl="1024",
+        osl="1024",
+        batch_size="32",
+        tp_size="8",
+        moe_tp_size="8",
+        moe_ep_size="1",
+    )
+    reexport = _row(**kw, silicon_data_source="source_file=qwen3.5-397b-gap-analysis.csv; silicon_concurrency=32")
+    sweep = _row(**kw, silicon_data_source="source_file=/data/b200_sxm/sglang/0.5.9/Qwen.csv; silicon_concurrency=32")
+    dated = _row(**kw, silicon_data_source="source_file=2026-03-25.csv; silicon_concurrency=32; measured=2026-03-24")
+    assert [_range_ratio(r) for r in (reexport, sweep, dated)] == [BENCHMARK_RANGE_RATIO, 1.0, BENCHMARK_RANGE_RATIO]
+    a, b = predict_row(reexport), predict_row(sweep)
+    assert a.reason is None and b.reason is None and a.ttft_ms != b.ttft_ms
+
+
 def test_measured_mtp_recipes():
     from costmodel.benchmark_recipes import BenchmarkRecipe
     from costmodel.validate import MEASURED_MTP_ACCEPTANCE
