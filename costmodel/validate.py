@@ -297,7 +297,7 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
     """The engine settings the launch script of an InferenceMAX/InferenceX row set (costmodel.benchmark_recipes),
     for the row's (decode) worker TP and attention-DP ranks, clients and nominal lengths; None for other rows. Its
     batch cap applies to agg rows (disagg rows keep their decode batch reading, _decode_workers)."""
-    if "measured=" not in (row.get("silicon_data_source") or ""):
+    if not _inferencex(row):
         return None
     pre = "decode_" if _text(row, "mode") == "disagg" else ""
     return benchmark_recipe(
@@ -402,10 +402,15 @@ BENCHMARK_RANGE_RATIO = 0.8
 INFERENCEX_REEXPORTS = ("qwen3.5-397b-gap-analysis.csv", "kimi-k2.5-gap-analysis.csv")
 
 
-def _range_ratio(row: dict) -> float:
+def _inferencex(row: dict) -> bool:
+    """Whether an InferenceMAX/InferenceX benchmark measured the row: it records its run date, or comes from a file
+    that re-exports such runs (INFERENCEX_REEXPORTS; no date, so only settings that hold on every day apply)."""
     source = row.get("silicon_data_source") or ""
-    inferencex = "measured=" in source or _source_fields(source).get("source_file", "") in INFERENCEX_REEXPORTS
-    return BENCHMARK_RANGE_RATIO if inferencex else 1.0
+    return "measured=" in source or _source_fields(source).get("source_file", "") in INFERENCEX_REEXPORTS
+
+
+def _range_ratio(row: dict) -> float:
+    return BENCHMARK_RANGE_RATIO if _inferencex(row) else 1.0
 
 
 # Where a disagg row gives neither decode workers nor decode batch, each decode rank is read as running

@@ -130,7 +130,7 @@ def test_a_re_export_of_inferencex_runs_is_read_with_the_benchmarks_length_sprea
     """Two gap-analysis files re-export InferenceX runs without their dates: their rows ran benchmark_serving with
     --random-range-ratio 0.8, so an SGLang row of them is not priced as an exact-length synchronized loop; the
     aiconfigurator sweeps' own files keep exact lengths."""
-    from costmodel.validate import BENCHMARK_RANGE_RATIO, _range_ratio
+    from costmodel.validate import BENCHMARK_RANGE_RATIO, _range_ratio, row_recipe
 
     kw = dict(
         backend="sglang",
@@ -150,6 +150,16 @@ def test_a_re_export_of_inferencex_runs_is_read_with_the_benchmarks_length_sprea
     assert [_range_ratio(r) for r in (reexport, sweep, dated)] == [BENCHMARK_RANGE_RATIO, 1.0, BENCHMARK_RANGE_RATIO]
     a, b = predict_row(reexport), predict_row(sweep)
     assert a.reason is None and b.reason is None and a.ttft_ms != b.ttft_ms
+    # a re-exported run takes the launch-script settings that hold on every day: qwen3.5_fp8_h200.sh leaves SGLang's
+    # inbox poll at 1 and caps the graphs at the clients, as for its dated twin; an aiconfigurator sweep gets none
+    h200 = dict(kw, system="h200_sxm", tp_size="8", moe_ep_size="8", batch_size="16")
+    re16 = _row(**h200, silicon_data_source="source_file=qwen3.5-397b-gap-analysis.csv; silicon_concurrency=16")
+    dated16 = _row(
+        **h200, silicon_data_source="source_file=2026-04-06.csv; silicon_concurrency=16; measured=2026-04-01"
+    )
+    got, twin = row_recipe(re16), row_recipe(dated16)
+    assert got is not None and (got.recv_interval, got.cuda_graph_max_batch) == (twin.recv_interval, 16)
+    assert row_recipe(dict(re16, silicon_data_source="source_file=Qwen.csv; silicon_concurrency=16")) is None
 
 
 def test_measured_mtp_recipes():
