@@ -97,10 +97,13 @@ def disagg_recipe(
     prefill_gpus: int,
     prefill_ep: int,
     measured: str,
+    decode_gpus: int | None = None,
+    decode_workers: int | None = None,
 ) -> DisaggRecipe | None:
     """The recipe of a disagg benchmark run: its engine, GPU, model, gemm_quant_mode label, nominal ISL/OSL, clients,
-    GPUs and EP of its prefill worker, and ``measured``: its run date (ISO; "" when unknown). None when no entry
-    matches or the matching entries disagree on the workers or layouts."""
+    GPUs and EP of its prefill worker, ``measured``: its run date (ISO; "" when unknown), and the GPUs per decode
+    worker and decode workers the run records (None: not recorded), which pick among entries that otherwise
+    disagree. None when no entry matches or the matching entries disagree on the workers or layouts."""
     day = measured[:10]
     if not day:
         return None
@@ -116,6 +119,12 @@ def disagg_recipe(
     if _disagree(hits):
         # on the day a commit changed the configuration, the runs are the sweep of the entries it listed
         hits = [e for e in hits if e.first == max(h.first for h in hits)]
+    if _disagree(hits):
+        # entries for the same clients that differ in their decode pool: the run is the one whose decode worker
+        # size and count it records (rows that match one entry record both as that entry lists them: 652 and 113
+        # of 652 and 113 dev rows; their decode EP is no guide, written as moe_tp × moe_ep of the worker's GPUs)
+        same = [e for e in hits if decode_gpus in (None, e.decode.gpus) and decode_workers in (None, e.decode.workers)]
+        hits = same or hits
     if not hits or _disagree(hits):
         return None
     mtps = {e.mtp for e in hits}

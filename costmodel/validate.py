@@ -318,11 +318,11 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
 def row_disagg_recipe(row: dict) -> DisaggRecipe | None:
     """The InferenceX recipe a disagg benchmark row ran (costmodel.disagg_recipes): matched on its engine, GPU,
     model, precision label, lengths, clients, run day and prefill worker (GPUs, EP); None for other rows or when
-    the matching entries disagree."""
+    the matching entries disagree and the decode worker size and count the row records do not pick one."""
     source = row.get("silicon_data_source") or ""
     if _text(row, "mode") != "disagg" or "measured=" not in source:
         return None
-    pre = _layout(row, "prefill_")
+    pre, dec = _layout(row, "prefill_"), _layout(row, "decode_")
     return disagg_recipe(
         _text(row, "backend"),
         _text(row, "system"),
@@ -334,6 +334,8 @@ def row_disagg_recipe(row: dict) -> DisaggRecipe | None:
         int(pre.tp * pre.dp),
         int(pre.moe_ep),
         _source_fields(source).get("measured", ""),
+        int(dec.tp * dec.dp) if _int(row.get("decode_tp_size"), 0) else None,
+        _int(row.get("decode_num_workers"), 0) or None,
     )
 
 

@@ -36,6 +36,21 @@ def test_the_entry_listed_on_the_run_day_for_its_clients_and_prefill_worker():
     assert disagg_recipe("trtllm", "b200_sxm", R1, "nvfp4", 8192, 1024, 100, 4, 4, "") is None
 
 
+def test_the_decode_pool_a_row_records_picks_among_entries_for_the_same_clients():
+    """dsr1-fp8-h100-dynamo-sglang lists 1k/1k at 4 clients twice from 2026-02-12: two TP-16 decode workers, or one
+    DP-16 EP-16 worker. A run that records its decode worker count is that entry; one that records neither count
+    nor a size that tells them apart stays unknown."""
+    args = ("sglang", "h100_sxm", R1, "fp8", 1024, 1024, 4, 16, 1, "2026-02-13T03:10:06Z")
+    assert disagg_recipe(*args) is None
+    assert disagg_recipe(*args, decode_gpus=16) is None  # both pools have 16-GPU workers
+    two = disagg_recipe(*args, decode_gpus=16, decode_workers=2)
+    assert (two.decode.workers, two.decode.gpus, two.decode.attention_dp) == (2, 16, False)
+    one = disagg_recipe(*args, decode_workers=1)
+    assert (one.decode.workers, one.decode.ep, one.decode.attention_dp) == (1, 16, True)
+    # a count no entry lists leaves the disagreement as it was
+    assert disagg_recipe(*args, decode_workers=3) is None
+
+
 def test_a_run_matches_the_clients_its_recipe_file_benchmarks():
     # dsr1-fp8-h200-dynamo-trt lists conc-list [4] with 11 MTP-3 decode workers (and [4] with 9 without MTP); the files
     # c4_ctx1_gen11_tep8_batch128_eplb0_mtp3.yaml and c4_ctx1_gen9_tep8_batch256_eplb0_mtp0.yaml benchmark 44 and 36
