@@ -17,12 +17,13 @@ from pathlib import Path
 
 from costmodel.engines import engine_rules
 from costmodel.validate import predict_row, read_rows
+from validate_core import DEV_CSV
 
 MAX_CLIENTS = 4
 
 
 def main(argv: list[str]) -> None:
-    path = Path(argv[0]) if argv else Path("/work/shared/validation/silicon_dev.csv")
+    path = Path(argv[0]) if argv else DEV_CSV
     gaps: dict[str, list[float]] = defaultdict(list)
     for row in read_rows(path):
         if row["mode"].strip() != "agg":

@@ -16,13 +16,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from costmodel.validate import predict_row, read_rows
+from validate_core import CORE, DEV_CSV
 
-CORE = ("h100_sxm", "h200_sxm", "b200_sxm")
 TOLERANCE = 0.02  # predictions of one measurement further apart than this (relative) are two readings
 
 
 def main(argv: list[str]) -> None:
-    path = Path(argv[0]) if argv and not argv[0].startswith("--") else Path("/work/shared/validation/silicon_dev.csv")
+    path = Path(argv[0]) if argv and not argv[0].startswith("--") else DEV_CSV
     rows = [r for r in read_rows(path) if "--all-systems" in argv or r["system"].strip() in CORE]
     groups: dict[tuple, list] = defaultdict(list)
     for r in rows:

@@ -18,10 +18,11 @@ from costmodel.scoring import CONCURRENCY_BINS, concurrency_bin
 from costmodel.validate import predict_row, read_rows
 
 CORE = ("h100_sxm", "h200_sxm", "b200_sxm")
+DEV_CSV = Path("/work/shared/validation/silicon_dev.csv")
 
 
 def main(argv: list[str]) -> None:
-    path = Path(argv[0]) if argv and not argv[0].startswith("--") else Path("/work/shared/validation/silicon_dev.csv")
+    path = Path(argv[0]) if argv and not argv[0].startswith("--") else DEV_CSV
     dump = argv[argv.index("--dump") + 1] if "--dump" in argv else None
     rows = [r for r in read_rows(path) if r["system"].strip() in CORE]
     preds = [(r, predict_row(r)) for r in rows]
