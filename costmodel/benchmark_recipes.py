@@ -7,8 +7,11 @@ concurrency, and which script ran (MTP or not) changed with the run's date. ``da
 lists those settings, each entry with the script that sets it; each setting of a run comes from the first entry
 that sets it and whose ``match`` (backend, system, model, optionally the row's gemm_quant_mode label, its run
 day, a day it ran before or the first day it covers) and ``when`` hold. A setting written ``concurrency`` is the
-run's client count (scripts that pass ``$CONC``). Settings no matching entry sets keep the product's defaults (``costmodel.config``,
-``data/engines``), except the MoE kernel: a run that names none ran the engine's own (``costmodel.validate``).
+run's client count (scripts that pass ``$CONC``); an EP written ``tp`` is the worker's GPUs (``--ep_size=$TP``). The
+layout settings (``moe_ep``, ``attention_dp``) record what scripts chose by themselves before InferenceX listed
+layouts in its configuration: those rows record EP 1 and no attention DP. Settings no matching entry sets keep
+the product's defaults (``costmodel.config``, ``data/engines``), except the MoE kernel: a run that names none ran
+the engine's own (``costmodel.validate``).
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 """
@@ -39,6 +42,10 @@ FIELDS = (
 RATIO_FIELDS = ("batch_wait_max_tokens_ratio",)
 # settings that name a kernel rather than count: TRT-LLM moe_config.backend (``default``: the engine's own choice)
 TEXT_FIELDS = ("moe_backend",)
+# the agg worker's layout as the script launched it: expert-parallel size (a number, or ``tp``: the worker's GPUs)
+# and whether each GPU runs its own attention (TRT-LLM enable_attention_dp)
+LAYOUT_FIELDS = ("moe_ep", "attention_dp")
+SETTINGS = FIELDS + RATIO_FIELDS + TEXT_FIELDS + LAYOUT_FIELDS
 # `when` condition -> (the run's value it reads, test against the entry's number)
 CONDITIONS = {
     "tp": ("tp", operator.eq),
@@ -67,7 +74,9 @@ class BenchmarkRecipe:
     ``batch_wait_timeout_iters``, ``batch_wait_max_tokens_ratio``: TRT-LLM's batch waiting (prompts held up to that
     many iterations or until that share of ``max_num_tokens`` is scheduled; without attention DP);
     ``moe_backend``: TRT-LLM ``moe_config.backend`` where the script sets one the engine does not default to
-    (``default``: the engine's own kernel); ``source``: the scripts (and commits) that set them."""
+    (``default``: the engine's own kernel); ``moe_ep``: the worker's expert-parallel size and ``attention_dp``:
+    whether every GPU of the worker runs its own attention, where the script chose them and the row does not
+    record them; ``source``: the scripts (and commits) that set them."""
 
     max_num_tokens: int | None = None
     max_running: int | None = None
@@ -79,6 +88,8 @@ class BenchmarkRecipe:
     batch_wait_timeout_iters: int | None = None
     batch_wait_max_tokens_ratio: float | None = None
     moe_backend: str | None = None
+    moe_ep: int | None = None
+    attention_dp: bool | None = None
     source: str = ""
 
 
@@ -95,6 +106,7 @@ class _Entry:
     when: tuple[tuple[str, int], ...]
     recipe: BenchmarkRecipe
     per_client: frozenset[str]  # settings the script sets to the concurrency (e.g. --cuda-graph-max-bs $CONC)
+    ep_per_gpu: bool  # moe_ep written ``tp``: the worker's GPUs (--ep_size=$TP, --enable-ep-moe)
 
     def holds(self, backend: str, system: str, model: str, gemm: str, mode: str, day: str, run: dict[str, int]) -> bool:
         if backend != self.backend or system not in self.systems or model not in self.models:
@@ -134,10 +146,11 @@ def benchmark_recipe(
     settings: dict[str, Any] = {}
     sources: list[str] = []
     for e in hits:
+        own = {"moe_ep": max(tp, 1) * max(dp, 1)} if e.ep_per_gpu else {}
         new = {
-            f: (concurrency if f in e.per_client else getattr(e.recipe, f))
-            for f in FIELDS + RATIO_FIELDS + TEXT_FIELDS
-            if f not in settings and (f in e.per_client or getattr(e.recipe, f) is not None)
+            f: (concurrency if f in e.per_client else own.get(f, getattr(e.recipe, f)))
+            for f in SETTINGS
+            if f not in settings and (f in e.per_client or f in own or getattr(e.recipe, f) is not None)
         }
         if new:
             settings |= new
@@ -175,7 +188,7 @@ def _entries() -> tuple[_Entry, ...]:
 def _entry(e: dict[str, Any], i: int) -> _Entry:
     m = e["match"]
     unknown = (
-        set(e) - {"match", "when", "source", *FIELDS, *RATIO_FIELDS, *TEXT_FIELDS}
+        set(e) - {"match", "when", "source", *SETTINGS}
         or set(e.get("when") or {}) - set(CONDITIONS)
         or set(m) - {"backend", "system", "model", "gemm", "mode", "measured", "measured_before", "measured_since"}
     )
@@ -194,6 +207,7 @@ def _entry(e: dict[str, Any], i: int) -> _Entry:
         when=tuple((str(k), int(v)) for k, v in sorted((e.get("when") or {}).items())),
         recipe=BenchmarkRecipe(**_settings(e, per_client), source=" ".join(str(e["source"]).split())),
         per_client=per_client,
+        ep_per_gpu=e.get("moe_ep") == "tp",
     )
 
 
@@ -204,7 +218,14 @@ def _settings(e: dict[str, Any], per_client: frozenset[str]) -> dict[str, Any]:
     shares = {f: float(e[f]) for f in RATIO_FIELDS if e.get(f) is not None}
     if any(not 0.0 <= v <= 1.0 for v in shares.values()):
         raise ValueError(f"{sorted(shares)} must lie in [0, 1]")
-    return counts | shares | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
+    layout: dict[str, Any] = {}
+    if e.get("moe_ep") not in (None, "tp"):
+        layout["moe_ep"] = int(e["moe_ep"])
+    if e.get("attention_dp") is not None:
+        if not isinstance(e["attention_dp"], bool):
+            raise ValueError("attention_dp must be true or false")
+        layout["attention_dp"] = e["attention_dp"]
+    return counts | shares | layout | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
 
 
 def _set(v: Any) -> frozenset[str]:

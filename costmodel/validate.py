@@ -254,7 +254,28 @@ def _as_run(row: dict) -> tuple[dict, BenchmarkRecipe, DisaggRecipe | None]:
     """The row as its benchmark ran it (row_as_run), its launch-script settings (empty: none) and its disagg recipe."""
     drec = row_disagg_recipe(row)
     row = row_as_run(row, drec)
-    return row, row_recipe(row) or BenchmarkRecipe(), drec
+    rec = row_recipe(row)
+    if rec is not None and _text(row, "mode") == "agg" and (rec.moe_ep is not None or rec.attention_dp is not None):
+        # the script chose the layout and the row records its defaults: read it as launched, then take the settings
+        # that follow from that layout (attention-DP balance, MTP depth)
+        row = _launched_layout(row, rec)
+        rec = row_recipe(row)
+    return row, rec or BenchmarkRecipe(), drec
+
+
+def _launched_layout(row: dict, rec: BenchmarkRecipe) -> dict:
+    """An agg row with the worker layout its launch script chose (row_recipe's moe_ep, attention_dp) in place of the
+    recorded one, written as the exports write such workers: attention DP as tp 1 × dp N."""
+    lay = _layout(row)
+    gpus = int(lay.tp * lay.dp)
+    dp = gpus if rec.attention_dp else (1 if rec.attention_dp is not None else int(lay.dp))
+    ep = min(rec.moe_ep or int(lay.moe_ep), gpus)
+    return row | {
+        "tp_size": str(gpus // dp),
+        "attention_dp_size": str(dp),
+        "moe_tp_size": str(max(gpus // ep, 1)),
+        "moe_ep_size": str(ep),
+    }
 
 
 def _request(row: dict, arch, db, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> SurfaceRequest:

@@ -178,3 +178,66 @@ def test_a_run_past_the_scripts_batch_cap_was_launched_with_it_raised():
     # the cap is per attention-DP rank: 512 clients over 4 ranks stay within dsr1_fp8_h200.sh's 256 at 8k/1k
     dp = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 2, 4, 512, 8192, 1024)
     assert dp.max_running == 256
+
+
+def test_layouts_the_scripts_chose_before_the_configuration_listed_them():
+    """Until 2025-11-03 the workflows passed only the TP and the scripts chose EP and attention DP; the export
+    records those runs as EP 1 without attention DP. dsr1_fp8_h200_trt_slurm.sh: EP=TP, attention DP above 64
+    clients (1k ISL) or 32 (8k ISL); dsr1_fp4_b200_trt_slurm.sh: EP=TP above 8 clients at TP 8 1k/1k only."""
+
+    def layout(gemm, system, tp, conc, isl, osl, day="2025-11-02T00:00:00Z"):
+        r = benchmark_recipe("trtllm", system, "deepseek-ai/DeepSeek-R1", gemm, tp, 1, conc, isl, osl, day)
+        return r.moe_ep, r.attention_dp
+
+    assert layout("fp8", "h200_sxm", 8, 4, 1024, 1024) == (8, False)
+    assert layout("fp8", "h200_sxm", 8, 128, 1024, 1024) == (8, True)
+    assert layout("fp8", "h200_sxm", 8, 64, 8192, 1024) == (8, True)
+    assert layout("fp8", "h200_sxm", 8, 32, 8192, 1024) == (8, False)
+    # once the configuration lists the layout, the row records it
+    assert layout("fp8", "h200_sxm", 8, 4, 1024, 1024, "2026-01-14T00:00:00Z") == (None, None)
+    assert layout("nvfp4", "b200_sxm", 8, 16, 1024, 1024) == (8, None)
+    assert layout("nvfp4", "b200_sxm", 8, 8, 1024, 1024) == (None, None)
+    assert layout("nvfp4", "b200_sxm", 4, 16, 1024, 1024) == (None, None)
+    assert layout("nvfp4", "b200_sxm", 4, 64, 8192, 1024) == (4, True)
+    # the DEEPGEMM kernel of dsr1_fp8_b200_trt_slurm.sh has no table: the default one prices it, not TRTLLM
+    early = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 4, 1024, 1024, "2025-11-02")
+    assert (early.moe_ep, early.moe_backend) == (8, "default")
+
+
+def test_validate_reads_a_row_with_the_layout_its_script_launched():
+    from costmodel.validate import _as_run
+
+    def run(conc: int) -> tuple[dict, BenchmarkRecipe]:
+        source = f"source_file=2026-04-06.csv; silicon_concurrency={conc}; measured=2025-11-02T00:00:00.000Z"
+        row = _row(
+            backend="trtllm",
+            model_path="deepseek-ai/DeepSeek-R1",
+            silicon_data_source=source,
+            attention_dp_size="1",
+            moe_tp_size="1",
+            moe_ep_size="1",
+        )
+        as_run, rec, _ = _as_run(row)
+        return as_run, rec
+
+    row, rec = run(16)
+    assert [row[k] for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")] == ["8", "1", "1", "8"]
+    assert rec.balance_timeout_iters is None
+    # above 64 clients the script turned attention DP on, and with it the balance every DeepSeek script sets
+    row, rec = run(128)
+    assert [row[k] for k in ("tp_size", "attention_dp_size", "moe_ep_size")] == ["1", "8", "8"]
+    assert rec.balance_timeout_iters == 60
+
+
+def test_an_attention_dp_setting_must_be_true_or_false(tmp_path, monkeypatch):
+    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "benchmark_recipes.yaml").write_text(
+        "recipes:\n  - match: {backend: trtllm, system: h200_sxm, model: x}\n    attention_dp: 8\n    source: s\n"
+    )
+    monkeypatch.setattr(br, "data_dir", lambda: tmp_path)
+    br._entries.cache_clear()
+    try:
+        with pytest.raises(BenchmarkRecipeError, match="attention_dp"):
+            benchmark_recipe("trtllm", "h200_sxm", "x", "", 8, 1, 4, 1024, 1024)
+    finally:
+        br._entries.cache_clear()
