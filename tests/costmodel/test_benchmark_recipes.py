@@ -202,6 +202,11 @@ def test_layouts_the_scripts_chose_before_the_configuration_listed_them():
     # the DEEPGEMM kernel of dsr1_fp8_b200_trt_slurm.sh has no table: the default one prices it, not TRTLLM
     early = benchmark_recipe("trtllm", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 4, 1024, 1024, "2025-11-02")
     assert (early.moe_ep, early.moe_backend) == (8, "default")
+    # SGLang's FP4 B200 script: --enable-ep-moe, then --ep-size $EP_SIZE from a configuration listing EP = TP; the
+    # runs of 2025-11-10 are recorded as EP 1 too, the ones of 2026-03-25 record their EP
+    sglang = ("sglang", "b200_sxm", "deepseek-ai/DeepSeek-V3", "nvfp4", 4, 1, 16, 1024, 1024)
+    assert benchmark_recipe(*sglang, "2025-11-10T00:00:00Z").moe_ep == 4
+    assert benchmark_recipe(*sglang, "2026-03-25T00:00:00Z").moe_ep is None
 
 
 def test_validate_reads_a_row_with_the_layout_its_script_launched():
