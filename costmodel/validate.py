@@ -250,6 +250,18 @@ def row_request(row: dict, arch, db) -> SurfaceRequest:
     return _request(row, arch, db, rec, drec)
 
 
+def row_launched(row: dict) -> dict:
+    """The row as its benchmark launched it: an agg row with the layout its launch script chose where the row records
+    the defaults (row_recipe's moe_ep, attention_dp), a disagg row with its recipe's workers and layouts
+    (row_as_run); else unchanged."""
+    return _as_run(row)[0]
+
+
+def row_layout(row: dict) -> Layout:
+    """The agg worker layout of a row's columns as validate reads them (flattened exports read back), unlaunched."""
+    return _layout(row)
+
+
 def _as_run(row: dict) -> tuple[dict, BenchmarkRecipe, DisaggRecipe | None]:
     """The row as its benchmark ran it (row_as_run), its launch-script settings (empty: none) and its disagg recipe."""
     drec = row_disagg_recipe(row)

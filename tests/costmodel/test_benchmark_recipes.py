@@ -210,7 +210,7 @@ def test_layouts_the_scripts_chose_before_the_configuration_listed_them():
 
 
 def test_validate_reads_a_row_with_the_layout_its_script_launched():
-    from costmodel.validate import _as_run
+    from costmodel.validate import row_launched
 
     def run(conc: int) -> tuple[dict, BenchmarkRecipe]:
         source = f"source_file=2026-04-06.csv; silicon_concurrency={conc}; measured=2025-11-02T00:00:00.000Z"
@@ -222,8 +222,8 @@ def test_validate_reads_a_row_with_the_layout_its_script_launched():
             moe_tp_size="1",
             moe_ep_size="1",
         )
-        as_run, rec, _ = _as_run(row)
-        return as_run, rec
+        as_run = row_launched(row)
+        return as_run, row_recipe(as_run) or BenchmarkRecipe()
 
     row, rec = run(16)
     assert [row[k] for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")] == ["8", "1", "1", "8"]
