@@ -26,7 +26,8 @@ The same file holds every other per-backend value the cost model prices with, ea
   order of preference (``allreduce_variants``), and a per-dtype gap its GEMM rows carry that the engine does not
   pay (``quant_gemm_gap_ms``, TRT-LLM's eager activation-quantize kernel).
 - ``host``: per-iteration host time (``step_overhead_ms``) and the request path outside the GPU steps
-  (``request_overhead_ms``), ms.
+  (``request_overhead_ms``, and ``mla_request_overhead_ms`` more for an MLA model where the engine's rows show it),
+  ms: paid once per request in agg and disagg alike (``EngineRules.request_path_ms``).
 - ``mtp``: the recipe's drafted tokens per step and acceptance, for agg and disagg.
 - ``scheduler.max_num_tokens``: the token budget of one iteration (prefill chunk size).
 - ``benchmark.scheduler_recv_interval``: the iterations between scheduler polls the measured rows' recipes ran,
@@ -62,6 +63,7 @@ CONSTANT_SOURCES = {
     "tables": "tables.source",
     "step_overhead": "host.step_source",
     "request_overhead": "host.request_source",
+    "mla_request_overhead": "host.mla_request_source",
     "mtp": "mtp.source",
     "max_num_tokens": "scheduler.max_num_tokens_source",
     "mixes_prefill_chunks": "scheduler.mixes_prefill_chunks_source",
@@ -132,7 +134,7 @@ class EngineRules:
     allreduce_variants: tuple[str, ...]  # custom_allreduce table variants, the engine's own first
     quant_gemm_gap_ms: dict[str, float]  # GEMM dtype -> ms the table rows carry that the engine does not run
     step_overhead_ms: float  # host time of one iteration
-    request_overhead_ms: float  # request path outside the GPU steps (agg TTFT)
+    request_overhead_ms: float  # request path outside the GPU steps, once per request (agg and disagg TTFT)
     max_num_tokens: int  # token budget of one iteration (prefill chunk size)
     mtp_agg: tuple[int, float]  # (drafted tokens per step, per-token acceptance) of the agg recipe
     mtp_disagg: tuple[int, float]  # ... of the disagg recipe
@@ -147,6 +149,12 @@ class EngineRules:
     moe_backend_tables: tuple[tuple[str, str, int | None], ...] = ()
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
+    mla_request_overhead_ms: float = 0.0  # what an MLA model's request path adds (host.mla_request_overhead_ms)
+
+    def request_path_ms(self, is_mla: bool) -> float:
+        """The engine's request path outside the GPU steps (ms), paid once per request in agg and disagg alike:
+        ``request_overhead_ms``, plus ``mla_request_overhead_ms`` for a model with MLA attention."""
+        return self.request_overhead_ms + (self.mla_request_overhead_ms if is_mla else 0.0)
 
     @property
     def moe_kernels(self) -> tuple[str, ...]:
@@ -333,6 +341,7 @@ def _constants(raw: dict, sources: dict[str, str]) -> dict[str, Any]:
         quant_gemm_gap_ms={str(k): _number(gaps, str(k), "tables.quant_gemm_gap_ms.") for k in gaps},
         step_overhead_ms=_number(raw, "host.step_overhead_ms"),
         request_overhead_ms=_number(raw, "host.request_overhead_ms"),
+        mla_request_overhead_ms=_number(raw, "host.mla_request_overhead_ms"),
         max_num_tokens=int(_number(raw, "scheduler.max_num_tokens", integer=True, minimum=1)),
         mtp_agg=_mtp(raw, "mtp.agg."),
         mtp_disagg=_mtp(raw, "mtp.disagg."),

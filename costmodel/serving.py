@@ -20,20 +20,16 @@ from costmodel.engines import EngineRules, engine_rules
 from costmodel.step import Layout, StepModel
 from costmodel.system import DTYPE_BYTES
 
-# Disagg hand-off, besides moving the KV bytes: the connector's per-request cost (the two-hop route,
-# the transfer handshake and per-layer block descriptors, the decode worker admitting the request and
-# streaming its first token), by attention type: MLA's per-layer latent blocks cost more to describe and
-# place than a GQA cache's. Evidence: dev disagg rows at concurrency ≤ 4, measured TTFT minus the priced
-# prefill and KV transfer, median per group:
-#   GQA  TRT-LLM gpt-oss-120b on gb200 (6 rows): 36 ms (its whole TTFT is ~40 ms at ISL 1k, ~110 at 8k).
-#   MLA  TRT-LLM DeepSeek-R1/V3 b200 167, gb200 167, gb300 170 ms (23 rows);
-#        SGLang DeepSeek-R1/V3 b200 322, gb200 210, gb300 243, h200 351, h100 46 ms (45 rows);
-#        vLLM Kimi-K2.5 gb200 250 ms (1 row). One value for all backends, 200 ms (between the TRT-LLM and
-#        SGLang medians): per-backend values (170/240) gave no better dev core-system figures (disagg TTFT
-#        MdAPE 46.7 % with them, 45.4 % with one value).
-# No dense or GQA disagg row of SGLang or vLLM runs at low concurrency: they take the GQA value. (The old
-# flat 200 ms for every model made e.g. every Qwen3-32B disagg TTFT ≥ 200 ms.)
-HANDOFF_CONNECTOR_MS = {"gqa": 36.0, "mla": 200.0}
+# Disagg hand-off, besides moving the KV bytes: the engine's request path (EngineRules.request_path_ms, the same
+# per-request cost as an agg request: the prefill and decode workers run the engine's own request handling) and the
+# connector's handshake (the two-hop route, the transfer handshake, the decode worker admitting the request).
+# Evidence: the dev disagg rows at concurrency <= 4 leave, beyond the priced prefill and KV transfer, what each
+# engine's agg rows leave plus a little: SGLang DeepSeek 229 ms (45 rows) against its agg 195; TRT-LLM DeepSeek
+# 181 (24) against 162 (its agg path with the MLA cost); TRT-LLM gpt-oss-120b on gb200 38 (6) against 33. The
+# handshake is the median of those remainders less the engine's request path over all 76 rows (one value for
+# every backend and attention type: bench/request_overhead.py). It replaces a connector cost by attention type
+# (GQA 36, MLA 200 ms) that stood in for the engines' request paths.
+HANDOFF_HANDSHAKE_MS = 17.9
 
 
 def agg_figures(
@@ -96,7 +92,7 @@ def agg_figures(
     sched = Scheduler(
         running=b,
         recv_interval=float(recv_interval),
-        host_ms=rules.request_overhead_ms,  # request path outside the GPU steps
+        host_ms=request_path_ms(step),  # request path outside the GPU steps
         prefill_first=rules.prefill_first,
         ranks=dp,
         balance_timeout_iters=float(balance_timeout_iters),
@@ -154,13 +150,21 @@ def decode_figures(step: StepModel, lay: Layout, batch, isl: int, osl: int) -> d
     return {"tpot_ms": tpot, "req_per_s": 1000.0 * b * dp / (osl * tpot)}
 
 
+def request_path_ms(step: StepModel) -> float:
+    """The engine's request path outside the GPU steps for this model (ms, once per request, agg and disagg alike:
+    data/engines/<backend>.yaml ``host.request_overhead_ms`` and, for an MLA model, ``host.mla_request_overhead_ms``)."""
+    return engine_rules(step.db.backend).request_path_ms(step.a.is_mla)
+
+
 def connector_ms(step: StepModel) -> float:
-    """The disagg connector's per-request cost (ms) for this model's attention type (HANDOFF_CONNECTOR_MS)."""
-    return HANDOFF_CONNECTOR_MS["mla" if step.a.is_mla else "gqa"]
+    """A disagg request's fixed cost besides the KV bytes (ms): the engine's request path and the connector's
+    handshake (HANDOFF_HANDSHAKE_MS)."""
+    return request_path_ms(step) + HANDOFF_HANDSHAKE_MS
 
 
 def handoff_ms(step: StepModel, isl: int, tp_prefill, within_node=False) -> dict[str, np.ndarray]:
-    """Disagg hand-off of one request, in ms: its KV cache moved to a decode worker plus the connector's cost.
+    """Disagg hand-off of one request, in ms: its KV cache moved to a decode worker plus the request's fixed cost
+    (connector_ms: the engine's request path and the connector's handshake).
 
     The bytes (the prompt's KV cache in the cache dtype, and a hybrid's fixed recurrent state) go over
     NVLink when the prefill and decode workers share a node (``within_node``), else over the link the

@@ -248,7 +248,8 @@ def _handoff_part(t: Candidates) -> str:
     i = int(np.nanargmin(t.ttft_ms))
     h, x = float(t.handoff_ms[i]), float(t.kv_transfer_ms[i])
     return (
-        f" (prefill {t.ttft_ms[i] - h:.4g} ms + hand-off {h:.4g} ms: KV transfer {x:.3g} ms, connector {h - x:.4g} ms)"
+        f" (prefill {t.ttft_ms[i] - h:.4g} ms + hand-off {h:.4g} ms: KV transfer {x:.3g} ms, request path and"
+        f" connector handshake {h - x:.4g} ms)"
     )
 
 

@@ -168,10 +168,11 @@ def test_scheduler_recv_interval_adds_the_inbox_wait_only():
     assert polled["tpot_ms"] == pytest.approx(base["tpot_ms"], rel=0.05)
 
 
-def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
+def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_request_path_and_handshake():
     """Qwen3-32B, ISL 4000, fp8 KV: 64 layers × 8 KV heads × 128 × 2 (K, V) bytes = 131 kB a token, 524 MB a
-    prompt; over one H200's 50 GB/s RDMA link 10.5 ms, over NVLink (450 GB/s) 1.2 ms; TP4 sends 4 shards at once."""
-    from costmodel.serving import HANDOFF_CONNECTOR_MS, handoff_ms
+    prompt; over one H200's 50 GB/s RDMA link 10.5 ms, over NVLink (450 GB/s) 1.2 ms; TP4 sends 4 shards at once.
+    Besides the bytes a request pays its engine's request path, as an agg request does, and the handshake."""
+    from costmodel.serving import HANDOFF_HANDSHAKE_MS, handoff_ms
 
     step = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("QWEN3_32B"), Q)
     rdma, nvl = handoff_ms(step, 4000, 1), handoff_ms(step, 4000, 1, within_node=True)
@@ -179,12 +180,31 @@ def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_connector():
     assert float(rdma["transfer_ms"]) == pytest.approx(524.288e6 / 50e9 * 1e3 + 0.01)
     assert float(nvl["transfer_ms"]) == pytest.approx(524.288e6 / 450e9 * 1e3 + 0.01)
     assert float(handoff_ms(step, 4000, 4)["transfer_ms"]) == pytest.approx(524.288e6 / 200e9 * 1e3 + 0.01)
-    assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + HANDOFF_CONNECTOR_MS["gqa"])
-    # an MLA model's connector costs more (DeepSeek rows), a GQA model on any backend takes the GQA value
-    mla = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("DEEPSEEK_R1"), Q)
-    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == HANDOFF_CONNECTOR_MS["mla"]
-    gqa = StepModel(open_db("h200_sxm", "vllm", "0.24.0"), load_model("QWEN3_32B"), Q)
-    assert float(handoff_ms(gqa, 4000, 1)["connector_ms"]) == HANDOFF_CONNECTOR_MS["gqa"]
+    assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + 33.4 + HANDOFF_HANDSHAKE_MS)
+    # TRT-LLM's MLA requests pay its longer path (DeepSeek rows, both modes); SGLang's path is its own for any model
+    mla = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("DEEPSEEK_R1"), Q)
+    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == pytest.approx(33.4 + 128.4 + HANDOFF_HANDSHAKE_MS)
+    sglang = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("DEEPSEEK_R1"), Q)
+    assert float(handoff_ms(sglang, 4000, 8)["connector_ms"]) == pytest.approx(195.0 + HANDOFF_HANDSHAKE_MS)
+
+
+def test_an_agg_request_pays_the_same_request_path_as_a_disagg_one(monkeypatch):
+    """A lone client's TTFT is its own prefill plus the engine's request path; the MLA model on TRT-LLM pays the
+    longer path (host.mla_request_overhead_ms) in agg as the disagg hand-off charges it."""
+    import dataclasses
+
+    import costmodel.serving as serving
+    from costmodel.serving import request_path_ms
+
+    a, q, db = _deepseek_nvfp4_b200()
+    step = StepModel(db, a, q)
+    lay = Layout(np.array(8.0), np.array(1.0), np.array(1.0), np.array(1.0), np.array(8.0))
+    lone = agg_figures(step, lay, np.array([1]), 1024, 1024, 8192, 1e9)["ttft_ms"].item()
+    assert request_path_ms(step) == pytest.approx(161.8)
+    plain = dataclasses.replace(serving.engine_rules("trtllm"), mla_request_overhead_ms=0.0)
+    monkeypatch.setattr(serving, "engine_rules", lambda backend: plain)
+    without = agg_figures(step, lay, np.array([1]), 1024, 1024, 8192, 1e9)["ttft_ms"].item()
+    assert lone - without == pytest.approx(128.4)
 
 
 def _deepseek_nvfp4_b200():
