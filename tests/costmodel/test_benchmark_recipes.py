@@ -246,3 +246,31 @@ def test_an_attention_dp_setting_must_be_true_or_false(tmp_path, monkeypatch):
             benchmark_recipe("trtllm", "h200_sxm", "x", "", 8, 1, 4, 1024, 1024)
     finally:
         br._entries.cache_clear()
+
+
+def test_minimax_scripts_budget_and_the_attention_dp_runs():
+    """minimaxm2.5_*_b200.sh / _b300.sh pass --max-num-batched-tokens 2 x ISL and --max-cudagraph-capture-size 2048
+    (runs from 2026-04-04 on); with the configuration of 2026-04-21 the FP4 B200 1k/1k runs from 256 clients are
+    attention-DP workers (--tensor-parallel-size 1 --data-parallel-size 2 --enable-expert-parallel)."""
+    from costmodel.validate import row_launched, row_layout
+
+    minimax = ("vllm", "b200_sxm", "MiniMaxAI/MiniMax-M2.5")
+    r = benchmark_recipe(*minimax, "fp8", 4, 1, 64, 8192, 1024, "2026-04-08T00:00:00Z")
+    assert (r.max_num_tokens, r.cuda_graph_max_batch) == (16384, 2048)
+    assert benchmark_recipe(*minimax, "fp8", 4, 1, 64, 1024, 1024, "2026-03-11T00:00:00Z") is None
+    row = _row(
+        backend="vllm",
+        system="b200_sxm",
+        model_path="MiniMaxAI/MiniMax-M2.5",
+        gemm_quant_mode="nvfp4",
+        silicon_data_source="db-dump/2026-04-27; silicon_concurrency=512; measured=2026-04-22T00:00:00.000Z",
+        tp_size="2",
+        attention_dp_size="2",
+        moe_tp_size="1",
+        moe_ep_size="4",
+    )
+    run = row_launched(row)
+    assert [run[k] for k in ("tp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size")] == ["1", "2", "1", "2"]
+    # at 128 clients the configuration lists TP 2 EP 2 without attention DP: the flattened row reads as that
+    fewer = row_layout(row_launched(row | {"silicon_data_source": row["silicon_data_source"].replace("=512", "=128")}))
+    assert [int(x) for x in (fewer.tp, fewer.dp, fewer.moe_tp, fewer.moe_ep)] == [2, 1, 1, 2]
