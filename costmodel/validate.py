@@ -258,7 +258,8 @@ def row_launched(row: dict) -> dict:
 
 
 def row_layout(row: dict) -> Layout:
-    """The agg worker layout of a row's columns as validate reads them (flattened exports read back), unlaunched."""
+    """The agg worker layout the row's columns give, as validate reads them (flattened exports read back); pass the
+    row through row_launched first for the layout its launch script chose."""
     return _layout(row)
 
 
