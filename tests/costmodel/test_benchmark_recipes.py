@@ -90,15 +90,19 @@ def test_validate_takes_the_scripts_settings_only_for_benchmark_rows():
     assert row_request(sweep, a, db).scheduler_recv_interval == 30  # the SGLang benchmark rule at 32 clients
 
 
-def test_a_damaged_table_is_named(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [("max_runing: 4", "max_runing"), ("attention_dp: 8", "attention_dp")],  # an unknown key; a layout not true/false
+)
+def test_a_damaged_table_is_named(tmp_path, monkeypatch, setting, named):
     (tmp_path / "validation").mkdir()
     (tmp_path / "validation" / "benchmark_recipes.yaml").write_text(
-        "recipes:\n  - match: {backend: sglang, system: h200_sxm, model: x}\n    max_runing: 4\n    source: s\n"
+        f"recipes:\n  - match: {{backend: sglang, system: h200_sxm, model: x}}\n    {setting}\n    source: s\n"
     )
     monkeypatch.setattr(br, "data_dir", lambda: tmp_path)
     br._entries.cache_clear()
     try:
-        with pytest.raises(BenchmarkRecipeError, match="max_runing"):
+        with pytest.raises(BenchmarkRecipeError, match=named):
             benchmark_recipe("sglang", "h200_sxm", "x", "", 8, 1, 4, 1024, 1024)
     finally:
         br._entries.cache_clear()
@@ -232,20 +236,6 @@ def test_validate_reads_a_row_with_the_layout_its_script_launched():
     row, rec = run(128)
     assert [row[k] for k in ("tp_size", "attention_dp_size", "moe_ep_size")] == ["1", "8", "8"]
     assert rec.balance_timeout_iters == 60
-
-
-def test_an_attention_dp_setting_must_be_true_or_false(tmp_path, monkeypatch):
-    (tmp_path / "validation").mkdir()
-    (tmp_path / "validation" / "benchmark_recipes.yaml").write_text(
-        "recipes:\n  - match: {backend: trtllm, system: h200_sxm, model: x}\n    attention_dp: 8\n    source: s\n"
-    )
-    monkeypatch.setattr(br, "data_dir", lambda: tmp_path)
-    br._entries.cache_clear()
-    try:
-        with pytest.raises(BenchmarkRecipeError, match="attention_dp"):
-            benchmark_recipe("trtllm", "h200_sxm", "x", "", 8, 1, 4, 1024, 1024)
-    finally:
-        br._entries.cache_clear()
 
 
 def test_minimax_scripts_budget_and_the_attention_dp_runs():
