@@ -12,7 +12,7 @@ Benchmark (``benchmark_serving`` as InferenceMAX runs it). C clients per attenti
 request at t = 0 (the start-up wave), then its next one when the previous finishes; 10 × C requests in all.
 ISL and OSL are drawn uniformly from the integers in [r·L, L] (r = validate's range ratio, 0.8 for
 InferenceMAX rows; 1: exact lengths), seeded. A request reaches the scheduler ``host_ms`` after it is sent
-(the engine's request path, ``engine_rules(backend).request_path_ms``), so TTFT = host + queue + prefill.
+(the engine's request path, ``costmodel.serving.request_path_ms``), so TTFT = host + queue + prefill.
 Reported: mean TTFT and mean TPOT = (E2E − TTFT) / (OSL − 1) per request, as benchmark_serving does.
 
 Scheduler, per iteration. Every running request decodes one step (``tokens_per_step`` tokens on average: MTP's
@@ -64,7 +64,7 @@ from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import open_db
 from costmodel.quant import resolve_quant
 from costmodel.scoring import CONCURRENCY_BINS, concurrency_bin
-from costmodel.serving import cohorts_persist
+from costmodel.serving import cohorts_persist, request_path_ms
 from costmodel.step import Layout, StepModel
 from costmodel.validate import (
     _fix_moe,
@@ -381,7 +381,6 @@ def row_setup(row: dict, max_iters: float, seed: int) -> tuple[Setup, StepPrices
     tps = step.tokens_per_decode_step()
     if WAVES * clients * osl / tps / b > max_iters:
         return "too many iterations"
-    rules = engine_rules(row["backend"])
     setup = Setup(
         clients=clients,
         isl=isl,
@@ -390,7 +389,7 @@ def row_setup(row: dict, max_iters: float, seed: int) -> tuple[Setup, StepPrices
         budget=mnt,
         running_cap=b,
         recv_interval=int(req.scheduler_recv_interval),
-        host_ms=rules.request_path_ms(step.a.is_mla),
+        host_ms=request_path_ms(step),
         tokens_per_step=tps,
         draft=int(step.mtp_draft),
         seed=seed,

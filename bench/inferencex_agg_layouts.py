@@ -28,6 +28,8 @@ from validate_core import DEV_CSV
 from costmodel.validate import concurrency, read_rows, row_launched, row_layout
 
 MEASURED = re.compile(r"measured=(\d{4}-\d{2}-\d{2})")
+FRAMEWORKS = {"trtllm": "trt", "vllm": "vllm", "sglang": "sglang"}
+LISTED_FROM = "2025-11-03"
 
 
 def _triple(row: dict) -> tuple[int, int, bool]:
@@ -35,10 +37,6 @@ def _triple(row: dict) -> tuple[int, int, bool]:
     lay = row_layout(row)
     gpus = int(lay.tp * lay.dp)
     return gpus, min(int(lay.moe_ep), gpus), int(lay.dp) > 1
-
-
-FRAMEWORKS = {"trtllm": "trt", "vllm": "vllm", "sglang": "sglang"}
-LISTED_FROM = "2025-11-03"
 
 
 def main(argv: list[str]) -> None:
@@ -59,7 +57,7 @@ def main(argv: list[str]) -> None:
         if row["mode"].strip() != "agg" or not day or day < LISTED_FROM or row["backend"] not in FRAMEWORKS:
             continue
         recorded = _triple(row)
-        gpus = recorded[0]
+        gpus, clients = recorded[0], concurrency(row)
         model = row["model_path"].split("/")[-1].lower()
         listed = set()
         for entry in entries_on(day).values():
@@ -75,7 +73,6 @@ def main(argv: list[str]) -> None:
                 if (seq.get("isl"), seq.get("osl")) != (int(row["isl"]), int(row["osl"])):
                     continue
                 for s in seq.get("search-space") or []:
-                    clients = concurrency(row)
                     within = (
                         clients in s["conc-list"] if "conc-list" in s else s["conc-start"] <= clients <= s["conc-end"]
                     )

@@ -11,7 +11,7 @@ from costmodel.arch import load_model
 from costmodel.build import build_surfaces
 from costmodel.engines import engine_rules
 from costmodel.opdb import open_db
-from costmodel.validate import _layout, concurrency, predict_row, read_rows, row_launched, row_layout, row_request
+from costmodel.validate import concurrency, predict_row, read_rows, row_launched, row_layout, row_request
 from solver.spec import spec_from_raw
 
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "silicon_dev.csv"
@@ -36,7 +36,7 @@ def _spec_of(row: dict, **search):
     (``search``: more of the layout to pin, e.g. the launched EP)."""
     arch = load_model(row["model_path"])
     req = row_request(row, arch, open_db(row["system"], row["backend"], engine_rules(row["backend"]).version))
-    tp = int(_layout(row).tp)
+    tp = int(row_layout(row).tp)
     return spec_from_raw(
         {
             "model": row["model_path"],
