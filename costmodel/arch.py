@@ -44,6 +44,18 @@ _FAMILIES = {
 }
 SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.items() for a in archs}
 
+# Archs whose softmax-attention layers RMS-normalise q and k before RoPE in every layer, with no config switch
+# (transformers: Qwen3Attention / Qwen3MoeAttention q_norm, k_norm over head_dim; Qwen3.5's full-attention layers
+# likewise). Other archs say so in their config (use_qk_norm: MiniMax-M2, Llama-4).
+_QK_NORM_ARCHITECTURES = {
+    "Qwen3ForCausalLM",
+    "Qwen3MoeForCausalLM",
+    "Qwen3_5ForConditionalGeneration",
+    "Qwen3_5ForCausalLM",
+    "Qwen3_5MoeForConditionalGeneration",
+    "Qwen3_5MoeForCausalLM",
+}
+
 # Archs whose HF ``intermediate_size`` is the width of one expert, not of a dense FFN.
 _EXPERT_WIDTH_IN_INTERMEDIATE = {"MixtralForCausalLM", "GptOssForCausalLM", "MiniMaxM2ForCausalLM"}
 
@@ -88,6 +100,7 @@ class ModelArch:
     linear_conv_kernel: int = 0
     linear_state_dtype_bytes: float = 4.0  # recurrent state dtype (mamba_ssm_dtype, float32)
     attn_output_gate: bool = False  # full attention's q_proj also emits a sigmoid output gate
+    qk_norm: bool = False  # full attention RMS-normalises q and k before RoPE (two more passes per layer)
     # Weight groups (HIGH_PRECISION_GROUPS) the checkpoint keeps in bf16 in every layer, from its
     # quantization_config ignore / exclude_modules / modules_to_not_convert list; empty for bf16 checkpoints.
     high_precision: frozenset[str] = frozenset()
@@ -403,6 +416,7 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
         native_weight_dtype=native_dtype(cfg),
         max_context=int(g("max_position_embeddings")),
         attn_output_gate=bool(g("attn_output_gate", False)),
+        qk_norm=not mla and (arch in _QK_NORM_ARCHITECTURES or g("use_qk_norm", False) is True),
         **linear,
         high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),
     )

@@ -87,6 +87,8 @@ OPS: dict[str, OpKind] = {
     ),
     # gated delta-net linear attention (conv + delta rule), heads per GPU; generation rows have seq = 1
     "gdn": OpKind("gdn", ("phase", "d_model", "k_dim", "v_dim", "k_heads", "v_heads"), ("batch", "seq"), roofline.gdn),
+    # one static FP8 quantize of an [m, k] activation: the engine's smallest elementwise kernel over the activations
+    "quantize": OpKind("quantize", ("dtype",), ("m", "k"), roofline.activation_pass),
 }
 
 

@@ -112,6 +112,15 @@ def gdn(system: System, cats: Cats):
     return f
 
 
+def activation_pass(system: System, cats: Cats):
+    """One elementwise pass over an [m, k] bf16 activation: read it, write it back (quantize, normalise)."""
+
+    def f(m, k):
+        return _ms(system, 0.0, 4.0 * m * k)
+
+    return f
+
+
 def collective(system: System, cats: Cats):
     """All-reduce moves 2(g-1)/g of the message per GPU; gathers and all-to-all (g-1)/g."""
     elem = 1.0 if str(cats.get("dtype")) == "int8" else 2.0

@@ -184,6 +184,23 @@ class StepModel:
             out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
 
+    def _qk_norm(self, lay: Layout, t) -> np.ndarray:
+        """Per-head q and k RMSNorm of one attention layer (ModelArch.qk_norm) over t tokens, in ms: two passes
+        over the layer's q and k activations. Each is a kernel of the engine's own whose fixed cost the op tables
+        measure in their smallest one-pass kernel over activations (the static FP8 quantize, ``quantize`` table,
+        at one token: 1.3-2.5 us for TRT-LLM and vLLM, 7-8 us for SGLang), plus its bytes at the memory bandwidth
+        (a norm over many tokens is a memory pass; SGLang's quantize rows run several times slower than one)."""
+        a = self.a
+        if not a.qk_norm:
+            return np.zeros_like(np.asarray(t, float))
+        t = np.asarray(t, float)
+        out = np.zeros_like(t)
+        for heads in (a.num_heads / lay.tp, np.maximum(a.num_kv_heads / lay.tp, 1)):
+            width = np.asarray(heads * a.head_dim, float)
+            fixed = self.db.latency_ms("quantize", np.ones_like(width), width, dtype="fp8")
+            out = out + fixed + self._mem_ms(4.0 * t * width)
+        return np.where(t > 0, out, 0.0)
+
     def _attention_dtypes(self) -> tuple[str, str]:
         """(attention, KV) dtypes with prefill measurements for this head size: the requested pair if
         measured, else the fp8 kernel that reads an fp8 cache, else bf16 throughout."""
@@ -323,7 +340,7 @@ class StepModel:
         # _attn prices every non-window layer as full attention; keep the full-attention share
         share = a.num_full_attn_layers / max(a.num_layers - a.num_sliding_layers, 1)
         core = self._attn(lay, nd, ctx, npf, lpf) * share
-        full = (qkv + o) * a.num_full_attn_layers + core
+        full = (qkv + o + self._qk_norm(lay, t)) * a.num_full_attn_layers + core
         kh, vh = a.linear_k_heads / lay.tp, a.linear_v_heads / lay.tp
         lin = self.gemm_dtype("linear_attn")
         in_qkvz = self._gemm(t, 2 * kh * a.linear_k_dim + 2 * vh * a.linear_v_dim, a.hidden, lin)
@@ -352,7 +369,7 @@ class StepModel:
         else:
             qkv = self._gemm(t, (heads + 2 * kvh) * a.head_dim, a.hidden, self.gemm_dtype("attn_qkv"))
             o = self._gemm(t, a.hidden, heads * a.head_dim, self.gemm_dtype("attn_out"))
-            attn = (qkv + o) * a.num_layers + self._attn(lay, nd_m, ctx, npf_m, lpf)
+            attn = (qkv + o + self._qk_norm(lay, t)) * a.num_layers + self._attn(lay, nd_m, ctx, npf_m, lpf)
         dense_ffn = 0.0
         if a.num_dense_layers or not a.is_moe:
             n_dense = a.num_dense_layers if a.is_moe else a.num_layers

@@ -396,4 +396,12 @@ TABLES: tuple[TableSource, ...] = (
         sum_lanes_by="phase",
         notes="heads are per GPU (after TP); seq is new tokens per sequence (1 in generation)",
     ),
+    TableSource(
+        "quantize",
+        "quantize",
+        "scale_matrix_perf",
+        _k("quant_dtype:dtype", "m", "k"),
+        notes="one static FP8 quantize of an [m, k] bf16 activation with a known scale: a single pass over the "
+        "activations, the engine's own small elementwise kernel (costmodel.step prices per-head q/k RMSNorm by it)",
+    ),
 )

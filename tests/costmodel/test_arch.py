@@ -235,6 +235,7 @@ def test_model_files_are_trimmed() -> None:
         "linear_value_head_dim",
         "mamba_ssm_dtype",
         "mtp_num_hidden_layers",
+        "use_qk_norm",
     }
     for f in sorted((data_dir() / "models").glob("*.json")):
         entry = json.loads(f.read_text())

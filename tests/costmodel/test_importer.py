@@ -184,6 +184,17 @@ def wheel(tmp_path_factory) -> Path:
             + _gdn("generation", "causal_conv1d_update", [1, 8], [1, 1], [0.003, 0.004])
             + _gdn("generation", "fused_recurrent_gated_delta_rule", [1, 8], [1, 1], [0.005, 0.009])
         ),
+        f"{d}quantize/trtllm/1.3.0rc20/scale_matrix_perf.parquet": _pq(
+            _rows(
+                "1.3.0rc20",
+                "scale_matrix",
+                "torch_ops",
+                quant_dtype=["fp8"] * 2,
+                m=[1, 8],
+                k=[1024] * 2,
+                latency=[0.0013, 0.0014],
+            )
+        ),
         f"{d}comm/nccl/2.26.2/nccl_perf.parquet": _pq(
             _rows(
                 "2.29.2",
@@ -247,6 +258,9 @@ def test_units_shapes_and_system(wheel, tmp_path):
     assert float(a2a[0]["latency_ms"]) == pytest.approx(0.05)  # 50 µs
     moe = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/moe.csv.gz")
     assert [r["hidden"] for r in moe] == ["4096"]  # shapes of models we do not ship are dropped
+    quantize = _read(out / "perf/h200_sxm/trtllm/1.3.0rc20/quantize.csv.gz")
+    assert [(r["dtype"], r["m"], r["k"]) for r in quantize] == [("fp8", "1", "1024"), ("fp8", "8", "1024")]
+    assert float(quantize[0]["latency_ms"]) == pytest.approx(0.0013)
     nccl = _read(out / "perf/h200_sxm/nccl/2.26.2/nccl.csv.gz")
     assert len(nccl) == 1 and float(nccl[0]["latency_ms"]) == pytest.approx(0.006)
     import yaml
