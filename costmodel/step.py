@@ -184,22 +184,24 @@ class StepModel:
             out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
 
+    def _pass(self, t, width) -> np.ndarray:
+        """One small elementwise kernel over a [t, width] bf16 activation (a norm, a gate), in ms: the engine's own
+        one-pass kernel at one token, whose fixed cost the op tables measure in the static FP8 quantize of an
+        activation (``quantize`` table: 1.3-2.5 us for TRT-LLM and vLLM, 7-8 us for SGLang at decode widths on
+        H100/H200/B200), plus the pass's bytes at the memory bandwidth. Only the one-token row is read: SGLang's
+        quantize rows at thousands of tokens run several times slower than a memory pass."""
+        t, width = np.asarray(t, float), np.asarray(width, float)
+        fixed = self.db.latency_ms("quantize", np.ones_like(width), width, dtype="fp8")
+        return np.where(t > 0, fixed + self._mem_ms(4.0 * t * width), 0.0)
+
     def _qk_norm(self, lay: Layout, t) -> np.ndarray:
-        """Per-head q and k RMSNorm of one attention layer (ModelArch.qk_norm) over t tokens, in ms: two passes
-        over the layer's q and k activations. Each is a kernel of the engine's own whose fixed cost the op tables
-        measure in their smallest one-pass kernel over activations (the static FP8 quantize, ``quantize`` table,
-        at one token: 1.3-2.5 us for TRT-LLM and vLLM, 7-8 us for SGLang), plus its bytes at the memory bandwidth
-        (a norm over many tokens is a memory pass; SGLang's quantize rows run several times slower than one)."""
+        """Per-head q and k RMSNorm of one attention layer (ModelArch.qk_norm) over t tokens, in ms: a pass over
+        the layer's q and one over its k activations."""
         a = self.a
         if not a.qk_norm:
             return np.zeros_like(np.asarray(t, float))
-        t = np.asarray(t, float)
-        out = np.zeros_like(t)
-        for heads in (a.num_heads / lay.tp, np.maximum(a.num_kv_heads / lay.tp, 1)):
-            width = np.asarray(heads * a.head_dim, float)
-            fixed = self.db.latency_ms("quantize", np.ones_like(width), width, dtype="fp8")
-            out = out + fixed + self._mem_ms(4.0 * t * width)
-        return np.where(t > 0, out, 0.0)
+        kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
+        return self._pass(t, a.num_heads / lay.tp * a.head_dim) + self._pass(t, kvh * a.head_dim)
 
     def _attention_dtypes(self) -> tuple[str, str]:
         """(attention, KV) dtypes with prefill measurements for this head size: the requested pair if
@@ -347,7 +349,11 @@ class StepModel:
         in_ba = self._gemm(t, 2 * vh, a.hidden, "bfloat16")
         out = self._gemm(t, a.hidden, vh * a.linear_v_dim, lin)
         core_lin = self._gdn(lay, nd * (1 + self.mtp_draft), npf, lpf)
-        return full + (in_qkvz + in_ba + out + core_lin) * a.num_linear_layers
+        # around the measured GDN kernels (conv + delta rule): the gating kernel (g and beta from a and b, one value
+        # per value head) and the gated RMSNorm of the output (norm(o) * silu(z)), each a kernel of its own
+        # (transformers Qwen3NextGatedDeltaNet: RMSNormGated after the core; SGLang fused_gdn_gating)
+        side = self._pass(t, vh) + self._pass(t, vh * a.linear_v_dim)
+        return full + (in_qkvz + in_ba + out + core_lin + side) * a.num_linear_layers
 
     def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf, busy=None) -> np.ndarray:
         """Latency of one iteration over all layers and stages, in ms. ``busy``: attention-DP ranks that

@@ -1,5 +1,7 @@
-"""Per-head q/k RMSNorm (Qwen3, Qwen3.5, MiniMax-M2): two more passes per attention layer, priced from each
-engine's measured one-pass activation kernel (the ``quantize`` op table) plus the pass's bytes."""
+"""Small elementwise kernels the op tables do not time themselves, each priced as the engine's measured one-pass
+activation kernel (the ``quantize`` op table at one token) plus the pass's bytes: per-head q/k RMSNorm (Qwen3,
+Qwen3.5, MiniMax-M2; two per attention layer) and the gating and gated RMSNorm around a GDN layer's measured
+kernels (Qwen3.5; two per linear-attention layer)."""
 
 from __future__ import annotations
 
@@ -90,3 +92,16 @@ def test_the_fixed_cost_is_the_engines_own_kernel():
 def test_only_models_with_the_norms_pay_them():
     assert _extra("trtllm", 2, 64.0, "meta-llama/Llama-3.1-70B") == 0.0
     assert _extra("sglang", 4, 64.0, "Qwen/Qwen3.5-397B-A17B") > 0.0  # its 15 full-attention layers
+
+
+def test_kernel_counts_per_layer(monkeypatch):
+    """With every small pass priced at 1 ms, a Qwen3.5 decode step grows by 2 ms per full-attention layer (q and k
+    norms) and 2 ms per GDN layer (the gating kernel and the gated RMSNorm around the measured GDN kernels)."""
+    s = _step("Qwen/Qwen3.5-397B-A17B", "sglang")
+    a, args = s.a, (_lay(8), 8.0, 2048.0, 0.0, 0.0)
+    monkeypatch.setattr(StepModel, "_pass", lambda self, t, width: np.where(np.asarray(t) > 0, 1.0, 0.0))
+    one = float(s.iteration_ms(*args))
+    monkeypatch.setattr(StepModel, "_pass", lambda self, t, width: np.zeros_like(np.asarray(t, float)))
+    none = float(s.iteration_ms(*args))
+    assert (a.num_full_attn_layers, a.num_linear_layers) == (15, 45)
+    assert one - none == pytest.approx(2 * 15 + 2 * 45)
