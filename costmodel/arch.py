@@ -101,6 +101,9 @@ class ModelArch:
     linear_state_dtype_bytes: float = 4.0  # recurrent state dtype (mamba_ssm_dtype, float32)
     attn_output_gate: bool = False  # full attention's q_proj also emits a sigmoid output gate
     qk_norm: bool = False  # full attention RMS-normalises q and k before RoPE (two more passes per layer)
+    # ... over all heads at once (config qk_norm_type "per_layer", MiniMax-M2), not per head: under TP every rank
+    # holds some heads, so the ranks all-reduce their partial sums of squares before normalising
+    qk_norm_across_heads: bool = False
     # Weight groups (HIGH_PRECISION_GROUPS) the checkpoint keeps in bf16 in every layer, from its
     # quantization_config ignore / exclude_modules / modules_to_not_convert list; empty for bf16 checkpoints.
     high_precision: frozenset[str] = frozenset()
@@ -417,6 +420,7 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
         max_context=int(g("max_position_embeddings")),
         attn_output_gate=bool(g("attn_output_gate", False)),
         qk_norm=not mla and (arch in _QK_NORM_ARCHITECTURES or g("use_qk_norm", False) is True),
+        qk_norm_across_heads=not mla and g("use_qk_norm", False) is True and g("qk_norm_type") == "per_layer",
         **linear,
         high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),
     )

@@ -201,7 +201,13 @@ class StepModel:
         if not a.qk_norm:
             return np.zeros_like(np.asarray(t, float))
         kvh = np.maximum(a.num_kv_heads / lay.tp, 1)
-        return self._pass(t, a.num_heads / lay.tp * a.head_dim) + self._pass(t, kvh * a.head_dim)
+        out = self._pass(t, a.num_heads / lay.tp * a.head_dim) + self._pass(t, kvh * a.head_dim)
+        if a.qk_norm_across_heads:
+            # one all-reduce of each token's two fp32 partial sums (q and k) over the attention TP group, as wide as
+            # 4 bf16 values per token (vLLM MiniMaxText01RMSNormTP.forward_qk); _allreduce sizes by hidden-wide tokens
+            t = np.asarray(t, float)
+            out = out + np.where(t > 0, self._allreduce(lay.tp, 4.0 * t / a.hidden), 0.0)
+        return out
 
     def _attention_dtypes(self) -> tuple[str, str]:
         """(attention, KV) dtypes with prefill measurements for this head size: the requested pair if

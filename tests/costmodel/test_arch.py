@@ -236,6 +236,7 @@ def test_model_files_are_trimmed() -> None:
         "mamba_ssm_dtype",
         "mtp_num_hidden_layers",
         "use_qk_norm",
+        "qk_norm_type",
     }
     for f in sorted((data_dir() / "models").glob("*.json")):
         entry = json.loads(f.read_text())

@@ -105,3 +105,23 @@ def test_kernel_counts_per_layer(monkeypatch):
     none = float(s.iteration_ms(*args))
     assert (a.num_full_attn_layers, a.num_linear_layers) == (15, 45)
     assert one - none == pytest.approx(2 * 15 + 2 * 45)
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4])
+def test_norms_over_all_heads_all_reduce_their_sums_under_tp(tp):
+    """MiniMax-M2 normalises q and k over all heads at once (qk_norm_type per_layer): beyond the two passes, the TP
+    ranks all-reduce each token's two fp32 partial sums once per layer; a lone GPU does not."""
+    s = _step("MiniMaxAI/MiniMax-M2.5", "vllm", "b200_sxm")
+    a = s.a
+    assert a.qk_norm and a.qk_norm_across_heads
+    per_head = _step("MiniMaxAI/MiniMax-M2.5", "vllm", "b200_sxm", arch=replace(a, qk_norm_across_heads=False))
+    lay = Layout(*(np.array(x) for x in (tp, 1, 1, 1, tp)))
+    args = (lay, 16.0, 2048.0, 0.0, 0.0)
+    extra = float(s.iteration_ms(*args) - per_head.iteration_ms(*args))
+    if tp == 1:
+        assert extra == 0.0
+    else:
+        msg = 16.0 * 4.0  # 4 bf16-wide values per token
+        ar = float(s.db.latency_ms("custom_allreduce", tp, msg, dtype="bfloat16", variant=s.ar_variant))
+        assert extra == pytest.approx(ar * a.num_layers, rel=1e-9)
+    assert not load_model("Qwen/Qwen3-32B").qk_norm_across_heads  # per-head norms need no collective
