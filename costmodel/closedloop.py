@@ -145,7 +145,9 @@ def agg_closed_loop(steps: RankSteps, sched: Scheduler, bench: Benchmark) -> dic
             batch_wait = np.where(waits, held, 0.0)
             cohort = np.where(waits, np.maximum(cohort, np.minimum(released, b)), cohort)
         behind_cohort = 0.5 * np.maximum(cohort / g - 1.0, 0.0) * clump_ms
-        own = 0.5 * tpot * others + clump_ms + (steps.chunks - 1.0) * t_dec
+        # half of the other clients' decode iteration in flight (an MTP iteration yields several tokens, not less
+        # time), its own clump, and the decode iterations between its chunks
+        own = 0.5 * tpot * steps.tokens_per_step * others + clump_ms + (steps.chunks - 1.0) * t_raw
         queue = u * others / (2.0 * (1.0 - u)) * clump_ms
         # the balance holds prompts only while every rank decodes: a rank with one client has nothing to decode
         # while its prompt waits (off in the product's recipe: nothing to compute on the search's grid)

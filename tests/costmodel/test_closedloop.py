@@ -49,6 +49,17 @@ def test_one_client_sees_one_prefill_plus_the_request_path():
     assert float(g["tpot_ms"]) == pytest.approx(T_DEC / 2.5)
 
 
+def test_a_prompt_waits_out_half_of_the_decode_iteration_in_flight_whatever_it_yields():
+    """Two clients at a negligible load (a long answer): a prompt meets the other client's decode iteration in
+    flight and waits half of it. An MTP iteration of the same length gives more tokens, not a shorter wait."""
+    long = 10**7
+    plain = _loop(2, steps=_steps(clump=1.0, clump_ms=30.0), osl=long)
+    mtp = _loop(2, steps=_steps(clump=1.0, clump_ms=30.0, tokens=3.0), osl=long)
+    start_up = 0.5 * (30.0 + T_DEC) / BENCHMARK_WAVES  # the first wave: one of the two prompts waits for the other
+    assert float(plain["ttft_ms"]) == pytest.approx(30.0 + 0.5 * T_DEC * 0.5 + start_up, rel=1e-3)  # others: 1/2
+    assert float(mtp["ttft_ms"]) == pytest.approx(float(plain["ttft_ms"]), rel=1e-3)
+
+
 def test_littles_law_holds_at_every_concurrency():
     """C = X · (TTFT + (OSL − 1) · TPOT), including clients that wait for a slot beyond the running cap."""
     c = np.array([1, 3, 16, 64, 256, 1000])
