@@ -56,6 +56,15 @@ _QK_NORM_ARCHITECTURES = {
     "Qwen3_5MoeForCausalLM",
 }
 
+# Archs whose shared expert's output is scaled by a learned gate, sigmoid(hidden · w) with w of [hidden, 1]
+# (transformers Qwen2MoeSparseMoeBlock and Qwen3NextSparseMoeBlock, which Qwen3.5's MoE layers follow:
+# shared_expert_gate).
+_SHARED_EXPERT_GATE_ARCHITECTURES = {
+    "Qwen2MoeForCausalLM",
+    "Qwen3_5MoeForConditionalGeneration",
+    "Qwen3_5MoeForCausalLM",
+}
+
 # Archs whose HF ``intermediate_size`` is the width of one expert, not of a dense FFN.
 _EXPERT_WIDTH_IN_INTERMEDIATE = {"MixtralForCausalLM", "GptOssForCausalLM", "MiniMaxM2ForCausalLM"}
 
@@ -104,6 +113,7 @@ class ModelArch:
     # ... over all heads at once (config qk_norm_type "per_layer", MiniMax-M2), not per head: under TP every rank
     # holds some heads, so the ranks all-reduce their partial sums of squares before normalising
     qk_norm_across_heads: bool = False
+    shared_expert_gate: bool = False  # the shared expert's output is scaled by sigmoid of a [hidden, 1] projection
     # Weight groups (HIGH_PRECISION_GROUPS) the checkpoint keeps in bf16 in every layer, from its
     # quantization_config ignore / exclude_modules / modules_to_not_convert list; empty for bf16 checkpoints.
     high_precision: frozenset[str] = frozenset()
@@ -421,6 +431,7 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
         attn_output_gate=bool(g("attn_output_gate", False)),
         qk_norm=not mla and (arch in _QK_NORM_ARCHITECTURES or g("use_qk_norm", False) is True),
         qk_norm_across_heads=not mla and g("use_qk_norm", False) is True and g("qk_norm_type") == "per_layer",
+        shared_expert_gate=bool(experts and shared_n) and arch in _SHARED_EXPERT_GATE_ARCHITECTURES,
         **linear,
         high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),
     )

@@ -278,6 +278,8 @@ class StepModel:
             si = a.shared_intermediate or a.moe_intermediate * a.num_shared_experts
             dt = self.gemm_dtype("shared_experts")
             shared = self._gemm(t, 2 * si / lay.tp, a.hidden, dt) + self._gemm(t, a.hidden, si / lay.tp, dt)
+            if a.shared_expert_gate:  # its gate's [hidden, 1] projection, then the sigmoid scaling of its output
+                shared = shared + self._gemm(t, 1, a.hidden, "bfloat16") + self._pass(t, a.hidden)
         return np.where(tokens > 0, lat, 0.0) + router + shared
 
     def _moe_table_ms(self, table: str, lay: Layout, tokens, c: dict) -> np.ndarray:

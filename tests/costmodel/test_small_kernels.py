@@ -1,7 +1,8 @@
 """Small elementwise kernels the op tables do not time themselves, each priced as the engine's measured one-pass
 activation kernel (the ``quantize`` op table at one token) plus the pass's bytes: per-head q/k RMSNorm (Qwen3,
 Qwen3.5, MiniMax-M2; two per attention layer) and the gating and gated RMSNorm around a GDN layer's measured
-kernels (Qwen3.5; two per linear-attention layer)."""
+kernels (Qwen3.5; two per linear-attention layer), and the scaling of a gated shared expert (Qwen3.5, one per MoE
+layer, with its [hidden, 1] gate projection)."""
 
 from __future__ import annotations
 
@@ -96,15 +97,16 @@ def test_only_models_with_the_norms_pay_them():
 
 def test_kernel_counts_per_layer(monkeypatch):
     """With every small pass priced at 1 ms, a Qwen3.5 decode step grows by 2 ms per full-attention layer (q and k
-    norms) and 2 ms per GDN layer (the gating kernel and the gated RMSNorm around the measured GDN kernels)."""
+    norms), 2 ms per GDN layer (the gating kernel and the gated RMSNorm around the measured GDN kernels) and 1 ms
+    per MoE layer (the sigmoid scaling of its gated shared expert)."""
     s = _step("Qwen/Qwen3.5-397B-A17B", "sglang")
     a, args = s.a, (_lay(8), 8.0, 2048.0, 0.0, 0.0)
     monkeypatch.setattr(StepModel, "_pass", lambda self, t, width: np.where(np.asarray(t) > 0, 1.0, 0.0))
     one = float(s.iteration_ms(*args))
     monkeypatch.setattr(StepModel, "_pass", lambda self, t, width: np.zeros_like(np.asarray(t, float)))
     none = float(s.iteration_ms(*args))
-    assert (a.num_full_attn_layers, a.num_linear_layers) == (15, 45)
-    assert one - none == pytest.approx(2 * 15 + 2 * 45)
+    assert (a.num_full_attn_layers, a.num_linear_layers, a.num_moe_layers) == (15, 45, 60)
+    assert one - none == pytest.approx(2 * 15 + 2 * 45 + 60)
 
 
 @pytest.mark.parametrize("tp", [1, 2, 4])
@@ -125,3 +127,20 @@ def test_norms_over_all_heads_all_reduce_their_sums_under_tp(tp):
         ar = float(s.db.latency_ms("custom_allreduce", tp, msg, dtype="bfloat16", variant=s.ar_variant))
         assert extra == pytest.approx(ar * a.num_layers, rel=1e-9)
     assert not load_model("Qwen/Qwen3-32B").qk_norm_across_heads  # per-head norms need no collective
+
+
+def test_a_gated_shared_expert_pays_its_gate_projection_and_scaling():
+    """Qwen3.5's MoE layers scale the shared expert's output by sigmoid(hidden · w), w of [hidden, 1]: one more
+    bf16 GEMM and one pass over the hidden state per MoE layer. DeepSeek's shared experts have no gate."""
+    s = _step("Qwen/Qwen3.5-397B-A17B", "sglang", "b200_sxm")
+    a = s.a
+    assert a.shared_expert_gate and not load_model("deepseek-ai/DeepSeek-R1").shared_expert_gate
+    ungated = _step("Qwen/Qwen3.5-397B-A17B", "sglang", "b200_sxm", arch=replace(a, shared_expert_gate=False))
+    lay = Layout(*(np.array(x) for x in (8, 1, 1, 8, 1)))
+    args = (lay, 16.0, 2048.0, 0.0, 0.0)
+    extra = float(s.iteration_ms(*args) - ungated.iteration_ms(*args))
+    gate = float(s.db.latency_ms("gemm", 16.0, 1.0, a.hidden, dtype="bfloat16"))
+    fixed = float(s.db.latency_ms("quantize", 1.0, a.hidden, dtype="fp8"))
+    sysrec = s.db.system
+    scale = fixed + 4.0 * 16.0 * a.hidden / (sysrec.mem_bw_bytes_per_s * sysrec.mem_bw_efficiency) * 1e3
+    assert extra == pytest.approx((gate + scale) * a.num_moe_layers, rel=1e-9)
