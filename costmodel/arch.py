@@ -46,7 +46,8 @@ SUPPORTED_ARCHITECTURES: dict[str, str] = {a: fam for fam, archs in _FAMILIES.it
 
 # Archs whose softmax-attention layers RMS-normalise q and k before RoPE in every layer, with no config switch
 # (transformers: Qwen3Attention / Qwen3MoeAttention q_norm, k_norm over head_dim; Qwen3.5's full-attention layers
-# likewise). Other archs say so in their config (use_qk_norm: MiniMax-M2, Llama-4).
+# likewise), and those whose attention reads a config switch for it (MiniMax-M2: use_qk_norm, qk_norm_type).
+_QK_NORM_SWITCH_ARCHITECTURES = {"MiniMaxM2ForCausalLM"}
 _QK_NORM_ARCHITECTURES = {
     "Qwen3ForCausalLM",
     "Qwen3MoeForCausalLM",
@@ -383,6 +384,7 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
     mtp = int(g("num_nextn_predict_layers"))  # MiniMax names its MTP modules differently:
     mtp = int(g("num_mtp_modules")) * int(g("mtp_transformer_layers", 1)) if g("use_mtp", False) else mtp
     mla = family == "mla_moe"
+    qk_switch = g("use_qk_norm", False) is True
     n_linear = sum(t == "linear_attention" for t in types)
     linear = (
         dict(
@@ -429,8 +431,8 @@ def _arch(name: str, cfg: dict[str, Any]) -> ModelArch:
         native_weight_dtype=native_dtype(cfg),
         max_context=int(g("max_position_embeddings")),
         attn_output_gate=bool(g("attn_output_gate", False)),
-        qk_norm=not mla and (arch in _QK_NORM_ARCHITECTURES or g("use_qk_norm", False) is True),
-        qk_norm_across_heads=not mla and g("use_qk_norm", False) is True and g("qk_norm_type") == "per_layer",
+        qk_norm=arch in _QK_NORM_ARCHITECTURES or (arch in _QK_NORM_SWITCH_ARCHITECTURES and qk_switch),
+        qk_norm_across_heads=arch in _QK_NORM_SWITCH_ARCHITECTURES and qk_switch and g("qk_norm_type") == "per_layer",
         shared_expert_gate=bool(experts and shared_n) and arch in _SHARED_EXPERT_GATE_ARCHITECTURES,
         **linear,
         high_precision=high_precision(cfg, group_layers(layers, dense_at, types, experts, shared_n), mla),

@@ -150,6 +150,8 @@ class EngineRules:
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
     mla_request_overhead_ms: float = 0.0  # what an MLA model's request path adds (host.mla_request_overhead_ms)
+    # the measured GDN decode kernel computes the gating (g, beta from a, b) itself: no gating kernel in decode
+    gdn_decode_gating_fused: bool = False
 
     def request_path_ms(self, is_mla: bool) -> float:
         """The engine's request path outside the GPU steps (ms), paid once per request in agg and disagg alike:
@@ -275,6 +277,7 @@ def engine_rules(backend: str) -> EngineRules:
             prefill_first=_flag(raw, "scheduler.prefill_first"),
             graph_defaults=tuple(_graph_rule(r) for r in (raw.get("cuda_graph") or {}).get("defaults") or ()),
             graph_exported=_flag(raw, "cuda_graph.exported"),
+            gdn_decode_gating_fused=_flag(raw, "tables.gdn_decode_gating_fused"),
             moe_backend_tables=tuple(
                 (str(k), str(v["table"]), None if v.get("max_ep") is None else int(v["max_ep"]))
                 for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())

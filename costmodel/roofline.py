@@ -113,7 +113,7 @@ def gdn(system: System, cats: Cats):
 
 
 def activation_pass(system: System, cats: Cats):
-    """One elementwise pass over an [m, k] bf16 activation: read it, write it back (quantize, normalise)."""
+    """One elementwise pass over an [m, k] bf16 activation: read it and write the result (at most as wide)."""
 
     def f(m, k):
         return _ms(system, 0.0, 4.0 * m * k)

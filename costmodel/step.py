@@ -34,6 +34,12 @@ EAGER_LAUNCHES = {
     "moe": 7,
     "shared_experts": 3,
     "collectives": 2,
+    # the small kernels StepModel._pass prices: q and k norms of an attention layer (ModelArch.qk_norm, plus the
+    # all-reduce of norms over all heads where split), a GDN layer's gating and gated norm (gating inside the
+    # decode kernel where the engine fuses it), a gated shared expert's gate GEMM and scaling
+    "qk_norm": 2,
+    "gdn_side": 2,
+    "shared_expert_gate": 2,
 }
 
 
@@ -95,6 +101,7 @@ class StepModel:
         # the backend's constants (data/engines/<backend>.yaml): host time per iteration, the all-reduce it runs,
         # and the gap its quantized GEMM rows carry that the engine does not pay
         rules = engine_rules(db.backend)
+        self.gdn_gating_fused = rules.gdn_decode_gating_fused
         self.overhead_ms = rules.step_overhead_ms
         opts = db.options("custom_allreduce", "variant")
         self.ar_variant = next((v for v in rules.allreduce_variants if v in opts), opts[0])
@@ -184,19 +191,21 @@ class StepModel:
             out = out + n_layers * (np.where(npf > 0, ctx_l, 0.0) + np.where(nd > 0, gen_l, 0.0))
         return out
 
-    def _pass(self, t, width) -> np.ndarray:
+    def _pass(self, t, width, bytes_per_value: float = 4.0) -> np.ndarray:
         """One small elementwise kernel over a [t, width] bf16 activation (a norm, a gate), in ms: the engine's own
         one-pass kernel at one token, whose fixed cost the op tables measure in the static FP8 quantize of an
-        activation (``quantize`` table: 1.3-2.5 us for TRT-LLM and vLLM, 7-8 us for SGLang at decode widths on
-        H100/H200/B200), plus the pass's bytes at the memory bandwidth. Only the one-token row is read: SGLang's
-        quantize rows at thousands of tokens run several times slower than a memory pass."""
+        activation (``quantize`` table at decode widths on H100/H200/B200: TRT-LLM 1.2-2.1 us, vLLM 1.8-2.5 us,
+        SGLang 5.7-8 us), plus the pass's bytes at the memory bandwidth (``bytes_per_value``: read and written per
+        value, 4 for one bf16 tensor in and out). Only the one-token row is read: SGLang's quantize rows at
+        thousands of tokens run several times slower than a memory pass."""
         t, width = np.asarray(t, float), np.asarray(width, float)
         fixed = self.db.latency_ms("quantize", np.ones_like(width), width, dtype="fp8")
-        return np.where(t > 0, fixed + self._mem_ms(4.0 * t * width), 0.0)
+        return np.where(t > 0, fixed + self._mem_ms(bytes_per_value * t * width), 0.0)
 
     def _qk_norm(self, lay: Layout, t) -> np.ndarray:
-        """Per-head q and k RMSNorm of one attention layer (ModelArch.qk_norm) over t tokens, in ms: a pass over
-        the layer's q and one over its k activations."""
+        """The q and k RMSNorm of one attention layer (ModelArch.qk_norm) over t tokens, in ms: a pass over the
+        layer's q and one over its k activations, and for norms over all heads (ModelArch.qk_norm_across_heads) the
+        all-reduce of the partial sums under TP."""
         a = self.a
         if not a.qk_norm:
             return np.zeros_like(np.asarray(t, float))
@@ -358,9 +367,13 @@ class StepModel:
         out = self._gemm(t, a.hidden, vh * a.linear_v_dim, lin)
         core_lin = self._gdn(lay, nd * (1 + self.mtp_draft), npf, lpf)
         # around the measured GDN kernels (conv + delta rule): the gating kernel (g and beta from a and b, one value
-        # per value head) and the gated RMSNorm of the output (norm(o) * silu(z)), each a kernel of its own
-        # (transformers Qwen3NextGatedDeltaNet: RMSNormGated after the core; SGLang fused_gdn_gating)
-        side = self._pass(t, vh) + self._pass(t, vh * a.linear_v_dim)
+        # per value head; in decode only where the engine's decode kernel does not compute it) and the gated RMSNorm
+        # of the output (norm(o) * silu(z): o and z read, one written), each a kernel of its own (transformers
+        # Qwen3NextGatedDeltaNet: RMSNormGated after the core; SGLang fused_gdn_gating)
+        gated = np.asarray(npf, float) * lpf
+        if not self.gdn_gating_fused:
+            gated = gated + np.asarray(nd, float) * (1 + self.mtp_draft)
+        side = self._pass(gated, vh) + self._pass(t, vh * a.linear_v_dim, bytes_per_value=6.0)
         return full + (in_qkvz + in_ba + out + core_lin + side) * a.num_linear_layers
 
     def iteration_ms(self, lay: Layout, nd, ctx, npf, lpf, busy=None) -> np.ndarray:
@@ -422,7 +435,14 @@ class StepModel:
         ffn = e["dense_ffn"] * (a.num_dense_layers if a.is_moe else a.num_layers)
         if a.is_moe:
             ffn = ffn + (e["moe"] + (e["shared_experts"] if a.num_shared_experts else 0)) * a.num_moe_layers
-        return per_layer * a.num_layers + ffn
+            ffn = ffn + (e["shared_expert_gate"] if a.shared_expert_gate else 0) * a.num_moe_layers
+        small: np.ndarray | float = 0.0
+        if a.qk_norm:
+            small = (e["qk_norm"] + np.where(split & a.qk_norm_across_heads, 1, 0)) * a.num_full_attn_layers
+        if a.num_linear_layers:  # an eager step is a decode step: its gating runs in the decode kernel where fused
+            side = e["gdn_side"] - (1 if self.gdn_gating_fused else 0)
+            small = small + side * a.num_linear_layers
+        return per_layer * a.num_layers + ffn + small
 
     def _p2p_ms(self, lay: Layout, t) -> np.ndarray:
         """Activation hand-offs between pipeline stages: pp - 1 per micro-batch round. Stages are placed in
@@ -450,6 +470,12 @@ class StepModel:
             )
         if self.a.num_linear_layers and not db.has("gdn"):
             raise MissingDataError(f"{db.system.name}/{db.backend} {db.version} has no gdn (linear attention) table")
+        a = self.a
+        if (a.qk_norm or a.num_linear_layers or a.shared_expert_gate) and not db.has("quantize"):
+            raise MissingDataError(
+                f"{db.system.name}/{db.backend} {db.version} has no quantize table (the one-pass activation kernel "
+                "that prices this model's norms and gates)"
+            )
         if self.a.is_moe and q.moe not in db.options(self.moe_table, "dtype"):
             raise MissingDataError(
                 f"{db.system.name}/{db.backend} has no {self.moe_table} data for MoE dtype {q.moe}; "

@@ -402,6 +402,8 @@ TABLES: tuple[TableSource, ...] = (
         "scale_matrix_perf",
         _k("quant_dtype:dtype", "m", "k"),
         notes="one static FP8 quantize of an [m, k] bf16 activation with a known scale: a single pass over the "
-        "activations, the engine's own small elementwise kernel (costmodel.step prices per-head q/k RMSNorm by it)",
+        "activations, the engine's own small elementwise kernel (costmodel.step prices the small kernels the other "
+        "tables do not time by its one-token row: q/k norms, a GDN layer's gating and gated norm, a shared expert's "
+        "gate)",
     ),
 )

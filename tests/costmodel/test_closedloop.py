@@ -58,6 +58,11 @@ def test_a_prompt_waits_out_half_of_the_decode_iteration_in_flight_whatever_it_y
     start_up = 0.5 * (30.0 + T_DEC) / BENCHMARK_WAVES  # the first wave: one of the two prompts waits for the other
     assert float(plain["ttft_ms"]) == pytest.approx(30.0 + 0.5 * T_DEC * 0.5 + start_up, rel=1e-3)  # others: 1/2
     assert float(mtp["ttft_ms"]) == pytest.approx(float(plain["ttft_ms"]), rel=1e-3)
+    # a prompt chunked over three iterations waits out the two decode iterations between its chunks, whatever
+    # tokens those yield
+    chunked = _loop(2, steps=_steps(clump=1.0, clump_ms=30.0, chunks=3.0), osl=long)
+    chunked_mtp = _loop(2, steps=_steps(clump=1.0, clump_ms=30.0, chunks=3.0, tokens=3.0), osl=long)
+    assert float(chunked_mtp["ttft_ms"]) == pytest.approx(float(chunked["ttft_ms"]), rel=1e-3)
 
 
 def test_littles_law_holds_at_every_concurrency():
