@@ -38,8 +38,8 @@ def main(argv: list[str]) -> None:
         a = [abs(x) for x, _ in e]
         b = [abs(y) for _, y in e]
         print(
-            f"{name:8s} rows={len(e):5d}  TTFT MdAPE {100 * statistics.median(a):5.1f}%  TPOT MdAPE "
-            f"{100 * statistics.median(b):5.1f}%  TTFT<=20% {100 * sum(x <= 0.2 for x in a) / len(a):5.1f}%"
+            f"{name:8s} rows={len(e):5d}  TTFT MdAPE {100 * statistics.median(a):6.2f}%  TPOT MdAPE "
+            f"{100 * statistics.median(b):6.2f}%  TTFT<=20% {100 * sum(x <= 0.2 for x in a) / len(a):6.2f}%"
         )
     for _, label in CONCURRENCY_BINS:
         e = [err(p) for r, p in ok if concurrency_bin(p.concurrency) == label]

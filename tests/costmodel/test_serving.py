@@ -183,9 +183,9 @@ def test_disagg_handoff_is_kv_bytes_over_the_link_used_plus_the_request_path_and
     assert float(rdma["total_ms"]) == pytest.approx(float(rdma["transfer_ms"]) + 33.4 + HANDOFF_HANDSHAKE_MS)
     # TRT-LLM's MLA requests pay its longer path (DeepSeek rows, both modes); SGLang's path is its own for any model
     mla = StepModel(open_db("h200_sxm", "trtllm", "1.3.0rc20"), load_model("DEEPSEEK_R1"), Q)
-    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == pytest.approx(33.4 + 128.4 + HANDOFF_HANDSHAKE_MS)
+    assert float(handoff_ms(mla, 4000, 8)["connector_ms"]) == pytest.approx(33.4 + 126.1 + HANDOFF_HANDSHAKE_MS)
     sglang = StepModel(open_db("h200_sxm", "sglang", "0.5.14"), load_model("DEEPSEEK_R1"), Q)
-    assert float(handoff_ms(sglang, 4000, 8)["connector_ms"]) == pytest.approx(195.0 + HANDOFF_HANDSHAKE_MS)
+    assert float(handoff_ms(sglang, 4000, 8)["connector_ms"]) == pytest.approx(193.7 + HANDOFF_HANDSHAKE_MS)
 
 
 def test_an_agg_request_pays_the_same_request_path_as_a_disagg_one(monkeypatch):
@@ -200,11 +200,11 @@ def test_an_agg_request_pays_the_same_request_path_as_a_disagg_one(monkeypatch):
     step = StepModel(db, a, q)
     lay = Layout(np.array(8.0), np.array(1.0), np.array(1.0), np.array(1.0), np.array(8.0))
     lone = agg_figures(step, lay, np.array([1]), 1024, 1024, 8192, 1e9)["ttft_ms"].item()
-    assert request_path_ms(step) == pytest.approx(161.8)
+    assert request_path_ms(step) == pytest.approx(159.5)
     plain = dataclasses.replace(serving.engine_rules("trtllm"), mla_request_overhead_ms=0.0)
     monkeypatch.setattr(serving, "engine_rules", lambda backend: plain)
     without = agg_figures(step, lay, np.array([1]), 1024, 1024, 8192, 1e9)["ttft_ms"].item()
-    assert lone - without == pytest.approx(128.4)
+    assert lone - without == pytest.approx(126.1)
 
 
 def _deepseek_nvfp4_b200():
