@@ -28,8 +28,8 @@ from costmodel.system import DTYPE_BYTES
 # 181 (24) against 162 (its agg path with the MLA cost); TRT-LLM gpt-oss-120b on gb200 38 (6) against 33. The
 # handshake is the median of those remainders less the engine's request path over all 76 rows (one value for
 # every backend and attention type: bench/request_overhead.py; 17.9 ms until stop 24 re-derived the request paths
-# under it). It replaces a connector cost by attention type
-# (GQA 36, MLA 200 ms) that stood in for the engines' request paths.
+# under it). It replaces a connector cost by attention type (GQA 36, MLA 200 ms) that stood in for the engines'
+# request paths.
 HANDOFF_HANDSHAKE_MS = 19.1
 
 

@@ -370,9 +370,7 @@ class StepModel:
         # per value head; in decode only where the engine's decode kernel does not compute it) and the gated RMSNorm
         # of the output (norm(o) * silu(z): o and z read, one written), each a kernel of its own (transformers
         # Qwen3NextGatedDeltaNet: RMSNormGated after the core; SGLang fused_gdn_gating)
-        gated = np.asarray(npf, float) * lpf
-        if not self.gdn_gating_fused:
-            gated = gated + np.asarray(nd, float) * (1 + self.mtp_draft)
+        gated = np.asarray(npf, float) * lpf if self.gdn_gating_fused else t
         side = self._pass(gated, vh) + self._pass(t, vh * a.linear_v_dim, bytes_per_value=6.0)
         return full + (in_qkvz + in_ba + out + core_lin + side) * a.num_linear_layers
 
