@@ -8,7 +8,9 @@ equal: engine release and image, GPU, model, precision, TP/PP/attention DP/MoE T
 each such deployment's points gives a measured intercept (TTFT at an empty prompt, ms) and slope (ms per 1,000
 prompt tokens); the same line through validate's predictions gives the priced ones. An intercept gap is the
 request path (``host.request_overhead_ms`` and whatever else is paid once per request); a slope gap is the
-prefill price. Prints the median of each per engine and model (``--rows``: every deployment).
+prefill price. Prints the median of each per engine and model (``--rows``: every deployment), then per engine and
+attention type the median intercept gap (measured less priced: what the engine file's request path would move by if
+it were read as the intercept rather than as the median TTFT gap of bench/request_overhead.py) and slope ratio.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from costmodel.arch import load_model
 from costmodel.validate import predict_row, read_rows
 from validate_core import DEV_CSV
 
@@ -62,11 +65,14 @@ def main(argv: list[str]) -> None:
         measured[key].append((isl, p.measured_ttft_ms))
         priced[key].append((isl, p.ttft_ms))
     by_model: dict[tuple[str, str], list[tuple[float, float, float, float]]] = defaultdict(list)
+    by_attention: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for key, points in sorted(measured.items()):
         if len({x for x, _ in points}) < 2:
             continue
         (mi, ms), (pi, ps) = _line(points), _line(priced[key])
         by_model[(key[0], key[2].split("/")[-1])].append((mi, pi, ms, ps))
+        if ps > 0:
+            by_attention[(key[0], "MLA" if load_model(key[2]).is_mla else "other")].append((mi - pi, ms / ps))
         if "--rows" in argv:
             label = " ".join(str(k) for k in key if k != "")
             print(f"{label:100.100s}  intercept {mi:6.0f} / {pi:6.0f} ms  slope {ms:6.1f} / {ps:6.1f} ms per 1k")
@@ -75,6 +81,10 @@ def main(argv: list[str]) -> None:
         mi, pi = statistics.median(f[0] for f in fits), statistics.median(f[1] for f in fits)
         ratio = statistics.median(f[2] / f[3] for f in fits if f[3] > 0)
         print(f"{backend:7s} {model:25.25s} {len(fits):11d}  {mi:14.0f} / {pi:6.0f}  {ratio:20.2f}x")
+    print("engine  attention  deployments  intercept gap, measured - priced (ms)  slope measured / priced")
+    for (backend, attention), gaps in sorted(by_attention.items()):
+        gap, ratio = statistics.median(g for g, _ in gaps), statistics.median(r for _, r in gaps)
+        print(f"{backend:7s} {attention:9s} {len(gaps):12d}  {gap:+37.1f}  {ratio:22.2f}x")
 
 
 if __name__ == "__main__":
