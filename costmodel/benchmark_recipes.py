@@ -51,6 +51,7 @@ CONDITIONS = {
     "tp": ("tp", operator.eq),
     "tp_min": ("tp", operator.ge),
     "tp_max": ("tp", operator.le),
+    "ep": ("ep", operator.eq),
     "dp_min": ("dp", operator.ge),
     "conc_min": ("conc", operator.ge),
     "conc_max": ("conc", operator.le),
@@ -134,12 +135,13 @@ def benchmark_recipe(
     osl: int,
     measured: str = "",
     mode: str = "agg",
+    ep: int = 1,
 ) -> BenchmarkRecipe | None:
     """The settings of a benchmark run (its gemm_quant_mode label, (decode) worker TP and attention-DP ranks,
-    clients, nominal ISL/OSL, ``measured``: its run date, ISO, "" when unknown, and its mode): each from the
-    first matching entry that sets it. None when no entry matches."""
+    clients, nominal ISL/OSL, ``measured``: its run date, ISO, "" when unknown, its mode and the worker's MoE EP
+    size): each from the first matching entry that sets it. None when no entry matches."""
     day = measured[:10]
-    run = {"tp": tp, "dp": dp, "conc": concurrency, "isl": isl, "osl": osl}
+    run = {"tp": tp, "dp": dp, "ep": ep, "conc": concurrency, "isl": isl, "osl": osl}
     hits = [e for e in _entries() if e.holds(backend, system, model, gemm, mode, day, run)]
     if not hits:
         return None
@@ -155,22 +157,7 @@ def benchmark_recipe(
         if new:
             settings |= new
             sources += [e.recipe.source] if e.recipe.source not in sources else []
-    return BenchmarkRecipe(**_beyond_the_sweep(settings, -(-concurrency // max(dp, 1))), source="; ".join(sources))
-
-
-def _beyond_the_sweep(settings: dict[str, Any], per_rank: int) -> dict[str, Any]:
-    """The scripts size ``--max-running-requests`` and ``--cuda-graph-max-bs`` to the largest concurrency their
-    sweep runs ("Setting these values ... as the maximum concurrency", dsr1_fp8_b200.sh), so a run with more clients
-    per rank than that cap was launched with both raised to its clients: e.g. DeepSeek-R1 FP8 SGLang b200 TP 8,
-    swept to 64 clients on 2026-03-25 with a cap of 128, also ran 256 and 512 clients on that day, and its TPOT rises
-    past the 128-client one (28.7 → 42.6 → 68.8 ms at 1k/1k), which a running cap of 128 cannot give."""
-    cap = settings.get("max_running")
-    if cap is None or per_rank <= cap:
-        return settings
-    raised = {k: v for k, v in settings.items() if k != "max_running"}
-    if settings.get("cuda_graph_max_batch") == cap:
-        raised["cuda_graph_max_batch"] = per_rank
-    return raised
+    return BenchmarkRecipe(**settings, source="; ".join(sources))
 
 
 @lru_cache(maxsize=1)

@@ -346,6 +346,7 @@ def row_recipe(row: dict) -> BenchmarkRecipe | None:
         _int(row.get("osl")),
         _source_fields(row.get("silicon_data_source") or "").get("measured", ""),
         _text(row, "mode"),
+        _int(row.get(pre + "moe_ep_size")),
     )
 
 
@@ -393,7 +394,8 @@ def row_as_run(row: dict, drec: DisaggRecipe | None) -> dict:
 
 
 # The measurement CSV has no MTP column, so the recipe is inferred. Benchmark rows take the depth of the
-# launch script their run date names (benchmark_recipes.yaml). Benchmarks send random-token prompts, on which
+# launch script their run date, layout and clients name (benchmark_recipes.yaml), whatever the engine's own
+# recipe for the mode (SGLang's agg recipe drafts nothing; its EAGLE scripts draft 2-3). Benchmarks send random-token prompts, on which
 # drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per step with 3 drafts) fits
 # the TRT-LLM DeepSeek MTP rows whose non-MTP twins are priced right (b200 NVFP4 +11 %, h200 FP8 −3 % signed
 # TPOT; 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated benchmark rows take the depth their
@@ -414,7 +416,7 @@ def _measured_mtp(row: dict, rec: BenchmarkRecipe, drec: DisaggRecipe | None = N
     named = _int(row.get("decode_num_workers"), 0) or _int(row.get("decode_batch_size"), 0)
     if disagg and (_int(row.get("decode_attention_dp_size")) > 1 or (row["backend"] == "sglang" and named)):
         draft = 0
-    if draft and rec.mtp_draft is not None:  # the launch script's MTP depth
+    if rec.mtp_draft is not None:  # the launch script's MTP depth
         draft = rec.mtp_draft
     return draft, (MEASURED_MTP_ACCEPTANCE if draft else 0.0)
 

@@ -132,6 +132,24 @@ def test_trtllm_mtp_follows_the_script_the_run_date_names():
     assert row_recipe(disagg) is None or row_recipe(disagg).mtp_draft is None
 
 
+def test_sglang_qwen35_mtp_script_is_named_by_its_layout():
+    """qwen3.5_fp8_b200_mtp.sh (EAGLE, 3 steps) ran TP 4 with EP 1, a layout no non-MTP Qwen3.5 FP8 b200 config
+    listed; its rows, dated or re-exported without a date, are priced drafting 3 tokens with the script's running
+    cap of $CONC. The non-MTP TP 4 EP 4 runs and the NVFP4 script's TP 4 EP 1 runs draft nothing."""
+    from costmodel.validate import _measured_mtp as measured
+
+    def mtp(r):
+        return measured(r, row_recipe(r) or BenchmarkRecipe())[0]
+
+    b200 = _row(system="b200_sxm", tp_size="4", moe_ep_size="1", batch_size="64")
+    mtp_run = b200 | {"silicon_data_source": "source_file=2026-03-25.csv; silicon_concurrency=64; measured=2026-03-20"}
+    reexport = b200 | {"silicon_data_source": "source_file=qwen3.5-397b-gap-analysis.csv; silicon_concurrency=64"}
+    assert (mtp(mtp_run), mtp(reexport), row_recipe(mtp_run).max_running) == (3, 3, 64)
+    assert mtp(mtp_run | {"moe_ep_size": "4"}) == 0
+    assert mtp(mtp_run | {"gemm_quant_mode": "nvfp4"}) == 0
+    assert mtp(_row()) == 0  # the H200 runs predate its MTP script (2026-04-06)
+
+
 def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
     """dsr1_fp4_b200_trt.sh from 2026-02-03 and the MTP script: TRTLLM, CUTLASS (the default) with attention DP;
     before 2026-02-03: TRTLLM except at 256+ clients (1k ISL) or above 32 (8k ISL). The FP8 scripts: TRTLLM at every
@@ -172,16 +190,21 @@ def test_validate_prices_the_scripts_moe_kernel():
     assert row_request(row | {"silicon_data_source": "source_file=sweep.csv"}, a, db).moe_backend == "default"
 
 
-def test_a_run_past_the_scripts_batch_cap_was_launched_with_it_raised():
-    # dsr1_fp8_b200.sh sets --max-running-requests and --cuda-graph-max-bs to 128 at TP 8, "as the maximum
-    # concurrency" of its sweep; its 256-client runs measure TPOT past the 128-client one, so they ran uncapped
-    at_cap = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 128, 1024, 1024)
-    past = benchmark_recipe("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1, 256, 1024, 1024)
-    assert (at_cap.max_running, at_cap.cuda_graph_max_batch) == (128, 128)
-    assert (past.max_running, past.cuda_graph_max_batch, past.max_num_tokens) == (None, 256, 32768)
-    # the cap is per attention-DP rank: 512 clients over 4 ranks stay within dsr1_fp8_h200.sh's 256 at 8k/1k
-    dp = benchmark_recipe("sglang", "h200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 2, 4, 512, 8192, 1024)
-    assert dp.max_running == 256
+def test_sglang_dsr1_runs_past_the_non_mtp_sweep_are_the_mtp_scripts():
+    """From 2026-02-05 dsr1-fp8-b200-sglang-mtp swept TP 8 to 512 clients (dsr1_fp8_b200_mtp.sh: 2 EAGLE steps,
+    batch cap and CUDA-graph limit 512, budget 16384); the non-MTP config swept TP 8 to 64 clients at 1k ISL and 4
+    at 8k (cap 128). Runs within both sweeps keep the non-MTP script's settings: the rows do not say which ran."""
+    dsr1 = ("sglang", "b200_sxm", "deepseek-ai/DeepSeek-R1", "fp8", 8, 1)
+    day = "2026-03-25T16:34:14Z"
+    past = benchmark_recipe(*dsr1, 256, 1024, 1024, day)
+    within = benchmark_recipe(*dsr1, 64, 1024, 1024, day)
+    eight_k = benchmark_recipe(*dsr1, 8, 8192, 1024, day)
+    assert (past.mtp_draft, past.max_running, past.cuda_graph_max_batch, past.max_num_tokens) == (2, 512, 512, 16384)
+    assert (within.mtp_draft, within.max_running, within.max_num_tokens) == (None, 128, 32768)
+    assert (eight_k.mtp_draft, benchmark_recipe(*dsr1, 4, 8192, 1024, day).mtp_draft) == (2, None)
+    # before the MTP config existed every run is the non-MTP script's; TP 4 never ran MTP
+    assert benchmark_recipe(*dsr1, 256, 1024, 1024, "2026-01-07T00:00:00Z").mtp_draft is None
+    assert benchmark_recipe(*dsr1[:4], 4, 1, 32, 8192, 1024, day).mtp_draft is None
 
 
 def test_layouts_the_scripts_chose_before_the_configuration_listed_them():
