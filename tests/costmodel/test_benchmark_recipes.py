@@ -148,6 +148,9 @@ def test_sglang_qwen35_mtp_script_is_named_by_its_layout():
     assert mtp(mtp_run | {"moe_ep_size": "4"}) == 0
     assert mtp(mtp_run | {"gemm_quant_mode": "nvfp4"}) == 0
     assert mtp(_row()) == 0  # the H200 runs predate its MTP script (2026-04-06)
+    # from 2026-05-03 the non-MTP config sweeps TP 4 EP 1 too: a run of that layout keeps the non-MTP reading
+    may = b200 | {"silicon_data_source": "source_file=x.csv; silicon_concurrency=64; measured=2026-05-20"}
+    assert (mtp(may), row_recipe(may).max_running) == (0, 128)
 
 
 def test_fp4_b200_scripts_moe_backend_by_era_and_attention_dp():
