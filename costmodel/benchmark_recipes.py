@@ -1,17 +1,17 @@
 """The engine settings a benchmark's launch script ran, as data: what ``validate`` prices its rows with.
 
-The measurement CSV records a deployment's layout and load, not the engine flags. The InferenceMAX/InferenceX
-runs (rows whose source records ``measured=``) were launched by scripts that set the token budget, the batch
-cap, SGLang's inbox poll interval and the CUDA-graph limit per model, GPU and engine, sometimes by TP or
-concurrency, and which script ran (MTP or not) changed with the run's date. ``data/validation/benchmark_recipes.yaml``
-lists those settings, each entry with the script that sets it; each setting of a run comes from the first entry
-that sets it and whose ``match`` (backend, system, model, optionally the row's gemm_quant_mode label, its run
-day, a day it ran before or the first day it covers) and ``when`` hold. A setting written ``concurrency`` is the
-run's client count (scripts that pass ``$CONC``); an EP written ``tp`` is the worker's GPUs (``--ep_size=$TP``). The
-layout settings (``moe_ep``, ``attention_dp``) record what scripts chose by themselves before InferenceX listed
-layouts in its configuration: those rows record EP 1 and no attention DP. Settings no matching entry sets keep
-the product's defaults (``costmodel.config``, ``data/engines``), except the MoE kernel: a run that names none ran
-the engine's own (``costmodel.validate``).
+The measurement CSV records a deployment's layout and load, not the engine flags. The InferenceMAX/InferenceX runs
+(rows whose source records ``measured=``) were launched by scripts that set the token budget, the batch cap,
+SGLang's inbox poll interval and the CUDA-graph limit per model, GPU and engine, sometimes by TP or concurrency, and
+which script ran (MTP or not) follows from the run's date, layout and clients.
+``data/validation/benchmark_recipes.yaml`` lists those settings, each entry with the script that sets it; each
+setting of a run comes from the first entry that sets it and whose ``match`` (backend, system, model, optionally the
+row's gemm_quant_mode label, its run day, a day it ran before or the first day it covers) and ``when`` hold. A
+setting written ``concurrency`` is the run's client count (scripts that pass ``$CONC``); an EP written ``tp`` is the
+worker's GPUs (``--ep_size=$TP``). The layout settings (``moe_ep``, ``attention_dp``) record what scripts chose by
+themselves before InferenceX listed layouts in its configuration: those rows record EP 1 and no attention DP.
+Settings no matching entry sets keep the product's defaults (``costmodel.config``, ``data/engines``), except the MoE
+kernel: a run that names none ran the engine's own (``costmodel.validate``).
 
 Errors: ``BenchmarkRecipeError`` for a missing or malformed file.
 """

@@ -393,16 +393,16 @@ def row_as_run(row: dict, drec: DisaggRecipe | None) -> dict:
     return out
 
 
-# The measurement CSV has no MTP column, so the recipe is inferred. Benchmark rows take the depth of the
-# launch script their run date, layout and clients name (benchmark_recipes.yaml), whatever the engine's own
-# recipe for the mode (SGLang's agg recipe drafts nothing; its EAGLE scripts draft 2-3). Benchmarks send random-token prompts, on which
-# drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per step with 3 drafts) fits
-# the TRT-LLM DeepSeek MTP rows whose non-MTP twins are priced right (b200 NVFP4 +11 %, h200 FP8 −3 % signed
-# TPOT; 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated benchmark rows take the depth their
-# InferenceX recipe names (row_disagg_recipe). Where it names none (MTP and non-MTP twins listed for the same
-# clients), rows that name their decode workers show SGLang decoding without MTP, and TRT-LLM's attention-DP
-# (max-throughput) decode workers too: with MTP their TPOT came out ~2.3× too low, without it within ~10 % (30
-# rows); the others keep the backend's recipe.
+# The measurement CSV has no MTP column, so the recipe is inferred. Benchmark rows take the depth of the launch
+# script their run date, layout and clients name (benchmark_recipes.yaml), whatever the engine's own recipe for the
+# mode (SGLang's agg recipe drafts nothing; its EAGLE scripts draft 2-3). Benchmarks send random-token prompts, on
+# which drafts are accepted less often than on real text: acceptance 0.6 (≈2.2 tokens per step with 3 drafts) fits
+# the TRT-LLM DeepSeek MTP rows whose non-MTP twins are priced right (b200 NVFP4 +11 %, h200 FP8 −3 % signed TPOT;
+# 0.8 gives −17 / −27 %; docs/serving-constants.md). Disaggregated benchmark rows take the depth their InferenceX
+# recipe names (row_disagg_recipe). Where it names none (MTP and non-MTP twins listed for the same clients), rows
+# that name their decode workers show SGLang decoding without MTP, and TRT-LLM's attention-DP (max-throughput)
+# decode workers too: with MTP their TPOT came out ~2.3× too low, without it within ~10 % (30 rows); the others keep
+# the backend's recipe.
 MEASURED_MTP_ACCEPTANCE = 0.6
 
 
