@@ -11,6 +11,10 @@ per group, the rows whose layout none of them lists: the recorded layout and the
 attention DP), and how many of them validate reads as a listed layout (``data/validation/benchmark_recipes.yaml``
 ``moe_ep``, ``attention_dp``); the others are read as recorded. Rows measured before 2025-11-03 ran layouts their
 launch scripts chose and need the scripts of that day. Rows no entry covers are counted apart.
+
+It also prints which scripts could have run each covered row, MTP or not (the entries' ``spec-decoding``), for the
+layout validate reads, against the MTP depth validate takes from benchmark_recipes.yaml (``-``: none named, the
+engine's own recipe): a group listed only as ``mtp`` but read without drafts is a script misread.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import yaml
 from inferencex_disagg_recipes import CONFIG, git
 from validate_core import DEV_CSV
 
-from costmodel.validate import concurrency, read_rows, row_launched, row_layout
+from costmodel.validate import concurrency, read_rows, row_launched, row_layout, row_recipe
 
 MEASURED = re.compile(r"measured=(\d{4}-\d{2}-\d{2})")
 FRAMEWORKS = {"trtllm": "trt", "vllm": "vllm", "sglang": "sglang"}
@@ -51,6 +55,7 @@ def main(argv: list[str]) -> None:
     contradicted: collections.Counter = collections.Counter()
     resolved: collections.Counter = collections.Counter()
     uncovered: collections.Counter = collections.Counter()
+    scripts: collections.Counter = collections.Counter()
     for row in read_rows(path):
         found = MEASURED.search(row.get("silicon_data_source") or "")
         day = found.group(1) if found else ""
@@ -59,7 +64,7 @@ def main(argv: list[str]) -> None:
         recorded = _triple(row)
         gpus, clients = recorded[0], concurrency(row)
         model = row["model_path"].split("/")[-1].lower()
-        listed = set()
+        listed: dict[tuple[int, int, bool], set[str]] = collections.defaultdict(set)
         for entry in entries_on(day).values():
             if not isinstance(entry, dict) or entry.get("multinode") or entry.get("precision") != row["precision"]:
                 continue
@@ -77,20 +82,31 @@ def main(argv: list[str]) -> None:
                         clients in s["conc-list"] if "conc-list" in s else s["conc-start"] <= clients <= s["conc-end"]
                     )
                     if within and s.get("tp") == gpus:
-                        listed.add((gpus, s.get("ep", 1), bool(s.get("dp-attn", False))))
+                        layout = (gpus, s.get("ep", 1), bool(s.get("dp-attn", False)))
+                        listed[layout].add(str(s.get("spec-decoding", "none")))
         group = (row["backend"], row["system"], row["model_path"].split("/")[-1], row["precision"], day)
         if not listed:
             uncovered[group] += 1
-        elif recorded not in listed:
+            continue
+        launched = row_launched(row)
+        if recorded not in listed:
             key = (*group, recorded, tuple(sorted(listed)))
             contradicted[key] += 1
-            resolved[key] += _triple(row_launched(row)) in listed
+            resolved[key] += _triple(launched) in listed
+        rec = row_recipe(launched)
+        draft = "-" if rec is None or rec.mtp_draft is None else str(rec.mtp_draft)
+        scripts[(*group, "/".join(sorted(listed.get(_triple(launched), {"?"}))), draft)] += 1
     print(
         "rows  read as listed  engine / GPU / model / precision / run day: recorded (GPUs, EP, attention DP) -> listed"
     )
     for key, n in sorted(contradicted.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"{n:4d}  {resolved[key]:14d}  {' / '.join(key[:5])}: {key[5]} -> {', '.join(map(str, key[6]))}")
     print(f"{sum(uncovered.values())} rows in {len(uncovered)} groups have no entry listed on their run day")
+    print(
+        "\nrows  engine / GPU / model / precision / run day: scripts listing the layout read (?: none) -> MTP depth read"
+    )
+    for key, n in sorted(scripts.items()):
+        print(f"{n:4d}  {' / '.join(key[:5])}: {key[5]} -> {key[6]}")
 
 
 if __name__ == "__main__":
