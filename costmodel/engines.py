@@ -147,6 +147,9 @@ class EngineRules:
     # MoE backends a recipe may select in place of the engine's default kernel: (name, the op table that measured
     # it, the largest expert-parallel size the engine runs it at; None: any)
     moe_backend_tables: tuple[tuple[str, str, int | None], ...] = ()
+    # environment a worker needs to run each of those kernels where the engine selects it by a switch, not by a
+    # setting of its config (vLLM), as (name, ((variable, value), ...)); absent: the exporter sets moe_config.backend
+    moe_backend_envs: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
     mla_request_overhead_ms: float = 0.0  # what an MLA model's request path adds (host.mla_request_overhead_ms)
@@ -180,6 +183,11 @@ class EngineRules:
         shape): up to moe_max_ep; the default kernel at every EP. Where it does not, the default kernel runs."""
         limit = self.moe_max_ep(moe_backend)
         return np.asarray(moe_ep) <= (np.inf if limit is None else limit)
+
+    def moe_backend_env(self, moe_backend: str | None) -> dict[str, str]:
+        """Environment a worker needs to run ``moe_backend`` (the engine file's ``env`` for it); empty for the
+        default kernel and for a kernel the engine selects by a config setting (TRT-LLM moe_config.backend)."""
+        return dict(next((env for name, env in self.moe_backend_envs if name == moe_backend), ()))
 
     def _moe_backend(self, name: str) -> tuple[str, str, int | None]:
         hit = next((b for b in self.moe_backend_tables if b[0] == name), None)
@@ -281,6 +289,11 @@ def engine_rules(backend: str) -> EngineRules:
             moe_backend_tables=tuple(
                 (str(k), str(v["table"]), None if v.get("max_ep") is None else int(v["max_ep"]))
                 for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())
+            ),
+            moe_backend_envs=tuple(
+                (str(k), tuple((str(n), str(x)) for n, x in sorted((v.get("env") or {}).items())))
+                for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())
+                if v.get("env")
             ),
             moe_recipe=tuple(str(b) for b in (raw.get("tables") or {}).get("moe_recipe") or ()),
             **_constants(

@@ -77,6 +77,13 @@ OPS: dict[str, OpKind] = {
         ("tp", "ep", "tokens"),
         roofline.moe,
     ),
+    # vLLM's Marlin MoE kernel on MXFP4 experts (VLLM_MXFP4_USE_MARLIN=1), measured for other models' experts
+    "moe_marlin": OpKind(
+        "moe_marlin",
+        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
+        ("tp", "ep", "tokens"),
+        roofline.moe,
+    ),
     "custom_allreduce": OpKind("custom_allreduce", ("dtype", "variant"), ("gpus", "msg"), roofline.collective),
     "nccl": OpKind("nccl", ("op", "dtype"), ("gpus", "msg"), roofline.collective, system_wide=True),
     "moe_a2a": OpKind(

@@ -294,9 +294,9 @@ def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant,
         moe = priced_quant(system, k.backend, version, arch, quant)[0].moe
         if moe not in have:
             raise UserError(
-                f"{at} is not measured for {arch.name}'s {moe} experts on {system}"
+                f"{at} has no measured {moe} experts on {system}"
                 + (" (the decode system)" if key == "decode_system" else "")
-                + f" (measured there for {', '.join(have) + ' experts' if have else 'none of this model'}); leave "
+                + f" (its table there measured {', '.join(have) + ' experts' if have else 'none'}); leave "
                 "it unset for the recipe's choice, or write `default`."
             )
 

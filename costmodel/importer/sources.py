@@ -237,6 +237,17 @@ TABLES: tuple[TableSource, ...] = (
         "min-latency lane, measured for NVFP4 on SM100 with at most 256 experts",
     ),
     TableSource(
+        "moe_marlin",
+        "moe",
+        "moe_perf",
+        MOE_KEYS,
+        optional=True,
+        lane="vllm_compressedtensorsw4a4mxfp4moe_marlin_marlinexperts_situ_as_silu",
+        notes="vLLM's Marlin MoE kernel on MXFP4 experts with BF16 activations (VLLM_MXFP4_USE_MARLIN=1 selects it "
+        "for gpt-oss): measured on Hopper for Kimi-K3's experts only (hidden 3584, inter 3072, 16 of 896), SiTU run "
+        "as SiLU; every shape is kept, since the step model reads other experts from it (StepModel.moe_transfer)",
+    ),
+    TableSource(
         "custom_allreduce",
         "comm",
         "custom_allreduce_perf",

@@ -110,7 +110,9 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
         kernel = priced_moe_kernel(
             role_system(req, r.role), req.backend, req.version, spec.arch, req.quant, req.moe_backend, r.moe_ep
         )
-        if kernel is not None:  # the MoE kernel priced on this role's system (costmodel.quant.moe_kernel)
+        if kernel is not None and rules.moe_backend_env(kernel):  # an engine switch selects it (vLLM MARLIN)
+            kernel_env = {**kernel_env, **rules.moe_backend_env(kernel)}
+        elif kernel is not None:  # the MoE kernel priced on this role's system (costmodel.quant.moe_kernel)
             config["moe_config"] = {"backend": kernel}
         flags = (
             {} if r.role == "agg" else {k: str(v).replace("{role}", r.role) for k, v in data["disagg_flags"].items()}

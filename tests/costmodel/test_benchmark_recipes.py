@@ -290,3 +290,26 @@ def test_minimax_scripts_budget_and_the_attention_dp_runs():
     # at 128 clients the configuration lists TP 2 EP 2 without attention DP: the flattened row reads as that
     fewer = row_layout(row_launched(row | {"silicon_data_source": row["silicon_data_source"].replace("=512", "=128")}))
     assert [int(x) for x in (fewer.tp, fewer.dp, fewer.moe_tp, fewer.moe_ep)] == [2, 1, 1, 2]
+
+
+def test_hopper_gpt_oss_vllm_runs_marlin_from_the_script_day_on():
+    """gptoss_fp4_h100.sh / gptoss_fp4_h200.sh export VLLM_MXFP4_USE_MARLIN=1 from 2026-01-02: validate prices those
+    runs with vLLM's Marlin MoE kernel, earlier runs and B200 runs with the engine's default MXFP4 kernel."""
+    from costmodel.arch import load_model
+    from costmodel.opdb import open_db
+
+    a = load_model("openai/gpt-oss-120b")
+    row = _row(
+        backend="vllm",
+        system="h200_sxm",
+        model_path="openai/gpt-oss-120b",
+        gemm_quant_mode="w4a16_mxfp4",
+        tp_size="4",
+        silicon_data_source="source_file=2026-04-06.csv; silicon_concurrency=32; measured=2026-03-27T00:00:00.000Z",
+    )
+    assert row_request(row, a, open_db("h200_sxm", "vllm", "0.24.0")).moe_backend == "MARLIN"
+    assert row_request(row | {"system": "h100_sxm"}, a, open_db("h100_sxm", "vllm", "0.24.0")).moe_backend == "MARLIN"
+    before = row | {"silicon_data_source": "source_file=x.csv; silicon_concurrency=32; measured=2025-11-02T00:00:00Z"}
+    assert row_request(before, a, open_db("h200_sxm", "vllm", "0.24.0")).moe_backend == "default"
+    b200 = row | {"system": "b200_sxm"}
+    assert row_request(b200, a, open_db("b200_sxm", "vllm", "0.24.0")).moe_backend == "default"

@@ -258,18 +258,43 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
         assert ("VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1" in script) == switched
 
 
+def test_vllm_marlin_is_priced_and_exported_with_its_switch(tmp_path):
+    """serving.moe_backend: MARLIN on vLLM (gpt-oss on H200, as InferenceX runs it): the search prices Marlin (read
+    from the experts its table measured) and every exported worker sets VLLM_MXFP4_USE_MARLIN=1, with no
+    moe_config flag; the default kernel's bundle sets no switch."""
+    from costmodel import build_surfaces
+    from solver.export import export_bundle
+
+    def bundle(serving: dict, out: Path) -> tuple[list, str, float]:
+        spec = _spec(model="openai/gpt-oss-120b", backend="vllm", serving=serving, modes=["agg"])
+        surf = build_surfaces(spec.request)
+        export_bundle(solve(to_problem(spec, surf)), spec, out)
+        m = sorted(out.glob("*/k8s/deploy.yaml"))[0]
+        dgd = next(d for d in yaml.safe_load_all(m.read_text()) if d and d.get("kind") == "DynamoGraphDeployment")
+        workers = [s for s in dgd["spec"]["services"].values() if s["componentType"] == "worker"]
+        envs = [s["extraPodSpec"]["mainContainer"].get("env", []) for s in workers]
+        return envs, (m.parent.parent / "launch" / "node_0_run.sh").read_text(), float(np.max(surf.agg.ttft_ms))
+
+    envs, script, slowest = bundle({"moe_backend": "MARLIN"}, tmp_path / "marlin")
+    assert envs and all(e == [{"name": "VLLM_MXFP4_USE_MARLIN", "value": "1"}] for e in envs)
+    assert "VLLM_MXFP4_USE_MARLIN=1" in script and "moe-config" not in script and "moe_config" not in script
+    plain_envs, plain_script, plain_slowest = bundle({}, tmp_path / "default")
+    assert all(e == [] for e in plain_envs) and "VLLM_MXFP4_USE_MARLIN" not in plain_script
+    assert slowest > plain_slowest  # Marlin's long prompts are slower (tests/costmodel/test_moe_transfer.py)
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
         ({"backend": "sglang"}, r"is a kernel sglang cannot select \(the key selects TRT-LLM's moe_config.backend\)"),
         (
             {"system": "h200_sxm", "quantization": {"gemm": "fp8_block", "moe": "fp8_block", "kv_cache": "fp8"}},
-            r"not measured for deepseek-ai/DeepSeek-R1's fp8_block experts on h200_sxm \(measured there for none",
+            r"has no measured fp8_block experts on h200_sxm \(its table there measured none\)",
         ),
         ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
         (
             {"model": "openai/gpt-oss-120b", "quantization": {}},
-            r"gpt-oss-120b's w4a8_mxfp4_mxfp8 experts on b200_sxm \(measured there for none of this model\); leave",
+            r"no measured w4a8_mxfp4_mxfp8 experts on b200_sxm \(its table there measured fp8_block, nvfp4 experts\); leave",
         ),
     ],
 )
