@@ -40,8 +40,9 @@ FIELDS = (
 )
 # shares of a budget (TRT-LLM batch_wait_max_tokens_ratio)
 RATIO_FIELDS = ("batch_wait_max_tokens_ratio",)
-# settings that name a kernel rather than count: TRT-LLM moe_config.backend (``default``: the engine's own choice)
-TEXT_FIELDS = ("moe_backend",)
+# settings that name a kernel or a dtype rather than count: the MoE kernel (TRT-LLM moe_config.backend, vLLM's
+# switches; ``default``: the engine's own choice) and the KV-cache dtype the script ran
+TEXT_FIELDS = ("moe_backend", "kv_cache")
 # the agg worker's layout as the script launched it: expert-parallel size (a number, or ``tp``: the worker's GPUs)
 # and whether each GPU runs its own attention (TRT-LLM enable_attention_dp)
 LAYOUT_FIELDS = ("moe_ep", "attention_dp")
@@ -74,8 +75,11 @@ class BenchmarkRecipe:
     ``batching_wait_iters`` where the script turns the attention-DP balance on (``enable_balance``);
     ``batch_wait_timeout_iters``, ``batch_wait_max_tokens_ratio``: TRT-LLM's batch waiting (prompts held up to that
     many iterations or until that share of ``max_num_tokens`` is scheduled; without attention DP);
-    ``moe_backend``: TRT-LLM ``moe_config.backend`` where the script sets one the engine does not default to
-    (``default``: the engine's own kernel); ``moe_ep``: the worker's expert-parallel size and ``attention_dp``:
+    ``moe_backend``: the MoE kernel where the script selects one the engine does not default to (TRT-LLM
+    ``moe_config.backend``; vLLM's environment switches, engine file ``tables.moe_backends``; ``default``: the
+    engine's own kernel); ``kv_cache``: the KV-cache dtype where the script's differs from what the row's precision
+    label implies (``bfloat16``: a script that passes no ``--kv-cache-dtype`` to an engine whose default is the
+    model's dtype); ``moe_ep``: the worker's expert-parallel size and ``attention_dp``:
     whether every GPU of the worker runs its own attention, where the script chose them and the row does not
     record them; ``source``: the scripts (and commits) that set them."""
 
@@ -89,6 +93,7 @@ class BenchmarkRecipe:
     batch_wait_timeout_iters: int | None = None
     batch_wait_max_tokens_ratio: float | None = None
     moe_backend: str | None = None
+    kv_cache: str | None = None
     moe_ep: int | None = None
     attention_dp: bool | None = None
     source: str = ""

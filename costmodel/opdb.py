@@ -77,6 +77,13 @@ OPS: dict[str, OpKind] = {
         ("tp", "ep", "tokens"),
         roofline.moe,
     ),
+    # vLLM's Triton fused MoE, where the engine's faster kernels are switched off
+    "moe_triton": OpKind(
+        "moe_triton",
+        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
+        ("tp", "ep", "tokens"),
+        roofline.moe,
+    ),
     # vLLM's Marlin MoE kernel on MXFP4 experts (VLLM_MXFP4_USE_MARLIN=1), measured for other models' experts
     "moe_marlin": OpKind(
         "moe_marlin",

@@ -294,7 +294,9 @@ def _launched_layout(row: dict, rec: BenchmarkRecipe) -> dict:
 def _request(row: dict, arch, db, rec: BenchmarkRecipe, drec: DisaggRecipe | None = None) -> SurfaceRequest:
     """row_request with the row's launch-script recipes already looked up (empty: none)."""
     q = _quant(row, arch)
-    if q.kv_cache == "fp8":
+    if rec.kv_cache is not None:  # the launch script's own KV-cache dtype
+        q = Quant(q.gemm, rec.kv_cache, q.attention, q.moe)
+    elif q.kv_cache == "fp8":
         q = Quant(q.gemm, recipe_kv_cache(db, arch), q.attention, q.moe)
     draft, accept = _measured_mtp(row, rec, drec)
     return SurfaceRequest(

@@ -237,6 +237,18 @@ TABLES: tuple[TableSource, ...] = (
         "min-latency lane, measured for NVFP4 on SM100 with at most 256 experts",
     ),
     TableSource(
+        "moe_triton",
+        "moe",
+        "moe_perf",
+        MOE_KEYS,
+        optional=True,
+        filter_moe_shapes=True,
+        lane="vllm_fused_moe",
+        notes="vLLM's Triton fused MoE (fused_experts), which runs where FlashInfer and DeepGEMM are switched off "
+        "(VLLM_USE_FLASHINFER_MOE_FP8=0, VLLM_MOE_USE_DEEP_GEMM=0): the legacy collector's lane; on Blackwell its "
+        "FP8 block-scale rows come from vLLM 0.22.0 and 0.19.0, the release whose default kernel it was",
+    ),
+    TableSource(
         "moe_marlin",
         "moe",
         "moe_perf",

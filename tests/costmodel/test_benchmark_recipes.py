@@ -273,7 +273,8 @@ def test_minimax_scripts_budget_and_the_attention_dp_runs():
     minimax = ("vllm", "b200_sxm", "MiniMaxAI/MiniMax-M2.5")
     r = benchmark_recipe(*minimax, "fp8", 4, 1, 64, 8192, 1024, "2026-04-08T00:00:00Z")
     assert (r.max_num_tokens, r.cuda_graph_max_batch) == (16384, 2048)
-    assert benchmark_recipe(*minimax, "fp8", 4, 1, 64, 1024, 1024, "2026-03-11T00:00:00Z") is None
+    early = benchmark_recipe(*minimax, "fp8", 4, 1, 64, 1024, 1024, "2026-03-11T00:00:00Z")
+    assert (early.max_num_tokens, early.cuda_graph_max_batch) == (None, None)  # the engine's defaults
     row = _row(
         backend="vllm",
         system="b200_sxm",
@@ -313,3 +314,30 @@ def test_hopper_gpt_oss_vllm_runs_marlin_from_the_script_day_on():
     assert row_request(before, a, open_db("h200_sxm", "vllm", "0.24.0")).moe_backend == "default"
     b200 = row | {"system": "b200_sxm"}
     assert row_request(b200, a, open_db("b200_sxm", "vllm", "0.24.0")).moe_backend == "default"
+
+
+def test_minimax_fp8_b200_runs_before_the_script_fix_ran_triton_ep_and_bf16_kv():
+    """minimaxm2.5_fp8_b200.sh before 2026-04-03 switched FlashInfer's and DeepGEMM's MoE off (Triton ran), passed
+    --enable-expert-parallel at every EP_SIZE (its `-ge 1` test) and no --kv-cache-dtype (bf16, the model's dtype):
+    validate reads those runs so; the script of 2026-04-03 on (fp8 KV, the test fixed) keeps the row's own reading."""
+    from costmodel.arch import load_model
+    from costmodel.opdb import open_db
+    from costmodel.validate import row_launched, row_layout
+
+    a, db = load_model("MiniMaxAI/MiniMax-M2.5"), open_db("b200_sxm", "vllm", "0.24.0")
+    row = _row(
+        backend="vllm",
+        system="b200_sxm",
+        model_path="MiniMaxAI/MiniMax-M2.5",
+        gemm_quant_mode="fp8",
+        moe_quant_mode="fp8",
+        tp_size="4",
+        moe_ep_size="1",
+        silicon_data_source="source_file=2026-03-25.csv; silicon_concurrency=8; measured=2026-03-11",
+    )
+    req = row_request(row, a, db)
+    assert (req.moe_backend, req.quant.kv_cache) == ("TRITON", "bfloat16")
+    assert int(row_layout(row_launched(row)).moe_ep) == 4
+    later = row | {"silicon_data_source": "source_file=x.csv; silicon_concurrency=8; measured=2026-04-06"}
+    req = row_request(later, a, db)
+    assert (req.moe_backend, req.quant.kv_cache, int(row_layout(row_launched(later)).moe_ep)) == ("default", "fp8", 1)

@@ -258,15 +258,27 @@ def test_vllm_mxfp8_expert_recipe_is_exported_with_its_switch(tmp_path, system, 
         assert ("VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8=1" in script) == switched
 
 
-def test_vllm_marlin_is_priced_and_exported_with_its_switch(tmp_path):
-    """serving.moe_backend: MARLIN on vLLM (gpt-oss on H200, as InferenceX runs it): the search prices Marlin (read
-    from the experts its table measured) and every exported worker sets VLLM_MXFP4_USE_MARLIN=1, with no
-    moe_config flag; the default kernel's bundle sets no switch."""
+@pytest.mark.parametrize(
+    "model,system,kernel,switches",
+    [
+        ("openai/gpt-oss-120b", "h200_sxm", "MARLIN", {"VLLM_MXFP4_USE_MARLIN": "1"}),
+        (
+            "MiniMaxAI/MiniMax-M2.5",
+            "b200_sxm",
+            "TRITON",
+            {"VLLM_USE_FLASHINFER_MOE_FP8": "0", "VLLM_MOE_USE_DEEP_GEMM": "0"},
+        ),
+    ],
+)
+def test_vllm_moe_kernels_are_priced_and_exported_with_their_switches(tmp_path, model, system, kernel, switches):
+    """serving.moe_backend: MARLIN (gpt-oss on H200, as InferenceX runs it) or TRITON on vLLM: the search prices the
+    kernel (Marlin read from the experts its table measured) and every exported worker sets its switches, with no
+    moe_config flag; the default kernel's bundle sets none. Both are slower than the default on long prompts."""
     from costmodel import build_surfaces
     from solver.export import export_bundle
 
     def bundle(serving: dict, out: Path) -> tuple[list, str, float]:
-        spec = _spec(model="openai/gpt-oss-120b", backend="vllm", serving=serving, modes=["agg"])
+        spec = _spec(model=model, system=system, backend="vllm", serving=serving, modes=["agg"])
         surf = build_surfaces(spec.request)
         export_bundle(solve(to_problem(spec, surf)), spec, out)
         m = sorted(out.glob("*/k8s/deploy.yaml"))[0]
@@ -275,12 +287,13 @@ def test_vllm_marlin_is_priced_and_exported_with_its_switch(tmp_path):
         envs = [s["extraPodSpec"]["mainContainer"].get("env", []) for s in workers]
         return envs, (m.parent.parent / "launch" / "node_0_run.sh").read_text(), float(np.max(surf.agg.ttft_ms))
 
-    envs, script, slowest = bundle({"moe_backend": "MARLIN"}, tmp_path / "marlin")
-    assert envs and all(e == [{"name": "VLLM_MXFP4_USE_MARLIN", "value": "1"}] for e in envs)
-    assert "VLLM_MXFP4_USE_MARLIN=1" in script and "moe-config" not in script and "moe_config" not in script
+    envs, script, slowest = bundle({"moe_backend": kernel}, tmp_path / "kernel")
+    want = [{"name": k, "value": v} for k, v in sorted(switches.items())]
+    assert envs and all(sorted(e, key=lambda x: x["name"]) == want for e in envs)
+    assert all(f"{k}={v}" in script for k, v in switches.items()) and "moe_config" not in script
     plain_envs, plain_script, plain_slowest = bundle({}, tmp_path / "default")
-    assert all(e == [] for e in plain_envs) and "VLLM_MXFP4_USE_MARLIN" not in plain_script
-    assert slowest > plain_slowest  # Marlin's long prompts are slower (tests/costmodel/test_moe_transfer.py)
+    assert all(e == [] for e in plain_envs) and not any(k in plain_script for k in switches)
+    assert slowest > plain_slowest
 
 
 @pytest.mark.parametrize(
