@@ -67,30 +67,15 @@ OPS: dict[str, OpKind] = {
         roofline.generation_mla,
     ),
     "mla_bmm": OpKind("mla_bmm", ("op", "dtype"), ("heads", "tokens"), roofline.mla_bmm),
-    "moe": OpKind(
-        "moe", ("dtype", "distribution", "hidden", "inter", "topk", "experts"), ("tp", "ep", "tokens"), roofline.moe
-    ),
-    # TRT-LLM's TRTLLM MoE backend (TRTLLMGenFusedMoE), where a recipe selects it (engine file tables.moe_backends)
-    "moe_trtllm_gen": OpKind(
-        "moe_trtllm_gen",
-        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
-        ("tp", "ep", "tokens"),
-        roofline.moe,
-    ),
-    # vLLM's Triton fused MoE, where the engine's faster kernels are switched off
-    "moe_triton": OpKind(
-        "moe_triton",
-        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
-        ("tp", "ep", "tokens"),
-        roofline.moe,
-    ),
-    # vLLM's Marlin MoE kernel on MXFP4 experts (VLLM_MXFP4_USE_MARLIN=1), measured for other models' experts
-    "moe_marlin": OpKind(
-        "moe_marlin",
-        ("dtype", "distribution", "hidden", "inter", "topk", "experts"),
-        ("tp", "ep", "tokens"),
-        roofline.moe,
-    ),
+    # one table per MoE kernel: the engine's default, and those a recipe may select (engine file tables.moe_backends):
+    # TRT-LLM's TRTLLM backend (TRTLLMGenFusedMoE), vLLM's Triton fused MoE where its faster kernels are switched off,
+    # vLLM's Marlin on MXFP4 experts (VLLM_MXFP4_USE_MARLIN=1; measured for other models' experts)
+    **{
+        name: OpKind(
+            name, ("dtype", "distribution", "hidden", "inter", "topk", "experts"), ("tp", "ep", "tokens"), roofline.moe
+        )
+        for name in ("moe", "moe_trtllm_gen", "moe_triton", "moe_marlin")
+    },
     "custom_allreduce": OpKind("custom_allreduce", ("dtype", "variant"), ("gpus", "msg"), roofline.collective),
     "nccl": OpKind("nccl", ("op", "dtype"), ("gpus", "msg"), roofline.collective, system_wide=True),
     "moe_a2a": OpKind(
