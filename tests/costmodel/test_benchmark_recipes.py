@@ -341,3 +341,28 @@ def test_minimax_fp8_b200_runs_before_the_script_fix_ran_triton_ep_and_bf16_kv()
     later = row | {"silicon_data_source": "source_file=x.csv; silicon_concurrency=8; measured=2026-04-06"}
     req = row_request(later, a, db)
     assert (req.moe_backend, req.quant.kv_cache, int(row_layout(row_launched(later)).moe_ep)) == ("default", "fp8", 1)
+
+
+def test_minimax_fp8_hopper_runs_bf16_kv_and_the_h200_script_ep():
+    """minimaxm2.5_fp8_h100.sh / _h200.sh pass no --kv-cache-dtype until the H200 script's update of 2026-05-26, and
+    the H200 script's `-ge 1` test enabled expert parallelism at every run from 2026-03-13 to then."""
+    from costmodel.arch import load_model
+    from costmodel.opdb import open_db
+    from costmodel.validate import row_launched, row_layout
+
+    a = load_model("MiniMaxAI/MiniMax-M2.5")
+    row = _row(
+        backend="vllm",
+        model_path="MiniMaxAI/MiniMax-M2.5",
+        gemm_quant_mode="fp8",
+        moe_quant_mode="fp8",
+        moe_ep_size="1",
+        silicon_data_source="source_file=2026-04-06.csv; silicon_concurrency=8; measured=2026-03-27",
+    )
+    h200, h100 = row | {"system": "h200_sxm"}, row | {"system": "h100_sxm", "tp_size": "4"}
+    assert row_request(h200, a, open_db("h200_sxm", "vllm", "0.24.0")).quant.kv_cache == "bfloat16"
+    assert row_request(h100, a, open_db("h100_sxm", "vllm", "0.24.0")).quant.kv_cache == "bfloat16"
+    assert int(row_layout(row_launched(h200)).moe_ep) == 8
+    assert int(row_layout(row_launched(h100)).moe_ep) == 1
+    march = h200 | {"silicon_data_source": "source_file=x.csv; silicon_concurrency=8; measured=2026-03-01"}
+    assert int(row_layout(row_launched(march)).moe_ep) == 1
