@@ -43,6 +43,8 @@ RATIO_FIELDS = ("batch_wait_max_tokens_ratio",)
 # settings that name a kernel or a dtype rather than count: the MoE kernel (TRT-LLM moe_config.backend, vLLM's
 # switches; ``default``: the engine's own choice) and the KV-cache dtype the script ran
 TEXT_FIELDS = ("moe_backend", "kv_cache")
+# the KV-cache dtypes a script can run (the op tables' kv_dtype names)
+KV_CACHE_DTYPES = ("fp8", "bfloat16")
 # the agg worker's layout as the script launched it: expert-parallel size (a number, or ``tp``: the worker's GPUs)
 # and whether each GPU runs its own attention (TRT-LLM enable_attention_dp)
 LAYOUT_FIELDS = ("moe_ep", "attention_dp")
@@ -217,6 +219,8 @@ def _settings(e: dict[str, Any], per_client: frozenset[str]) -> dict[str, Any]:
         if not isinstance(e["attention_dp"], bool):
             raise ValueError("attention_dp must be true or false")
         layout["attention_dp"] = e["attention_dp"]
+    if e.get("kv_cache") not in (None, *KV_CACHE_DTYPES):
+        raise ValueError(f"kv_cache must be one of {', '.join(KV_CACHE_DTYPES)}")
     return counts | shares | layout | {f: str(e[f]) for f in TEXT_FIELDS if e.get(f) is not None}
 
 

@@ -150,6 +150,9 @@ class EngineRules:
     # environment a worker needs to run each of those kernels where the engine selects it by a switch, not by a
     # setting of its config (vLLM), as (name, ((variable, value), ...)); absent: the exporter sets moe_config.backend
     moe_backend_envs: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # those of the kernels whose table measured other models' experts only, read for a model's own at equal tokens per
+    # expert (StepModel.moe_transfer; the file's ``other_experts: true``); every other table is read for exact shapes
+    moe_backend_transfers: frozenset[str] = frozenset()
     # MoE kernels the product's recipe selects, in order, where one is measured for the model's experts
     moe_recipe: tuple[str, ...] = ()
     mla_request_overhead_ms: float = 0.0  # what an MLA model's request path adds (host.mla_request_overhead_ms)
@@ -294,6 +297,11 @@ def engine_rules(backend: str) -> EngineRules:
                 (str(k), tuple((str(n), str(x)) for n, x in sorted((v.get("env") or {}).items())))
                 for k, v in sorted(((raw.get("tables") or {}).get("moe_backends") or {}).items())
                 if v.get("env")
+            ),
+            moe_backend_transfers=frozenset(
+                str(k)
+                for k, v in ((raw.get("tables") or {}).get("moe_backends") or {}).items()
+                if v.get("other_experts")
             ),
             moe_recipe=tuple(str(b) for b in (raw.get("tables") or {}).get("moe_recipe") or ()),
             **_constants(

@@ -291,32 +291,46 @@ class StepModel:
                 shared = shared + self._gemm(t, 1, a.hidden, "bfloat16") + self._pass(t, a.hidden)
         return np.where(tokens > 0, lat, 0.0) + router + shared
 
-    def moe_transfer(self, table: str, c: dict) -> tuple[dict, float, float]:
-        """Where a selected MoE kernel's table did not measure this model's experts: the categorical keys of the
-        measured expert shape it is read at, the factor on the tokens and the factor on the time. ``c``: this model's
-        keys (moe_cats); (c, 1, 1) where the table measured them (and where it measured no shape at this dtype).
+    def moe_transfer(self, table: str, c: dict) -> tuple[dict, float, float, tuple[float, float]]:
+        """How a MoE table is read for this model: the categorical keys read, the factor on the tokens, the factor
+        on the time above the kernel's fixed cost, and that fixed cost (ms). ``c``: this model's keys (moe_cats). As
+        is, (c, 1, 1, 0), unless the recipe's kernel is one whose table measured other models' experts only (engine
+        file ``other_experts``) and not this model's.
 
         One kernel at the same tokens per expert (tokens x top-k / experts) runs every expert's GEMMs at the same
-        M, so its time scales with the experts' weights (experts x hidden x inter): a layer of ``tokens`` here costs
-        what the measured shape costs at tokens x (top-k / experts) / (top-k' / experts'), times (experts x hidden x
-        inter) / (experts' x hidden' x inter'). Of the measured shapes, the one nearest in hidden x inter is read.
-        (vLLM's Marlin MXFP4 table measured Kimi-K3's experts, 3584 x 3072, 16 of 896; gpt-oss-120b's are 2880 x
-        2880, 4 of 128: tokens x 1.75, time x 0.108.)"""
+        M, so the time its GEMMs take scales with the experts' weights (experts x hidden x inter): a layer of
+        ``tokens`` here costs what the measured shape costs at tokens x (top-k / experts) / (top-k' / experts'),
+        its part above the kernel's smallest measured time (launches and routing, which no weights scale) times
+        (experts x hidden x inter) / (experts' x hidden' x inter'). Of the measured shapes, the one nearest in
+        hidden x inter is read. (vLLM's Marlin MXFP4 table measured Kimi-K3's experts, 3584 x 3072, 16 of 896;
+        gpt-oss-120b's are 2880 x 2880, 4 of 128: tokens x 1.75, time above the floor x 0.108.)"""
         shape = ("hidden", "inter", "topk", "experts")
+        own = tuple(c[k] for k in shape)
+        key = (table, c["dtype"], c["distribution"], own)
         cache = self.__dict__.setdefault("_moe_transfer_cache", {})
-        if table not in cache:
-            t = self.db.table(table).columns
-            sel = t["dtype"] == c["dtype"]
-            have = sorted(set(zip(*(t[k][sel].tolist() for k in shape))))
-            own = tuple(c[k] for k in shape)
-            if own in have or not have:
-                cache[table] = ({}, 1.0, 1.0)
-            else:
-                h, i, k, e = min(have, key=lambda s: (abs(np.log(s[0] * s[1] / (own[0] * own[1]))), s))
-                tokens = (own[2] / own[3]) / (k / e)
-                cache[table] = (dict(zip(shape, (h, i, k, e))), tokens, own[3] * own[0] * own[1] / (e * h * i))
-        read_at, tokens_by, time_by = cache[table]
-        return {**c, **read_at}, tokens_by, time_by
+        if key not in cache:
+            cache[key] = ({}, 1.0, 1.0, (0.0, 0.0))
+            if self.moe_backend in engine_rules(self.db.backend).moe_backend_transfers:
+                t = self.db.table(table).columns
+                sel = (t["dtype"] == c["dtype"]) & (t["distribution"] == c["distribution"])
+                have = sorted(set(zip(*(t[k][sel].tolist() for k in shape))))
+                if have and own not in have:
+                    h, i, k, e = min(have, key=lambda s: (abs(np.log(s[0] * s[1] / (own[0] * own[1]))), s))
+                    scale = own[3] * own[0] * own[1] / (e * h * i)
+                    floors = (self._moe_floor(table, c, (h, i, k, e)), self._moe_floor("moe", c, own))
+                    cache[key] = (dict(zip(shape, (h, i, k, e))), (own[2] / own[3]) / (k / e), scale, floors)
+        read_at, tokens_by, time_by, floors = cache[key]
+        return {**c, **read_at}, tokens_by, time_by, floors
+
+    def _moe_floor(self, table: str, c: dict, shape: tuple) -> float:
+        """A MoE table's smallest measured time (ms) for an expert shape (hidden, inter, top-k, experts) at the
+        dtype and routing of ``c``: the kernel's launches and routing, which no expert weights scale; nan where the
+        table did not measure the shape."""
+        t = self.db.table(table).columns
+        sel = (t["dtype"] == c["dtype"]) & (t["distribution"] == c["distribution"])
+        for k, v in zip(("hidden", "inter", "topk", "experts"), shape):
+            sel = sel & (t[k] == v)
+        return float(np.min(t["latency_ms"][sel])) if sel.any() else float("nan")
 
     def _moe_table_ms(self, table: str, lay: Layout, tokens, c: dict) -> np.ndarray:
         """One MoE layer's measured kernel time (ms), broadcast over the layout's MoE TP x EP and ``tokens`` (the
@@ -328,13 +342,14 @@ class StepModel:
         held-utilisation reading from MoE TP 1 (costmodel.interp) would scale the small-batch kernel floor down by
         tp: TRT-LLM's MXFP4 tables (gpt-oss) measure MoE TP 1 only, and its H200 TP-8 rows run at the EP-8 price,
         not at an eighth of the TP-1 one (B200's TRTLLM-gen kernel sits between the two: docs/serving-constants.md)."""
-        c, tokens_by, time_by = self.moe_transfer(table, c)
+        c, tokens_by, time_by, (floor_read, floor_own) = self.moe_transfer(table, c)
         tp, ep = np.broadcast_arrays(np.asarray(lay.moe_tp, float), np.asarray(lay.moe_ep, float))
         grid = self.db.grid(table, **c)
         tps, eps = grid.axes[0], grid.axes[1]
         alias = ~np.isin(tp, tps) & np.isin(1.0, tps) & np.isin(tp * ep, eps)
         tp, ep = np.where(alias, 1.0, tp), np.where(alias, tp * ep, ep)
-        return time_by * self.db.latency_ms(table, tp, ep, np.maximum(tokens * tokens_by, 1), **c)
+        lat = self.db.latency_ms(table, tp, ep, np.maximum(tokens * tokens_by, 1), **c)
+        return (floor_own if np.isfinite(floor_own) else floor_read) + time_by * np.maximum(lat - floor_read, 0.0)
 
     # ---- hybrid models (Qwen3.5): gated delta-net (GDN) linear attention on most layers ----
     def _gdn_cats(self, k_heads: float, v_heads: float) -> tuple[dict, float]:

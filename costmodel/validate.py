@@ -465,14 +465,17 @@ def _role_steps(db, req: SurfaceRequest, q, step: StepModel, drec: DisaggRecipe 
     """The prefill and decode workers' step models: each prices the MoE kernel its recipe file selects where the
     file names one (one deployment can mix them: b200 FP8 prefill TRTLLM, decode DEEPGEMM). A kernel the engine
     file does not list as selectable (DEEPGEMM, CUTLASS, WIDEEP, CUTEDSL) prices the engine's default table, as does
-    a selectable one whose table did not measure the model's experts; without a file both roles keep ``step``."""
+    a selectable one whose table did not measure the model's experts (unless the engine file reads that table for
+    other experts, ``other_experts``); without a file both roles keep ``step``."""
     if drec is None or not req.model.is_moe:
         return step, step
-    selectable = engine_rules(req.backend).moe_kernels
+    rules = engine_rules(req.backend)
     out = []
     for role in (drec.prefill, drec.decode):
         kernel = role.moe_kernel
-        priced = kernel in selectable and kernel_measured(db, req.model, q.moe, kernel)
+        priced = kernel in rules.moe_kernels and (
+            kernel in rules.moe_backend_transfers or kernel_measured(db, req.model, q.moe, kernel)
+        )
         name = kernel if priced else DEFAULT_KERNEL
         same = role.moe_kernel is None or name == req.moe_backend
         out.append(step if same else step_model(db, replace(req, moe_backend=name), q, "disagg"))

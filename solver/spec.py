@@ -271,7 +271,9 @@ def _check_batch_wait(k: SpecKeys, where: Where) -> None:
 
 def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant, where: Where) -> None:
     """serving.moe_backend, when it names a kernel: one the engine can select, measured for this model's experts at
-    the priced dtype on each system (unset, the recipe takes it only where measured; ``default`` needs no data)."""
+    the priced dtype on each system, or for any experts at that dtype where the engine file reads the kernel's table
+    for other experts (vLLM MARLIN); unset, the recipe takes a kernel only where measured; ``default`` needs no
+    data."""
     from costmodel import engine_rules, moe_kernel_dtypes, priced_quant
 
     name = k.serving.moe_backend
@@ -282,7 +284,11 @@ def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant,
     if name not in kernels:
         raise UserError(
             f"{at} is a kernel {k.backend} cannot select"
-            + (f" (it selects {', '.join(kernels)})" if kernels else " (the key selects TRT-LLM's moe_config.backend)")
+            + (
+                f" (it selects {', '.join(kernels)})"
+                if kernels
+                else " (the key selects TRT-LLM's moe_config.backend and vLLM's MoE kernel switches)"
+            )
             + "; drop the key, or write `default` for the engine's own kernel."
         )
     if not arch.is_moe:
@@ -294,9 +300,9 @@ def _check_moe_backend(k: SpecKeys, version: str, arch: ModelArch, quant: Quant,
         moe = priced_quant(system, k.backend, version, arch, quant)[0].moe
         if moe not in have:
             raise UserError(
-                f"{at} has no measured {moe} experts on {system}"
+                f"{at} is not measured for {arch.name}'s {moe} experts on {system}"
                 + (" (the decode system)" if key == "decode_system" else "")
-                + f" (its table there measured {', '.join(have) + ' experts' if have else 'none'}); leave "
+                + f" (measured there for {', '.join(have) + ' experts' if have else 'none of this model'}); leave "
                 "it unset for the recipe's choice, or write `default`."
             )
 

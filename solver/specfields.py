@@ -284,7 +284,7 @@ FIELDS: tuple[Field, ...] = (
         "str?",
         "MoE kernel priced and deployed: TRTLLM (TRT-LLM moe_config.backend: the TRTLLM-gen MoE kernel, measured for "
         "NVFP4 experts on b200 and gb200, run at EP <= 8), MARLIN (vLLM with VLLM_MXFP4_USE_MARLIN=1: Marlin on MXFP4 "
-        "experts, measured on Hopper for other experts and read at equal tokens per expert), TRITON (vLLM with "
+        "experts, measured for other experts and read at equal tokens per expert), TRITON (vLLM with "
         "FlashInfer and DeepGEMM MoE switched off: the Triton fused MoE) or default (the engine's own kernel); null: "
         "the recipe's choice, TRTLLM where measured for the model's experts, else the default",
         choices=("TRTLLM", "MARLIN", "TRITON", "default"),

@@ -256,8 +256,9 @@ TABLES: tuple[TableSource, ...] = (
         optional=True,
         lane="vllm_compressedtensorsw4a4mxfp4moe_marlin_marlinexperts_situ_as_silu",
         notes="vLLM's Marlin MoE kernel on MXFP4 experts with BF16 activations (VLLM_MXFP4_USE_MARLIN=1 selects it "
-        "for gpt-oss): measured on Hopper for Kimi-K3's experts only (hidden 3584, inter 3072, 16 of 896), SiTU run "
-        "as SiLU; every shape is kept, since the step model reads other experts from it (StepModel.moe_transfer)",
+        "for gpt-oss): measured for Kimi-K3's experts only (hidden 3584, inter 3072, 16 of 896; H100, H200, GB200, "
+        "GB300), SiTU run as SiLU; every shape is kept, since the step model reads other experts from it "
+        "(StepModel.moe_transfer)",
     ),
     TableSource(
         "custom_allreduce",

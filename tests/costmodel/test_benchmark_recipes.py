@@ -92,7 +92,8 @@ def test_validate_takes_the_scripts_settings_only_for_benchmark_rows():
 
 @pytest.mark.parametrize(
     ("setting", "named"),
-    [("max_runing: 4", "max_runing"), ("attention_dp: 8", "attention_dp")],  # an unknown key; a layout not true/false
+    # an unknown key; a layout not true/false; a KV-cache dtype no table has
+    [("max_runing: 4", "max_runing"), ("attention_dp: 8", "attention_dp"), ("kv_cache: fp16", "kv_cache")],
 )
 def test_a_damaged_table_is_named(tmp_path, monkeypatch, setting, named):
     (tmp_path / "validation").mkdir()

@@ -299,15 +299,18 @@ def test_vllm_moe_kernels_are_priced_and_exported_with_their_switches(tmp_path, 
 @pytest.mark.parametrize(
     "change,message",
     [
-        ({"backend": "sglang"}, r"is a kernel sglang cannot select \(the key selects TRT-LLM's moe_config.backend\)"),
+        (
+            {"backend": "sglang"},
+            r"is a kernel sglang cannot select \(the key selects TRT-LLM's moe_config.backend and vLLM's",
+        ),
         (
             {"system": "h200_sxm", "quantization": {"gemm": "fp8_block", "moe": "fp8_block", "kv_cache": "fp8"}},
-            r"has no measured fp8_block experts on h200_sxm \(its table there measured none\)",
+            r"not measured for deepseek-ai/DeepSeek-R1's fp8_block experts on h200_sxm \(measured there for none",
         ),
         ({"model": "Qwen/Qwen3-32B", "quantization": {}}, "has no experts; drop the key"),
         (
             {"model": "openai/gpt-oss-120b", "quantization": {}},
-            r"no measured w4a8_mxfp4_mxfp8 experts on b200_sxm \(its table there measured fp8_block, nvfp4 experts\); leave",
+            r"gpt-oss-120b's w4a8_mxfp4_mxfp8 experts on b200_sxm \(measured there for none of this model\); leave",
         ),
     ],
 )
