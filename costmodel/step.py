@@ -293,9 +293,10 @@ class StepModel:
 
     def moe_transfer(self, table: str, c: dict) -> tuple[dict, float, float, tuple[float, float]]:
         """How a MoE table is read for this model: the categorical keys read, the factor on the tokens, the factor
-        on the time above the kernel's fixed cost, and that fixed cost (ms). ``c``: this model's keys (moe_cats). As
-        is, (c, 1, 1, 0), unless the recipe's kernel is one whose table measured other models' experts only (engine
-        file ``other_experts``) and not this model's.
+        on the time above the fixed cost, and the fixed costs (ms): the read table's smallest time for the shape read
+        and the model's own, its default kernel's smallest time (nan where that table lacks the model's experts).
+        ``c``: this model's keys (moe_cats). As is, (c, 1, 1, (0, 0)), unless the recipe's kernel is one whose table
+        measured other models' experts only (engine file ``other_experts``) and not this model's.
 
         One kernel at the same tokens per expert (tokens x top-k / experts) runs every expert's GEMMs at the same
         M, so the time its GEMMs take scales with the experts' weights (experts x hidden x inter): a layer of
