@@ -29,22 +29,25 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def _moe_kernel_text(s: dict[str, Any]) -> str:
-    """The MoE kernel priced, on a backend whose recipe selects one by name (TRT-LLM moe_config.backend), per system
-    when they differ; "" otherwise."""
+    """The MoE kernel priced, on a backend whose recipe can select one (TRT-LLM moe_config.backend, vLLM's
+    environment switches), per system when they differ; "" otherwise."""
     rules = engine_rules(s["backend"])
     main, decode = s.get("moe_backend"), s.get("decode_moe_backend")
     if main is None or not rules.moe_backend_tables:
         return ""
+    by_switch = bool(rules.moe_backend_envs)  # the engine selects its kernels by environment, not by a config key
 
     def name(k: str | None) -> str:
         if k in (None, "default"):
             return "the engine default"
         limit = rules.moe_max_ep(k)
-        return k + (f" at EP ≤ {limit}" if limit is not None else "")
+        switches = ", ".join(f"{v}={x}" for v, x in rules.moe_backend_env(k).items())
+        return k + (f" at EP ≤ {limit}" if limit is not None else "") + (f" ({switches})" if switches else "")
 
+    how = "" if by_switch else " (moe_config.backend)"
     if not s.get("decode_system") or decode == main:
-        return f", MoE kernel {name(main)} (moe_config.backend)"
-    return f", MoE kernel {name(main)} on {s['system']}, {name(decode)} on {s['decode_system']} (moe_config.backend)"
+        return f", MoE kernel {name(main)}{how}"
+    return f", MoE kernel {name(main)} on {s['system']}, {name(decode)} on {s['decode_system']}{how}"
 
 
 def _input_lines(s: dict[str, Any]) -> list[str]:

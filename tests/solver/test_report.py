@@ -256,3 +256,7 @@ def test_the_serving_line_names_the_moe_kernel_priced_per_system():
     )
     assert _moe_kernel_text(base | {"moe_backend": None}) == ""  # a dense model
     assert _moe_kernel_text(base | {"backend": "sglang", "moe_backend": "default"}) == ""  # selects no kernel by name
+    # vLLM selects its kernels by environment switches: the line names them, not moe_config
+    vllm = base | {"backend": "vllm", "system": "h200_sxm"}
+    assert _moe_kernel_text(vllm | {"moe_backend": "MARLIN"}) == ", MoE kernel MARLIN (VLLM_MXFP4_USE_MARLIN=1)"
+    assert _moe_kernel_text(vllm | {"moe_backend": "default"}) == ", MoE kernel the engine default"
