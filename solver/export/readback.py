@@ -10,13 +10,14 @@ from typing import Any
 
 import yaml
 
-from costmodel import ROLES, Recipe
+from costmodel import ROLES, Recipe, engine_rules
 
 
 @dataclass(frozen=True)
 class ReadBack:
     """One exported deployment as the engines will run it: mode, a recipe per role, workers per role (all replicas),
-    and the MoE kernel each role's engine file selects (TRT-LLM ``moe_config.backend``; None: the engine's default)."""
+    and the MoE kernel each role runs: what its engine file selects (TRT-LLM ``moe_config.backend``) or its worker's
+    environment switches select (vLLM, engine file ``tables.moe_backends``); None: the engine's default."""
 
     mode: str
     recipes: tuple[Recipe, ...]
@@ -37,15 +38,21 @@ def read_deployment(folder: Path) -> ReadBack:
         for d in yaml.safe_load_all((folder / "k8s" / "deploy.yaml").read_text())
         if d and d.get("kind") == "DynamoGraphDeployment"
     )
-    workers = {
-        s.get("subComponentType") or "agg": int(s["replicas"])
+    services = {
+        s.get("subComponentType") or "agg": s
         for s in manifest["spec"]["services"].values()
         if s["componentType"] == "worker"
     }
+    workers = {role: int(s["replicas"]) for role, s in services.items()}
     accept = float(inp["mtp"][mode]["acceptance"])
     docs = {role: yaml.safe_load((folder / "engine" / f"{role}.yaml").read_text()) for role in ROLES[mode]}
     recipes = tuple(_recipe(inp["backend"], role, docs[role], bool(inp["moe"]), accept) for role in ROLES[mode])
-    kernels = {role: (d.get("moe_config") or {}).get("backend") for role, d in docs.items()}
+    switched = engine_rules(inp["backend"]).moe_backend_envs
+    kernels = {}
+    for role, d in docs.items():
+        env = {e["name"]: e["value"] for e in services[role]["extraPodSpec"]["mainContainer"].get("env", [])}
+        by_env = next((k for k, sw in switched if all(env.get(n) == v for n, v in sw)), None)
+        kernels[role] = (d.get("moe_config") or {}).get("backend") or by_env
     return ReadBack(mode, recipes, {r: workers[r] for r in ROLES[mode]}, kernels)
 
 

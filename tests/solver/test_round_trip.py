@@ -101,3 +101,33 @@ def test_the_priced_moe_kernel_is_exported_and_prices_back(moe_backend, kernel, 
         req = dataclasses.replace(spec.request, moe_backend=kernel or "default")
         got = price(req, back.mode, back.recipes, back.workers)
         assert math.isclose(got["tpot_ms"], dep.tpot_ms, rel_tol=1e-9), folder
+
+
+def test_a_vllm_kernel_selected_by_its_switch_reads_back_and_prices_back(tmp_path):
+    """gpt-oss-120b on H200 vLLM with serving.moe_backend MARLIN: every worker's environment carries the switch, the
+    read-back names MARLIN from it, and pricing the read-back deployment with that kernel gives the report's figures."""
+    import dataclasses
+
+    spec = spec_from_raw(
+        {
+            "model": "openai/gpt-oss-120b",
+            "system": "h200_sxm",
+            "backend": "vllm",
+            "total_gpus": 8,
+            "workload": {"isl": 8192, "osl": 1024},
+            "sla": {"ttft_ms": 2000, "tpot_ms": 20},
+            "serving": {"moe_backend": "MARLIN"},
+        }
+    )
+    result = solve(to_problem(spec, build_surfaces(spec.request)))
+    picks = chosen(result, 2)
+    assert picks
+    for rel, text in bundle_files(result, spec, picks, None).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    for folder, dep in picks:
+        back = read_deployment(tmp_path / folder)
+        assert set(back.moe_kernels.values()) == {"MARLIN"}, folder
+        got = price(dataclasses.replace(spec.request, moe_backend="MARLIN"), back.mode, back.recipes, back.workers)
+        assert math.isclose(got["tpot_ms"], dep.tpot_ms, rel_tol=1e-9), folder
+        assert math.isclose(got["ttft_ms"], dep.ttft_ms, rel_tol=1e-9), folder
