@@ -15,7 +15,7 @@ from costmodel.arch import ModelArch
 from costmodel.config import token_budget, Quant, SurfaceRequest
 from costmodel.memory import kv_capacity_tokens, weight_bytes_per_gpu
 from costmodel.opdb import open_db
-from costmodel.quant import moe_dtypes, moe_kernel, recipe_kv_cache, resolve_quant
+from costmodel.quant import kernel_dtypes, moe_kernel, recipe_kv_cache, resolve_quant
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,7 @@ def moe_kernel_dtypes(system: str, backend: str, version: str, arch: ModelArch, 
     op table measured for this model's expert shape, or for any experts where the engine file marks the kernel's
     table as read for other experts (``other_experts``, StepModel.moe_transfer); empty: none. Raises ValueError for
     a backend the engine file names no table for (engines.EngineRules.moe_table)."""
-    from costmodel.engines import engine_rules
-
-    rules = engine_rules(backend)
-    db, table = open_db(system, backend, version), rules.moe_table(moe_backend)
-    if not db.has(table) or not arch.is_moe:
-        return ()
-    if moe_backend in rules.moe_backend_transfers:
-        return tuple(db.options(table, "dtype"))
-    return tuple(sorted(moe_dtypes(db, arch, table)))
+    return tuple(sorted(kernel_dtypes(open_db(system, backend, version), arch, moe_backend))) if arch.is_moe else ()
 
 
 def priced_moe_kernel(

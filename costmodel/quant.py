@@ -92,6 +92,19 @@ def kernel_measured(db: OpDB, a: ModelArch, moe_dtype: str, kernel: str) -> bool
     return db.has(table) and moe_dtype in moe_dtypes(db, a, table)
 
 
+def kernel_dtypes(db: OpDB, a: ModelArch, kernel: str) -> set[str]:
+    """Expert dtypes the step model prices the engine's MoE kernel ``kernel`` at for this model: those its op table
+    measured for this model's experts, or every dtype it measured where the engine file reads that table for other
+    experts (``other_experts``, StepModel.moe_transfer); empty where this system has no table for the kernel."""
+    from costmodel.engines import engine_rules
+
+    rules = engine_rules(db.backend)
+    table = rules.moe_table(kernel)
+    if not db.has(table):
+        return set()
+    return set(db.options(table, "dtype")) if kernel in rules.moe_backend_transfers else moe_dtypes(db, a, table)
+
+
 def resolve_quant(db: OpDB, a: ModelArch, q: Quant) -> tuple[Quant, tuple[str, ...]]:
     """The quantization that will be priced, and notes on every substitution made."""
     notes = []

@@ -312,26 +312,25 @@ class StepModel:
         if key not in cache:
             cache[key] = ({}, 1.0, 1.0, (0.0, 0.0))
             if self.moe_backend in engine_rules(self.db.backend).moe_backend_transfers:
-                t = self.db.table(table).columns
-                sel = (t["dtype"] == c["dtype"]) & (t["distribution"] == c["distribution"])
-                have = sorted(set(zip(*(t[k][sel].tolist() for k in shape))))
+                floors = self._moe_floors(table, c)
+                have = sorted(floors)
                 if have and own not in have:
                     h, i, k, e = min(have, key=lambda s: (abs(np.log(s[0] * s[1] / (own[0] * own[1]))), s))
                     scale = own[3] * own[0] * own[1] / (e * h * i)
-                    floors = (self._moe_floor(table, c, (h, i, k, e)), self._moe_floor("moe", c, own))
-                    cache[key] = (dict(zip(shape, (h, i, k, e))), (own[2] / own[3]) / (k / e), scale, floors)
-        read_at, tokens_by, time_by, floors = cache[key]
-        return {**c, **read_at}, tokens_by, time_by, floors
+                    fixed = (floors[(h, i, k, e)], self._moe_floors("moe", c).get(own, float("nan")))
+                    cache[key] = (dict(zip(shape, (h, i, k, e))), (own[2] / own[3]) / (k / e), scale, fixed)
+        read_at, tokens_by, time_by, fixed = cache[key]
+        return {**c, **read_at}, tokens_by, time_by, fixed
 
-    def _moe_floor(self, table: str, c: dict, shape: tuple) -> float:
-        """A MoE table's smallest measured time (ms) for an expert shape (hidden, inter, top-k, experts) at the
-        dtype and routing of ``c``: the kernel's launches and routing, which no expert weights scale; nan where the
-        table did not measure the shape."""
+    def _moe_floors(self, table: str, c: dict) -> dict[tuple, float]:
+        """A MoE table's smallest measured time (ms) per expert shape (hidden, inter, top-k, experts) it measured at
+        the dtype and routing of ``c``: the kernel's launches and routing, which no expert weights scale."""
         t = self.db.table(table).columns
         sel = (t["dtype"] == c["dtype"]) & (t["distribution"] == c["distribution"])
-        for k, v in zip(("hidden", "inter", "topk", "experts"), shape):
-            sel = sel & (t[k] == v)
-        return float(np.min(t["latency_ms"][sel])) if sel.any() else float("nan")
+        out: dict[tuple, float] = {}
+        for *shape, ms in zip(*(t[k][sel].tolist() for k in ("hidden", "inter", "topk", "experts", "latency_ms"))):
+            out[tuple(shape)] = min(ms, out.get(tuple(shape), ms))
+        return out
 
     def _moe_table_ms(self, table: str, lay: Layout, tokens, c: dict) -> np.ndarray:
         """One MoE layer's measured kernel time (ms), broadcast over the layout's MoE TP x EP and ``tokens`` (the

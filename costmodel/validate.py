@@ -30,7 +30,7 @@ from costmodel.config import (
 from costmodel.memory import kv_capacity_tokens
 from costmodel.opdb import MissingDataError, open_db
 from costmodel.paths import DataNotFoundError
-from costmodel.quant import kernel_measured, recipe_kv_cache, resolve_quant
+from costmodel.quant import kernel_dtypes, recipe_kv_cache, resolve_quant
 from costmodel.closedloop import disagg_closed_loop
 from costmodel.serving import agg_figures, decode_figures, handoff_ms, prefill_figures
 from costmodel.step import Layout, StepModel
@@ -473,9 +473,7 @@ def _role_steps(db, req: SurfaceRequest, q, step: StepModel, drec: DisaggRecipe 
     out = []
     for role in (drec.prefill, drec.decode):
         kernel = role.moe_kernel
-        priced = kernel in rules.moe_kernels and (
-            kernel in rules.moe_backend_transfers or kernel_measured(db, req.model, q.moe, kernel)
-        )
+        priced = kernel in rules.moe_kernels and q.moe in kernel_dtypes(db, req.model, kernel)
         name = kernel if priced else DEFAULT_KERNEL
         same = role.moe_kernel is None or name == req.moe_backend
         out.append(step if same else step_model(db, replace(req, moe_backend=name), q, "disagg"))

@@ -110,8 +110,9 @@ def role_engines(dep: Deployment, spec: Any) -> list[RoleEngine]:
         kernel = priced_moe_kernel(
             role_system(req, r.role), req.backend, req.version, spec.arch, req.quant, req.moe_backend, r.moe_ep
         )
-        if kernel is not None and rules.moe_backend_env(kernel):  # engine switches select it (vLLM MARLIN, TRITON)
-            kernel_env = {**kernel_env, **rules.moe_backend_env(kernel)}
+        switches = rules.moe_backend_env(kernel)
+        if switches:  # engine switches select the kernel priced (vLLM MARLIN, TRITON)
+            kernel_env = {**kernel_env, **switches}
         elif kernel is not None:  # the MoE kernel priced on this role's system (costmodel.quant.moe_kernel)
             config["moe_config"] = {"backend": kernel}
         flags = (
