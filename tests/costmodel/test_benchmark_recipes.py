@@ -317,6 +317,20 @@ def test_hopper_gpt_oss_vllm_runs_marlin_from_the_script_day_on():
     assert row_request(b200, a, open_db("b200_sxm", "vllm", "0.24.0")).moe_backend == "default"
 
 
+def _minimax_fp8_vllm(**kw):
+    """A MiniMax-M2.5 FP8 vLLM agg row recorded with EP 1."""
+    return (
+        _row(
+            backend="vllm",
+            model_path="MiniMaxAI/MiniMax-M2.5",
+            gemm_quant_mode="fp8",
+            moe_quant_mode="fp8",
+            moe_ep_size="1",
+        )
+        | kw
+    )
+
+
 def test_minimax_fp8_b200_runs_before_the_script_fix_ran_triton_ep_and_bf16_kv():
     """minimaxm2.5_fp8_b200.sh before 2026-04-03 switched FlashInfer's and DeepGEMM's MoE off (Triton ran), passed
     --enable-expert-parallel at every EP_SIZE (its `-ge 1` test) and no --kv-cache-dtype (bf16, the model's dtype):
@@ -326,14 +340,9 @@ def test_minimax_fp8_b200_runs_before_the_script_fix_ran_triton_ep_and_bf16_kv()
     from costmodel.validate import row_launched, row_layout
 
     a, db = load_model("MiniMaxAI/MiniMax-M2.5"), open_db("b200_sxm", "vllm", "0.24.0")
-    row = _row(
-        backend="vllm",
+    row = _minimax_fp8_vllm(
         system="b200_sxm",
-        model_path="MiniMaxAI/MiniMax-M2.5",
-        gemm_quant_mode="fp8",
-        moe_quant_mode="fp8",
         tp_size="4",
-        moe_ep_size="1",
         silicon_data_source="source_file=2026-03-25.csv; silicon_concurrency=8; measured=2026-03-11",
     )
     req = row_request(row, a, db)
@@ -352,13 +361,8 @@ def test_minimax_fp8_hopper_runs_bf16_kv_and_the_h200_script_ep():
     from costmodel.validate import row_launched, row_layout
 
     a = load_model("MiniMaxAI/MiniMax-M2.5")
-    row = _row(
-        backend="vllm",
-        model_path="MiniMaxAI/MiniMax-M2.5",
-        gemm_quant_mode="fp8",
-        moe_quant_mode="fp8",
-        moe_ep_size="1",
-        silicon_data_source="source_file=2026-04-06.csv; silicon_concurrency=8; measured=2026-03-27",
+    row = _minimax_fp8_vllm(
+        silicon_data_source="source_file=2026-04-06.csv; silicon_concurrency=8; measured=2026-03-27"
     )
     h200, h100 = row | {"system": "h200_sxm"}, row | {"system": "h100_sxm", "tp_size": "4"}
     assert row_request(h200, a, open_db("h200_sxm", "vllm", "0.24.0")).quant.kv_cache == "bfloat16"
